@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
+import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
+import type { AppDeps } from '../shared/deps'
+import type { ChangeEvent } from '../shared/domain/types'
+import { loadConfig } from '../shared/env'
+import type { HttpFunctionName } from '../shared/http/routes'
+import { createAppDeps } from '../shared/wiring'
+import { startDynalite } from './dynalite'
+import { type HttpHandler, httpFunctions, pollerFunction } from './handlers'
+import { startLocalServer } from './server'
+import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
+
+/** Documented local defaults (contract §2). None of these is a real secret. */
+export const LOCAL_DEFAULTS = {
+  partnerId: 'demoPA',
+  partnerApiKey: 'local-partner-api-key',
+  platformSecret: 'local-platform-secret',
+  linkSigningKey: 'local-link-signing-key',
+  accessKeyId: 'AKIDLOCALPARTNEROPS',
+  secretAccessKey: 'local-secret-access-key',
+  principalArn: 'arn:aws:iam::000000000000:user/partnerops-local',
+  region: 'us-east-1',
+  service: 'execute-api',
+} as const
+
+export interface AppOptions {
+  host?: string
+  /** Port of the local API; 0 = ephemeral. */
+  port?: number
+  /** Where dynalite and the event log persist; null = in memory (tests). */
+  dataDir?: string | null
+  /** Reconciliation interval; null = no timer and no poll at start. */
+  pollIntervalSeconds?: number | null
+  /** Configuration overrides (shared/env.ts names), e.g. WEBHOOK_TOKEN, CANCELLATION_BUDGET_PER_HOUR. */
+  env?: Record<string, string>
+  /** Simulator options, or false to use `env.PARTNER_API_BASE_URL` (a real or other Partner API). */
+  simulator?: SimulatorOptions | false
+  /** Accepted SigV4 credential pair. */
+  credentials?: { accessKeyId: string; secretAccessKey: string }
+  /** Called with every change event and every request line (npm start prints them). */
+  onChange?: (event: ChangeEvent) => void
+  onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void
+}
+
+export interface App {
+  url: string
+  simulator: Simulator | null
+  deps: AppDeps
+  credentials: { accessKeyId: string; secretAccessKey: string; region: string; service: string }
+  /** Runs the poller once, as the schedule would (rejects when the run fails). */
+  poll(): Promise<unknown>
+  close(): Promise<void>
+}
+
+/**
+ * Starts the whole product in one process: embedded DynamoDB, the Partner API simulator, the local
+ * API (same handlers and adapters as Lambda) and the poll timer. Used by `npm start` and the tests.
+ */
+export async function startApp(opts: AppOptions = {}): Promise<App> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true'
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN'
+  const host = opts.host ?? '127.0.0.1'
+  const dataDir = opts.dataDir ?? null
+  const credentials = opts.credentials ?? {
+    accessKeyId: LOCAL_DEFAULTS.accessKeyId,
+    secretAccessKey: LOCAL_DEFAULTS.secretAccessKey,
+  }
+  const cleanups: (() => Promise<void>)[] = []
+  const closeAll = async (): Promise<void> => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined)
+  }
+
+  try {
+    const dynamo = await startDynalite(dataDir === null ? {} : { path: join(dataDir, 'dynamodb') })
+    cleanups.push(() => dynamo.close())
+
+    const handlers: Partial<Record<HttpFunctionName, HttpHandler>> = {}
+    const server = await startLocalServer({
+      host,
+      port: opts.port ?? 0,
+      handlers,
+      credentials: [{ ...credentials, principalArn: LOCAL_DEFAULTS.principalArn }],
+      region: LOCAL_DEFAULTS.region,
+      service: LOCAL_DEFAULTS.service,
+      now: () => new Date(),
+      ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+    })
+    cleanups.push(() => server.close())
+
+    const overrides = opts.env ?? {}
+    const webhookToken = overrides.WEBHOOK_TOKEN
+    let simulator: Simulator | null = null
+    if (opts.simulator !== false) {
+      simulator = await startSimulator({
+        partnerId: overrides.PARTNER_ID ?? LOCAL_DEFAULTS.partnerId,
+        apiKeys: [overrides.PARTNER_API_KEY ?? LOCAL_DEFAULTS.partnerApiKey],
+        platformSecret: overrides.PLATFORM_SECRET ?? LOCAL_DEFAULTS.platformSecret,
+        webhookUrl: `${server.url}/webhooks/360dialog`,
+        ...(webhookToken ? { webhookHeaders: { 'x-webhook-token': webhookToken } } : {}),
+        ...(opts.simulator ?? {}),
+      })
+      const sim = simulator
+      cleanups.push(() => sim.close())
+    }
+
+    const config = loadConfig({
+      PARTNER_ID: LOCAL_DEFAULTS.partnerId,
+      PARTNER_API_KEY: LOCAL_DEFAULTS.partnerApiKey,
+      PLATFORM_SECRET: LOCAL_DEFAULTS.platformSecret,
+      LINK_SIGNING_KEY: LOCAL_DEFAULTS.linkSigningKey,
+      ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl } : {}),
+      ONBOARDING_CALLBACK_URL: `${server.url}/onboarding/callback`,
+      ...overrides,
+      SECRETS_SOURCE: 'env',
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      EVENT_SINK: dataDir === null ? 'none' : 'file',
+      EVENTS_FILE: dataDir === null ? 'events.jsonl' : join(dataDir, 'events.jsonl'),
+    })
+    const { createLocalDynamoClient } = await import('./dynalite')
+    const dynamoClient = createLocalDynamoClient(dynamo.endpoint)
+    const tables = tableNamesFromConfig(config)
+    await ensureTables(dynamoClient, tables)
+    const store = createDynamoStore({ client: dynamoClient, tables, cursorSecret: config.CURSOR_SECRET })
+    const baseSink =
+      dataDir === null ? createMemoryEventSink() : createFileEventSink({ path: config.EVENTS_FILE })
+    const events: AppDeps['events'] = {
+      async publish(batch) {
+        await baseSink.publish(batch)
+        for (const e of batch) opts.onChange?.(e)
+      },
+    }
+    const deps = createAppDeps(config, 'partnerops-local', { store, events })
+
+    for (const [name, build] of Object.entries(httpFunctions)) {
+      if (build) handlers[name as HttpFunctionName] = await build(deps)
+    }
+    const poller = pollerFunction.build ? await pollerFunction.build(deps) : null
+    let running: Promise<unknown> | null = null
+    const poll = async (): Promise<unknown> => {
+      if (!poller) throw new Error('the poller is not built yet')
+      const ctx = {
+        callbackWaitsForEmptyEventLoop: false,
+        functionName: 'partnerops-poller-local',
+        functionVersion: '$LATEST',
+        invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-poller-local',
+        memoryLimitInMB: '512',
+        awsRequestId: randomUUID(),
+        logGroupName: '/aws/lambda/partnerops-poller-local',
+        logStreamName: 'local',
+        getRemainingTimeInMillis: () => config.POLL_BUDGET_MS + 30_000,
+        done: () => undefined,
+        fail: () => undefined,
+        succeed: () => undefined,
+      }
+      return poller(
+        { source: 'local.timer', 'detail-type': 'Scheduled Event', time: new Date().toISOString() },
+        ctx,
+      )
+    }
+    if (opts.pollIntervalSeconds && poller) {
+      const tick = (): void => {
+        if (running) return
+        running = poll()
+          .catch((err: unknown) => deps.logger.error('scheduled reconciliation failed', { error: err }))
+          .finally(() => {
+            running = null
+          })
+      }
+      tick()
+      const timer = setInterval(tick, opts.pollIntervalSeconds * 1000)
+      timer.unref()
+      cleanups.push(async () => {
+        clearInterval(timer)
+        await running
+      })
+    }
+
+    return {
+      url: server.url,
+      simulator,
+      deps,
+      credentials: { ...credentials, region: LOCAL_DEFAULTS.region, service: LOCAL_DEFAULTS.service },
+      poll,
+      close: closeAll,
+    }
+  } catch (err) {
+    await closeAll()
+    throw err
+  }
+}

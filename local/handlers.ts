@@ -1,0 +1,22 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type { AppDeps } from '../shared/deps'
+import type { HttpFunctionName } from '../shared/http/routes'
+
+/** An HTTP function as the local server calls it: the same middy-wrapped handler Lambda runs. */
+export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>
+
+/**
+ * How the local server builds each HTTP function from the shared deps. A function that is not built
+ * yet is absent, and its routes answer 501 with the contract's error body.
+ */
+export const httpFunctions: Partial<Record<HttpFunctionName, (deps: AppDeps) => Promise<HttpHandler>>> = {
+  webhook: async (deps) => (await import('../functions/webhook/handler')).buildWebhookHandler(deps),
+}
+
+/** The poller as the local timer calls it: the same handler EventBridge Scheduler invokes. */
+export type PollerHandler = (event: unknown, context: Context) => Promise<unknown>
+
+/** How the local runner builds the poller from the shared deps (absent until built). */
+export const pollerFunction: { build?: (deps: AppDeps) => Promise<PollerHandler> } = {
+  build: async (deps) => (await import('../functions/poller/handler')).buildPollerHandler(deps),
+}

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import { errorResponse } from '../shared/http/responses'
+import { type HttpFunctionName, matchRoute } from '../shared/http/routes'
+import type { HttpHandler } from './handlers'
+import { type LocalCredential, verifySigV4 } from './sigv4'
+
+/** API Gateway REST API's own payload limit; the webhook function enforces its smaller one itself. */
+const GATEWAY_MAX_BODY = 10 * 1024 * 1024
+
+export interface LocalServerOptions {
+  host: string
+  port: number
+  handlers: Partial<Record<HttpFunctionName, HttpHandler>>
+  credentials: LocalCredential[]
+  region: string
+  service: string
+  now: () => Date
+  onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void
+}
+
+export interface LocalServer {
+  url: string
+  close(): Promise<void>
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyResult): void {
+  const headers: Record<string, string | number | boolean | string[]> = { ...(result.headers ?? {}) }
+  for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = v.map(String)
+  const body = result.isBase64Encoded
+    ? Buffer.from(result.body, 'base64')
+    : Buffer.from(result.body ?? '', 'utf8')
+  res.writeHead(result.statusCode, { ...headers, 'content-length': body.length })
+  res.end(body)
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > GATEWAY_MAX_BODY) return null
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function lambdaContext(fn: string): Context {
+  const deadline = Date.now() + 29_000
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `partnerops-${fn}-local`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:partnerops-${fn}-local`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/partnerops-${fn}-local`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  }
+}
+
+/** A body is passed as text when it is valid UTF-8, else base64 (as API Gateway does for binary types). */
+function encodeBody(body: Buffer): { body: string | null; isBase64Encoded: boolean } {
+  if (body.length === 0) return { body: null, isBase64Encoded: false }
+  const text = body.toString('utf8')
+  return Buffer.from(text, 'utf8').equals(body)
+    ? { body: text, isBase64Encoded: false }
+    : { body: body.toString('base64'), isBase64Encoded: true }
+}
+
+/**
+ * The local stand-in for API Gateway: routes by the shared route table, verifies SigV4 on `iam`
+ * routes (401 locally where API Gateway answers 403), builds the same REST API proxy event and calls
+ * the same handlers Lambda runs.
+ */
+export async function startLocalServer(opts: LocalServerOptions): Promise<LocalServer> {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
+    const url = new URL(req.url ?? '/', 'http://local')
+    const method = (req.method ?? 'GET').toUpperCase()
+    const match = matchRoute(method, url.pathname)
+    if (match === null) {
+      send(res, errorResponse(404, 'route_not_found', 'No such route'))
+      return 404
+    }
+    if ('methodNotAllowed' in match) {
+      send(res, errorResponse(405, 'method_not_allowed', 'Method not allowed on this route'))
+      return 405
+    }
+    const raw = await readBody(req)
+    if (raw === null) {
+      send(res, errorResponse(413, 'payload_too_large', 'Request body too large'))
+      return 413
+    }
+    const headers: Record<string, string> = {}
+    const multiValueHeaders: Record<string, string[]> = {}
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = (req.rawHeaders[i] ?? '').toLowerCase()
+      const value = req.rawHeaders[i + 1] ?? ''
+      multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value]
+      headers[name] = value
+    }
+    const query: Record<string, string> = {}
+    const multiQuery: Record<string, string[]> = {}
+    for (const [k, v] of url.searchParams) {
+      query[k] = v
+      multiQuery[k] = [...(multiQuery[k] ?? []), v]
+    }
+    let principal: { arn: string; accessKey: string } | null = null
+    if (match.route.auth === 'iam') {
+      const verdict = await verifySigV4(
+        { method, path: url.pathname, query: multiQuery, headers, body: raw },
+        { credentials: opts.credentials, region: opts.region, service: opts.service, now: opts.now() },
+      )
+      if (!verdict.ok) {
+        send(res, errorResponse(401, 'unauthorized', 'Missing or invalid AWS SigV4 signature'))
+        return 401
+      }
+      principal = { arn: verdict.principalArn, accessKey: verdict.accessKeyId }
+    }
+    const handler = opts.handlers[match.route.fn]
+    if (!handler) {
+      send(res, errorResponse(501, 'not_implemented', 'This capability is not built yet'))
+      return 501
+    }
+    const now = opts.now()
+    const event: APIGatewayProxyEvent = {
+      resource: match.route.path,
+      path: url.pathname,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      queryStringParameters: Object.keys(query).length > 0 ? query : null,
+      multiValueQueryStringParameters: Object.keys(multiQuery).length > 0 ? multiQuery : null,
+      pathParameters: Object.keys(match.pathParameters).length > 0 ? match.pathParameters : null,
+      stageVariables: null,
+      ...encodeBody(raw),
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'local',
+        authorizer: null,
+        protocol: `HTTP/${req.httpVersion}`,
+        httpMethod: method,
+        path: `/local${url.pathname}`,
+        stage: 'local',
+        requestId: randomUUID(),
+        requestTimeEpoch: now.getTime(),
+        resourceId: 'local',
+        resourcePath: match.route.path,
+        identity: {
+          accessKey: principal?.accessKey ?? null,
+          accountId: principal ? '000000000000' : null,
+          apiKey: null,
+          apiKeyId: null,
+          caller: principal?.accessKey ?? null,
+          clientCert: null,
+          cognitoAuthenticationProvider: null,
+          cognitoAuthenticationType: null,
+          cognitoIdentityId: null,
+          cognitoIdentityPoolId: null,
+          principalOrgId: null,
+          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+          user: principal?.accessKey ?? null,
+          userAgent: headers['user-agent'] ?? null,
+          userArn: principal?.arn ?? null,
+        },
+      },
+    }
+    const result = await handler(event, lambdaContext(match.route.fn))
+    send(res, result)
+    return result.statusCode
+  }
+
+  const server: Server = createServer((req, res) => {
+    const started = performance.now()
+    handle(req, res)
+      .then((status) =>
+        opts.onRequest?.({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          status,
+          ms: performance.now() - started,
+        }),
+      )
+      .catch(() => {
+        // A handler that throws past its own error middleware is a bug; answer like API Gateway would.
+        if (!res.headersSent) send(res, errorResponse(502, 'bad_gateway', 'Internal server error'))
+        else res.destroy()
+      })
+  })
+  server.keepAliveTimeout = 5_000
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', fail)
+      ok()
+    })
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://${opts.host}:${port}`,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok())
+        server.closeAllConnections()
+      }),
+  }
+}

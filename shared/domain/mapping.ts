@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto'
+import { deriveLifecycle, parseVersion } from './lifecycle'
+import { orderKey } from './ordering'
+import type { Channel, Client, Source } from './types'
+import type { UpstreamChannel, UpstreamClient } from './upstream'
+
+/** Fields excluded from the content hash: bookkeeping that changes without the content changing. */
+const BOOKKEEPING = new Set(['orderKey', 'contentHash', 'updatedAt', 'source', 'absentRuns'])
+
+/** Stable hash of a record's served content (keys sorted, bookkeeping excluded). */
+export function contentHash(record: object): string {
+  const entries = Object.entries(record)
+    .filter(([k]) => !BOOKKEEPING.has(k))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return createHash('sha256').update(JSON.stringify(entries)).digest('base64url').slice(0, 22)
+}
+
+interface MapOptions<T> {
+  now: Date
+  source: Source
+  /** An event name (webhooks) or 'snapshot' (a full read from the Partner API). */
+  kind: string
+  /** Fallback time for ordering when the object has no modified_at (webhook envelope timestamp). */
+  fallbackTime?: string | null
+  /** The stored record, whose sticky fields (flags set by events only) are carried over. */
+  previous?: T | null
+}
+
+/** Maps an upstream channel to the stored shape, deriving lifecycle and computing order key and hash. */
+export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channel>): Channel {
+  const prev = opts.previous ?? null
+  const version = parseVersion(up.version)
+  const cancellationProcessed =
+    opts.kind === 'cancellation_processed' || (prev?.cancellationProcessed ?? false)
+  const terminatedAt = up.terminated_at ?? null
+  const appId = up.integration?.app_id ?? null
+  const lifecycle = deriveLifecycle(
+    {
+      version,
+      accountMode: up.account_mode ?? null,
+      status: up.status ?? null,
+      availabilityStatus: up.availability_status ?? null,
+      terminatedAt,
+      appId,
+      cancellationProcessed,
+    },
+    opts.now,
+  )
+  const phone = up.setup_info?.phone_number
+  const base: Omit<Channel, 'contentHash'> = {
+    channelId: up.id,
+    clientId: up.client_id,
+    phoneNumber: phone === null || phone === undefined ? null : String(phone),
+    displayName: up.setup_info?.phone_name ?? null,
+    lifecycle,
+    accountMode: up.account_mode ?? null,
+    status: up.status ?? null,
+    availabilityStatus: up.availability_status ?? null,
+    terminatedAt,
+    partnerPayload: up.client?.partner_payload ?? prev?.partnerPayload ?? null,
+    companyName: up.client?.name ?? prev?.companyName ?? null,
+    contactEmail:
+      up.client?.contact_info?.email ?? up.profile_info?.contact_email ?? prev?.contactEmail ?? null,
+    numberRegistration: up.status ?? null,
+    metaBusinessVerification: up.waba_account?.fb_account_status ?? null,
+    messageOnBehalf: up.waba_account?.on_behalf_of_business_info?.status ?? null,
+    wabaAccountId: up.waba_account?.id ?? null,
+    appId,
+    version,
+    cancellationProcessed,
+    violation: prev?.violation ?? null,
+    templateMessaging: prev?.templateMessaging ?? null,
+    ...(prev?.noticeKeys ? { noticeKeys: prev.noticeKeys } : {}),
+    upstreamCreatedAt: up.created_at ?? null,
+    upstreamModifiedAt: up.modified_at ?? null,
+    updatedAt: opts.now.toISOString(),
+    source: opts.source,
+    orderKey: orderKey(up.modified_at ?? opts.fallbackTime ?? null, opts.kind),
+    absentRuns: 0,
+    missingSince: null,
+  }
+  return { ...base, contentHash: contentHash(base) }
+}
+
+/** Maps an upstream client to the stored shape. */
+export function clientFromUpstream(up: UpstreamClient, opts: MapOptions<Client>): Client {
+  const base: Omit<Client, 'contentHash'> = {
+    clientId: up.id,
+    name: up.name ?? null,
+    organisation: up.organisation ?? null,
+    status: up.status ?? null,
+    partnerPayload: up.partner_payload ?? null,
+    contactEmail: up.contact_info?.email ?? up.contact_user?.email ?? null,
+    maxChannels: up.max_channels ?? null,
+    upstreamCreatedAt: up.created_at ?? null,
+    upstreamModifiedAt: up.modified_at ?? null,
+    updatedAt: opts.now.toISOString(),
+    source: opts.source,
+    orderKey: orderKey(up.modified_at ?? opts.fallbackTime ?? null, opts.kind),
+    missingSince: null,
+  }
+  return { ...base, contentHash: contentHash(base) }
+}
+
+/** Recomputes the hash after a domain change to a record (e.g. a sticky flag set by an event). */
+export function rehash<T extends { contentHash: string }>(record: T): T {
+  return { ...record, contentHash: contentHash(record) }
+}

@@ -1,0 +1,193 @@
+/** Pure types of PartnerOps state. No AWS, no env, no I/O. */
+
+export const LIFECYCLES = ['draft', 'onboarding', 'error', 'live', 'pending_deletion', 'terminated'] as const
+export type Lifecycle = (typeof LIFECYCLES)[number]
+
+/** Who wrote a record last (contract §4 `source`; `api` for management and onboarding writes). */
+export type Source = 'webhook' | 'poll' | 'api'
+
+/** Fields every upstream-mirrored record carries for ordering and change detection. */
+export interface Versioned {
+  /** Sortable version: normalized upstream modified_at plus event precedence (see ordering.ts). Never decreases. */
+  orderKey: string
+  /** Hash of the served content (excluding bookkeeping), to write only what changed. */
+  contentHash: string
+}
+
+/** A client as stored and served (contract §4). */
+export interface Client extends Versioned {
+  clientId: string
+  name: string | null
+  organisation: string | null
+  status: string | null
+  partnerPayload: string | null
+  contactEmail: string | null
+  maxChannels: number | null
+  upstreamCreatedAt: string | null
+  upstreamModifiedAt: string | null
+  updatedAt: string
+  source: Source
+  /** Set when two complete reconciliation runs did not see the client. */
+  missingSince: string | null
+}
+
+/** A channel as stored and served (contract §4). */
+export interface Channel extends Versioned {
+  channelId: string
+  clientId: string
+  phoneNumber: string | null
+  displayName: string | null
+  lifecycle: Lifecycle
+  accountMode: string | null
+  status: string | null
+  availabilityStatus: string | null
+  terminatedAt: string | null
+  partnerPayload: string | null
+  /** Company name (client organisation, else client name) for the CSV export. */
+  companyName: string | null
+  contactEmail: string | null
+  /** Upstream channel `status` (registration progress), exported as number_registration. */
+  numberRegistration: string | null
+  /** waba_account.fb_account_status, exported as meta_business_verification. */
+  metaBusinessVerification: string | null
+  /** waba_account.on_behalf_of_business_info.status, exported as message_on_behalf. */
+  messageOnBehalf: string | null
+  wabaAccountId: string | null
+  appId: string | null
+  /** 1 = Classic Signup, 2 = Embedded Signup (the default when absent). */
+  version: 1 | 2
+  /** A cancellation_processed event was applied: terminated whatever the dates say. Sticky. */
+  cancellationProcessed: boolean
+  /** Latest account_violation / account_restriction seen, if any. */
+  violation: { type: string | null; restricted: boolean; at: string } | null
+  templateMessaging: 'enabled' | 'disabled' | null
+  /** Order keys of the latest applied violation / template-messaging notices: they order among themselves, not against upstream channel facts. */
+  noticeKeys?: { violation?: string; templateMessaging?: string }
+  upstreamCreatedAt: string | null
+  upstreamModifiedAt: string | null
+  updatedAt: string
+  source: Source
+  /** Number of consecutive complete reconciliation runs that did not see this channel. */
+  absentRuns: number
+  /** Set when the channel is considered gone upstream (two complete runs without it, or a lookup by id). */
+  missingSince: string | null
+}
+
+/** Cancellation record states (contract §4 Cancellation). */
+export type CancellationState = 'requested' | 'confirmed' | 'failed' | 'unknown' | 'revoked'
+
+/** The cancellation record of one channel (contract §4). */
+export interface CancellationRecord {
+  channelId: string
+  clientId: string
+  state: CancellationState
+  requestedBy: string
+  requestedAt: string
+  idempotencyKey: string
+  reason: string | null
+  terminatesAt: string | null
+  confirmedAt: string | null
+  /** Upstream HTTP status of the last call, if any. */
+  upstreamStatus: number | null
+  /** Upstream message of a refusal, if any. */
+  upstreamMessage: string | null
+  updatedAt: string
+  /** Holder of the per-channel upstream call lock while an upstream call is in flight, with its expiry. */
+  inFlight: { owner: string; until: string } | null
+  /** Optimistic concurrency counter, incremented on every write. */
+  version: number
+}
+
+/** One append-only audit entry. */
+export interface AuditEntry {
+  /** What the entry is about, e.g. `channel#Pq7Wx2CH` or `client#Kd82nQ1zCL`. */
+  subject: string
+  at: string
+  /** Unique id (sortable with `at`). */
+  id: string
+  action: string
+  principal: string
+  idempotencyKey: string | null
+  requestHash: string | null
+  outcome: string
+  httpStatus: number | null
+  upstreamStatus: number | null
+  details: Record<string, unknown> | null
+}
+
+/** A received webhook event as stored (before and after it is applied). */
+export type WebhookEventStatus = 'pending' | 'applied' | 'stale' | 'rejected' | 'unknown_type'
+export interface WebhookEventRecord {
+  eventKey: string
+  eventType: string
+  /** The raw body as received (UTF-8). */
+  body: string
+  receivedAt: string
+  status: WebhookEventStatus
+  reason: string | null
+  appliedAt: string | null
+  /** Epoch seconds after which DynamoDB TTL may delete the record. */
+  expiresAt: number
+  /** How many times this event was delivered (1 + duplicates). */
+  deliveries: number
+}
+
+/** Summary of one reconciliation run (served by GET /status). */
+export interface RunSummary {
+  runId: string
+  startedAt: string
+  endedAt: string
+  outcome: 'succeeded' | 'failed' | 'skipped'
+  error: string | null
+  complete: boolean
+  pages: number
+  calls: number
+  retries: number
+  seen: { clients: number; channels: number }
+  changed: { clients: number; channels: number }
+  missing: { clients: number; channels: number }
+  swept: number
+  confirmedCancellations: number
+}
+
+/** A stored HTTP response for idempotent replay, byte for byte. */
+export interface StoredResponse {
+  statusCode: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** An idempotency record (Stripe-like keys, scoped per principal and operation). */
+export interface IdempotencyRecord {
+  scope: string
+  key: string
+  requestHash: string
+  state: 'in_flight' | 'completed'
+  response: StoredResponse | null
+  lockedUntil: string
+  expiresAt: number
+}
+
+/** Contract §5 change event. */
+export type ChangeDetailType =
+  | 'Channel Lifecycle Changed'
+  | 'Channel Discovered'
+  | 'Client Discovered'
+  | 'Cancellation State Changed'
+export interface ChangeEvent {
+  detailType: ChangeDetailType
+  detail: {
+    clientId: string
+    channelId?: string
+    from: string | null
+    to: string
+    source: Source
+    at: string
+  } & Record<string, unknown>
+}
+
+/** One page of a list answer: opaque cursor or null at the end. */
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}

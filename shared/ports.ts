@@ -1,0 +1,242 @@
+/**
+ * The interfaces services depend on. Real implementations live in shared/adapters (DynamoDB, the
+ * Partner API client, Secrets Manager, EventBridge); tests use the in-memory fakes in test/fakes.
+ */
+import type {
+  AuditEntry,
+  CancellationRecord,
+  ChangeEvent,
+  Channel,
+  Client,
+  IdempotencyRecord,
+  Lifecycle,
+  Page,
+  RunSummary,
+  StoredResponse,
+  WebhookEventRecord,
+  WebhookEventStatus,
+} from './domain/types'
+import type { UpstreamChannel, UpstreamClient, UpstreamPartner } from './domain/upstream'
+
+/** Time, injected so logic never calls Date.now() itself. */
+export interface Clock {
+  now(): Date
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+
+/** Names of the secrets PartnerOps reads. */
+export type SecretName = 'partnerApi' | 'platformSecret' | 'webhookToken' | 'linkSigningKey'
+
+/**
+ * Reads secrets with a finite cache age. `forceRefresh` bypasses the cache (after an upstream 401).
+ * Returns null when the secret is not configured (e.g. the optional webhook token).
+ */
+export interface SecretSource {
+  get(name: SecretName, opts?: { forceRefresh?: boolean }): Promise<string | null>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partner API
+
+/** Query of a Partner API list call (docs/partner-api.md §3.1). */
+export interface ListQuery {
+  filters?: Record<string, string | number | boolean | null>
+  /** Sort keys, `-` prefix for descending. */
+  sort?: string[]
+  limit?: number
+  offset?: number
+}
+
+/** One page of a Partner API list. */
+export interface ListPage<T> {
+  items: T[]
+  total: number
+  offset: number
+  limit: number
+}
+
+/** Options of a whole-list walk. */
+export interface IterateOptions extends Omit<ListQuery, 'offset'> {
+  /** Pages fetched at once after the first page told the total (default 4). */
+  concurrency?: number
+  /** Stop (with an error) when the walk would exceed this time budget, in ms. */
+  budgetMs?: number
+  signal?: AbortSignal
+}
+
+/** Counters of upstream work, for run summaries and benchmarks. */
+export interface PartnerApiStats {
+  calls: number
+  retries: number
+}
+
+/** Typed access to the 360dialog Partner API v2 for one partner. */
+export interface PartnerApi {
+  getPartner(): Promise<UpstreamPartner>
+  patchPartner(patch: { webhook_url?: string; partner_redirect_url?: string }): Promise<UpstreamPartner>
+  getWebhookUrl(): Promise<string | null>
+  setWebhookUrl(url: string, headers?: Record<string, string>): Promise<void>
+  listClients(query?: ListQuery): Promise<ListPage<UpstreamClient>>
+  /** All clients, page by page (arrays in page order); correct when the server returns short pages. */
+  iterateClients(opts?: IterateOptions): AsyncIterable<UpstreamClient[]>
+  patchClient(
+    clientId: string,
+    patch: { max_channels?: number; partner_payload?: string },
+  ): Promise<UpstreamClient>
+  getClientBalance(
+    clientId: string,
+    query?: Record<string, string | number>,
+  ): Promise<Record<string, unknown>>
+  listChannels(query?: ListQuery): Promise<ListPage<UpstreamChannel>>
+  iterateChannels(opts?: IterateOptions): AsyncIterable<UpstreamChannel[]>
+  /** One channel by id through the list filter (single GETs are not documented), or null. */
+  findChannel(channelId: string): Promise<UpstreamChannel | null>
+  /** One client by id through the list filter, or null. */
+  findClient(clientId: string): Promise<UpstreamClient | null>
+  /** Client-scoped cancellation request `{"enabled": true}`. Never retried on an ambiguous outcome. */
+  requestCancellation(clientId: string, channelId: string): Promise<UpstreamChannel>
+  /** Revoke a pending cancellation `{"enabled": false}`. Never retried on an ambiguous outcome. */
+  revokeCancellation(clientId: string, channelId: string): Promise<UpstreamChannel>
+  stats(): PartnerApiStats
+}
+
+// ---------------------------------------------------------------------------------------------
+// State store (DynamoDB). Single-item conditional writes only (no transactions).
+
+/** What a guarded write did: written, or refused because stored state is newer or equal. */
+export type GuardedWrite = 'written' | 'stale'
+
+/** Digest of a stored item: just what reconciliation needs to compare. */
+export interface Digest {
+  id: string
+  orderKey: string
+  contentHash: string
+  absentRuns: number
+  missingSince: string | null
+}
+
+/** Clients, keyed by clientId. */
+export interface ClientRepository {
+  get(clientId: string): Promise<Client | null>
+  /** Writes when the stored orderKey is lower (or equal with a different hash) or nothing is stored. */
+  putIfNewer(client: Client): Promise<GuardedWrite>
+  /** Writes only when the stored orderKey equals `expectedOrderKey` (null = must not exist). */
+  putIfVersion(client: Client, expectedOrderKey: string | null): Promise<GuardedWrite>
+  list(query: { status?: string; limit: number; cursor?: string }): Promise<Page<Client>>
+  /** Every stored client's digest, page by page. */
+  digests(): AsyncIterable<Digest[]>
+}
+
+/** Channels, keyed by channelId, with lookups by client, lifecycle and phone number. */
+export interface ChannelRepository {
+  get(channelId: string): Promise<Channel | null>
+  putIfNewer(channel: Channel): Promise<GuardedWrite>
+  putIfVersion(channel: Channel, expectedOrderKey: string | null): Promise<GuardedWrite>
+  list(query: {
+    clientId?: string
+    lifecycle?: Lifecycle
+    limit: number
+    cursor?: string
+  }): Promise<Page<Channel>>
+  listByClient(clientId: string): Promise<Channel[]>
+  findByPhoneNumber(phoneNumber: string): Promise<Channel[]>
+  countByLifecycle(): Promise<Record<Lifecycle, number>>
+  /** Every stored channel, page by page (export). */
+  scan(pageSize?: number): AsyncIterable<Channel[]>
+  digests(): AsyncIterable<Digest[]>
+  /** Updates only the absence bookkeeping (absentRuns, missingSince) when orderKey still matches. */
+  markAbsence(
+    channelId: string,
+    expectedOrderKey: string,
+    absentRuns: number,
+    missingSince: string | null,
+  ): Promise<GuardedWrite>
+}
+
+/** Received webhook events (durable first, applied after). */
+export interface WebhookEventRepository {
+  /** Conditional create; 'duplicate' when the key exists (its delivery count is incremented). */
+  putNew(record: WebhookEventRecord): Promise<'created' | 'duplicate'>
+  get(eventKey: string): Promise<WebhookEventRecord | null>
+  markOutcome(
+    eventKey: string,
+    status: Exclude<WebhookEventStatus, 'pending'>,
+    reason: string | null,
+    at: string,
+  ): Promise<void>
+  /** Events still pending that were received before `before` (the sweep). */
+  listPending(before: string, limit: number): Promise<WebhookEventRecord[]>
+  /** Events received at or after `since` (replay), page by page. */
+  listSince(since: string): AsyncIterable<WebhookEventRecord[]>
+}
+
+/** Cancellation records, one per channel, with optimistic concurrency on `version`. */
+export interface CancellationRepository {
+  get(channelId: string): Promise<CancellationRecord | null>
+  /** Writes when the stored version equals `expectedVersion` (null = must not exist); false otherwise. */
+  put(record: CancellationRecord, expectedVersion: number | null): Promise<boolean>
+  listByState(state: CancellationRecord['state'], limit: number): Promise<CancellationRecord[]>
+}
+
+/** Append-only audit trail. */
+export interface AuditRepository {
+  append(entry: AuditEntry): Promise<void>
+  list(subject: string, limit: number, cursor?: string): Promise<Page<AuditEntry>>
+}
+
+/** Idempotency keys for management writes. */
+export interface IdempotencyRepository {
+  /** Creates an in_flight record, or returns the existing one (also when its lock expired: `expired`). */
+  begin(
+    record: IdempotencyRecord,
+  ): Promise<{ created: true } | { created: false; existing: IdempotencyRecord }>
+  /** Takes over an in_flight record whose lock expired (conditional on the old lock). */
+  takeOver(record: IdempotencyRecord, previousLockedUntil: string): Promise<boolean>
+  complete(scope: string, key: string, response: StoredResponse): Promise<void>
+  /** Deletes an in_flight record after a failure we caused before anything happened upstream. */
+  release(scope: string, key: string): Promise<void>
+}
+
+/** Operational records: the poll lease, run summaries, counters, rate budgets. */
+export interface OpsRepository {
+  /** Acquires the named lease when free or expired; false when someone else holds it. */
+  acquireLease(name: string, owner: string, now: Date, ttlMs: number): Promise<boolean>
+  releaseLease(name: string, owner: string): Promise<void>
+  saveRunSummary(summary: RunSummary): Promise<void>
+  /** The last run and the last successful run. */
+  getRunSummaries(): Promise<{ last: RunSummary | null; lastSuccess: RunSummary | null }>
+  /** Atomically adds to named counters (ADD). */
+  incrementCounters(name: string, deltas: Record<string, number>): Promise<void>
+  getCounters(name: string): Promise<Record<string, number>>
+  /**
+   * Consumes one unit of a fixed-window budget (windows aligned to multiples of `windowMs` since the
+   * epoch); returns whether it was allowed, and if not, the seconds until the window ends.
+   */
+  consumeBudget(
+    key: string,
+    now: Date,
+    windowMs: number,
+    limit: number,
+  ): Promise<{ allowed: boolean; retryAfterSeconds: number }>
+}
+
+/** Everything the store offers, one repository per concern. */
+export interface StateStore {
+  clients: ClientRepository
+  channels: ChannelRepository
+  events: WebhookEventRepository
+  cancellations: CancellationRepository
+  audit: AuditRepository
+  idempotency: IdempotencyRepository
+  ops: OpsRepository
+}
+
+// ---------------------------------------------------------------------------------------------
+// Change events
+
+/** Publishes contract §5 change events (EventBridge in AWS, a JSON-lines file locally). */
+export interface EventSink {
+  publish(events: ChangeEvent[]): Promise<void>
+}

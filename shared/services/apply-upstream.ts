@@ -1,0 +1,183 @@
+import { channelFromUpstream, clientFromUpstream, rehash } from '../domain/mapping'
+import { isNewer } from '../domain/ordering'
+import type { CancellationRecord, ChangeEvent, Channel, Client, Source } from '../domain/types'
+import type { UpstreamChannel, UpstreamClient } from '../domain/upstream'
+import type { Clock, EventSink, StateStore } from '../ports'
+
+/** What applying upstream state needs. */
+export interface ApplyDeps {
+  store: StateStore
+  events: EventSink
+  clock: Clock
+}
+
+/** How an upstream fact reached us and how it orders against stored state. */
+export interface ApplyOptions<T> {
+  source: Source
+  /** The webhook event name, or 'snapshot' for a full read from the Partner API. */
+  kind: string
+  /** Ordering time when the object has no modified_at (the webhook envelope timestamp). */
+  fallbackTime?: string | null
+  /** The stored record when the caller already read it (undefined = read it here). */
+  stored?: T | null
+  /** A domain change on top of the mapped record (e.g. a flag set by an event). */
+  mutate?: (record: T) => T
+  /** Publish change events here (default true); callers batching events pass false and publish `changes`. */
+  publish?: boolean
+}
+
+/** Outcome of one apply: written, unchanged (same content), or stale (stored state is newer). */
+export interface ApplyResult<T> {
+  outcome: 'written' | 'unchanged' | 'stale'
+  record: T
+  changes: ChangeEvent[]
+}
+
+/**
+ * Applies one upstream channel (webhook data, poll item, callback read) to stored state: derives the
+ * lifecycle, writes only when the content changed and the fact is not older than what is stored
+ * (conditional write, so a concurrent newer write always wins), confirms or revokes the channel's
+ * cancellation record, and emits contract §5 change events only on a real change.
+ */
+export async function applyChannel(
+  deps: ApplyDeps,
+  up: UpstreamChannel,
+  opts: ApplyOptions<Channel>,
+): Promise<ApplyResult<Channel>> {
+  const stored = opts.stored !== undefined ? opts.stored : await deps.store.channels.get(up.id)
+  const now = deps.clock.now()
+  let next = channelFromUpstream(up, {
+    now,
+    source: opts.source,
+    kind: opts.kind,
+    fallbackTime: opts.fallbackTime ?? null,
+    previous: stored,
+  })
+  if (opts.mutate) next = rehash(opts.mutate(next))
+  if (stored && stored.contentHash === next.contentHash)
+    return { outcome: 'unchanged', record: stored, changes: [] }
+  if (!isNewer(next, stored)) return { outcome: 'stale', record: stored ?? next, changes: [] }
+  if ((await deps.store.channels.putIfNewer(next)) === 'stale') {
+    return { outcome: 'stale', record: stored ?? next, changes: [] }
+  }
+  const at = now.toISOString()
+  const changes: ChangeEvent[] = []
+  if (!stored) {
+    changes.push({
+      detailType: 'Channel Discovered',
+      detail: {
+        clientId: next.clientId,
+        channelId: next.channelId,
+        from: null,
+        to: next.lifecycle,
+        source: opts.source,
+        at,
+      },
+    })
+  } else if (stored.lifecycle !== next.lifecycle) {
+    changes.push({
+      detailType: 'Channel Lifecycle Changed',
+      detail: {
+        clientId: next.clientId,
+        channelId: next.channelId,
+        from: stored.lifecycle,
+        to: next.lifecycle,
+        source: opts.source,
+        at,
+      },
+    })
+  }
+  changes.push(...(await syncCancellation(deps, next, opts.kind, opts.source, at)))
+  if (opts.publish !== false && changes.length > 0) await deps.events.publish(changes)
+  return { outcome: 'written', record: next, changes }
+}
+
+/**
+ * Applies one upstream client to stored state; `Client Discovered` the first time it is seen.
+ */
+export async function applyClient(
+  deps: ApplyDeps,
+  up: UpstreamClient,
+  opts: ApplyOptions<Client>,
+): Promise<ApplyResult<Client>> {
+  const stored = opts.stored !== undefined ? opts.stored : await deps.store.clients.get(up.id)
+  const now = deps.clock.now()
+  let next = clientFromUpstream(up, {
+    now,
+    source: opts.source,
+    kind: opts.kind,
+    fallbackTime: opts.fallbackTime ?? null,
+    previous: stored,
+  })
+  if (opts.mutate) next = rehash(opts.mutate(next))
+  if (stored && stored.contentHash === next.contentHash)
+    return { outcome: 'unchanged', record: stored, changes: [] }
+  if (!isNewer(next, stored)) return { outcome: 'stale', record: stored ?? next, changes: [] }
+  if ((await deps.store.clients.putIfNewer(next)) === 'stale') {
+    return { outcome: 'stale', record: stored ?? next, changes: [] }
+  }
+  const changes: ChangeEvent[] = stored
+    ? []
+    : [
+        {
+          detailType: 'Client Discovered',
+          detail: {
+            clientId: next.clientId,
+            from: null,
+            to: next.status ?? 'unknown',
+            source: opts.source,
+            at: now.toISOString(),
+          },
+        },
+      ]
+  if (opts.publish !== false && changes.length > 0) await deps.events.publish(changes)
+  return { outcome: 'written', record: next, changes }
+}
+
+const CONFIRMABLE: ReadonlySet<CancellationRecord['state']> = new Set(['requested', 'unknown'])
+
+/**
+ * Keeps the cancellation record in step with upstream: `terminated_at` appearing confirms a requested
+ * (or unknown) record; a `cancellation_revoke` event revokes a pending one. Optimistic concurrency on
+ * the record's version: a lost race means someone else moved it, which is fine.
+ */
+async function syncCancellation(
+  deps: ApplyDeps,
+  channel: Channel,
+  kind: string,
+  source: Source,
+  at: string,
+): Promise<ChangeEvent[]> {
+  const record = await deps.store.cancellations.get(channel.channelId)
+  if (!record) return []
+  let next: CancellationRecord | null = null
+  if (channel.terminatedAt && CONFIRMABLE.has(record.state)) {
+    next = { ...record, state: 'confirmed', confirmedAt: at, terminatesAt: channel.terminatedAt }
+  } else if (
+    kind === 'cancellation_revoke' &&
+    !channel.terminatedAt &&
+    record.state !== 'revoked' &&
+    record.state !== 'failed'
+  ) {
+    next = { ...record, state: 'revoked' }
+  }
+  if (!next) return []
+  const written = await deps.store.cancellations.put(
+    { ...next, updatedAt: at, inFlight: null, version: record.version + 1 },
+    record.version,
+  )
+  if (!written) return []
+  return [
+    {
+      detailType: 'Cancellation State Changed',
+      detail: {
+        clientId: channel.clientId,
+        channelId: channel.channelId,
+        from: record.state,
+        to: next.state,
+        source,
+        at,
+      },
+    },
+  ]
+}

@@ -1,0 +1,86 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { systemClock } from './adapters/clock'
+import { createDynamoStore, tableNamesFromConfig } from './adapters/dynamo/dynamo-store'
+import { createEventBridgeSink, createFileEventSink, createMemoryEventSink } from './adapters/event-sink'
+import { createPartnerApiClient } from './adapters/partner-api/client'
+import { createAwsSecretSource, createEnvSecretSource } from './adapters/secrets'
+import type { AppDeps } from './deps'
+import type { Config } from './env'
+import { createLogger, createMetrics } from './observability'
+import type { SecretSource } from './ports'
+
+/** The secret source a configuration asks for: Secrets Manager in AWS, environment values locally. */
+export function createSecretSource(config: Config): SecretSource {
+  if (config.SECRETS_SOURCE === 'env') {
+    const partnerApi =
+      config.PARTNER_API_AUTH === 'bearer'
+        ? JSON.stringify({ username: config.PARTNER_API_USERNAME, password: config.PARTNER_API_PASSWORD })
+        : config.PARTNER_API_KEY
+    return createEnvSecretSource({
+      ...(partnerApi ? { partnerApi } : {}),
+      ...(config.PLATFORM_SECRET ? { platformSecret: config.PLATFORM_SECRET } : {}),
+      ...(config.WEBHOOK_TOKEN ? { webhookToken: config.WEBHOOK_TOKEN } : {}),
+      ...(config.LINK_SIGNING_KEY ? { linkSigningKey: config.LINK_SIGNING_KEY } : {}),
+    })
+  }
+  return createAwsSecretSource({
+    maxAgeSeconds: config.SECRET_CACHE_SECONDS,
+    ids: {
+      ...(config.PARTNER_API_SECRET_ID ? { partnerApi: config.PARTNER_API_SECRET_ID } : {}),
+      ...(config.PLATFORM_SECRET_ID ? { platformSecret: config.PLATFORM_SECRET_ID } : {}),
+      ...(config.WEBHOOK_TOKEN_SECRET_ID ? { webhookToken: config.WEBHOOK_TOKEN_SECRET_ID } : {}),
+      ...(config.LINK_SIGNING_SECRET_ID ? { linkSigningKey: config.LINK_SIGNING_SECRET_ID } : {}),
+    },
+  })
+}
+
+/**
+ * Builds every dependency once per cold start from configuration. The same function wires Lambda
+ * (functions/<name>/index.ts) and the local runner; `overrides` replace any part (tests, local).
+ */
+export function createAppDeps(config: Config, service: string, overrides: Partial<AppDeps> = {}): AppDeps {
+  const logger = overrides.logger ?? createLogger(service)
+  const secrets = overrides.secrets ?? createSecretSource(config)
+  const store =
+    overrides.store ??
+    createDynamoStore({
+      ...(config.DYNAMODB_ENDPOINT
+        ? { client: new DynamoDBClient({ endpoint: config.DYNAMODB_ENDPOINT }) }
+        : {}),
+      tables: tableNamesFromConfig(config),
+      cursorSecret: config.CURSOR_SECRET,
+    })
+  const partnerApi =
+    overrides.partnerApi ??
+    createPartnerApiClient({
+      baseUrl: config.PARTNER_API_BASE_URL,
+      partnerId: config.PARTNER_ID,
+      auth: config.PARTNER_API_AUTH,
+      secrets,
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      maxAttempts: config.UPSTREAM_MAX_ATTEMPTS,
+      budgetMs: config.UPSTREAM_BUDGET_MS,
+      logger: {
+        debug: (m, c) => logger.debug(m, { ...c }),
+        info: (m, c) => logger.info(m, { ...c }),
+        warn: (m, c) => logger.warn(m, { ...c }),
+      },
+    })
+  const events =
+    overrides.events ??
+    (config.EVENT_SINK === 'eventbridge'
+      ? createEventBridgeSink({ busName: config.EVENT_BUS_NAME })
+      : config.EVENT_SINK === 'file'
+        ? createFileEventSink({ path: config.EVENTS_FILE })
+        : createMemoryEventSink())
+  return {
+    config,
+    store,
+    partnerApi,
+    secrets,
+    events,
+    clock: overrides.clock ?? systemClock,
+    logger,
+    metrics: overrides.metrics ?? createMetrics(service),
+  }
+}

@@ -1,0 +1,384 @@
+import { createHmac } from 'node:crypto'
+import { ValidationError } from '../../shared/domain/errors'
+import { isNewer } from '../../shared/domain/ordering'
+import type {
+  AuditEntry,
+  CancellationRecord,
+  Channel,
+  Client,
+  IdempotencyRecord,
+  Lifecycle,
+  Page,
+  RunSummary,
+  StoredResponse,
+  WebhookEventRecord,
+} from '../../shared/domain/types'
+import { LIFECYCLES } from '../../shared/domain/types'
+import type { Digest, GuardedWrite, StateStore } from '../../shared/ports'
+
+/** Counts of store calls, so tests can assert "zero writes" and the like. */
+export interface MemoryStoreStats {
+  reads: number
+  writes: number
+}
+
+const clone = <T>(v: T): T => structuredClone(v)
+
+const CURSOR_KEY = 'memory-store-cursor'
+const cursorMac = (payload: string): string =>
+  createHmac('sha256', CURSOR_KEY).update(payload).digest('base64url')
+
+// Cursors are bound to their query (`scope`) and signed, like the DynamoDB adapter's.
+function paginate<T>(
+  scope: string,
+  items: T[],
+  idOf: (t: T) => string,
+  limit: number,
+  cursor?: string,
+): Page<T> {
+  let start = 0
+  if (cursor !== undefined) {
+    const [payload, mac, ...rest] = cursor.split('.')
+    let after: unknown
+    try {
+      if (!payload || !mac || rest.length > 0 || cursorMac(payload) !== mac) throw new Error('bad cursor')
+      after = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+    } catch {
+      throw new ValidationError('Invalid cursor', { code: 'invalid_cursor' })
+    }
+    if (!Array.isArray(after) || after[0] !== scope || typeof after[1] !== 'string') {
+      throw new ValidationError('Invalid cursor', { code: 'invalid_cursor' })
+    }
+    const id: string = after[1]
+    start = items.findIndex((t) => idOf(t) > id)
+    if (start === -1) start = items.length
+  }
+  const page = items.slice(start, start + limit)
+  const last = page.at(-1)
+  const more = start + limit < items.length
+  const payload = last ? Buffer.from(JSON.stringify([scope, idOf(last)])).toString('base64url') : ''
+  return {
+    items: page.map(clone),
+    nextCursor: more && last ? `${payload}.${cursorMac(payload)}` : null,
+  }
+}
+
+function digestOf(
+  r: { orderKey: string; contentHash: string; missingSince: string | null },
+  id: string,
+  absentRuns = 0,
+): Digest {
+  return { id, orderKey: r.orderKey, contentHash: r.contentHash, absentRuns, missingSince: r.missingSince }
+}
+
+/**
+ * In-memory StateStore with the same conditional-write semantics as the DynamoDB adapter. Optional
+ * fault injection (`failNext`, `failureRate`) makes writes throw like an unavailable table.
+ */
+export class MemoryStore implements StateStore {
+  readonly stats: MemoryStoreStats = { reads: 0, writes: 0 }
+  failureRate = 0
+  private random: () => number = Math.random
+  private readonly clientMap = new Map<string, Client>()
+  private readonly channelMap = new Map<string, Channel>()
+  private readonly eventMap = new Map<string, WebhookEventRecord>()
+  private readonly cancellationMap = new Map<string, CancellationRecord>()
+  private readonly auditList: AuditEntry[] = []
+  private readonly idemMap = new Map<string, IdempotencyRecord>()
+  private readonly leases = new Map<string, { owner: string; until: number }>()
+  private runs: { last: RunSummary | null; lastSuccess: RunSummary | null } = {
+    last: null,
+    lastSuccess: null,
+  }
+  private readonly counters = new Map<string, Record<string, number>>()
+  private readonly budgets = new Map<string, number>()
+
+  constructor(opts?: { random?: () => number }) {
+    if (opts?.random) this.random = opts.random
+  }
+
+  private read(): void {
+    this.stats.reads++
+  }
+
+  private write(): void {
+    if (this.failureRate > 0 && this.random() < this.failureRate) {
+      throw new Error('injected storage failure')
+    }
+    this.stats.writes++
+  }
+
+  readonly clients: StateStore['clients'] = {
+    get: async (id) => {
+      this.read()
+      const c = this.clientMap.get(id)
+      return c ? clone(c) : null
+    },
+    putIfNewer: async (client): Promise<GuardedWrite> => {
+      const stored = this.clientMap.get(client.clientId) ?? null
+      if (!isNewer(client, stored)) return 'stale'
+      this.write()
+      this.clientMap.set(client.clientId, clone(client))
+      return 'written'
+    },
+    putIfVersion: async (client, expected): Promise<GuardedWrite> => {
+      const stored = this.clientMap.get(client.clientId) ?? null
+      if ((stored?.orderKey ?? null) !== expected) return 'stale'
+      this.write()
+      this.clientMap.set(client.clientId, clone(client))
+      return 'written'
+    },
+    list: async ({ status, limit, cursor }) => {
+      this.read()
+      const items = [...this.clientMap.values()]
+        .filter((c) => status === undefined || c.status === status)
+        .sort((a, b) => (a.clientId < b.clientId ? -1 : 1))
+      return paginate(`clients|${status ?? ''}`, items, (c) => c.clientId, limit, cursor)
+    },
+    digests: () => {
+      this.read()
+      const all = [...this.clientMap.values()].map((c) => digestOf(c, c.clientId))
+      return (async function* () {
+        if (all.length > 0) yield all
+      })()
+    },
+  }
+
+  readonly channels: StateStore['channels'] = {
+    get: async (id) => {
+      this.read()
+      const c = this.channelMap.get(id)
+      return c ? clone(c) : null
+    },
+    putIfNewer: async (channel): Promise<GuardedWrite> => {
+      const stored = this.channelMap.get(channel.channelId) ?? null
+      if (!isNewer(channel, stored)) return 'stale'
+      this.write()
+      this.channelMap.set(channel.channelId, clone(channel))
+      return 'written'
+    },
+    putIfVersion: async (channel, expected): Promise<GuardedWrite> => {
+      const stored = this.channelMap.get(channel.channelId) ?? null
+      if ((stored?.orderKey ?? null) !== expected) return 'stale'
+      this.write()
+      this.channelMap.set(channel.channelId, clone(channel))
+      return 'written'
+    },
+    list: async ({ clientId, lifecycle, limit, cursor }) => {
+      this.read()
+      const items = [...this.channelMap.values()]
+        .filter(
+          (c) =>
+            (clientId === undefined || c.clientId === clientId) &&
+            (lifecycle === undefined || c.lifecycle === lifecycle),
+        )
+        .sort((a, b) => (a.channelId < b.channelId ? -1 : 1))
+      return paginate(
+        `channels|${clientId ?? ''}|${lifecycle ?? ''}`,
+        items,
+        (c) => c.channelId,
+        limit,
+        cursor,
+      )
+    },
+    listByClient: async (clientId) => {
+      this.read()
+      return [...this.channelMap.values()].filter((c) => c.clientId === clientId).map(clone)
+    },
+    findByPhoneNumber: async (phone) => {
+      this.read()
+      return [...this.channelMap.values()].filter((c) => c.phoneNumber === phone).map(clone)
+    },
+    countByLifecycle: async () => {
+      this.read()
+      const counts = Object.fromEntries(LIFECYCLES.map((l) => [l, 0])) as Record<Lifecycle, number>
+      for (const c of this.channelMap.values()) counts[c.lifecycle]++
+      return counts
+    },
+    scan: (pageSize = 100) => {
+      const all = [...this.channelMap.values()].map(clone)
+      return (async function* () {
+        for (let i = 0; i < all.length; i += pageSize) yield all.slice(i, i + pageSize)
+      })()
+    },
+    digests: () => {
+      this.read()
+      const all = [...this.channelMap.values()].map((c) => digestOf(c, c.channelId, c.absentRuns))
+      return (async function* () {
+        if (all.length > 0) yield all
+      })()
+    },
+    markAbsence: async (id, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
+      const stored = this.channelMap.get(id)
+      if (!stored || stored.orderKey !== expectedOrderKey) return 'stale'
+      this.write()
+      this.channelMap.set(id, { ...stored, absentRuns, missingSince })
+      return 'written'
+    },
+  }
+
+  readonly events: StateStore['events'] = {
+    putNew: async (record) => {
+      this.write()
+      const stored = this.eventMap.get(record.eventKey)
+      if (stored) {
+        stored.deliveries++
+        return 'duplicate'
+      }
+      this.eventMap.set(record.eventKey, clone(record))
+      return 'created'
+    },
+    get: async (key) => {
+      this.read()
+      const e = this.eventMap.get(key)
+      return e ? clone(e) : null
+    },
+    markOutcome: async (key, status, reason, at) => {
+      this.write()
+      const e = this.eventMap.get(key)
+      if (!e) return
+      this.eventMap.set(key, { ...e, status, reason, appliedAt: at })
+    },
+    listPending: async (before, limit) => {
+      this.read()
+      return [...this.eventMap.values()]
+        .filter((e) => e.status === 'pending' && e.receivedAt < before)
+        .sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : 1))
+        .slice(0, limit)
+        .map(clone)
+    },
+    listSince: (since) => {
+      const all = [...this.eventMap.values()]
+        .filter((e) => e.receivedAt >= since)
+        .sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : 1))
+        .map(clone)
+      return (async function* () {
+        if (all.length > 0) yield all
+      })()
+    },
+  }
+
+  readonly cancellations: StateStore['cancellations'] = {
+    get: async (id) => {
+      this.read()
+      const r = this.cancellationMap.get(id)
+      return r ? clone(r) : null
+    },
+    put: async (record, expectedVersion) => {
+      const stored = this.cancellationMap.get(record.channelId)
+      if ((stored?.version ?? null) !== expectedVersion) return false
+      this.write()
+      this.cancellationMap.set(record.channelId, clone(record))
+      return true
+    },
+    listByState: async (state, limit) => {
+      this.read()
+      return [...this.cancellationMap.values()]
+        .filter((r) => r.state === state)
+        .slice(0, limit)
+        .map(clone)
+    },
+  }
+
+  readonly audit: StateStore['audit'] = {
+    append: async (entry) => {
+      this.write()
+      this.auditList.push(clone(entry))
+    },
+    list: async (subject, limit, cursor) => {
+      this.read()
+      const items = this.auditList
+        .filter((e) => e.subject === subject)
+        .sort((a, b) => (`${a.at}#${a.id}` < `${b.at}#${b.id}` ? -1 : 1))
+      return paginate(`audit|${subject}`, items, (e) => `${e.at}#${e.id}`, limit, cursor)
+    },
+  }
+
+  readonly idempotency: StateStore['idempotency'] = {
+    begin: async (record) => {
+      const k = `${record.scope}|${record.key}`
+      const existing = this.idemMap.get(k)
+      if (existing) return { created: false, existing: clone(existing) }
+      this.write()
+      this.idemMap.set(k, clone(record))
+      return { created: true }
+    },
+    takeOver: async (record, previousLockedUntil) => {
+      const k = `${record.scope}|${record.key}`
+      const existing = this.idemMap.get(k)
+      if (!existing || existing.state !== 'in_flight' || existing.lockedUntil !== previousLockedUntil)
+        return false
+      this.write()
+      this.idemMap.set(k, clone(record))
+      return true
+    },
+    complete: async (scope, key, response: StoredResponse) => {
+      this.write()
+      const k = `${scope}|${key}`
+      const existing = this.idemMap.get(k)
+      if (existing) this.idemMap.set(k, { ...existing, state: 'completed', response: clone(response) })
+    },
+    release: async (scope, key) => {
+      this.write()
+      // Like the DynamoDB adapter: only an in_flight record is deleted; a completed one keeps answering.
+      if (this.idemMap.get(`${scope}|${key}`)?.state === 'in_flight') this.idemMap.delete(`${scope}|${key}`)
+    },
+  }
+
+  readonly ops: StateStore['ops'] = {
+    acquireLease: async (name, owner, now, ttlMs) => {
+      const held = this.leases.get(name)
+      if (held && held.owner !== owner && held.until > now.getTime()) return false
+      this.write()
+      this.leases.set(name, { owner, until: now.getTime() + ttlMs })
+      return true
+    },
+    releaseLease: async (name, owner) => {
+      if (this.leases.get(name)?.owner === owner) {
+        this.write()
+        this.leases.delete(name)
+      }
+    },
+    saveRunSummary: async (summary) => {
+      this.write()
+      this.runs = {
+        last: clone(summary),
+        lastSuccess: summary.outcome === 'succeeded' ? clone(summary) : this.runs.lastSuccess,
+      }
+    },
+    getRunSummaries: async () => {
+      this.read()
+      return clone(this.runs)
+    },
+    incrementCounters: async (name, deltas) => {
+      this.write()
+      const c = this.counters.get(name) ?? {}
+      for (const [k, v] of Object.entries(deltas)) c[k] = (c[k] ?? 0) + v
+      this.counters.set(name, c)
+    },
+    getCounters: async (name) => {
+      this.read()
+      return { ...(this.counters.get(name) ?? {}) }
+    },
+    consumeBudget: async (key, now, windowMs, limit) => {
+      const windowStart = Math.floor(now.getTime() / windowMs) * windowMs
+      const k = `${key}|${windowStart}`
+      const used = this.budgets.get(k) ?? 0
+      const retryAfterSeconds = Math.max(1, Math.ceil((windowStart + windowMs - now.getTime()) / 1000))
+      if (used >= limit) return { allowed: false, retryAfterSeconds }
+      this.write()
+      this.budgets.set(k, used + 1)
+      return { allowed: true, retryAfterSeconds: 0 }
+    },
+  }
+
+  /** Test helper: every stored audit entry in append order. */
+  allAudit(): AuditEntry[] {
+    return this.auditList.map(clone)
+  }
+
+  /** Test helper: every stored webhook event. */
+  allEvents(): WebhookEventRecord[] {
+    return [...this.eventMap.values()].map(clone)
+  }
+}

@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config'
+
+// Three suites: fast unit tests with fakes, integration over real loopback HTTP and embedded
+// DynamoDB, and CDK template assertions. `npm test` runs them one after another.
+export default defineConfig({
+  test: {
+    setupFiles: ['test/setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+})
