@@ -133,7 +133,7 @@ export class MemoryStore implements StateStore {
       const items = [...this.clientMap.values()]
         .filter((c) => status === undefined || c.status === status)
         .sort((a, b) => (a.clientId < b.clientId ? -1 : 1))
-      return paginate(`clients|${status ?? ''}`, items, (c) => c.clientId, limit, cursor)
+      return paginate(`clients|${JSON.stringify(status ?? null)}`, items, (c) => c.clientId, limit, cursor)
     },
     digests: () => {
       this.read()
@@ -174,7 +174,7 @@ export class MemoryStore implements StateStore {
         )
         .sort((a, b) => (a.channelId < b.channelId ? -1 : 1))
       return paginate(
-        `channels|${clientId ?? ''}|${lifecycle ?? ''}`,
+        `channels|${JSON.stringify([clientId ?? null, lifecycle ?? null])}`,
         items,
         (c) => c.channelId,
         limit,

@@ -1,0 +1,79 @@
+import { accessSync, constants, mkdirSync } from 'node:fs'
+import type { Server } from 'node:http'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+
+/** The part of dynalite's (untyped) factory PartnerOps uses. */
+type DynaliteFactory = (options: {
+  path?: string
+  createTableMs?: number
+  deleteTableMs?: number
+  updateTableMs?: number
+}) => Server
+
+const require = createRequire(import.meta.url)
+
+/** A running embedded DynamoDB. */
+export interface LocalDynamo {
+  endpoint: string
+  close(): Promise<void>
+}
+
+function ensureWritableDir(path: string): string {
+  const dir = resolve(path)
+  try {
+    mkdirSync(dir, { recursive: true })
+    accessSync(dir, constants.W_OK)
+  } catch (e) {
+    const code = e instanceof Error && 'code' in e ? String((e as NodeJS.ErrnoException).code) : 'error'
+    throw new Error(`DynamoDB data directory ${dir} is not writable (${code})`)
+  }
+  return dir
+}
+
+/**
+ * Starts dynalite in-process on 127.0.0.1 with an ephemeral port; in memory, or persisted under
+ * `path`. Tables become ACTIVE at once.
+ */
+export async function startDynalite(opts: { path?: string } = {}): Promise<LocalDynamo> {
+  const path = opts.path === undefined ? undefined : ensureWritableDir(opts.path)
+  const dynalite = require('dynalite') as DynaliteFactory
+  const server = dynalite({
+    ...(path === undefined ? {} : { path }),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  })
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', fail)
+      ok()
+    })
+  })
+  const { port } = server.address() as AddressInfo
+  let closed: Promise<void> | null = null
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: (): Promise<void> => {
+      closed ??= new Promise<void>((ok, fail) => {
+        server.close((err?: Error) => (err ? fail(err) : ok()))
+        // SDK clients keep sockets alive; without this, close waits for them to time out.
+        server.closeAllConnections()
+      })
+      return closed
+    },
+  }
+}
+
+/** A DynamoDB client for a local endpoint (dummy credentials, us-east-1). */
+export function createLocalDynamoClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 2,
+  })
+}

@@ -1,0 +1,114 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { DependencyUnavailableError, PartnerOpsError } from '../../domain/errors'
+import type { CursorCodec, StringKey } from './cursor'
+
+/** A stored item as the DocumentClient returns it. */
+export type Item = Record<string, unknown>
+
+const CONDITION_FAILED = 'ConditionalCheckFailedException'
+
+const errorName = (e: unknown): string => (e instanceof Error ? e.name : 'error')
+
+/**
+ * The DocumentClient plus the translation of SDK failures: a failed condition is an answer, every other
+ * failure a DependencyUnavailableError naming the operation only (never item contents).
+ */
+export class Db {
+  constructor(
+    readonly doc: DynamoDBDocumentClient,
+    readonly cursors: CursorCodec,
+  ) {}
+
+  /** Runs one call; any failure becomes DependencyUnavailableError. */
+  async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (e) {
+      throw this.translate(what, e)
+    }
+  }
+
+  /** Runs one conditional write: true when written, false when the condition failed. */
+  async conditional(what: string, run: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await run()
+      return true
+    } catch (e) {
+      if (errorName(e) === CONDITION_FAILED) return false
+      throw this.translate(what, e)
+    }
+  }
+
+  private translate(what: string, e: unknown): Error {
+    if (e instanceof PartnerOpsError) return e
+    return new DependencyUnavailableError(`DynamoDB ${what} failed (${errorName(e)})`, { cause: e })
+  }
+}
+
+/** Normalizes a caller's page size to what DynamoDB accepts (never throws). */
+export function pageSize(limit: number, fallback = 100): number {
+  if (!Number.isFinite(limit)) return fallback
+  return Math.min(1000, Math.max(1, Math.floor(limit)))
+}
+
+/** The key attributes `names` of an item, as a cursor key. */
+export function keyOf(item: Item, names: readonly string[]): StringKey {
+  return Object.fromEntries(names.map((n) => [n, String(item[n])]))
+}
+
+/** One raw page read from DynamoDB. */
+export interface RawPage {
+  items: Item[]
+  lastKey: Item | undefined
+}
+
+/**
+ * Reads one caller page of `limit` items with an opaque cursor. Reads until it holds one item more than
+ * the page (or the data ends), so `next` is null exactly when nothing follows; the cursor is the key of
+ * the page's last item, which DynamoDB accepts as ExclusiveStartKey for a Scan or Query alike.
+ */
+export async function readPage(
+  db: Db,
+  q: {
+    binding: string
+    keyNames: readonly string[]
+    limit: number
+    cursor: string | undefined
+    /** Reads raw pages; `want` is how many more items are needed. */
+    read: (start: Item | undefined, want: number) => Promise<RawPage>
+  },
+): Promise<{ items: Item[]; nextCursor: string | null }> {
+  const limit = pageSize(q.limit)
+  let start: Item | undefined =
+    q.cursor === undefined ? undefined : db.cursors.decode(q.binding, q.cursor, q.keyNames)
+  const items: Item[] = []
+  // Bounded by the data: every round trip either ends the data or moves the start key forward.
+  for (let round = 0; round < 100_000; round++) {
+    const page = await q.read(start, limit + 1 - items.length)
+    items.push(...page.items)
+    if (items.length > limit || page.lastKey === undefined) break
+    start = page.lastKey
+  }
+  if (items.length <= limit) return { items, nextCursor: null }
+  const pageItems = items.slice(0, limit)
+  const last = pageItems[limit - 1] as Item
+  return { items: pageItems, nextCursor: db.cursors.encode(q.binding, keyOf(last, q.keyNames)) }
+}
+
+/** Follows LastEvaluatedKey through every raw page. */
+export async function* readAll(read: (start: Item | undefined) => Promise<RawPage>): AsyncGenerator<Item[]> {
+  let start: Item | undefined
+  for (let round = 0; round < 1_000_000; round++) {
+    const page = await read(start)
+    if (page.items.length > 0) yield page.items
+    if (page.lastKey === undefined) return
+    start = page.lastKey
+  }
+}
+
+/** A copy of an item without the storage-only attributes. */
+export function strip<T>(item: Item, storageOnly: readonly string[]): T {
+  const copy: Item = { ...item }
+  for (const name of storageOnly) delete copy[name]
+  return copy as T
+}

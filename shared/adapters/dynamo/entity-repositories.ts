@@ -1,0 +1,340 @@
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import type { Channel, Client, Lifecycle, Page } from '../../domain/types'
+import { LIFECYCLES } from '../../domain/types'
+import type { ChannelRepository, ClientRepository, Digest, GuardedWrite } from '../../ports'
+import { type Db, type Item, pageSize, type RawPage, readAll, readPage, strip } from './db'
+import { KEYS } from './tables'
+
+const C = KEYS.clients
+const H = KEYS.channels
+
+const nonEmpty = (v: string | null): string | undefined => (v === null || v === '' ? undefined : v)
+
+function clientItem(client: Client): Item {
+  return { ...client, [C.statusKey]: nonEmpty(client.status) }
+}
+
+function channelItem(channel: Channel): Item {
+  return { ...channel, [H.phoneKey]: nonEmpty(channel.phoneNumber) }
+}
+
+const raw = (out: { Items?: Item[]; LastEvaluatedKey?: Item }): RawPage => ({
+  items: out.Items ?? [],
+  lastKey: out.LastEvaluatedKey,
+})
+
+/** Guarded writes, digests shared by the clients and channels tables. */
+function versioned<T extends { orderKey: string; contentHash: string }>(
+  db: Db,
+  table: string,
+  idName: string,
+  toItem: (record: T) => Item,
+  what: string,
+) {
+  return {
+    putIfNewer: async (record: T): Promise<GuardedWrite> => {
+      const written = await db.conditional(`${what}.putIfNewer`, () =>
+        db.doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: toItem(record),
+            ConditionExpression: 'attribute_not_exists(#id) OR #ok < :k OR (#ok = :k AND #h <> :h)',
+            ExpressionAttributeNames: { '#id': idName, '#ok': 'orderKey', '#h': 'contentHash' },
+            ExpressionAttributeValues: { ':k': record.orderKey, ':h': record.contentHash },
+          }),
+        ),
+      )
+      return written ? 'written' : 'stale'
+    },
+    putIfVersion: async (record: T, expectedOrderKey: string | null): Promise<GuardedWrite> => {
+      const written = await db.conditional(`${what}.putIfVersion`, () =>
+        db.doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: toItem(record),
+            ...(expectedOrderKey === null
+              ? {
+                  ConditionExpression: 'attribute_not_exists(#id)',
+                  ExpressionAttributeNames: { '#id': idName },
+                }
+              : {
+                  ConditionExpression: '#ok = :expected',
+                  ExpressionAttributeNames: { '#ok': 'orderKey' },
+                  ExpressionAttributeValues: { ':expected': expectedOrderKey },
+                }),
+          }),
+        ),
+      )
+      return written ? 'written' : 'stale'
+    },
+    digests: (): AsyncIterable<Digest[]> => {
+      const pages = readAll(async (start) =>
+        raw(
+          await db.call(`${what}.digests`, () =>
+            db.doc.send(
+              new ScanCommand({
+                TableName: table,
+                ProjectionExpression: '#id, #ok, #h, #ar, #ms',
+                ExpressionAttributeNames: {
+                  '#id': idName,
+                  '#ok': 'orderKey',
+                  '#h': 'contentHash',
+                  '#ar': 'absentRuns',
+                  '#ms': 'missingSince',
+                },
+                ExclusiveStartKey: start,
+              }),
+            ),
+          ),
+        ),
+      )
+      return (async function* () {
+        for await (const items of pages) {
+          yield items.map(
+            (i): Digest => ({
+              id: String(i[idName]),
+              orderKey: String(i.orderKey),
+              contentHash: String(i.contentHash),
+              absentRuns: typeof i.absentRuns === 'number' ? i.absentRuns : 0,
+              missingSince: typeof i.missingSince === 'string' ? i.missingSince : null,
+            }),
+          )
+        }
+      })()
+    },
+  }
+}
+
+/** Clients in DynamoDB: guarded single-item writes, status index, signed cursors. */
+export function createClientRepository(db: Db, table: string): ClientRepository {
+  const fromItem = (item: Item): Client => strip<Client>(item, [C.statusKey])
+  return {
+    ...versioned<Client>(db, table, C.pk, clientItem, 'clients'),
+    get: async (clientId) => {
+      const out = await db.call('clients.get', () =>
+        db.doc.send(new GetCommand({ TableName: table, Key: { [C.pk]: clientId }, ConsistentRead: true })),
+      )
+      return out.Item ? fromItem(out.Item) : null
+    },
+    list: async ({ status, limit, cursor }): Promise<Page<Client>> => {
+      const page =
+        status === undefined
+          ? await readPage(db, {
+              binding: `${table}|scan`,
+              keyNames: [C.pk],
+              limit,
+              cursor,
+              read: async (start, want) =>
+                raw(
+                  await db.call('clients.list', () =>
+                    db.doc.send(new ScanCommand({ TableName: table, Limit: want, ExclusiveStartKey: start })),
+                  ),
+                ),
+            })
+          : await readPage(db, {
+              binding: `${table}|${C.byStatus}|${JSON.stringify([status])}`,
+              keyNames: [C.statusKey, C.pk],
+              limit,
+              cursor,
+              read: async (start, want) =>
+                raw(
+                  await db.call('clients.list', () =>
+                    db.doc.send(
+                      new QueryCommand({
+                        TableName: table,
+                        IndexName: C.byStatus,
+                        KeyConditionExpression: '#s = :s',
+                        ExpressionAttributeNames: { '#s': C.statusKey },
+                        ExpressionAttributeValues: { ':s': status },
+                        Limit: want,
+                        ExclusiveStartKey: start,
+                      }),
+                    ),
+                  ),
+                ),
+            })
+      return { items: page.items.map(fromItem), nextCursor: page.nextCursor }
+    },
+  }
+}
+
+/** Channels in DynamoDB: guarded single-item writes, indexes by client, lifecycle and phone number. */
+export function createChannelRepository(db: Db, table: string): ChannelRepository {
+  const fromItem = (item: Item): Channel => strip<Channel>(item, [H.phoneKey])
+
+  const queryAll = async (
+    what: string,
+    index: string,
+    attribute: string,
+    value: string,
+  ): Promise<Channel[]> => {
+    const found: Channel[] = []
+    const pages = readAll(async (start) =>
+      raw(
+        await db.call(what, () =>
+          db.doc.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: index,
+              KeyConditionExpression: '#a = :v',
+              ExpressionAttributeNames: { '#a': attribute },
+              ExpressionAttributeValues: { ':v': value },
+              ExclusiveStartKey: start,
+            }),
+          ),
+        ),
+      ),
+    )
+    for await (const items of pages) found.push(...items.map(fromItem))
+    return found
+  }
+
+  const countLifecycle = async (lifecycle: Lifecycle): Promise<number> => {
+    let count = 0
+    let start: Item | undefined
+    for (let round = 0; round < 100_000; round++) {
+      const out = await db.call('channels.countByLifecycle', () =>
+        db.doc.send(
+          new QueryCommand({
+            TableName: table,
+            IndexName: H.byLifecycle,
+            KeyConditionExpression: '#l = :l',
+            ExpressionAttributeNames: { '#l': 'lifecycle' },
+            ExpressionAttributeValues: { ':l': lifecycle },
+            Select: 'COUNT',
+            ExclusiveStartKey: start,
+          }),
+        ),
+      )
+      count += out.Count ?? 0
+      if (out.LastEvaluatedKey === undefined) break
+      start = out.LastEvaluatedKey
+    }
+    return count
+  }
+
+  return {
+    ...versioned<Channel>(db, table, H.pk, channelItem, 'channels'),
+    get: async (channelId) => {
+      const out = await db.call('channels.get', () =>
+        db.doc.send(new GetCommand({ TableName: table, Key: { [H.pk]: channelId }, ConsistentRead: true })),
+      )
+      return out.Item ? fromItem(out.Item) : null
+    },
+    list: async ({ clientId, lifecycle, limit, cursor }): Promise<Page<Channel>> => {
+      const binding = (index: string): string =>
+        `${table}|${index}|${JSON.stringify([clientId ?? null, lifecycle ?? null])}`
+      let page: { items: Item[]; nextCursor: string | null }
+      if (clientId !== undefined) {
+        page = await readPage(db, {
+          binding: binding(H.byClient),
+          keyNames: ['clientId', H.pk],
+          limit,
+          cursor,
+          read: async (start, want) =>
+            raw(
+              await db.call('channels.list', () =>
+                db.doc.send(
+                  new QueryCommand({
+                    TableName: table,
+                    IndexName: H.byClient,
+                    KeyConditionExpression: '#c = :c',
+                    ...(lifecycle === undefined
+                      ? {
+                          ExpressionAttributeNames: { '#c': 'clientId' },
+                          ExpressionAttributeValues: { ':c': clientId },
+                        }
+                      : {
+                          FilterExpression: '#l = :l',
+                          ExpressionAttributeNames: { '#c': 'clientId', '#l': 'lifecycle' },
+                          ExpressionAttributeValues: { ':c': clientId, ':l': lifecycle },
+                        }),
+                    // A filter drops items after Limit applies: read wider pages then.
+                    Limit: lifecycle === undefined ? want : Math.max(want, 100),
+                    ExclusiveStartKey: start,
+                  }),
+                ),
+              ),
+            ),
+        })
+      } else if (lifecycle !== undefined) {
+        page = await readPage(db, {
+          binding: binding(H.byLifecycle),
+          keyNames: ['lifecycle', H.pk],
+          limit,
+          cursor,
+          read: async (start, want) =>
+            raw(
+              await db.call('channels.list', () =>
+                db.doc.send(
+                  new QueryCommand({
+                    TableName: table,
+                    IndexName: H.byLifecycle,
+                    KeyConditionExpression: '#l = :l',
+                    ExpressionAttributeNames: { '#l': 'lifecycle' },
+                    ExpressionAttributeValues: { ':l': lifecycle },
+                    Limit: want,
+                    ExclusiveStartKey: start,
+                  }),
+                ),
+              ),
+            ),
+        })
+      } else {
+        page = await readPage(db, {
+          binding: binding('scan'),
+          keyNames: [H.pk],
+          limit,
+          cursor,
+          read: async (start, want) =>
+            raw(
+              await db.call('channels.list', () =>
+                db.doc.send(new ScanCommand({ TableName: table, Limit: want, ExclusiveStartKey: start })),
+              ),
+            ),
+        })
+      }
+      return { items: page.items.map(fromItem), nextCursor: page.nextCursor }
+    },
+    listByClient: (clientId) => queryAll('channels.listByClient', H.byClient, 'clientId', clientId),
+    findByPhoneNumber: async (phoneNumber) =>
+      phoneNumber === '' ? [] : queryAll('channels.findByPhoneNumber', H.byPhone, H.phoneKey, phoneNumber),
+    countByLifecycle: async () => {
+      const counts = await Promise.all(LIFECYCLES.map(countLifecycle))
+      return Object.fromEntries(LIFECYCLES.map((l, i) => [l, counts[i] ?? 0])) as Record<Lifecycle, number>
+    },
+    scan: (size = 100) => {
+      const pages = readAll(async (start) =>
+        raw(
+          await db.call('channels.scan', () =>
+            db.doc.send(
+              new ScanCommand({
+                TableName: table,
+                Limit: pageSize(size),
+                ExclusiveStartKey: start,
+              }),
+            ),
+          ),
+        ),
+      )
+      return (async function* () {
+        for await (const items of pages) yield items.map(fromItem)
+      })()
+    },
+    markAbsence: async (channelId, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
+      const written = await db.conditional('channels.markAbsence', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { [H.pk]: channelId },
+            UpdateExpression: 'SET #ar = :ar, #ms = :ms',
+            ConditionExpression: '#ok = :k',
+            ExpressionAttributeNames: { '#ar': 'absentRuns', '#ms': 'missingSince', '#ok': 'orderKey' },
+            ExpressionAttributeValues: { ':ar': absentRuns, ':ms': missingSince, ':k': expectedOrderKey },
+          }),
+        ),
+      )
+      return written ? 'written' : 'stale'
+    },
+  }
+}

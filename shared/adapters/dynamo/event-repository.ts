@@ -1,0 +1,125 @@
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { DependencyUnavailableError } from '../../domain/errors'
+import type { WebhookEventRecord } from '../../domain/types'
+import type { WebhookEventRepository } from '../../ports'
+import { type Db, type Item, pageSize, readAll, strip } from './db'
+import { KEYS } from './tables'
+
+const E = KEYS.events
+
+/** The pending index holds one partition: pending events are few (the sweep's backlog). */
+export const PENDING_SHARD = 'p0'
+
+const byReceivedAt = (a: WebhookEventRecord, b: WebhookEventRecord): number =>
+  a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : 0
+
+/** Webhook events in DynamoDB: conditional create, duplicate counting, a sparse index of pending events. */
+export function createWebhookEventRepository(db: Db, table: string): WebhookEventRepository {
+  const fromItem = (item: Item): WebhookEventRecord => strip<WebhookEventRecord>(item, [E.pendingShard])
+
+  return {
+    putNew: async (record) => {
+      // Bounded: the second write only misses when the record expired or was deleted in between.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const created = await db.conditional('events.putNew', () =>
+          db.doc.send(
+            new PutCommand({
+              TableName: table,
+              Item:
+                record.status === 'pending' ? { ...record, [E.pendingShard]: PENDING_SHARD } : { ...record },
+              ConditionExpression: 'attribute_not_exists(#k)',
+              ExpressionAttributeNames: { '#k': E.pk },
+            }),
+          ),
+        )
+        if (created) return 'created'
+        const counted = await db.conditional('events.putNew', () =>
+          db.doc.send(
+            new UpdateCommand({
+              TableName: table,
+              Key: { [E.pk]: record.eventKey },
+              UpdateExpression: 'ADD #d :one',
+              ConditionExpression: 'attribute_exists(#k)',
+              ExpressionAttributeNames: { '#d': 'deliveries', '#k': E.pk },
+              ExpressionAttributeValues: { ':one': 1 },
+            }),
+          ),
+        )
+        if (counted) return 'duplicate'
+      }
+      throw new DependencyUnavailableError('DynamoDB events.putNew did not settle')
+    },
+    get: async (eventKey) => {
+      const out = await db.call('events.get', () =>
+        db.doc.send(new GetCommand({ TableName: table, Key: { [E.pk]: eventKey }, ConsistentRead: true })),
+      )
+      return out.Item ? fromItem(out.Item) : null
+    },
+    markOutcome: async (eventKey, status, reason, at) => {
+      // A record that is gone (TTL) has nothing left to mark.
+      await db.conditional('events.markOutcome', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { [E.pk]: eventKey },
+            UpdateExpression: 'SET #s = :s, #r = :r, #a = :a REMOVE #p',
+            ConditionExpression: 'attribute_exists(#k)',
+            ExpressionAttributeNames: {
+              '#s': 'status',
+              '#r': 'reason',
+              '#a': 'appliedAt',
+              '#p': E.pendingShard,
+              '#k': E.pk,
+            },
+            ExpressionAttributeValues: { ':s': status, ':r': reason, ':a': at },
+          }),
+        ),
+      )
+    },
+    listPending: async (before, limit) => {
+      const max = pageSize(limit)
+      const found: WebhookEventRecord[] = []
+      const pages = readAll(async (start) => {
+        const out = await db.call('events.listPending', () =>
+          db.doc.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: E.pending,
+              KeyConditionExpression: '#p = :p AND #r < :before',
+              ExpressionAttributeNames: { '#p': E.pendingShard, '#r': 'receivedAt' },
+              ExpressionAttributeValues: { ':p': PENDING_SHARD, ':before': before },
+              Limit: max - found.length,
+              ExclusiveStartKey: start,
+            }),
+          ),
+        )
+        return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey }
+      })
+      for await (const items of pages) {
+        found.push(...items.map(fromItem))
+        if (found.length >= max) break
+      }
+      return found.slice(0, max)
+    },
+    listSince: (since) => {
+      // Replay is rare and operator-driven: a filtered Scan avoids an index written on every event.
+      const pages = readAll(async (start) => {
+        const out = await db.call('events.listSince', () =>
+          db.doc.send(
+            new ScanCommand({
+              TableName: table,
+              FilterExpression: '#r >= :since',
+              ExpressionAttributeNames: { '#r': 'receivedAt' },
+              ExpressionAttributeValues: { ':since': since },
+              ExclusiveStartKey: start,
+            }),
+          ),
+        )
+        return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey }
+      })
+      return (async function* () {
+        for await (const items of pages) yield items.map(fromItem).sort(byReceivedAt)
+      })()
+    },
+  }
+}

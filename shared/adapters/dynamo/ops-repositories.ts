@@ -1,0 +1,224 @@
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { DependencyUnavailableError } from '../../domain/errors'
+import type { IdempotencyRecord, RunSummary } from '../../domain/types'
+import type { IdempotencyRepository, OpsRepository } from '../../ports'
+import { type Db, type Item, strip } from './db'
+import { KEYS } from './tables'
+
+const O = KEYS.ops
+
+/** Keys of the ops table items (one table, several kinds of small records). */
+export const opsKeys = {
+  idempotency: (scope: string, key: string): Item => ({ [O.pk]: `idem#${scope}`, [O.sk]: `key#${key}` }),
+  lease: (name: string): Item => ({ [O.pk]: `lease#${name}`, [O.sk]: 'lease' }),
+  runs: (): Item => ({ [O.pk]: 'runs', [O.sk]: 'summary' }),
+  counters: (name: string): Item => ({ [O.pk]: `counters#${name}`, [O.sk]: 'counters' }),
+  budget: (key: string, windowStart: number): Item => ({
+    [O.pk]: `budget#${key}`,
+    [O.sk]: `window#${windowStart}`,
+  }),
+}
+
+/** Counter attributes carry a prefix so a counter name never collides with a key or TTL attribute. */
+const COUNTER_PREFIX = 'c#'
+/** Expired leases and budget windows linger this long before TTL removes them (seconds). */
+const TTL_SLACK_SECONDS = 86_400
+
+/** Idempotency records in the ops table: conditional create, takeover on the old lock, completion. */
+export function createIdempotencyRepository(db: Db, table: string): IdempotencyRepository {
+  const itemOf = (record: IdempotencyRecord): Item => ({
+    ...opsKeys.idempotency(record.scope, record.key),
+    ...record,
+  })
+  return {
+    begin: async (record) => {
+      // Bounded: the read only misses when the record was released or expired in between.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const created = await db.conditional('idempotency.begin', () =>
+          db.doc.send(
+            new PutCommand({
+              TableName: table,
+              Item: itemOf(record),
+              ConditionExpression: 'attribute_not_exists(#pk)',
+              ExpressionAttributeNames: { '#pk': O.pk },
+            }),
+          ),
+        )
+        if (created) return { created: true }
+        // ReturnValuesOnConditionCheckFailure would save this read, but dynalite lacks it.
+        const out = await db.call('idempotency.begin', () =>
+          db.doc.send(
+            new GetCommand({
+              TableName: table,
+              Key: opsKeys.idempotency(record.scope, record.key),
+              ConsistentRead: true,
+            }),
+          ),
+        )
+        if (out.Item) return { created: false, existing: strip<IdempotencyRecord>(out.Item, [O.pk, O.sk]) }
+      }
+      throw new DependencyUnavailableError('DynamoDB idempotency.begin did not settle')
+    },
+    takeOver: (record, previousLockedUntil) =>
+      db.conditional('idempotency.takeOver', () =>
+        db.doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: itemOf(record),
+            ConditionExpression: '#st = :inFlight AND #lu = :previous',
+            ExpressionAttributeNames: { '#st': 'state', '#lu': 'lockedUntil' },
+            ExpressionAttributeValues: { ':inFlight': 'in_flight', ':previous': previousLockedUntil },
+          }),
+        ),
+      ),
+    complete: async (scope, key, response) => {
+      await db.conditional('idempotency.complete', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: opsKeys.idempotency(scope, key),
+            UpdateExpression: 'SET #st = :completed, #r = :r',
+            ConditionExpression: 'attribute_exists(#pk)',
+            ExpressionAttributeNames: { '#st': 'state', '#r': 'response', '#pk': O.pk },
+            ExpressionAttributeValues: { ':completed': 'completed', ':r': response },
+          }),
+        ),
+      )
+    },
+    release: async (scope, key) => {
+      // Only an in_flight record may go: a completed one must keep answering replays.
+      await db.conditional('idempotency.release', () =>
+        db.doc.send(
+          new DeleteCommand({
+            TableName: table,
+            Key: opsKeys.idempotency(scope, key),
+            ConditionExpression: '#st = :inFlight',
+            ExpressionAttributeNames: { '#st': 'state' },
+            ExpressionAttributeValues: { ':inFlight': 'in_flight' },
+          }),
+        ),
+      )
+    },
+  }
+}
+
+/** Operational records in the ops table: the poll lease, run summaries, counters and rate budgets. */
+export function createOpsRepository(db: Db, table: string): OpsRepository {
+  return {
+    acquireLease: (name, owner, now, ttlMs) => {
+      const until = now.getTime() + ttlMs
+      return db.conditional('ops.acquireLease', () =>
+        db.doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: {
+              ...opsKeys.lease(name),
+              owner,
+              until,
+              expiresAt: Math.ceil(until / 1000) + TTL_SLACK_SECONDS,
+            },
+            ConditionExpression: 'attribute_not_exists(#pk) OR #until <= :now OR #owner = :owner',
+            ExpressionAttributeNames: { '#pk': O.pk, '#until': 'until', '#owner': 'owner' },
+            ExpressionAttributeValues: { ':now': now.getTime(), ':owner': owner },
+          }),
+        ),
+      )
+    },
+    releaseLease: async (name, owner) => {
+      await db.conditional('ops.releaseLease', () =>
+        db.doc.send(
+          new DeleteCommand({
+            TableName: table,
+            Key: opsKeys.lease(name),
+            ConditionExpression: '#owner = :owner',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: { ':owner': owner },
+          }),
+        ),
+      )
+    },
+    saveRunSummary: async (summary) => {
+      // Both summaries live on one item, so one UpdateItem keeps them consistent without a transaction.
+      const success = summary.outcome === 'succeeded'
+      await db.call('ops.saveRunSummary', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: opsKeys.runs(),
+            UpdateExpression: success ? 'SET #last = :s, #ok = :s' : 'SET #last = :s',
+            ExpressionAttributeNames: success
+              ? { '#last': 'last', '#ok': 'lastSuccess' }
+              : { '#last': 'last' },
+            ExpressionAttributeValues: { ':s': summary },
+          }),
+        ),
+      )
+    },
+    getRunSummaries: async () => {
+      const out = await db.call('ops.getRunSummaries', () =>
+        db.doc.send(new GetCommand({ TableName: table, Key: opsKeys.runs(), ConsistentRead: true })),
+      )
+      return {
+        last: (out.Item?.last as RunSummary | undefined) ?? null,
+        lastSuccess: (out.Item?.lastSuccess as RunSummary | undefined) ?? null,
+      }
+    },
+    incrementCounters: async (name, deltas) => {
+      const entries = Object.entries(deltas)
+      if (entries.length === 0) return
+      const names: Record<string, string> = {}
+      const values: Record<string, number> = {}
+      const clauses = entries.map(([counter, delta], i) => {
+        names[`#c${i}`] = `${COUNTER_PREFIX}${counter}`
+        values[`:c${i}`] = delta
+        return `#c${i} :c${i}`
+      })
+      await db.call('ops.incrementCounters', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: opsKeys.counters(name),
+            UpdateExpression: `ADD ${clauses.join(', ')}`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      )
+    },
+    getCounters: async (name) => {
+      const out = await db.call('ops.getCounters', () =>
+        db.doc.send(new GetCommand({ TableName: table, Key: opsKeys.counters(name), ConsistentRead: true })),
+      )
+      const counters: Record<string, number> = {}
+      for (const [attribute, value] of Object.entries(out.Item ?? {})) {
+        if (attribute.startsWith(COUNTER_PREFIX) && typeof value === 'number') {
+          counters[attribute.slice(COUNTER_PREFIX.length)] = value
+        }
+      }
+      return counters
+    },
+    consumeBudget: async (key, now, windowMs, limit) => {
+      const windowStart = Math.floor(now.getTime() / windowMs) * windowMs
+      const windowEnd = windowStart + windowMs
+      const retryAfterSeconds = Math.max(1, Math.ceil((windowEnd - now.getTime()) / 1000))
+      if (limit < 1) return { allowed: false, retryAfterSeconds }
+      const allowed = await db.conditional('ops.consumeBudget', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: opsKeys.budget(key, windowStart),
+            UpdateExpression: 'ADD #used :one SET #exp = :exp',
+            ConditionExpression: 'attribute_not_exists(#used) OR #used < :limit',
+            ExpressionAttributeNames: { '#used': 'used', '#exp': 'expiresAt' },
+            ExpressionAttributeValues: {
+              ':one': 1,
+              ':limit': limit,
+              ':exp': Math.ceil(windowEnd / 1000) + TTL_SLACK_SECONDS,
+            },
+          }),
+        ),
+      )
+      return allowed ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds }
+    },
+  }
+}

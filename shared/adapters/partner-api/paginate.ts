@@ -1,0 +1,105 @@
+import pLimit from 'p-limit'
+import { UpstreamError } from '../../domain/errors'
+import type { ListPage } from '../../ports'
+
+/** Fetches one page at `offset` asking for `limit` items. */
+export type FetchPage<T> = (offset: number, limit: number, signal: AbortSignal) => Promise<ListPage<T>>
+
+/** Options of an offset-paginated walk. */
+export interface WalkOptions {
+  /** Page size asked for. */
+  limit: number
+  /** Pages in flight at once once the total is known. */
+  concurrency: number
+  signal?: AbortSignal
+}
+
+function abortError(): Error {
+  return new DOMException('This operation was aborted', 'AbortError')
+}
+
+/**
+ * Walks an offset-paginated list: the first page, then (once `total` is known) the following pages
+ * with bounded concurrency, yielded in page order. Offsets advance by the number of items actually
+ * returned, so short pages (a server maximum below the asked limit) leave no gaps; prefetched pages
+ * that no longer line up are dropped and fetched again. Stops when the offset reaches the latest
+ * `total` or on an empty page; ids are yielded at most once per walk; the number of pages is capped
+ * so a list that keeps growing cannot make the walk endless.
+ */
+export async function* walkPages<T extends { id: string }>(
+  fetchPage: FetchPage<T>,
+  opts: WalkOptions,
+): AsyncGenerator<T[], void, undefined> {
+  const limiter = pLimit(Math.max(1, opts.concurrency))
+  const inflight = new Map<number, { promise: Promise<ListPage<T>>; controller: AbortController }>()
+  const seen = new Set<string>()
+
+  const start = (offset: number, size: number): void => {
+    const controller = new AbortController()
+    const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal
+    const promise = limiter(() => {
+      if (signal.aborted) throw abortError()
+      return fetchPage(offset, size, signal)
+    })
+    // Prefetched pages may fail before anyone awaits them; the failure is seen when their turn comes.
+    promise.catch(() => undefined)
+    inflight.set(offset, { promise, controller })
+  }
+  const drop = (keep: (offset: number) => boolean): void => {
+    for (const [offset, entry] of inflight) {
+      if (keep(offset)) continue
+      entry.controller.abort()
+      inflight.delete(offset)
+    }
+  }
+
+  try {
+    let cursor = 0
+    let pageSize = Math.max(1, opts.limit)
+    let total: number | undefined
+    let pages = 0
+    let maxPages = Number.POSITIVE_INFINITY
+    for (;;) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? abortError()
+      if (total !== undefined) {
+        for (let i = 0, o = cursor; i < opts.concurrency && o < total; i += 1, o += pageSize) {
+          if (!inflight.has(o)) start(o, pageSize)
+        }
+      }
+      if (!inflight.has(cursor)) start(cursor, pageSize)
+      const head = inflight.get(cursor)!
+      inflight.delete(cursor)
+      const page = await head.promise
+      pages += 1
+
+      const fresh: T[] = []
+      for (const item of page.items) {
+        if (seen.has(item.id)) continue
+        seen.add(item.id)
+        fresh.push(item)
+      }
+      if (fresh.length > 0) yield fresh
+      if (page.items.length === 0) break
+
+      if (total === undefined) {
+        const echoed = page.limit > 0 ? page.limit : pageSize
+        pageSize = Math.max(1, Math.min(pageSize, echoed, page.items.length))
+        maxPages = 2 * Math.ceil(page.total / pageSize) + 10
+      }
+      total = page.total
+      cursor += page.items.length
+      if (cursor >= total) break
+      if (pages >= maxPages) {
+        throw new UpstreamError('partner API list kept changing during the walk', {
+          upstreamStatus: 0,
+          retryable: true,
+          code: 'upstream_list_unstable',
+        })
+      }
+      const aligned = cursor
+      drop((o) => o >= aligned && (o - aligned) % pageSize === 0)
+    }
+  } finally {
+    drop(() => false)
+  }
+}

@@ -1,0 +1,553 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ValidationError } from '../../../shared/domain/errors'
+import { isNewer } from '../../../shared/domain/ordering'
+import type { Channel, Lifecycle } from '../../../shared/domain/types'
+import { LIFECYCLES } from '../../../shared/domain/types'
+import type { StateStore } from '../../../shared/ports'
+import {
+  makeAudit,
+  makeCancellation,
+  makeChannel,
+  makeClient,
+  makeEvent,
+  makeIdem,
+  makeRun,
+  uid,
+} from './fixtures'
+
+/** Builds a fresh, empty store (its own tables) for one test. */
+export type StoreFactory = () => Promise<StateStore>
+
+async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
+  const all: T[] = []
+  for await (const page of pages) all.push(...page)
+  return all
+}
+
+async function expectInvalidCursor(run: () => Promise<unknown>): Promise<void> {
+  const error = await run().then(
+    () => null,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(ValidationError)
+  expect((error as ValidationError).code).toBe('invalid_cursor')
+}
+
+/** Walks every page of a list, checking page sizes; returns the items in order and the page count. */
+async function walk<T>(
+  list: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor: string | null }>,
+  limit: number,
+): Promise<{ items: T[]; pages: number }> {
+  const items: T[] = []
+  let cursor: string | undefined
+  for (let pages = 1; pages <= 1000; pages++) {
+    const page = await list(cursor)
+    expect(page.items.length).toBeLessThanOrEqual(limit)
+    if (page.nextCursor !== null) expect(page.items.length).toBe(limit)
+    items.push(...page.items)
+    if (page.nextCursor === null) return { items, pages }
+    cursor = page.nextCursor
+  }
+  throw new Error('pagination did not end')
+}
+
+const sorted = (ids: string[]): string[] => [...ids].sort()
+
+/** The one behavioural contract of a StateStore; run against the fake and every DynamoDB engine. */
+export function storeContract(factory: StoreFactory): void {
+  describe('clients', () => {
+    it('round-trips a client exactly, nulls included', async () => {
+      const store = await factory()
+      const client = makeClient({ status: null, contactEmail: null, maxChannels: null, missingSince: null })
+      expect(await store.clients.putIfNewer(client)).toBe('written')
+      expect(await store.clients.get(client.clientId)).toEqual(client)
+      expect(await store.clients.get('nope')).toBeNull()
+    })
+
+    it('guards writes by orderKey and contentHash', async () => {
+      const store = await factory()
+      const base = makeClient({ orderKey: '2024-01-02T00:00:00.000Z#50', contentHash: 'a' })
+      expect(await store.clients.putIfNewer(base)).toBe('written')
+      expect(
+        await store.clients.putIfNewer({ ...base, name: 'older', orderKey: '2024-01-01T00:00:00.000Z#90' }),
+      ).toBe('stale')
+      expect(await store.clients.putIfNewer({ ...base, name: 'same' })).toBe('stale')
+      expect(await store.clients.putIfNewer({ ...base, name: 'rehash', contentHash: 'b' })).toBe('written')
+      expect((await store.clients.get(base.clientId))?.name).toBe('rehash')
+      expect(
+        await store.clients.putIfNewer({ ...base, name: 'newer', orderKey: '2024-01-02T00:00:00.000Z#60' }),
+      ).toBe('written')
+      expect(await store.clients.get(base.clientId)).toMatchObject({
+        name: 'newer',
+        orderKey: '2024-01-02T00:00:00.000Z#60',
+      })
+    })
+
+    it('writes by expected version only', async () => {
+      const store = await factory()
+      const client = makeClient({ orderKey: 'k1' })
+      expect(await store.clients.putIfVersion(client, 'k0')).toBe('stale')
+      expect(await store.clients.putIfVersion(client, null)).toBe('written')
+      expect(await store.clients.putIfVersion({ ...client, orderKey: 'k2' }, null)).toBe('stale')
+      expect(await store.clients.putIfVersion({ ...client, orderKey: 'k2', name: 'v2' }, 'k0')).toBe('stale')
+      expect(await store.clients.putIfVersion({ ...client, orderKey: 'k2', name: 'v2' }, 'k1')).toBe(
+        'written',
+      )
+      expect(await store.clients.get(client.clientId)).toMatchObject({ orderKey: 'k2', name: 'v2' })
+    })
+
+    it('lists every client exactly once across pages, with and without a status filter', async () => {
+      const store = await factory()
+      const clients = Array.from({ length: 23 }, (_, i) =>
+        makeClient({ status: i % 3 === 0 ? 'blocked' : 'active' }),
+      )
+      for (const c of clients) await store.clients.putIfNewer(c)
+      const all = await walk((cursor) => store.clients.list({ limit: 5, cursor }), 5)
+      expect(all.pages).toBe(5)
+      expect(sorted(all.items.map((c) => c.clientId))).toEqual(sorted(clients.map((c) => c.clientId)))
+      const blocked = await walk((cursor) => store.clients.list({ status: 'blocked', limit: 4, cursor }), 4)
+      expect(sorted(blocked.items.map((c) => c.clientId))).toEqual(
+        sorted(clients.filter((c) => c.status === 'blocked').map((c) => c.clientId)),
+      )
+      expect(blocked.items.every((c) => c.status === 'blocked')).toBe(true)
+      const exact = await store.clients.list({ limit: 23 })
+      expect(exact.items).toHaveLength(23)
+      expect(exact.nextCursor).toBeNull()
+      expect((await store.clients.list({ status: 'unknown', limit: 10 })).items).toEqual([])
+    })
+
+    it('refuses malformed, tampered and foreign cursors', async () => {
+      const store = await factory()
+      for (let i = 0; i < 4; i++) await store.clients.putIfNewer(makeClient({ status: 'active' }))
+      const first = await store.clients.list({ limit: 2 })
+      const cursor = first.nextCursor as string
+      expect(cursor).toEqual(expect.any(String))
+      await expectInvalidCursor(() => store.clients.list({ limit: 2, cursor: 'not a cursor' }))
+      await expectInvalidCursor(() => store.clients.list({ limit: 2, cursor: '' }))
+      await expectInvalidCursor(() =>
+        store.clients.list({ limit: 2, cursor: `${cursor.startsWith('A') ? 'B' : 'A'}${cursor.slice(1)}` }),
+      )
+      await expectInvalidCursor(() => store.clients.list({ limit: 2, cursor: `${cursor}x` }))
+      await expectInvalidCursor(() =>
+        store.clients.list({ limit: 2, cursor: Buffer.from('{"clientId":"x"}').toString('base64url') }),
+      )
+      // A cursor of another query (filter or repository) is foreign.
+      await expectInvalidCursor(() => store.clients.list({ status: 'active', limit: 2, cursor }))
+      await expectInvalidCursor(() => store.channels.list({ limit: 2, cursor }))
+      const second = await store.clients.list({ limit: 2, cursor })
+      expect(second.items).toHaveLength(2)
+    })
+
+    it('yields cheap digests of every client', async () => {
+      const store = await factory()
+      expect(await collect(store.clients.digests())).toEqual([])
+      const clients = [makeClient({ missingSince: '2024-03-01T00:00:00.000Z' }), makeClient(), makeClient()]
+      for (const c of clients) await store.clients.putIfNewer(c)
+      const digests = await collect(store.clients.digests())
+      expect(digests.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(
+        clients
+          .map((c) => ({
+            id: c.clientId,
+            orderKey: c.orderKey,
+            contentHash: c.contentHash,
+            absentRuns: 0,
+            missingSince: c.missingSince,
+          }))
+          .sort((a, b) => (a.id < b.id ? -1 : 1)),
+      )
+    })
+  })
+
+  describe('channels', () => {
+    it('round-trips a channel with nested values', async () => {
+      const store = await factory()
+      const channel = makeChannel({
+        phoneNumber: null,
+        violation: { type: null, restricted: true, at: '2024-02-02T00:00:00.000Z' },
+      })
+      expect(await store.channels.putIfNewer(channel)).toBe('written')
+      expect(await store.channels.get(channel.channelId)).toEqual(channel)
+    })
+
+    it('never moves a channel backwards, whatever the write order (property)', async () => {
+      const store = await factory()
+      const keys = [
+        '2024-01-01T00:00:00.000Z#10',
+        '2024-01-01T00:00:00.000Z#50',
+        '2024-01-02T00:00:00.000Z#10',
+        '0000-00-00T00:00:00.000Z#01',
+      ]
+      const write = fc.record({ key: fc.constantFrom(...keys), hash: fc.constantFrom('a', 'b', 'c') })
+      await fc.assert(
+        fc.asyncProperty(fc.array(write, { minLength: 1, maxLength: 6 }), async (writes) => {
+          const channelId = uid('prop')
+          let model: { orderKey: string; contentHash: string } | null = null
+          for (const [i, w] of writes.entries()) {
+            const candidate = makeChannel({
+              channelId,
+              orderKey: w.key,
+              contentHash: w.hash,
+              displayName: `w${i}`,
+            })
+            const expected = isNewer(candidate, model) ? 'written' : 'stale'
+            expect(await store.channels.putIfNewer(candidate)).toBe(expected)
+            const before: string | null = model?.orderKey ?? null
+            if (expected === 'written') model = { orderKey: w.key, contentHash: w.hash }
+            const stored = await store.channels.get(channelId)
+            expect(stored?.orderKey).toBe(model?.orderKey)
+            expect(stored?.contentHash).toBe(model?.contentHash)
+            if (before !== null) expect((stored?.orderKey ?? '') >= before).toBe(true)
+          }
+        }),
+        { numRuns: 200 },
+      )
+    })
+
+    it('writes by expected version and marks absence only on the expected version', async () => {
+      const store = await factory()
+      const channel = makeChannel({ orderKey: 'k1' })
+      expect(await store.channels.putIfVersion(channel, null)).toBe('written')
+      expect(await store.channels.putIfVersion({ ...channel, orderKey: 'k2' }, 'k0')).toBe('stale')
+      expect(await store.channels.markAbsence(channel.channelId, 'k0', 1, null)).toBe('stale')
+      expect(await store.channels.markAbsence('missing-channel', 'k1', 1, null)).toBe('stale')
+      expect(await store.channels.markAbsence(channel.channelId, 'k1', 2, '2024-04-01T00:00:00.000Z')).toBe(
+        'written',
+      )
+      expect(await store.channels.get(channel.channelId)).toEqual({
+        ...channel,
+        absentRuns: 2,
+        missingSince: '2024-04-01T00:00:00.000Z',
+      })
+    })
+
+    it('lists by client, lifecycle, both, or all; every channel exactly once', async () => {
+      const store = await factory()
+      const channels: Channel[] = []
+      for (let i = 0; i < 21; i++) {
+        const lifecycle = LIFECYCLES[i % LIFECYCLES.length] as Lifecycle
+        channels.push(makeChannel({ clientId: i % 2 === 0 ? 'client-a' : 'client-b', lifecycle }))
+      }
+      for (const c of channels) await store.channels.putIfNewer(c)
+      const ids = (list: Channel[]): string[] => sorted(list.map((c) => c.channelId))
+      const cases: { query: { clientId?: string; lifecycle?: Lifecycle }; expected: Channel[] }[] = [
+        { query: {}, expected: channels },
+        { query: { clientId: 'client-a' }, expected: channels.filter((c) => c.clientId === 'client-a') },
+        { query: { lifecycle: 'live' }, expected: channels.filter((c) => c.lifecycle === 'live') },
+        {
+          query: { clientId: 'client-b', lifecycle: 'draft' },
+          expected: channels.filter((c) => c.clientId === 'client-b' && c.lifecycle === 'draft'),
+        },
+        { query: { clientId: 'nobody' }, expected: [] },
+      ]
+      for (const { query, expected } of cases) {
+        for (const limit of [1, 4, 100]) {
+          const { items } = await walk((cursor) => store.channels.list({ ...query, limit, cursor }), limit)
+          expect(ids(items)).toEqual(ids(expected))
+        }
+      }
+      const pageA = await store.channels.list({ clientId: 'client-a', limit: 2 })
+      await expectInvalidCursor(() =>
+        store.channels.list({ clientId: 'client-b', limit: 2, cursor: pageA.nextCursor as string }),
+      )
+      await expectInvalidCursor(() => store.channels.list({ limit: 2, cursor: pageA.nextCursor as string }))
+      expect(ids(await store.channels.listByClient('client-b'))).toEqual(
+        ids(channels.filter((c) => c.clientId === 'client-b')),
+      )
+      expect(await store.channels.listByClient('nobody')).toEqual([])
+    })
+
+    it('finds channels by phone number and counts them by lifecycle', async () => {
+      const store = await factory()
+      expect(await store.channels.countByLifecycle()).toEqual(
+        Object.fromEntries(LIFECYCLES.map((l) => [l, 0])),
+      )
+      const a = makeChannel({ phoneNumber: '+491', lifecycle: 'live' })
+      const b = makeChannel({ phoneNumber: '+491', lifecycle: 'terminated' })
+      const c = makeChannel({ phoneNumber: null, lifecycle: 'live' })
+      const d = makeChannel({ phoneNumber: '+492', lifecycle: 'onboarding' })
+      for (const ch of [a, b, c, d]) await store.channels.putIfNewer(ch)
+      expect(sorted((await store.channels.findByPhoneNumber('+491')).map((x) => x.channelId))).toEqual(
+        sorted([a.channelId, b.channelId]),
+      )
+      expect(await store.channels.findByPhoneNumber('+499')).toEqual([])
+      expect(await store.channels.findByPhoneNumber('+492')).toEqual([d])
+      expect(await store.channels.countByLifecycle()).toEqual({
+        draft: 0,
+        onboarding: 1,
+        error: 0,
+        live: 2,
+        pending_deletion: 0,
+        terminated: 1,
+      })
+      // A lifecycle change moves the channel between counts.
+      await store.channels.putIfNewer({ ...c, lifecycle: 'terminated', orderKey: `${c.orderKey}z` })
+      expect((await store.channels.countByLifecycle()).live).toBe(1)
+      expect((await store.channels.countByLifecycle()).terminated).toBe(2)
+    })
+
+    it('scans every channel and yields digests with absence bookkeeping', async () => {
+      const store = await factory()
+      const channels = Array.from({ length: 7 }, (_, i) => makeChannel({ absentRuns: i % 3 }))
+      for (const c of channels) await store.channels.putIfNewer(c)
+      const pages: Channel[][] = []
+      for await (const page of store.channels.scan(3)) pages.push(page)
+      expect(pages.every((p) => p.length > 0 && p.length <= 3)).toBe(true)
+      expect(sorted(pages.flat().map((c) => c.channelId))).toEqual(sorted(channels.map((c) => c.channelId)))
+      expect(pages.flat().find((c) => c.channelId === channels[0]?.channelId)).toEqual(channels[0])
+      const digests = await collect(store.channels.digests())
+      expect(digests).toHaveLength(7)
+      for (const c of channels) {
+        expect(digests).toContainEqual({
+          id: c.channelId,
+          orderKey: c.orderKey,
+          contentHash: c.contentHash,
+          absentRuns: c.absentRuns,
+          missingSince: null,
+        })
+      }
+    })
+  })
+
+  describe('webhook events', () => {
+    it('creates once and counts duplicate deliveries', async () => {
+      const store = await factory()
+      const event = makeEvent()
+      expect(await store.events.putNew(event)).toBe('created')
+      expect(await store.events.putNew({ ...event, body: 'other body' })).toBe('duplicate')
+      expect(await store.events.putNew(event)).toBe('duplicate')
+      expect(await store.events.get(event.eventKey)).toEqual({ ...event, deliveries: 3 })
+      expect(await store.events.get('missing')).toBeNull()
+    })
+
+    it('lists pending events received before a time, oldest first, up to a limit', async () => {
+      const store = await factory()
+      const at = (m: number): string => `2024-05-01T10:${String(m).padStart(2, '0')}:00.000Z`
+      const events = [5, 1, 3, 9, 7].map((m) => makeEvent({ receivedAt: at(m) }))
+      const applied = makeEvent({ receivedAt: at(0), status: 'applied', appliedAt: at(0) })
+      for (const e of [...events, applied]) await store.events.putNew(e)
+      const pending = await store.events.listPending(at(8), 10)
+      expect(pending.map((e) => e.receivedAt)).toEqual([at(1), at(3), at(5), at(7)])
+      expect(pending[0]).toEqual(events[1])
+      expect((await store.events.listPending(at(8), 2)).map((e) => e.receivedAt)).toEqual([at(1), at(3)])
+
+      await store.events.markOutcome(events[1]?.eventKey as string, 'applied', null, at(20))
+      await store.events.markOutcome(events[2]?.eventKey as string, 'rejected', 'bad payload', at(21))
+      expect((await store.events.listPending(at(8), 10)).map((e) => e.receivedAt)).toEqual([at(5), at(7)])
+      expect(await store.events.get(events[2]?.eventKey as string)).toEqual({
+        ...events[2],
+        status: 'rejected',
+        reason: 'bad payload',
+        appliedAt: at(21),
+      })
+      await store.events.markOutcome('never-stored', 'applied', null, at(22))
+      expect(await store.events.get('never-stored')).toBeNull()
+    })
+
+    it('lists events received since a time, page by page', async () => {
+      const store = await factory()
+      const events = Array.from({ length: 12 }, (_, i) =>
+        makeEvent({
+          receivedAt: `2024-05-0${1 + (i % 3)}T00:00:00.000Z`,
+          status: i % 2 ? 'applied' : 'pending',
+        }),
+      )
+      for (const e of events) await store.events.putNew(e)
+      const since = await collect(store.events.listSince('2024-05-02T00:00:00.000Z'))
+      expect(sorted(since.map((e) => e.eventKey))).toEqual(
+        sorted(events.filter((e) => e.receivedAt >= '2024-05-02T00:00:00.000Z').map((e) => e.eventKey)),
+      )
+      expect(since.find((e) => e.eventKey === events[1]?.eventKey)).toEqual(events[1])
+      expect(await collect(store.events.listSince('2025-01-01T00:00:00.000Z'))).toEqual([])
+    })
+  })
+
+  describe('cancellations', () => {
+    it('writes with optimistic concurrency on version', async () => {
+      const store = await factory()
+      const record = makeCancellation()
+      expect(await store.cancellations.get(record.channelId)).toBeNull()
+      expect(await store.cancellations.put(record, 1)).toBe(false)
+      expect(await store.cancellations.put(record, null)).toBe(true)
+      expect(await store.cancellations.put(record, null)).toBe(false)
+      const next = {
+        ...record,
+        state: 'confirmed' as const,
+        version: 2,
+        inFlight: { owner: 'w1', until: '2024-05-01T10:01:00.000Z' },
+      }
+      expect(await store.cancellations.put(next, 1)).toBe(true)
+      expect(await store.cancellations.put({ ...next, version: 3, state: 'failed' }, 1)).toBe(false)
+      expect(await store.cancellations.get(record.channelId)).toEqual(next)
+    })
+
+    it('lists records by state up to a limit', async () => {
+      const store = await factory()
+      const requested = Array.from({ length: 4 }, (_, i) =>
+        makeCancellation({ updatedAt: `2024-05-01T10:00:0${i}.000Z` }),
+      )
+      const confirmed = makeCancellation({ state: 'confirmed' })
+      for (const r of [...requested, confirmed]) await store.cancellations.put(r, null)
+      expect(
+        sorted((await store.cancellations.listByState('requested', 10)).map((r) => r.channelId)),
+      ).toEqual(sorted(requested.map((r) => r.channelId)))
+      expect(await store.cancellations.listByState('requested', 2)).toHaveLength(2)
+      expect(await store.cancellations.listByState('confirmed', 10)).toEqual([confirmed])
+      expect(await store.cancellations.listByState('revoked', 10)).toEqual([])
+    })
+  })
+
+  describe('audit', () => {
+    it('appends and lists one subject in time order, page by page', async () => {
+      const store = await factory()
+      const entries = Array.from({ length: 11 }, (_, i) => makeAudit('channel#A', i))
+      for (const e of [...entries].reverse()) await store.audit.append(e)
+      await store.audit.append(makeAudit('channel#B', 99))
+      const all = await walk((cursor) => store.audit.list('channel#A', 4, cursor), 4)
+      expect(all.pages).toBe(3)
+      expect(all.items).toEqual(entries)
+      expect((await store.audit.list('channel#B', 10)).items).toEqual([makeAudit('channel#B', 99)])
+      expect(await store.audit.list('channel#none', 10)).toEqual({ items: [], nextCursor: null })
+      const page = await store.audit.list('channel#A', 4)
+      await expectInvalidCursor(() => store.audit.list('channel#B', 4, page.nextCursor as string))
+      await expectInvalidCursor(() => store.audit.list('channel#A', 4, 'garbage.garbage'))
+    })
+  })
+
+  describe('idempotency', () => {
+    it('begins once and returns the existing record afterwards', async () => {
+      const store = await factory()
+      const record = makeIdem()
+      expect(await store.idempotency.begin(record)).toEqual({ created: true })
+      expect(await store.idempotency.begin({ ...record, requestHash: 'other' })).toEqual({
+        created: false,
+        existing: record,
+      })
+    })
+
+    it('takes over an in_flight record only on the previous lock', async () => {
+      const store = await factory()
+      const record = makeIdem()
+      await store.idempotency.begin(record)
+      const taken = { ...record, lockedUntil: '2024-05-01T10:05:00.000Z' }
+      expect(await store.idempotency.takeOver(taken, '2024-05-01T09:00:00.000Z')).toBe(false)
+      expect(await store.idempotency.takeOver(makeIdem(), record.lockedUntil)).toBe(false)
+      expect(await store.idempotency.takeOver(taken, record.lockedUntil)).toBe(true)
+      expect(await store.idempotency.takeOver({ ...taken, lockedUntil: 'x' }, record.lockedUntil)).toBe(false)
+      expect(await store.idempotency.begin(record)).toEqual({ created: false, existing: taken })
+    })
+
+    it('completes with the stored response and never takes over a completed record', async () => {
+      const store = await factory()
+      const record = makeIdem()
+      await store.idempotency.begin(record)
+      const response = {
+        statusCode: 202,
+        headers: { 'content-type': 'application/json' },
+        body: '{"state":"requested"}',
+      }
+      await store.idempotency.complete(record.scope, record.key, response)
+      expect(await store.idempotency.begin(record)).toEqual({
+        created: false,
+        existing: { ...record, state: 'completed', response },
+      })
+      expect(await store.idempotency.takeOver(record, record.lockedUntil)).toBe(false)
+      // Releasing a completed record keeps it: it still answers replays.
+      await store.idempotency.release(record.scope, record.key)
+      expect(await store.idempotency.begin(record)).toMatchObject({
+        created: false,
+        existing: { state: 'completed' },
+      })
+      await store.idempotency.complete('no-scope', 'no-key', response)
+      expect(await store.idempotency.begin(makeIdem({ scope: 'no-scope', key: 'no-key' }))).toEqual({
+        created: true,
+      })
+    })
+
+    it('releases an in_flight record so the key can begin again', async () => {
+      const store = await factory()
+      const record = makeIdem()
+      await store.idempotency.begin(record)
+      await store.idempotency.release(record.scope, record.key)
+      expect(await store.idempotency.begin(record)).toEqual({ created: true })
+      await store.idempotency.release('no-scope', 'no-key')
+    })
+  })
+
+  describe('ops', () => {
+    it('holds a lease exclusively until it expires or is released', async () => {
+      const store = await factory()
+      const t0 = new Date('2024-05-01T10:00:00.000Z')
+      const at = (ms: number): Date => new Date(t0.getTime() + ms)
+      expect(await store.ops.acquireLease('poll', 'a', t0, 60_000)).toBe(true)
+      expect(await store.ops.acquireLease('poll', 'b', at(1_000), 60_000)).toBe(false)
+      expect(await store.ops.acquireLease('other', 'b', at(1_000), 60_000)).toBe(true)
+      expect(await store.ops.acquireLease('poll', 'a', at(30_000), 60_000)).toBe(true)
+      expect(await store.ops.acquireLease('poll', 'b', at(60_000), 60_000)).toBe(false)
+      expect(await store.ops.acquireLease('poll', 'b', at(90_000), 60_000)).toBe(true)
+      await store.ops.releaseLease('poll', 'a')
+      expect(await store.ops.acquireLease('poll', 'c', at(91_000), 60_000)).toBe(false)
+      await store.ops.releaseLease('poll', 'b')
+      expect(await store.ops.acquireLease('poll', 'c', at(92_000), 60_000)).toBe(true)
+      await store.ops.releaseLease('never', 'x')
+    })
+
+    it('keeps the last run and the last successful run', async () => {
+      const store = await factory()
+      expect(await store.ops.getRunSummaries()).toEqual({ last: null, lastSuccess: null })
+      await store.ops.saveRunSummary(makeRun('failed', 'r1'))
+      expect(await store.ops.getRunSummaries()).toEqual({ last: makeRun('failed', 'r1'), lastSuccess: null })
+      await store.ops.saveRunSummary(makeRun('succeeded', 'r2'))
+      await store.ops.saveRunSummary(makeRun('skipped', 'r3'))
+      expect(await store.ops.getRunSummaries()).toEqual({
+        last: makeRun('skipped', 'r3'),
+        lastSuccess: makeRun('succeeded', 'r2'),
+      })
+    })
+
+    it('adds to named counters atomically', async () => {
+      const store = await factory()
+      expect(await store.ops.getCounters('webhook')).toEqual({})
+      await store.ops.incrementCounters('webhook', { received: 1, 'duplicate#x': 2 })
+      await Promise.all([
+        store.ops.incrementCounters('webhook', { received: 1 }),
+        store.ops.incrementCounters('webhook', { received: 3, stale: 1 }),
+        store.ops.incrementCounters('webhook', {}),
+        store.ops.incrementCounters('poll', { pk: 5, expiresAt: 1 }),
+      ])
+      expect(await store.ops.getCounters('webhook')).toEqual({ received: 5, 'duplicate#x': 2, stale: 1 })
+      expect(await store.ops.getCounters('poll')).toEqual({ pk: 5, expiresAt: 1 })
+    })
+
+    it('consumes fixed-window budgets', async () => {
+      const store = await factory()
+      const hour = 3_600_000
+      const now = new Date('2024-05-01T10:15:00.000Z')
+      const results = []
+      for (let i = 0; i < 4; i++) results.push(await store.ops.consumeBudget('cancel|ops', now, hour, 3))
+      expect(results.map((r) => r.allowed)).toEqual([true, true, true, false])
+      expect(results[0]?.retryAfterSeconds).toBe(0)
+      expect(results[3]?.retryAfterSeconds).toBe(45 * 60)
+      expect(
+        await store.ops.consumeBudget('cancel|ops', new Date('2024-05-01T10:59:59.500Z'), hour, 3),
+      ).toEqual({
+        allowed: false,
+        retryAfterSeconds: 1,
+      })
+      expect(await store.ops.consumeBudget('cancel|other', now, hour, 3)).toEqual({
+        allowed: true,
+        retryAfterSeconds: 0,
+      })
+      expect(
+        await store.ops.consumeBudget('cancel|ops', new Date('2024-05-01T11:00:00.000Z'), hour, 3),
+      ).toEqual({
+        allowed: true,
+        retryAfterSeconds: 0,
+      })
+      const concurrent = await Promise.all(
+        Array.from({ length: 8 }, () => store.ops.consumeBudget('burst', now, hour, 5)),
+      )
+      expect(concurrent.filter((r) => r.allowed)).toHaveLength(5)
+    })
+  })
+}
