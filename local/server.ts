@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import { errorResponse } from '../shared/http/responses'
 import { type HttpFunctionName, matchRoute } from '../shared/http/routes'
@@ -34,6 +36,17 @@ function send(res: ServerResponse, result: APIGatewayProxyResult): void {
     : Buffer.from(result.body ?? '', 'utf8')
   res.writeHead(result.statusCode, { ...headers, 'content-length': body.length })
   res.end(body)
+}
+
+/** Pipes a body produced while it is sent (the management API's CSV export), never buffering it whole. */
+async function sendStream(
+  res: ServerResponse,
+  result: APIGatewayProxyResult & { bodyStream: AsyncIterable<string> },
+): Promise<void> {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v)
+  res.writeHead(result.statusCode, headers)
+  await pipeline(Readable.from(result.bodyStream), res)
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {
@@ -172,6 +185,10 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
       },
     }
     const result = await handler(event, lambdaContext(match.route.fn))
+    if ('bodyStream' in result) {
+      await sendStream(res, result as APIGatewayProxyResult & { bodyStream: AsyncIterable<string> })
+      return result.statusCode
+    }
     send(res, result)
     return result.statusCode
   }

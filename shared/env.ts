@@ -59,6 +59,7 @@ export const configSchema = z
     ONBOARDING_LINK_TTL_SECONDS: int(604_800, 60, 31_536_000),
     ONBOARDING_CALLBACK_URL: optionalText,
     ONBOARDING_DEFAULT_REDIRECT_URL: optionalText,
+    ONBOARDING_CALLBACK_RATE_PER_MINUTE: int(30, 1, 100_000),
     CURSOR_SECRET: z.string().min(8).default('partnerops-cursor-v1'),
   })
   .superRefine((c, ctx) => {

@@ -148,6 +148,8 @@ async function syncCancellation(
   source: Source,
   at: string,
 ): Promise<ChangeEvent[]> {
+  // Nothing below can change without terminated_at or a revoke: skip the read (one per poll write).
+  if (!channel.terminatedAt && kind !== 'cancellation_revoke') return []
   const record = await deps.store.cancellations.get(channel.channelId)
   if (!record) return []
   let next: CancellationRecord | null = null

@@ -1,0 +1,33 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware'
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware'
+import middy from '@middy/core'
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type { AppDeps } from '../../shared/deps'
+import { httpErrorHandler } from '../../shared/http/middleware'
+import { type ApiOptions, createRoutes, resolveRoute } from './router'
+
+/** The management API function as Lambda (and the local server) calls it. */
+export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>
+
+/**
+ * Builds the management API function: every SigV4 route of contract §4 except the onboarding ones,
+ * behind one small router.
+ *
+ * Why one function and not one per route: the routes share one dependency set, so one warm container
+ * serves reads, cancellations and exports (one cold start to keep warm instead of nine), and least
+ * privilege does not gain from a split: every route needs read access to the state tables, and the
+ * write routes (cancellation, revoke) need exactly the few writes they share (cancellations, audit,
+ * ops for idempotency and budgets, channels through applyChannel). A read-only function would drop
+ * only those writes, while the audit table is append-only (PutItem with a condition) either way.
+ */
+export function buildApiHandler(deps: AppDeps, opts: ApiOptions = {}): ApiHandler {
+  const routes = createRoutes(deps, opts)
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(injectLambdaContext(deps.logger))
+    .use(logMetrics(deps.metrics))
+    .use(httpErrorHandler(deps.logger))
+    .handler(async (event) => {
+      const { handler, params } = resolveRoute(event, routes)
+      return handler(event, params)
+    })
+}

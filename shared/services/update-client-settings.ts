@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
+import type { AppDeps } from '../deps'
+import {
+  NotFoundError,
+  PartnerOpsError,
+  UnauthorizedError,
+  UpstreamError,
+  ValidationError,
+} from '../domain/errors'
+import type { Client, StoredResponse } from '../domain/types'
+import type { UpstreamClient } from '../domain/upstream'
+import { toErrorResponse } from '../http/responses'
+import { applyClient } from './apply-upstream'
+import { partnerPayloadSchema } from './create-onboarding-link'
+import { hashRequest, type IdempotentResult, parseIdempotencyKey, withIdempotency } from './idempotency'
+import { ID_PATTERN, toClientView } from './views'
+
+/** What changing client settings needs. */
+export type ClientSettingsDeps = Pick<
+  AppDeps,
+  'config' | 'store' | 'partnerApi' | 'events' | 'clock' | 'logger'
+>
+
+/** `PATCH /clients/{clientId}` as the handler got it from the event. */
+export interface ClientSettingsInput {
+  principal: string
+  clientId: string
+  /** The raw `Idempotency-Key` header, checked here. */
+  idempotencyKey: string | undefined
+  /** The raw request body (decoded), or null. */
+  body: string | null
+}
+
+const MAX_BODY_BYTES = 8192
+
+const bodySchema = z
+  .strictObject({
+    maxChannels: z.number().int('must be an integer').min(1).max(100).optional(),
+    partnerPayload: partnerPayloadSchema.optional(),
+  })
+  .refine((b) => b.maxChannels !== undefined || b.partnerPayload !== undefined, {
+    message: 'Give maxChannels and/or partnerPayload',
+  })
+
+/** The validated body of `PATCH /clients/{clientId}`. */
+export type ClientSettingsBody = z.infer<typeof bodySchema>
+
+/**
+ * `PATCH /clients/{clientId}` (contract §4 "Client settings"): once per idempotency key, checks that
+ * the client exists (stored state, else a lookup upstream; 404 with nothing sent otherwise), sends
+ * the documented client PATCH (`max_channels`, `partner_payload`), stores the returned client through
+ * the ordering guard and answers 200 with it; an upstream refusal is a 502 (kept for replay), an
+ * unreachable upstream a 503 (the key is released). Every attempt is audited.
+ */
+export async function updateClientSettings(
+  deps: ClientSettingsDeps,
+  input: ClientSettingsInput,
+): Promise<IdempotentResult> {
+  const attempt: Attempt = {
+    subject: `client#${input.clientId.slice(0, 128)}`,
+    principal: input.principal,
+    idempotencyKey: input.idempotencyKey?.slice(0, 255) ?? null,
+    requestHash: null,
+    outcome: null,
+    upstreamStatus: null,
+    details: {},
+  }
+  let result: IdempotentResult
+  try {
+    const key = parseIdempotencyKey(input.idempotencyKey)
+    const body = parseClientSettingsBody(input.body)
+    attempt.details = { ...body }
+    attempt.requestHash = hashRequest('PATCH', `/clients/${input.clientId}`, body)
+    result = await withIdempotency(
+      deps,
+      { scope: `${input.principal}|client.patch`, key, requestHash: attempt.requestHash },
+      () => patchOnce(deps, attempt, input.clientId, body),
+      { lockMs: deps.config.UPSTREAM_BUDGET_MS + deps.config.UPSTREAM_TIMEOUT_MS + 5_000 },
+    )
+  } catch (err) {
+    const status = err instanceof PartnerOpsError ? err.status : 500
+    const code = err instanceof PartnerOpsError ? err.code : 'internal_error'
+    await appendAudit(deps, attempt, attempt.outcome ?? code, status)
+    throw err
+  }
+  await appendAudit(
+    deps,
+    attempt,
+    result.replayed ? 'replayed' : (attempt.outcome ?? 'ok'),
+    result.response.statusCode,
+  )
+  return result
+}
+
+/** Parses the JSON body strictly; unknown fields, wrong types, an empty object → ValidationError (400). */
+export function parseClientSettingsBody(raw: string | null): ClientSettingsBody {
+  if (raw === null || raw.trim() === '') {
+    throw new ValidationError('A JSON body with maxChannels and/or partnerPayload is required', {
+      code: 'invalid_body',
+    })
+  }
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
+    throw new ValidationError('The body is too large', { code: 'invalid_body' })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(raw)
+  } catch {
+    throw new ValidationError('The body is not valid JSON', { code: 'invalid_body' })
+  }
+  const parsed = bodySchema.safeParse(json)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  const message =
+    issue?.code === 'unrecognized_keys'
+      ? 'Only the fields maxChannels and partnerPayload are accepted'
+      : issue?.path.length
+        ? `Invalid ${issue.path.join('.')}: ${issue.message}`
+        : typeof json === 'object' && json !== null && !Array.isArray(json)
+          ? (issue?.message ?? 'Invalid body')
+          : 'The body must be a JSON object such as {"maxChannels":5}'
+  throw new ValidationError(message, { code: 'invalid_body' })
+}
+
+interface Attempt {
+  subject: string
+  principal: string
+  idempotencyKey: string | null
+  requestHash: string | null
+  outcome: string | null
+  upstreamStatus: number | null
+  details: Record<string, unknown>
+}
+
+async function patchOnce(
+  deps: ClientSettingsDeps,
+  attempt: Attempt,
+  clientId: string,
+  body: ClientSettingsBody,
+): Promise<StoredResponse> {
+  try {
+    const stored = await findClient(deps, clientId)
+    let up: UpstreamClient
+    try {
+      up = await deps.partnerApi.patchClient(clientId, {
+        ...(body.maxChannels !== undefined ? { max_channels: body.maxChannels } : {}),
+        ...(body.partnerPayload !== undefined ? { partner_payload: body.partnerPayload } : {}),
+      })
+    } catch (err) {
+      if (err instanceof UpstreamError) attempt.upstreamStatus = err.upstreamStatus
+      throw refusal(err)
+    }
+    attempt.upstreamStatus = 200
+    const applied = await applyClient(deps, up, { source: 'api', kind: 'snapshot', stored })
+    // A concurrent newer fact won the guarded write: what is stored now is the answer.
+    const record: Client =
+      applied.outcome === 'stale'
+        ? ((await deps.store.clients.get(clientId)) ?? applied.record)
+        : applied.record
+    attempt.outcome = 'updated'
+    return storedResponse(200, JSON.stringify(toClientView(record)))
+  } catch (err) {
+    // Refusals (4xx) and upstream refusals (502) are this request's answer for good; anything else
+    // propagates so that the key is released and a retry runs again.
+    if (!(err instanceof PartnerOpsError) || (err.status >= 500 && err.status !== 502)) throw err
+    attempt.outcome = err.code
+    const res = toErrorResponse(err)
+    return storedResponse(res.statusCode, res.body)
+  }
+}
+
+/** The stored client, or the client read upstream (and stored); NotFoundError when neither exists. */
+async function findClient(deps: ClientSettingsDeps, clientId: string): Promise<Client> {
+  const notFound = new NotFoundError('Client not found', { code: 'client_not_found' })
+  if (!ID_PATTERN.test(clientId)) throw notFound
+  const stored = await deps.store.clients.get(clientId)
+  if (stored) return stored
+  let up: UpstreamClient | null
+  try {
+    up = await deps.partnerApi.findClient(clientId)
+  } catch (err) {
+    throw lookupFailure(err)
+  }
+  if (!up || up.id !== clientId) throw notFound
+  return (await applyClient(deps, up, { source: 'api', kind: 'snapshot', stored: null })).record
+}
+
+/** An upstream failure of the PATCH itself: 502 with upstream's message when refused, 503 when unreachable. */
+function refusal(err: unknown): unknown {
+  if (err instanceof UpstreamError) {
+    if (err.retryable) return err
+    const message = err.upstreamMessage
+      ? `The Partner API refused the change: ${err.upstreamMessage.slice(0, 300)}`
+      : 'The Partner API refused the change'
+    return new UpstreamError(message, {
+      upstreamStatus: err.upstreamStatus,
+      retryable: false,
+      code: 'upstream_refused',
+      ...(err.upstreamMessage ? { upstreamMessage: err.upstreamMessage } : {}),
+    })
+  }
+  return lookupFailure(err)
+}
+
+function lookupFailure(err: unknown): unknown {
+  if (err instanceof UpstreamError) {
+    return new UpstreamError('The client could not be looked up upstream', {
+      upstreamStatus: err.upstreamStatus,
+      retryable: err.retryable,
+      code: err.retryable ? 'upstream_unavailable' : 'upstream_lookup_failed',
+    })
+  }
+  if (err instanceof UnauthorizedError) {
+    return new UpstreamError('The Partner API refused our credentials', {
+      upstreamStatus: 401,
+      retryable: false,
+      code: 'upstream_unauthorized',
+    })
+  }
+  return err
+}
+
+function storedResponse(statusCode: number, body: string): StoredResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+    body,
+  }
+}
+
+async function appendAudit(
+  deps: ClientSettingsDeps,
+  attempt: Attempt,
+  outcome: string,
+  httpStatus: number | null,
+): Promise<void> {
+  try {
+    await deps.store.audit.append({
+      subject: attempt.subject,
+      at: deps.clock.now().toISOString(),
+      id: randomUUID(),
+      action: 'client.patch',
+      principal: attempt.principal,
+      idempotencyKey: attempt.idempotencyKey,
+      requestHash: attempt.requestHash,
+      outcome,
+      httpStatus,
+      upstreamStatus: attempt.upstreamStatus,
+      details: attempt.details,
+    })
+  } catch (err) {
+    deps.logger.error('audit entry not written', { error: err, action: 'client.patch', outcome })
+  }
+}

@@ -1,0 +1,273 @@
+import { describe, expect, it } from 'vitest'
+import type { StreamingResult } from '../../../functions/api/router'
+import type { RunSummary } from '../../../shared/domain/types'
+import { ROUTES } from '../../../shared/http/routes'
+import { CSV_COLUMNS } from '../../../shared/services/export-channels'
+import { bodyOf, CLIENT_A, CLIENT_B, createApiHarness, PRINCIPAL } from './support'
+
+const API_ROUTES = ROUTES.filter((r) => r.fn === 'api')
+
+function concretePath(path: string): string {
+  return path.replace('{clientId}', CLIENT_A.id).replace('{channelId}', 'Pq7Wx2CH')
+}
+
+describe('api handler: routing and authentication', () => {
+  it.each(API_ROUTES.map((r) => [r.method, r.path]))(
+    '%s %s refuses a request without a principal (401)',
+    async (method, path) => {
+      const h = createApiHarness()
+      const res = await h.call(method, concretePath(path), {
+        principal: null,
+        headers: { 'idempotency-key': 'k' },
+      })
+      expect(res.statusCode).toBe(401)
+      expect(bodyOf(res)).toEqual({
+        error: { code: 'unauthorized', message: 'The request carries no authenticated principal' },
+      })
+      expect(h.store.stats.writes).toBe(0)
+      expect(h.api.calls).toHaveLength(0)
+    },
+  )
+
+  it('answers 404 for a route this function does not serve', async () => {
+    const h = createApiHarness()
+    const res = await h.call('GET', '/nowhere')
+    expect(res.statusCode).toBe(404)
+  })
+
+  it('serves a cancellation through the chain, marking replays with a header', async () => {
+    const h = createApiHarness()
+    const ch = await h.addChannel()
+    const path = `/clients/${ch.client_id}/channels/${ch.id}/cancellation`
+    const init = { body: '{"reason":"done"}', headers: { 'Idempotency-Key': 'abc' } }
+    const first = await h.call('POST', path, init)
+    const second = await h.call('POST', path, init)
+    expect(first.statusCode).toBe(202)
+    expect(second.body).toBe(first.body)
+    expect(second.headers?.['idempotent-replayed']).toBe('true')
+    const read = await h.call('GET', path)
+    expect(read.statusCode).toBe(200)
+    expect(bodyOf(read)).toMatchObject({ state: 'confirmed', requestedBy: PRINCIPAL, reason: 'done' })
+    const otherClient = await h.call('GET', `/clients/${CLIENT_B.id}/channels/${ch.id}/cancellation`)
+    expect(otherClient.statusCode).toBe(404)
+    const base64 = await h.call('POST', path, {
+      body: Buffer.from('{"reason":"done"}').toString('base64'),
+      isBase64Encoded: true,
+      headers: { 'idempotency-key': 'abc' },
+    })
+    expect(base64.body).toBe(first.body)
+  })
+
+  it('maps a missing key and a bad body to 400 with the error body', async () => {
+    const h = createApiHarness()
+    const ch = await h.addChannel()
+    const path = `/clients/${ch.client_id}/channels/${ch.id}/cancellation`
+    const noKey = await h.call('POST', path)
+    expect(noKey.statusCode).toBe(400)
+    expect(bodyOf(noKey)).toEqual({
+      error: { code: 'missing_idempotency_key', message: 'The Idempotency-Key header is required' },
+    })
+    const extra = await h.call('DELETE', path, {
+      body: '{"reason":"a","x":1}',
+      headers: { 'idempotency-key': 'k' },
+    })
+    expect(extra.statusCode).toBe(400)
+    expect(bodyOf(extra)).toEqual({
+      error: { code: 'invalid_body', message: 'Only the field reason is accepted' },
+    })
+  })
+})
+
+describe('api handler: reads', () => {
+  it('lists clients with cursor pagination and a status filter', async () => {
+    const h = createApiHarness()
+    await h.addClient(CLIENT_A)
+    await h.addClient({ ...CLIENT_B, status: 'inactive' })
+    const page1 = await h.call('GET', '/clients?limit=1')
+    expect(page1.statusCode).toBe(200)
+    const b1 = bodyOf(page1) as { items: { clientId: string }[]; nextCursor: string }
+    expect(b1.items.map((c) => c.clientId)).toEqual([CLIENT_A.id])
+    expect(b1.items[0]).not.toHaveProperty('orderKey')
+    const page2 = bodyOf(await h.call('GET', `/clients?limit=1&cursor=${b1.nextCursor}`))
+    expect(page2).toMatchObject({ items: [{ clientId: CLIENT_B.id }], nextCursor: null })
+    const filtered = bodyOf(await h.call('GET', '/clients?status=inactive'))
+    expect(filtered).toMatchObject({ items: [{ clientId: CLIENT_B.id }], nextCursor: null })
+  })
+
+  it.each([
+    ['/clients?limit=0'],
+    ['/clients?limit=101'],
+    ['/clients?limit=abc'],
+    ['/clients?limit=1.5'],
+    ['/clients?limit=-1'],
+    ['/channels?limit='],
+    ['/channels?cursor=bm9wZQ'],
+    ['/channels?cursor=%20'],
+    ['/channels?lifecycle=zombie'],
+    ['/channels?clientId=../x'],
+  ])('answers 400 for %s', async (path) => {
+    const h = createApiHarness()
+    await h.addChannel()
+    const res = await h.call('GET', path)
+    expect(res.statusCode).toBe(400)
+    expect(Object.keys((bodyOf(res)['error'] as Record<string, unknown>) ?? {})).toEqual(['code', 'message'])
+  })
+
+  it('lists channels by client and lifecycle', async () => {
+    const h = createApiHarness()
+    const a = await h.addChannel()
+    await h.addChannel({ client_id: CLIENT_B.id })
+    const c = await h.addChannel({ terminated_at: '2026-01-31T23:59:59Z' })
+    const byClient = bodyOf(await h.call('GET', `/channels?clientId=${CLIENT_A.id}`)) as {
+      items: { channelId: string }[]
+    }
+    expect(byClient.items.map((i) => i.channelId).sort()).toEqual([a.id, c.id].sort())
+    const pending = bodyOf(await h.call('GET', '/channels?lifecycle=pending_deletion')) as {
+      items: { channelId: string }[]
+    }
+    expect(pending.items.map((i) => i.channelId)).toEqual([c.id])
+  })
+
+  it('serves one client with a summary of its channels, and 404 for an unknown one', async () => {
+    const h = createApiHarness()
+    await h.addClient(CLIENT_A)
+    const a = await h.addChannel()
+    const b = await h.addChannel({ terminated_at: '2026-01-31T23:59:59Z' })
+    const res = await h.call('GET', `/clients/${CLIENT_A.id}`)
+    expect(res.statusCode).toBe(200)
+    expect(bodyOf(res)).toMatchObject({
+      clientId: CLIENT_A.id,
+      name: CLIENT_A.name,
+      channels: {
+        total: 2,
+        byLifecycle: { live: 1, pending_deletion: 1, draft: 0, onboarding: 0, error: 0, terminated: 0 },
+        channelIds: [a.id, b.id].sort(),
+      },
+    })
+    expect((await h.call('GET', '/clients/Unknown0CL')).statusCode).toBe(404)
+    expect((await h.call('GET', `/channels/${a.id}`)).statusCode).toBe(200)
+    expect(bodyOf(await h.call('GET', '/channels/Nope0CH'))).toEqual({
+      error: { code: 'channel_not_found', message: 'Channel not found' },
+    })
+  })
+
+  it('serves the status: last runs, channels by lifecycle, webhook counts and stuck events', async () => {
+    const h = createApiHarness()
+    await h.addChannel()
+    const run: RunSummary = {
+      runId: 'r1',
+      startedAt: '2026-01-15T09:59:00.000Z',
+      endedAt: '2026-01-15T09:59:30.000Z',
+      outcome: 'succeeded',
+      error: null,
+      complete: true,
+      pages: 1,
+      calls: 2,
+      retries: 0,
+      seen: { clients: 1, channels: 1 },
+      changed: { clients: 0, channels: 1 },
+      missing: { clients: 0, channels: 0 },
+      swept: 0,
+      confirmedCancellations: 0,
+    }
+    await h.store.ops.saveRunSummary(run)
+    await h.store.ops.incrementCounters('webhooks', { received: 5, duplicates: 1, rejected: 1 })
+    const pending = {
+      body: '{}',
+      status: 'pending' as const,
+      reason: null,
+      appliedAt: null,
+      expiresAt: 0,
+      deliveries: 1,
+    }
+    await h.store.events.putNew({
+      ...pending,
+      eventKey: 'old',
+      eventType: 'x',
+      receivedAt: '2026-01-15T09:50:00.000Z',
+    })
+    await h.store.events.putNew({
+      ...pending,
+      eventKey: 'new',
+      eventType: 'x',
+      receivedAt: '2026-01-15T09:58:00.000Z',
+    })
+    const res = await h.call('GET', '/status')
+    expect(res.statusCode).toBe(200)
+    expect(bodyOf(res)).toEqual({
+      reconciliation: { last: run, lastSuccess: run },
+      channels: {
+        total: 1,
+        byLifecycle: { draft: 0, onboarding: 0, error: 0, live: 1, pending_deletion: 0, terminated: 0 },
+      },
+      webhooks: {
+        received: 5,
+        duplicates: 1,
+        rejected: 1,
+        unknown: 0,
+        stale: 0,
+        unauthorized: 0,
+        applied: 0,
+        stuck: 1,
+        stuckCapped: false,
+      },
+      at: '2026-01-15T10:00:00.000Z',
+    })
+  })
+})
+
+describe('api handler: CSV export', () => {
+  it('exports one RFC 4180 row per channel with the contract columns and neutralised formulas', async () => {
+    const h = createApiHarness()
+    const ch = await h.addChannel({
+      client: { id: CLIENT_A.id, name: '=HYPERLINK("http://evil")', partner_payload: '@SUM(1,2)' },
+    })
+    await h.addChannel({
+      client: { id: CLIENT_A.id, name: 'Line\nbreak, "quoted"', partner_payload: '-2+3' },
+    })
+    const res = await h.call('GET', '/exports/channels.csv')
+    expect(res.statusCode).toBe(200)
+    expect(res.headers?.['content-type']).toBe('text/csv; charset=utf-8')
+    const lines = res.body.split('\r\n')
+    expect(lines[0]).toBe(CSV_COLUMNS.join(','))
+    expect(lines[1]).toBe(
+      [
+        CLIENT_A.id,
+        `"'=HYPERLINK(""http://evil"")"`,
+        '4930111222',
+        '',
+        'live',
+        'live',
+        'ready',
+        'live',
+        'verified',
+        'approved',
+        '',
+        `"'@SUM(1,2)"`,
+        ch.modified_at,
+      ].join(','),
+    )
+    expect(res.body).toContain(`"Line\nbreak, ""quoted"""`)
+    expect(res.body).toContain(`,'-2+3,`)
+    expect(res.body.endsWith('\r\n')).toBe(true)
+    expect(lines).toHaveLength(4)
+  })
+
+  it('answers 413 when a buffered export would exceed the Lambda response limit', async () => {
+    const h = createApiHarness({ api: { exportMaxBytes: 600 } })
+    for (let i = 0; i < 5; i++) await h.addChannel()
+    const res = await h.call('GET', '/exports/channels.csv')
+    expect(res.statusCode).toBe(413)
+    expect(bodyOf(res)).toMatchObject({ error: { code: 'payload_too_large' } })
+  })
+
+  it('streams the export page by page when asked to (the local server)', async () => {
+    const h = createApiHarness({ api: { streamResponses: true } })
+    for (let i = 0; i < 3; i++) await h.addChannel()
+    const res = (await h.call('GET', '/exports/channels.csv')) as StreamingResult
+    expect(res.statusCode).toBe(200)
+    const chunks: string[] = []
+    for await (const chunk of res.bodyStream) chunks.push(chunk)
+    expect(chunks.join('').split('\r\n')).toHaveLength(5)
+  })
+})

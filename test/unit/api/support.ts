@@ -1,0 +1,154 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import { buildApiHandler } from '../../../functions/api/handler'
+import type { ApiOptions } from '../../../functions/api/router'
+import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
+import { createEnvSecretSource } from '../../../shared/adapters/secrets'
+import type { AppDeps } from '../../../shared/deps'
+import type { Channel, Client } from '../../../shared/domain/types'
+import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
+import { loadConfig } from '../../../shared/env'
+import { matchRoute } from '../../../shared/http/routes'
+import { createLogger, createMetrics } from '../../../shared/observability'
+import { applyChannel, applyClient } from '../../../shared/services/apply-upstream'
+import type { CancellationInput } from '../../../shared/services/cancellation-common'
+import { FakeClock } from '../../fakes/clock'
+import { MemoryStore } from '../../fakes/memory-store'
+import { FakePartnerApi } from '../../fakes/partner-api'
+import fixtures from '../../fixtures/partner-api.json'
+
+export const PRINCIPAL = 'arn:aws:iam::123456789012:user/billing'
+export const OTHER_PRINCIPAL = 'arn:aws:iam::123456789012:role/crm'
+
+/** The fixture's live channel (client Kd82nQ1zCL) and a second client. */
+export const LIVE = fixtures.channels.live as unknown as UpstreamChannel
+export const CLIENT_A = fixtures.clients[0] as unknown as UpstreamClient
+export const CLIENT_B = fixtures.clients[1] as unknown as UpstreamClient
+
+export interface ApiHarness {
+  deps: AppDeps
+  store: MemoryStore
+  api: FakePartnerApi
+  clock: FakeClock
+  sink: ReturnType<typeof createMemoryEventSink>
+  handler: ReturnType<typeof buildApiHandler>
+  /** Calls a route through the real middy chain, as API Gateway would (principal set unless null). */
+  call(
+    method: string,
+    path: string,
+    init?: {
+      body?: string | null
+      headers?: Record<string, string>
+      principal?: string | null
+      isBase64Encoded?: boolean
+    },
+  ): Promise<APIGatewayProxyResult>
+  /** An upstream channel known to the fake Partner API (and, with `stored`, to the store). */
+  addChannel(overrides?: Partial<UpstreamChannel>, opts?: { stored?: boolean }): Promise<UpstreamChannel>
+  addClient(up: UpstreamClient): Promise<Client>
+  input(overrides?: Partial<CancellationInput>): CancellationInput
+  storedChannel(id: string): Promise<Channel | null>
+}
+
+export function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'partnerops-api-test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-api-test',
+    memoryLimitInMB: '512',
+    awsRequestId: 'test-request',
+    logGroupName: '/aws/lambda/partnerops-api-test',
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  }
+}
+
+export function createApiHarness(opts: { env?: Record<string, string>; api?: ApiOptions } = {}): ApiHarness {
+  const store = new MemoryStore()
+  const api = new FakePartnerApi()
+  const clock = new FakeClock('2026-01-15T10:00:00.000Z')
+  const sink = createMemoryEventSink()
+  const config = loadConfig({
+    PARTNER_ID: 'testPA',
+    SECRETS_SOURCE: 'env',
+    PARTNER_API_KEY: 'canary-partner-key',
+    ...opts.env,
+  })
+  const deps: AppDeps = {
+    config,
+    store,
+    partnerApi: api,
+    secrets: createEnvSecretSource({ partnerApi: 'canary-partner-key' }),
+    events: sink,
+    clock,
+    logger: createLogger('api-test'),
+    metrics: createMetrics('api-test'),
+  }
+  const handler = buildApiHandler(deps, opts.api)
+  let counter = 0
+  return {
+    deps,
+    store,
+    api,
+    clock,
+    sink,
+    handler,
+    async call(method, fullPath, init = {}) {
+      const url = new URL(fullPath, 'http://local')
+      const match = matchRoute(method, url.pathname)
+      const query = Object.fromEntries(url.searchParams)
+      const headers = init.headers ?? {}
+      const event: APIGatewayProxyEvent = {
+        resource: match && 'route' in match ? match.route.path : url.pathname,
+        path: url.pathname,
+        httpMethod: method,
+        headers,
+        multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+        queryStringParameters: Object.keys(query).length > 0 ? query : null,
+        multiValueQueryStringParameters: null,
+        pathParameters: match && 'route' in match ? match.pathParameters : null,
+        stageVariables: null,
+        body: init.body ?? null,
+        isBase64Encoded: init.isBase64Encoded ?? false,
+        requestContext: {
+          identity: { userArn: init.principal === undefined ? PRINCIPAL : init.principal },
+        } as unknown as APIGatewayProxyEvent['requestContext'],
+      }
+      return handler(event, lambdaContext())
+    },
+    async addChannel(overrides = {}, o = { stored: true }) {
+      counter++
+      const up: UpstreamChannel = {
+        ...structuredClone(LIVE),
+        id: `Ch${String(counter).padStart(4, '0')}CH`,
+        ...overrides,
+      }
+      api.channels.set(up.id, up)
+      if (o.stored) await applyChannel(deps, up, { source: 'poll', kind: 'snapshot' })
+      return up
+    },
+    async addClient(up) {
+      api.clients.set(up.id, up)
+      return (await applyClient(deps, up, { source: 'poll', kind: 'snapshot' })).record
+    },
+    input(overrides = {}) {
+      return {
+        principal: PRINCIPAL,
+        clientId: LIVE.client_id,
+        channelId: 'missing',
+        idempotencyKey: 'key-1',
+        body: null,
+        ...overrides,
+      }
+    },
+    storedChannel: (id) => store.channels.get(id),
+  }
+}
+
+/** Parses a JSON response body. */
+export function bodyOf(res: { body: string }): Record<string, unknown> {
+  return JSON.parse(res.body) as Record<string, unknown>
+}

@@ -1,0 +1,176 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import { buildOnboardingHandler } from '../../../functions/onboarding/handler'
+import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
+import { createEnvSecretSource } from '../../../shared/adapters/secrets'
+import type { AppDeps } from '../../../shared/deps'
+import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
+import { loadConfig } from '../../../shared/env'
+import { createLogger, createMetrics } from '../../../shared/observability'
+import { FakeClock } from '../../fakes/clock'
+import { MemoryStore } from '../../fakes/memory-store'
+import { FakePartnerApi } from '../../fakes/partner-api'
+
+export const LINK_KEY = 'test-link-signing-key'
+export const CALLBACK_URL = 'https://ops.example.com/onboarding/callback'
+export const PRINCIPAL = 'arn:aws:iam::123456789012:user/partner-app'
+export const START = '2026-03-10T09:00:00.000Z'
+
+export interface Harness {
+  deps: AppDeps
+  store: MemoryStore
+  api: FakePartnerApi
+  clock: FakeClock
+  sink: ReturnType<typeof createMemoryEventSink>
+  handler: ReturnType<typeof buildOnboardingHandler>
+  /** Sends an event through the real middy chain. */
+  call(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult>
+}
+
+export function createHarness(env: Record<string, string> = {}): Harness {
+  const store = new MemoryStore()
+  const api = new FakePartnerApi()
+  const clock = new FakeClock(START)
+  const sink = createMemoryEventSink()
+  const config = loadConfig({
+    PARTNER_ID: 'testPA',
+    SECRETS_SOURCE: 'env',
+    LINK_SIGNING_KEY: LINK_KEY,
+    ONBOARDING_CALLBACK_URL: CALLBACK_URL,
+    EVENT_SINK: 'none',
+    ...env,
+  })
+  const deps: AppDeps = {
+    config,
+    store,
+    partnerApi: api,
+    secrets: createEnvSecretSource({ linkSigningKey: config.LINK_SIGNING_KEY ?? '' }),
+    events: sink,
+    clock,
+    logger: createLogger('onboarding-test'),
+    metrics: createMetrics('onboarding-test'),
+  }
+  const handler = buildOnboardingHandler(deps)
+  return { deps, store, api, clock, sink, handler, call: (event) => handler(event, lambdaContext()) }
+}
+
+export function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'partnerops-onboarding-test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-onboarding-test',
+    memoryLimitInMB: '256',
+    awsRequestId: 'test-request',
+    logGroupName: '/aws/lambda/partnerops-onboarding-test',
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => 5_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  }
+}
+
+/** A REST API (v1) proxy event as API Gateway builds it. */
+export function apiEvent(init: {
+  method: string
+  resource: string
+  path?: string
+  body?: string | null
+  headers?: Record<string, string>
+  query?: Record<string, string | string[]>
+  pathParameters?: Record<string, string>
+  principal?: string | null
+  sourceIp?: string
+}): APIGatewayProxyEvent {
+  const headers = init.headers ?? {}
+  const single: Record<string, string> = {}
+  const multi: Record<string, string[]> = {}
+  for (const [k, v] of Object.entries(init.query ?? {})) {
+    const list = Array.isArray(v) ? v : [v]
+    multi[k] = list
+    single[k] = list[list.length - 1] ?? ''
+  }
+  const hasQuery = Object.keys(multi).length > 0
+  return {
+    body: init.body ?? null,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    httpMethod: init.method,
+    isBase64Encoded: false,
+    path: init.path ?? init.resource,
+    pathParameters: init.pathParameters ?? null,
+    queryStringParameters: hasQuery ? single : null,
+    multiValueQueryStringParameters: hasQuery ? multi : null,
+    stageVariables: null,
+    resource: init.resource,
+    requestContext: {
+      identity: {
+        sourceIp: init.sourceIp ?? '203.0.113.7',
+        userArn: init.principal === undefined ? PRINCIPAL : init.principal,
+      },
+    } as unknown as APIGatewayProxyEvent['requestContext'],
+  }
+}
+
+/** The callback event for a query. */
+export function callbackEvent(
+  query: Record<string, string | string[]>,
+  sourceIp?: string,
+): APIGatewayProxyEvent {
+  return apiEvent({
+    method: 'GET',
+    resource: '/onboarding/callback',
+    query,
+    principal: null,
+    ...(sourceIp ? { sourceIp } : {}),
+  })
+}
+
+/** An upstream client as the Partner API lists it. */
+export function upstreamClient(id: string, extra: Partial<UpstreamClient> = {}): UpstreamClient {
+  return {
+    id,
+    name: `Client ${id}`,
+    organisation: `Org ${id}`,
+    status: 'active',
+    partner_payload: null,
+    max_channels: 10,
+    contact_info: { email: `${id.toLowerCase()}@example.com` },
+    created_at: '2026-03-10T09:30:00.000Z',
+    modified_at: '2026-03-10T09:30:00.000Z',
+    ...extra,
+  }
+}
+
+/** An upstream draft channel of a client. */
+export function upstreamChannel(
+  id: string,
+  clientId: string,
+  extra: Partial<UpstreamChannel> = {},
+): UpstreamChannel {
+  return {
+    id,
+    client_id: clientId,
+    client: { id: clientId, name: `Client ${clientId}`, partner_payload: null },
+    status: 'created',
+    account_mode: 'sandbox',
+    created_at: '2026-03-10T09:30:00.000Z',
+    modified_at: '2026-03-10T09:30:00.000Z',
+    terminated_at: null,
+    setup_info: { phone_number: '4915100000000', phone_name: 'Demo' },
+    ...extra,
+  }
+}
+
+/** The `ref` inside a link's redirect_url. */
+export function refOf(link: string): string {
+  const redirect = new URL(link).searchParams.get('redirect_url')
+  if (!redirect) throw new Error('no redirect_url in link')
+  const ref = new URL(redirect).searchParams.get('ref')
+  if (!ref) throw new Error('no ref in redirect_url')
+  return ref
+}
+
+export function bodyOf(res: APIGatewayProxyResult): Record<string, unknown> {
+  return JSON.parse(res.body) as Record<string, unknown>
+}
