@@ -26,7 +26,11 @@ export interface ApplyOptions<T> {
   publish?: boolean
 }
 
-/** Outcome of one apply: written, unchanged (same content), or stale (stored state is newer). */
+/**
+ * Outcome of one apply: written, unchanged (same content), or stale (stored state is newer). An
+ * unchanged fact that orders after the stored one still advances the stored orderKey (one write, no
+ * events), or an older fact arriving later would look newer than what is stored.
+ */
 export interface ApplyResult<T> {
   outcome: 'written' | 'unchanged' | 'stale'
   record: T
@@ -54,8 +58,11 @@ export async function applyChannel(
     previous: stored,
   })
   if (opts.mutate) next = rehash(opts.mutate(next))
-  if (stored && stored.contentHash === next.contentHash)
+  if (stored && stored.contentHash === next.contentHash) {
+    if (next.orderKey > stored.orderKey)
+      await deps.store.channels.putIfNewer({ ...stored, orderKey: next.orderKey })
     return { outcome: 'unchanged', record: stored, changes: [] }
+  }
   if (!isNewer(next, stored)) return { outcome: 'stale', record: stored ?? next, changes: [] }
   if ((await deps.store.channels.putIfNewer(next)) === 'stale') {
     return { outcome: 'stale', record: stored ?? next, changes: [] }
@@ -110,8 +117,11 @@ export async function applyClient(
     previous: stored,
   })
   if (opts.mutate) next = rehash(opts.mutate(next))
-  if (stored && stored.contentHash === next.contentHash)
+  if (stored && stored.contentHash === next.contentHash) {
+    if (next.orderKey > stored.orderKey)
+      await deps.store.clients.putIfNewer({ ...stored, orderKey: next.orderKey })
     return { outcome: 'unchanged', record: stored, changes: [] }
+  }
   if (!isNewer(next, stored)) return { outcome: 'stale', record: stored ?? next, changes: [] }
   if ((await deps.store.clients.putIfNewer(next)) === 'stale') {
     return { outcome: 'stale', record: stored ?? next, changes: [] }

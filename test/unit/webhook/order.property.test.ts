@@ -1,0 +1,196 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { channelFromUpstream } from '../../../shared/domain/mapping'
+import { orderKey } from '../../../shared/domain/ordering'
+import type { UpstreamChannel } from '../../../shared/domain/upstream'
+import { createHarness, FIXTURE_EVENTS } from './support'
+
+const BASE = FIXTURE_EVENTS.channel_created?.data as UpstreamChannel
+const CHANNEL = 'Ord3r1CH'
+const T0 = Date.parse('2025-03-01T00:00:00Z')
+const FUTURE_END = '2026-12-31T23:59:59Z'
+const PAST_END = '2025-05-01T00:00:00Z'
+
+/** The lifecycle of one channel as upstream reports it, step by step. */
+const STEPS: { kind: string; patch: Partial<UpstreamChannel> }[] = [
+  { kind: 'channel_submitted', patch: { status: 'submitted', account_mode: 'sandbox' } },
+  { kind: 'channel_ready', patch: { status: 'ready', account_mode: 'sandbox' } },
+  { kind: 'channel_running', patch: { status: 'running', account_mode: 'sandbox' } },
+  { kind: 'channel_live', patch: { status: 'live', account_mode: 'live' } },
+  {
+    kind: 'cancellation_request',
+    patch: { status: 'live', account_mode: 'live', terminated_at: FUTURE_END },
+  },
+  { kind: 'cancellation_revoke', patch: { status: 'live', account_mode: 'live', terminated_at: null } },
+  {
+    kind: 'cancellation_processed',
+    patch: { status: 'terminated', account_mode: 'live', terminated_at: PAST_END },
+  },
+]
+
+interface Delivery {
+  id: string
+  kind: string
+  time: string
+  body: string
+  data: Record<string, unknown>
+}
+
+const iso = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString()
+
+function channelDelivery(
+  id: string,
+  kind: string,
+  minutes: number,
+  patch: Partial<UpstreamChannel>,
+  omitModified: boolean,
+): Delivery {
+  const time = iso(minutes)
+  const data: Record<string, unknown> = {
+    ...BASE,
+    id: CHANNEL,
+    ...patch,
+    modified_at: omitModified ? null : time,
+  }
+  return { id, kind, time, data, body: JSON.stringify({ id, event: kind, data, timestamp: time }) }
+}
+
+function noticeDelivery(id: string, kind: string, minutes: number, violationType: string): Delivery {
+  const time = iso(minutes)
+  const data = { channel_id: CHANNEL, violation_type: violationType }
+  return { id, kind, time, data, body: JSON.stringify({ id, event: kind, data, timestamp: time }) }
+}
+
+const scenario = fc
+  .record({
+    steps: fc.subarray(
+      STEPS.map((_, i) => i),
+      { minLength: 1 },
+    ),
+    gaps: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: STEPS.length, maxLength: STEPS.length }),
+    omit: fc.array(fc.boolean(), { minLength: STEPS.length, maxLength: STEPS.length }),
+    notices: fc.uniqueArray(
+      fc.record({
+        minute: fc.integer({ min: 0, max: 40 }),
+        kind: fc.constantFrom(
+          'account_violation',
+          'account_restriction',
+          'template_messaging_enabled',
+          'template_messaging_disabled',
+        ),
+        type: fc.constantFrom('SPAM', 'SCAM', 'FRAUD'),
+      }),
+      { maxLength: 5, selector: (n) => n.minute },
+    ),
+    duplicates: fc.array(fc.nat(), { maxLength: 5 }),
+  })
+  .map((s) => {
+    const deliveries: Delivery[] = []
+    let minute = 1
+    for (const i of s.steps) {
+      minute += s.gaps[i] ?? 0
+      const step = STEPS[i]
+      if (step) deliveries.push(channelDelivery(`c${i}`, step.kind, minute, step.patch, s.omit[i] ?? false))
+    }
+    s.notices.forEach((n, i) => {
+      deliveries.push(noticeDelivery(`n${i}`, n.kind, n.minute, n.type))
+    })
+    const withDuplicates = [
+      ...deliveries,
+      ...s.duplicates.map((d) => deliveries[d % deliveries.length] as Delivery),
+    ]
+    return { deliveries, withDuplicates }
+  })
+  .chain(({ deliveries, withDuplicates }) =>
+    fc
+      .shuffledSubarray(withDuplicates, {
+        minLength: withDuplicates.length,
+        maxLength: withDuplicates.length,
+      })
+      .map((order) => ({ deliveries, order })),
+  )
+
+/** The model: each kind of fact is decided by its greatest order key, whatever the delivery order. */
+function model(deliveries: Delivery[], seed: Delivery, now: Date) {
+  const facts = [seed, ...deliveries.filter((d) => d.id.startsWith('c'))]
+  const keyOf = (d: Delivery): string => orderKey(d.time, d.kind)
+  const last = facts.reduce((a, b) => (keyOf(b) > keyOf(a) ? b : a))
+  const channel = channelFromUpstream(last.data as UpstreamChannel, {
+    now,
+    source: 'webhook',
+    kind: last.kind,
+    fallbackTime: last.time,
+  })
+  const violations = deliveries.filter((d) => d.kind.startsWith('account_'))
+  const newestViolation = violations.reduce<Delivery | null>(
+    (a, b) => (a === null || keyOf(b) > keyOf(a) ? b : a),
+    null,
+  )
+  const templates = deliveries.filter((d) => d.kind.startsWith('template_messaging_'))
+  const newestTemplate = templates.reduce<Delivery | null>(
+    (a, b) => (a === null || keyOf(b) > keyOf(a) ? b : a),
+    null,
+  )
+  return {
+    status: channel.status,
+    accountMode: channel.accountMode,
+    terminatedAt: channel.terminatedAt,
+    lifecycle: channel.lifecycle,
+    orderKey: channel.orderKey,
+    cancellationProcessed: channel.cancellationProcessed,
+    violation: newestViolation
+      ? {
+          type: newestViolation.data.violation_type,
+          restricted: violations.some((v) => v.kind === 'account_restriction'),
+          at: newestViolation.time,
+        }
+      : null,
+    templateMessaging: newestTemplate
+      ? newestTemplate.kind === 'template_messaging_enabled'
+        ? 'enabled'
+        : 'disabled'
+      : null,
+  }
+}
+
+describe('order safety (property)', () => {
+  it('ends in the model state whatever the order and duplicates, and the version never decreases (500 runs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ deliveries, order }) => {
+        const h = createHarness()
+        const seed = channelDelivery(
+          'seed',
+          'channel_created',
+          0,
+          { status: 'created', account_mode: 'sandbox' },
+          false,
+        )
+        expect((await h.post(seed.body)).statusCode).toBe(200)
+        let version = (await h.store.channels.get(CHANNEL))?.orderKey ?? ''
+        for (const d of order) {
+          expect((await h.post(d.body)).statusCode).toBe(200)
+          const now = (await h.store.channels.get(CHANNEL))?.orderKey ?? ''
+          expect(now >= version).toBe(true)
+          version = now
+        }
+        const stored = await h.store.channels.get(CHANNEL)
+        expect({
+          status: stored?.status,
+          accountMode: stored?.accountMode,
+          terminatedAt: stored?.terminatedAt,
+          lifecycle: stored?.lifecycle,
+          orderKey: stored?.orderKey,
+          cancellationProcessed: stored?.cancellationProcessed,
+          violation: stored?.violation,
+          templateMessaging: stored?.templateMessaging,
+        }).toEqual(model(deliveries, seed, h.clock.now()))
+        // One stored event per distinct delivery, none left pending; one discovery.
+        const events = h.store.allEvents()
+        expect(events).toHaveLength(deliveries.length + 1)
+        expect(events.every((e) => e.status !== 'pending')).toBe(true)
+        expect(h.changes().filter((c) => c.detailType === 'Channel Discovered')).toHaveLength(1)
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
