@@ -1,0 +1,83 @@
+import type { TableKey } from '../shared/adapters/dynamo/tables'
+import type { SecretName } from '../shared/ports'
+
+/**
+ * Least-privilege access of each function, as plain data: which DynamoDB actions on which table and
+ * index, and which secrets it may read. The stack turns this into IAM statements with exact ARNs, and
+ * the tests read it back from the template. Derived from the repository methods each function's
+ * services call (shared/adapters/dynamo/DESIGN.md lists the DynamoDB operation behind each method).
+ */
+
+/** The Lambda functions of the product. */
+export type FunctionKey = 'webhook' | 'api' | 'onboarding' | 'poller'
+
+/** DynamoDB data-plane actions PartnerOps uses (no batch, no transactions, no PartiQL). */
+export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan'
+
+/** Access to one table: actions on the table itself, and Query on named indexes. */
+export interface TableGrant {
+  actions: TableAction[]
+  indexes?: string[]
+}
+
+/** What one function may touch. */
+export interface FunctionAccess {
+  tables: Partial<Record<TableKey, TableGrant>>
+  secrets: SecretName[]
+  /** events:PutEvents on the change-event bus. */
+  publishesEvents: boolean
+}
+
+/** Access of every function. The webhook token secret is added only when the auth mode uses one. */
+export const ACCESS: Record<FunctionKey, FunctionAccess> = {
+  // ingestWebhook + applyWebhookEvent: store first, apply after, count.
+  webhook: {
+    tables: {
+      events: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+      clients: { actions: ['GetItem', 'PutItem'] },
+      channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
+      cancellations: { actions: ['GetItem', 'PutItem'] },
+      ops: { actions: ['UpdateItem'] },
+    },
+    secrets: ['platformSecret', 'webhookToken'],
+    publishesEvents: true,
+  },
+  // reconcile: digests (Scan), guarded writes, absence marks, lease and summaries, the pending sweep.
+  poller: {
+    tables: {
+      clients: { actions: ['GetItem', 'PutItem', 'Scan'] },
+      channels: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Scan'], indexes: ['byPhone'] },
+      events: { actions: ['UpdateItem'], indexes: ['pending'] },
+      cancellations: { actions: ['GetItem', 'PutItem'] },
+      ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+    },
+    secrets: ['partnerApi'],
+    publishesEvents: true,
+  },
+  // Reads, cancellation (idempotency, budget, the upstream snapshot stored through applyChannel), audit.
+  api: {
+    tables: {
+      clients: { actions: ['GetItem', 'Scan'], indexes: ['byStatus'] },
+      channels: { actions: ['GetItem', 'PutItem', 'Scan'], indexes: ['byClient', 'byLifecycle'] },
+      events: { actions: [], indexes: ['pending'] },
+      cancellations: { actions: ['GetItem', 'PutItem'] },
+      ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+      audit: { actions: ['PutItem'] },
+    },
+    secrets: ['partnerApi'],
+    publishesEvents: true,
+  },
+  // Onboarding links, the callback (applies one client and its channels from the Partner API, rate
+  // budget per source), PATCH /clients (idempotency, guarded write); every outcome audited.
+  onboarding: {
+    tables: {
+      clients: { actions: ['GetItem', 'PutItem'] },
+      channels: { actions: ['GetItem', 'PutItem'] },
+      cancellations: { actions: ['GetItem', 'PutItem'] },
+      ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+      audit: { actions: ['PutItem'] },
+    },
+    secrets: ['partnerApi', 'linkSigningKey'],
+    publishesEvents: true,
+  },
+}

@@ -1,0 +1,276 @@
+import { Duration } from 'aws-cdk-lib'
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch'
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions'
+import type * as lambda from 'aws-cdk-lib/aws-lambda'
+import * as sns from 'aws-cdk-lib/aws-sns'
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
+import type * as sqs from 'aws-cdk-lib/aws-sqs'
+import { Construct } from 'constructs'
+import type { FunctionKey } from '../access'
+import { NAMESPACE, POLLER, SERVICES, WEBHOOK } from '../metrics'
+import { CANCELLATION_PATH, type PartnerOpsApi, WEBHOOK_PATH } from './api'
+
+/** Alarm thresholds that are not deployment settings. */
+export const ALARM_DEFAULTS = {
+  /** API 5xx answers per 5 minutes. */
+  api5xxPerFiveMinutes: 5,
+  /** Reconciliation is stale after this many poll intervals without a successful run. */
+  staleIntervals: 3,
+} as const
+
+/** What the monitoring construct watches. */
+export interface MonitoringProps {
+  alarmEmail: string
+  functions: Record<FunctionKey, lambda.IFunction>
+  api: PartnerOpsApi
+  /** Dead-letter and on-failure queues, by a readable name. */
+  deadLetterQueues: Record<string, sqs.IQueue>
+  pollRateMinutes: number
+  unauthorizedAlarmThreshold: number
+  dashboardName: string
+}
+
+const FIVE_MINUTES = Duration.minutes(5)
+
+/** A PartnerOps EMF metric (namespace PartnerOps, dimension `service`). */
+export function partnerMetric(
+  service: FunctionKey,
+  metricName: string,
+  statistic: string = cloudwatch.Stats.SUM,
+  period: Duration = FIVE_MINUTES,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SERVICES[service] },
+    statistic,
+    period,
+  })
+}
+
+/**
+ * Alarms (to an SNS topic with an e-mail subscription) and the operations dashboard: function errors
+ * and throttles, dead-letter queue depth, API 5xx, webhook authentication failures, rejected webhook
+ * events and stale reconciliation.
+ */
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic
+  readonly alarms: cloudwatch.Alarm[] = []
+  readonly dashboard: cloudwatch.Dashboard
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id)
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'PartnerOps alarms',
+      enforceSSL: true,
+    })
+    this.topic.addSubscription(new EmailSubscription(props.alarmEmail))
+    const action = new SnsAction(this.topic)
+    const alarm = (
+      alarmId: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      description: string,
+      treatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ): cloudwatch.Alarm => {
+      const a = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData,
+        alarmDescription: description,
+      })
+      a.addAlarmAction(action)
+      a.addOkAction(action)
+      this.alarms.push(a)
+      return a
+    }
+
+    for (const [name, fn] of Object.entries(props.functions) as [FunctionKey, lambda.IFunction][]) {
+      const label = name.charAt(0).toUpperCase() + name.slice(1)
+      alarm(
+        `${label}Errors`,
+        fn.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
+        1,
+        `The ${name} function failed (errors in 5 minutes). Check its log group.`,
+      )
+      alarm(
+        `${label}Throttles`,
+        fn.metricThrottles({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
+        1,
+        `The ${name} function was throttled (concurrency limit reached).`,
+      )
+    }
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      alarm(
+        `${name}Depth`,
+        queue.metricApproximateNumberOfMessagesVisible({
+          period: FIVE_MINUTES,
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        1,
+        `Messages are waiting in the ${name} queue: an asynchronous invocation failed for good.`,
+      )
+    }
+    alarm(
+      'Api5xx',
+      props.api.api.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
+      ALARM_DEFAULTS.api5xxPerFiveMinutes,
+      'The API answered 5xx (storage or Partner API unavailable, or a function failure).',
+    )
+    alarm(
+      'WebhookUnauthorizedSpike',
+      partnerMetric('webhook', WEBHOOK.unauthorized),
+      props.unauthorizedAlarmThreshold,
+      'Many webhook requests failed signature or token checks: a wrong Platform Secret or token, or someone probing the endpoint.',
+    )
+    alarm(
+      'WebhookRejectedEvents',
+      partnerMetric('webhook', WEBHOOK.rejected),
+      1,
+      'A known webhook event did not fit its expected shape; it is stored as rejected and can be replayed after a fix.',
+    )
+    const staleSeconds = ALARM_DEFAULTS.staleIntervals * props.pollRateMinutes * 60
+    alarm(
+      'ReconciliationStale',
+      partnerMetric(
+        'poller',
+        POLLER.secondsSinceLastSuccess,
+        cloudwatch.Stats.MAXIMUM,
+        Duration.minutes(ALARM_DEFAULTS.staleIntervals * props.pollRateMinutes),
+      ),
+      staleSeconds,
+      `No successful reconciliation run in ${ALARM_DEFAULTS.staleIntervals} poll intervals (or the poller did not report at all).`,
+      cloudwatch.TreatMissingData.BREACHING,
+    )
+
+    this.dashboard = this.buildDashboard(props, staleSeconds)
+  }
+
+  private buildDashboard(props: MonitoringProps, staleSeconds: number): cloudwatch.Dashboard {
+    const oneMinute = Duration.minutes(1)
+    const webhookFn = props.functions.webhook
+    const d = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName,
+      defaultInterval: Duration.hours(6),
+    })
+    d.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown:
+          '# PartnerOps\nWebhooks, reconciliation, cancellations and errors. Alarms go to the alarm topic.',
+        width: 24,
+        height: 2,
+      }),
+    )
+    d.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Webhook rate (per minute)',
+        width: 12,
+        left: [
+          WEBHOOK.accepted,
+          WEBHOOK.duplicate,
+          WEBHOOK.unauthorized,
+          WEBHOOK.rejected,
+          WEBHOOK.applyFailed,
+        ].map((m) => partnerMetric('webhook', m, cloudwatch.Stats.SUM, oneMinute)),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Webhook latency (ms)',
+        width: 12,
+        left: [
+          props.api.routeMetric('POST', WEBHOOK_PATH, 'Latency', {
+            statistic: cloudwatch.Stats.p(50),
+            period: oneMinute,
+            label: 'route p50',
+          }),
+          props.api.routeMetric('POST', WEBHOOK_PATH, 'Latency', {
+            statistic: cloudwatch.Stats.p(99),
+            period: oneMinute,
+            label: 'route p99',
+          }),
+          webhookFn.metricDuration({
+            statistic: cloudwatch.Stats.p(99),
+            period: oneMinute,
+            label: 'function p99',
+          }),
+        ],
+        right: [
+          props.api.routeMetric('POST', WEBHOOK_PATH, 'Count', {
+            statistic: cloudwatch.Stats.SUM,
+            period: oneMinute,
+            label: 'requests',
+          }),
+        ],
+      }),
+    )
+    d.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Reconciliation duration (ms)',
+        width: 8,
+        left: [partnerMetric('poller', POLLER.runDuration, cloudwatch.Stats.MAXIMUM, FIVE_MINUTES)],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Reconciliation changes',
+        width: 8,
+        left: [POLLER.clientsChanged, POLLER.channelsChanged, POLLER.channelsMissing, POLLER.eventsSwept].map(
+          (m) => partnerMetric('poller', m),
+        ),
+        right: [partnerMetric('poller', POLLER.runFailed)],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Seconds since last successful run',
+        width: 8,
+        left: [partnerMetric('poller', POLLER.secondsSinceLastSuccess, cloudwatch.Stats.MAXIMUM)],
+        leftAnnotations: [{ value: staleSeconds, label: 'stale', color: cloudwatch.Color.RED }],
+      }),
+    )
+    d.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Cancellations',
+        width: 12,
+        left: [
+          ...(['POST', 'DELETE'] as const).flatMap((method) => [
+            props.api.routeMetric(method, CANCELLATION_PATH, 'Count', {
+              statistic: cloudwatch.Stats.SUM,
+              period: FIVE_MINUTES,
+              label: `${method} requests`,
+            }),
+            props.api.routeMetric(method, CANCELLATION_PATH, '4XXError', {
+              statistic: cloudwatch.Stats.SUM,
+              period: FIVE_MINUTES,
+              label: `${method} refused (4xx)`,
+            }),
+            props.api.routeMetric(method, CANCELLATION_PATH, '5XXError', {
+              statistic: cloudwatch.Stats.SUM,
+              period: FIVE_MINUTES,
+              label: `${method} failed (5xx)`,
+            }),
+          ]),
+          partnerMetric('poller', POLLER.cancellationsConfirmed),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Errors',
+        width: 12,
+        left: Object.entries(props.functions).map(([name, fn]) =>
+          fn.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM, label: `${name} errors` }),
+        ),
+        right: [
+          props.api.api.metricServerError({
+            period: FIVE_MINUTES,
+            statistic: cloudwatch.Stats.SUM,
+            label: 'API 5xx',
+          }),
+          props.api.api.metricClientError({
+            period: FIVE_MINUTES,
+            statistic: cloudwatch.Stats.SUM,
+            label: 'API 4xx',
+          }),
+        ],
+      }),
+    )
+    d.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.alarms }))
+    return d
+  }
+}

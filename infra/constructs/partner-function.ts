@@ -1,0 +1,93 @@
+import { join } from 'node:path'
+import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib'
+import * as iam from 'aws-cdk-lib/aws-iam'
+import * as lambda from 'aws-cdk-lib/aws-lambda'
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations'
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs'
+import * as logs from 'aws-cdk-lib/aws-logs'
+import type * as sqs from 'aws-cdk-lib/aws-sqs'
+import { Construct } from 'constructs'
+import type { FunctionKey } from '../access'
+import { FUNCTION_ENTRIES, nodejsBundling, REPO_ROOT } from '../bundling'
+import { NAMESPACE } from '../metrics'
+
+/** Settings of one PartnerOps function. */
+export interface PartnerFunctionProps {
+  name: FunctionKey
+  description: string
+  memorySize: number
+  timeout: Duration
+  /** Function-specific environment (the Powertools variables are added here). */
+  environment: Record<string, string>
+  logRetention: logs.RetentionDays
+  reservedConcurrency?: number
+  /** Asynchronous invocations only: failed events go to this queue after `retryAttempts`. */
+  asyncFailures?: { queue: sqs.IQueue; retryAttempts: number; maxEventAge: Duration }
+}
+
+/**
+ * One Lambda function with the house defaults: NodejsFunction bundled by the local esbuild (minified
+ * ESM with source maps), nodejs24.x on arm64, its own role (no managed policy: log rights on its own
+ * log group only), an explicit log group with retention, X-Ray tracing and the Powertools settings.
+ */
+export class PartnerFunction extends Construct {
+  readonly fn: NodejsFunction
+  readonly role: iam.Role
+  readonly logGroup: logs.LogGroup
+
+  constructor(scope: Construct, id: string, props: PartnerFunctionProps) {
+    super(scope, id)
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    })
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `PartnerOps ${props.name} function`,
+    })
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    )
+    this.fn = new NodejsFunction(this, 'Function', {
+      description: props.description,
+      entry: join(REPO_ROOT, FUNCTION_ENTRIES[props.name]),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      awsSdkConnectionReuse: false,
+      bundling: nodejsBundling(),
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.name,
+        POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+      ...(props.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrency }
+        : {}),
+      ...(props.asyncFailures
+        ? {
+            onFailure: new SqsDestination(props.asyncFailures.queue),
+            retryAttempts: props.asyncFailures.retryAttempts,
+            maxEventAge: props.asyncFailures.maxEventAge,
+          }
+        : {}),
+    })
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason: `X-Ray tracing of the ${props.name} function: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so AWS requires Resource "*" for them (the only "*" resource in this role).`,
+    })
+  }
+}

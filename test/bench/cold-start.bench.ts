@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
+import { build } from 'esbuild'
+import type { FunctionKey } from '../../infra/access'
+import { BUNDLE, FUNCTION_ENTRIES, REPO_ROOT } from '../../infra/bundling'
+import { lambdaEnv } from '../infra/lambda-env'
+import { type Bench, type BenchTable, percentile, round } from './harness'
+
+const RUNS = 15
+const TARGET_RATIO = 1.5
+
+// What every Lambda function pays anyway: a trivial handler next to one DynamoDB client.
+const REFERENCE_SOURCE = `
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+const client = new DynamoDBClient({})
+export const handler = async () => ({ statusCode: 200, body: String(typeof client.send) })
+`
+
+// Runs in a fresh Node process: import the bundle (which wires its dependencies and builds the
+// handler at module scope, as in a Lambda init) and report the time it took.
+const PROBE = `
+const started = performance.now()
+const mod = await import(process.argv[1])
+if (typeof mod.handler !== 'function') throw new Error('no handler export')
+process.stdout.write(JSON.stringify({ initMs: performance.now() - started }))
+`
+
+interface Built {
+  name: string
+  file: string
+  bytes: number
+}
+
+async function bundle(
+  outDir: string,
+  name: string,
+  entry: { path: string } | { source: string },
+): Promise<Built> {
+  const file = join(outDir, name, 'index.mjs')
+  await build({
+    ...('path' in entry
+      ? { entryPoints: [join(REPO_ROOT, entry.path)] }
+      : {
+          stdin: { contents: entry.source, resolveDir: REPO_ROOT, sourcefile: 'reference.ts', loader: 'ts' },
+        }),
+    bundle: true,
+    outfile: file,
+    format: BUNDLE.format,
+    platform: BUNDLE.platform,
+    target: BUNDLE.target,
+    minify: BUNDLE.minify,
+    sourcemap: BUNDLE.sourcemap,
+    sourcesContent: BUNDLE.sourcesContent,
+    mainFields: [...BUNDLE.mainFields],
+    banner: { js: BUNDLE.banner },
+    logLevel: 'silent',
+  })
+  return { name, file, bytes: statSync(file).size }
+}
+
+function initOnce(b: Built, sourceMaps: boolean): { initMs: number; processMs: number } {
+  const env = {
+    ...lambdaEnv(b.name),
+    ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+  }
+  const started = performance.now()
+  const out = execFileSync(
+    process.execPath,
+    ['--input-type=module', '-e', PROBE, pathToFileURL(b.file).href],
+    {
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  )
+  const processMs = performance.now() - started
+  return { initMs: (JSON.parse(out) as { initMs: number }).initMs, processMs }
+}
+
+/**
+ * Cold-start initialisation of each function bundle (built with the stack's esbuild options) against a
+ * reference bundle holding only a trivial handler and a DynamoDB client, all in the same run.
+ */
+export const bench: Bench = {
+  name: 'cold-start',
+  async run(): Promise<BenchTable[]> {
+    const outDir = mkdtempSync(join(tmpdir(), 'partnerops-cold-start-'))
+    try {
+      const names = Object.keys(FUNCTION_ENTRIES) as FunctionKey[]
+      const built: Built[] = [await bundle(outDir, 'reference', { source: REFERENCE_SOURCE })]
+      for (const name of names) built.push(await bundle(outDir, name, { path: FUNCTION_ENTRIES[name] }))
+
+      const tables: BenchTable[] = []
+      for (const sourceMaps of [false, true]) {
+        const samples = new Map(built.map((b) => [b.name, { init: [] as number[], proc: [] as number[] }]))
+        // One warm-up round (file cache), then rounds that interleave the bundles so drift hits all alike.
+        for (const b of built) initOnce(b, sourceMaps)
+        for (let run = 0; run < RUNS; run++) {
+          for (const b of built) {
+            const r = initOnce(b, sourceMaps)
+            samples.get(b.name)?.init.push(r.initMs)
+            samples.get(b.name)?.proc.push(r.processMs)
+          }
+        }
+        const median = (name: string, k: 'init' | 'proc'): number =>
+          percentile(samples.get(name)?.[k] ?? [], 50)
+        const refInit = median('reference', 'init')
+        tables.push({
+          title: `Cold-start init per function bundle${sourceMaps ? ' (NODE_OPTIONS=--enable-source-maps, as deployed)' : ''}`,
+          note:
+            `Fresh \`node\` process per sample (${process.version}); init = importing the bundle, which wires the dependencies and builds the handler; ` +
+            `median of ${RUNS} after one warm-up. Reference: trivial handler + DynamoDBClient, same esbuild options (${BUNDLE.format}, minified, target ${BUNDLE.target}). Target ≤ ${TARGET_RATIO}× reference.`,
+          columns: [
+            'bundle',
+            'size (KiB)',
+            'init median (ms)',
+            'init p90 (ms)',
+            'process median (ms)',
+            'init vs reference',
+            'target',
+          ],
+          rows: built.map((b) => {
+            const ratio = median(b.name, 'init') / refInit
+            return [
+              b.name,
+              round(b.bytes / 1024, 0),
+              round(median(b.name, 'init'), 1),
+              round(percentile(samples.get(b.name)?.init ?? [], 90), 1),
+              round(median(b.name, 'proc'), 0),
+              `${round(ratio, 2)}×`,
+              b.name === 'reference' ? '–' : ratio <= TARGET_RATIO ? 'met' : 'missed',
+            ]
+          }),
+        })
+      }
+      return tables
+    } finally {
+      rmSync(outDir, { recursive: true, force: true })
+    }
+  },
+}

@@ -1,0 +1,413 @@
+import type { Stack } from 'aws-cdk-lib'
+import { Match } from 'aws-cdk-lib/assertions'
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { ACCESS, type FunctionKey } from '../../infra/access'
+import { CALLER_POLICIES, STAGE_NAME } from '../../infra/constructs/api'
+import { FUNCTION_SIZING } from '../../infra/stacks/stateless-stack'
+import type { TableKey } from '../../shared/adapters/dynamo/tables'
+import { loadConfig } from '../../shared/env'
+import { ROUTES } from '../../shared/http/routes'
+import type { SecretName } from '../../shared/ports'
+import { resourcesOf, type Synthesized, synthesize } from './synth'
+
+interface Statement {
+  Effect: string
+  Action: string | string[]
+  Resource: unknown
+}
+
+const FUNCTIONS: FunctionKey[] = ['webhook', 'api', 'onboarding', 'poller']
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v])
+const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }): string =>
+  stack.getLogicalId(construct.node.defaultChild as Parameters<Stack['getLogicalId']>[0])
+
+describe('stateless stack', () => {
+  let s: Synthesized
+  let fns: Record<FunctionKey, { id: string; props: Record<string, unknown>; statements: Statement[] }>
+  let tableIds: Record<TableKey, string>
+  let secretIds: Partial<Record<SecretName, string>>
+
+  beforeAll(() => {
+    s = synthesize({ webhookAuth: 'signature+token', pollRateMinutes: 10 })
+    const functions = resourcesOf(s.stateless, 'AWS::Lambda::Function')
+    const policies = resourcesOf(s.stateless, 'AWS::IAM::Policy')
+    fns = {} as typeof fns
+    for (const [id, fn] of Object.entries(functions)) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables
+      const name = env.POWERTOOLS_SERVICE_NAME as FunctionKey
+      const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
+      const statements = Object.values(policies)
+        .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+      fns[name] = { id, props: fn.Properties, statements }
+    }
+    const stateful = s.stacks.stateful
+    tableIds = Object.fromEntries(
+      Object.entries(stateful.tables).map(([k, t]) => [k, logicalId(stateful, t as dynamodb.TableV2)]),
+    ) as Record<TableKey, string>
+    secretIds = Object.fromEntries(
+      Object.entries(stateful.secrets).map(([k, sec]) => [k, logicalId(stateful, sec)]),
+    )
+  })
+
+  it('has exactly the four functions, on nodejs24.x and arm64 with tracing', () => {
+    expect(Object.keys(fns).sort()).toEqual([...FUNCTIONS].sort())
+    s.stateless.resourceCountIs('AWS::Lambda::Function', 4)
+    for (const name of FUNCTIONS) {
+      const p = fns[name].props
+      expect(p.Runtime).toBe('nodejs24.x')
+      expect(p.Architectures).toEqual(['arm64'])
+      expect(p.Handler).toBe('index.handler')
+      expect(p.TracingConfig).toEqual({ Mode: 'Active' })
+      expect(p.MemorySize).toBe(FUNCTION_SIZING[name].memorySize)
+      expect(p.Timeout).toBe(FUNCTION_SIZING[name].timeout.toSeconds())
+    }
+  })
+
+  it('gives each function an environment that shared/env.ts accepts, with only its own secret ids', () => {
+    const secretEnv: Record<SecretName, string> = {
+      partnerApi: 'PARTNER_API_SECRET_ID',
+      platformSecret: 'PLATFORM_SECRET_ID',
+      webhookToken: 'WEBHOOK_TOKEN_SECRET_ID',
+      linkSigningKey: 'LINK_SIGNING_SECRET_ID',
+    }
+    for (const name of FUNCTIONS) {
+      const vars = (fns[name].props.Environment as { Variables: Record<string, unknown> }).Variables
+      // Tokens (table names, ARNs) become placeholders; everything literal is checked by the real parser.
+      const env = Object.fromEntries(
+        Object.entries(vars).map(([k, v]) => [k, typeof v === 'string' ? v : `resolved-${k.toLowerCase()}`]),
+      )
+      const config = loadConfig(env)
+      expect(config.SECRETS_SOURCE).toBe('aws')
+      expect(config.EVENT_SINK).toBe('eventbridge')
+      expect(config.PARTNER_ID).toBe('examplePA')
+      expect(vars.POWERTOOLS_METRICS_NAMESPACE).toBe('PartnerOps')
+      expect(vars.POWERTOOLS_SERVICE_NAME).toBe(name)
+      for (const key of [
+        'TABLE_CLIENTS',
+        'TABLE_CHANNELS',
+        'TABLE_EVENTS',
+        'TABLE_CANCELLATIONS',
+        'TABLE_AUDIT',
+        'TABLE_OPS',
+      ]) {
+        expect(typeof vars[key], `${name} ${key}`).toBe('object')
+      }
+      const present = (Object.keys(secretEnv) as SecretName[]).filter((k) => vars[secretEnv[k]] !== undefined)
+      expect(present.sort(), name).toEqual([...ACCESS[name].secrets].sort())
+      // Never a secret value, and the cursor secret is derived from the stack id, not a literal.
+      expect(JSON.stringify(vars)).not.toMatch(
+        /PARTNER_API_KEY|PLATFORM_SECRET"|WEBHOOK_TOKEN"|LINK_SIGNING_KEY"/,
+      )
+      expect(JSON.stringify(vars.CURSOR_SECRET)).toContain('AWS::StackId')
+    }
+    const webhookVars = (fns.webhook.props.Environment as { Variables: Record<string, unknown> }).Variables
+    expect(webhookVars.WEBHOOK_SIGNATURE).toBe('required')
+    const pollerVars = (fns.poller.props.Environment as { Variables: Record<string, unknown> }).Variables
+    expect(Number(pollerVars.POLL_BUDGET_MS)).toBeLessThan(FUNCTION_SIZING.poller.timeout.toMilliseconds())
+    expect(Number(pollerVars.POLL_LEASE_MS)).toBeGreaterThan(FUNCTION_SIZING.poller.timeout.toMilliseconds())
+    const onboardingVars = (fns.onboarding.props.Environment as { Variables: Record<string, unknown> })
+      .Variables
+    expect(JSON.stringify(onboardingVars.ONBOARDING_CALLBACK_URL)).toContain(
+      `/${STAGE_NAME}/onboarding/callback`,
+    )
+  })
+
+  it('grants each function exactly its table actions, on its tables and indexes only', () => {
+    for (const name of FUNCTIONS) {
+      const dynamo = fns[name].statements.filter((st) =>
+        list(st.Action).some((a) => a.startsWith('dynamodb:')),
+      )
+      const granted = new Map<string, string[]>()
+      for (const st of dynamo) {
+        for (const r of list(st.Resource)) {
+          const text = JSON.stringify(r)
+          const table = (Object.keys(tableIds) as TableKey[]).find((k) => text.includes(tableIds[k]))
+          expect(table, `${name}: dynamodb statement on an unknown resource ${text}`).toBeDefined()
+          const index = /\/index\/(\w+)/.exec(text)?.[1]
+          const key = index ? `${table}/index/${index}` : `${table}`
+          granted.set(key, [...(granted.get(key) ?? []), ...list(st.Action)].sort())
+        }
+      }
+      const expected = new Map<string, string[]>()
+      for (const [table, grant] of Object.entries(ACCESS[name].tables)) {
+        if (grant.actions.length > 0) expected.set(table, grant.actions.map((a) => `dynamodb:${a}`).sort())
+        for (const index of grant.indexes ?? []) expected.set(`${table}/index/${index}`, ['dynamodb:Query'])
+      }
+      expect(Object.fromEntries(granted), name).toEqual(Object.fromEntries(expected))
+    }
+  })
+
+  it('keeps the audit table append-only: PutItem and nothing else, for every function', () => {
+    for (const name of FUNCTIONS) {
+      const onAudit = fns[name].statements.filter((st) =>
+        list(st.Resource).some((r) => JSON.stringify(r).includes(tableIds.audit)),
+      )
+      for (const st of onAudit) expect(list(st.Action)).toEqual(['dynamodb:PutItem'])
+    }
+    expect(fns.webhook.statements.some((st) => JSON.stringify(st.Resource).includes(tableIds.audit))).toBe(
+      false,
+    )
+    expect(fns.poller.statements.some((st) => JSON.stringify(st.Resource).includes(tableIds.audit))).toBe(
+      false,
+    )
+  })
+
+  it('lets each function read only the secrets it needs', () => {
+    const expected: Record<FunctionKey, SecretName[]> = {
+      webhook: ['platformSecret', 'webhookToken'],
+      api: ['partnerApi'],
+      poller: ['partnerApi'],
+      onboarding: ['partnerApi', 'linkSigningKey'],
+    }
+    for (const name of FUNCTIONS) {
+      const reads = fns[name].statements.filter((st) =>
+        list(st.Action).some((a) => a.startsWith('secretsmanager:')),
+      )
+      expect(reads.flatMap((st) => list(st.Action))).toEqual(['secretsmanager:GetSecretValue'])
+      const readable = reads
+        .flatMap((st) => list(st.Resource))
+        .map((r) => {
+          const text = JSON.stringify(r)
+          return (Object.keys(secretIds) as SecretName[]).find((k) => text.includes(secretIds[k] ?? '\u0000'))
+        })
+      expect(readable.sort(), name).toEqual([...expected[name]].sort())
+    }
+  })
+
+  it('uses no "*" action anywhere and "*" resources only for X-Ray', () => {
+    for (const template of [s.stateless, s.stateful]) {
+      const docs = [
+        ...Object.values(resourcesOf(template, 'AWS::IAM::Policy')),
+        ...Object.values(resourcesOf(template, 'AWS::IAM::ManagedPolicy')),
+      ].map((p) => p.Properties.PolicyDocument as { Statement: Statement[] })
+      for (const st of docs.flatMap((d) => d.Statement)) {
+        for (const a of list(st.Action)) expect(a).not.toContain('*')
+        if (list(st.Resource).includes('*')) {
+          expect(list(st.Action).every((a) => a.startsWith('xray:'))).toBe(true)
+        }
+      }
+    }
+    // Function roles carry no AWS managed policy (logs go to each function's own log group only).
+    for (const name of FUNCTIONS) {
+      const roleId = (fns[name].props.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
+      const role = resourcesOf(s.stateless, 'AWS::IAM::Role')[roleId]
+      expect(role?.Properties.ManagedPolicyArns).toBeUndefined()
+      const logs = fns[name].statements.find((st) => list(st.Action).includes('logs:PutLogEvents'))
+      const logGroup = (fns[name].props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref
+      expect(JSON.stringify(logs?.Resource)).toContain(logGroup)
+    }
+  })
+
+  it('gives every function an explicit log group with the configured retention', () => {
+    const groups = resourcesOf(s.stateless, 'AWS::Logs::LogGroup')
+    for (const name of FUNCTIONS) {
+      const ref = (fns[name].props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref
+      expect(groups[ref]?.Properties.RetentionInDays).toBe(90)
+    }
+    // Four functions and the API access log, all with retention.
+    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual([90, 90, 90, 90, 90])
+  })
+
+  it('reserves one concurrent poller and sends its failed async invocations to a queue', () => {
+    expect(fns.poller.props.ReservedConcurrentExecutions).toBe(1)
+    for (const name of ['webhook', 'api', 'onboarding'] as const) {
+      expect(fns[name].props.ReservedConcurrentExecutions).toBeUndefined()
+    }
+    s.stateless.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fns.poller.id },
+      MaximumRetryAttempts: 1,
+      MaximumEventAgeInSeconds: 600,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PollerFailures'), 'Arn'] } },
+      },
+    })
+    for (const queue of Object.values(resourcesOf(s.stateless, 'AWS::SQS::Queue'))) {
+      expect(queue.Properties.SqsManagedSseEnabled).toBe(true)
+    }
+  })
+
+  it('schedules the poller at the configured rate with a retry policy and a dead-letter queue', () => {
+    s.stateless.resourceCountIs('AWS::Scheduler::Schedule', 1)
+    s.stateless.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(10 minutes)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: { 'Fn::GetAtt': [fns.poller.id, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 600 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ScheduleDeadLetters'), 'Arn'] } },
+      },
+    })
+  })
+
+  it('builds every route of ROUTES with its authorization type, and nothing else', () => {
+    const resources = resourcesOf(s.stateless, 'AWS::ApiGateway::Resource')
+    const pathOf = (ref: unknown): string => {
+      const id = (ref as { Ref?: string }).Ref
+      if (!id || !resources[id]) return ''
+      const r = resources[id].Properties
+      return `${pathOf(r.ParentId)}/${r.PathPart as string}`
+    }
+    const methods = Object.values(resourcesOf(s.stateless, 'AWS::ApiGateway::Method')).map((m) => ({
+      route: `${m.Properties.HttpMethod as string} ${pathOf(m.Properties.ResourceId)}`,
+      auth: m.Properties.AuthorizationType,
+      target: JSON.stringify(m.Properties.Integration),
+    }))
+    expect(methods.map((m) => m.route).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort())
+    for (const route of ROUTES) {
+      const m = methods.find((x) => x.route === `${route.method} ${route.path}`)
+      expect(m?.auth, `${route.method} ${route.path}`).toBe(route.auth === 'iam' ? 'AWS_IAM' : 'NONE')
+      expect(m?.target).toContain(fns[route.fn].id)
+    }
+    // CORS off: no OPTIONS method anywhere.
+    expect(methods.some((m) => m.route.startsWith('OPTIONS'))).toBe(false)
+  })
+
+  it('throttles the stage and the public routes and writes JSON access logs without headers or bodies', () => {
+    const stage = Object.values(resourcesOf(s.stateless, 'AWS::ApiGateway::Stage'))[0]?.Properties
+    expect(stage?.StageName).toBe(STAGE_NAME)
+    expect(stage?.TracingEnabled).toBe(true)
+    const settings = stage?.MethodSettings as Record<string, unknown>[]
+    expect(settings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 100,
+          ThrottlingBurstLimit: 200,
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+        }),
+        expect.objectContaining({
+          HttpMethod: 'POST',
+          ResourcePath: '/~1webhooks~1360dialog',
+          ThrottlingRateLimit: 1000,
+          ThrottlingBurstLimit: 2000,
+        }),
+        expect.objectContaining({
+          HttpMethod: 'GET',
+          ResourcePath: '/~1onboarding~1callback',
+          ThrottlingRateLimit: 5,
+          ThrottlingBurstLimit: 10,
+        }),
+      ]),
+    )
+    const format = (stage?.AccessLogSetting as { Format: string } | undefined)?.Format ?? '{}'
+    const fields = JSON.parse(format) as Record<string, string>
+    expect(fields.requestId).toBe('$context.requestId')
+    expect(fields.userArn).toBe('$context.identity.userArn')
+    for (const value of Object.values(fields)) {
+      expect(value).not.toMatch(/header|body|querystring|input\.|authorizer|\$context\.path$/i)
+    }
+  })
+
+  it('exports a read-only and a cancellation-operator policy over exactly their routes', () => {
+    const policies = resourcesOf(s.stateless, 'AWS::IAM::ManagedPolicy')
+    const routesOf = (idPrefix: string): string[] => {
+      const entry = Object.entries(policies).find(([id]) => id.startsWith(idPrefix))
+      const st =
+        (entry?.[1].Properties.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? []
+      expect(st.flatMap((x) => list(x.Action))).toEqual(['execute-api:Invoke'])
+      return st
+        .flatMap((x) => list(x.Resource))
+        .map((r) => {
+          const parts = (r as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]
+          return String(parts[parts.length - 1])
+            .replace(`/${STAGE_NAME}/`, '')
+            .replace('/', ' /')
+        })
+        .sort()
+    }
+    const expected = (select: (r: (typeof ROUTES)[number]) => boolean): string[] =>
+      ROUTES.filter(select)
+        .map((r) => `${r.method} ${r.path.replace(/\{\w+\}/g, '*')}`)
+        .sort()
+    expect(routesOf('ApiReadOnlyPolicy')).toEqual(expected(CALLER_POLICIES.readOnly))
+    expect(routesOf('ApiReadOnlyPolicy').every((r) => r.startsWith('GET '))).toBe(true)
+    expect(routesOf('ApiCancellationOperatorPolicy')).toEqual(expected(CALLER_POLICIES.cancellationOperator))
+    const outputs = s.stateless.findOutputs('*')
+    expect(outputs.ReadOnlyPolicyArn?.Export).toEqual({ Name: 'PartnerOps-ReadOnlyPolicyArn' })
+    expect(outputs.CancellationOperatorPolicyArn?.Export).toEqual({
+      Name: 'PartnerOps-CancellationOperatorPolicyArn',
+    })
+    expect(outputs.WebhookUrl).toBeDefined()
+  })
+
+  it('publishes change events to its own bus with an archive for replay', () => {
+    s.stateless.resourceCountIs('AWS::Events::EventBus', 1)
+    s.stateless.hasResourceProperties('AWS::Events::Archive', {
+      EventPattern: { source: ['partnerops'] },
+      RetentionDays: 30,
+    })
+    for (const name of FUNCTIONS) {
+      const put = fns[name].statements.find((st) => list(st.Action).includes('events:PutEvents'))
+      expect(JSON.stringify(put?.Resource)).toMatch(/ChangeEvents/)
+    }
+  })
+
+  it('raises the alarms the issue lists, to the alarm topic with an e-mail subscription', () => {
+    s.stateless.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    })
+    const alarms = Object.values(resourcesOf(s.stateless, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties)
+    const find = (metric: string, extra: Record<string, unknown> = {}): Record<string, unknown>[] =>
+      alarms.filter(
+        (a) =>
+          a.MetricName === metric &&
+          Object.entries(extra).every(([k, v]) => JSON.stringify(a[k]) === JSON.stringify(v)),
+      )
+    expect(find('Errors')).toHaveLength(4)
+    expect(find('Throttles')).toHaveLength(4)
+    expect(find('ApproximateNumberOfMessagesVisible')).toHaveLength(2)
+    expect(find('5XXError')).toHaveLength(1)
+    expect(find('WebhookUnauthorized', { Namespace: 'PartnerOps', Threshold: 20 })).toHaveLength(1)
+    expect(find('RejectedEvents', { Namespace: 'PartnerOps', Threshold: 1 })).toHaveLength(1)
+    const stale = find('SecondsSinceLastSuccess', { Namespace: 'PartnerOps' })
+    expect(stale).toHaveLength(1)
+    expect(stale[0]).toMatchObject({ Threshold: 1800, Period: 1800, TreatMissingData: 'breaching' })
+    for (const a of alarms) {
+      expect(JSON.stringify(a.AlarmActions)).toMatch(/AlarmTopic/)
+    }
+  })
+
+  it('shows webhook rate and latency, reconciliation, cancellations and errors on the dashboard', () => {
+    const dashboards = Object.values(resourcesOf(s.stateless, 'AWS::CloudWatch::Dashboard'))
+    expect(dashboards).toHaveLength(1)
+    const body = JSON.stringify(dashboards[0]?.Properties.DashboardBody)
+    for (const text of [
+      'Webhook rate',
+      'WebhookAccepted',
+      'Webhook latency',
+      '/webhooks/360dialog',
+      'RunDuration',
+      'ChannelsChanged',
+      'SecondsSinceLastSuccess',
+      'Cancellations',
+      '/clients/{clientId}/channels/{channelId}/cancellation',
+      'CancellationsConfirmed',
+      'Errors',
+      '5XXError',
+    ]) {
+      expect(body, text).toContain(text)
+    }
+    // The routes the dashboard reads per method have detailed metrics enabled on the stage.
+    const stage = Object.values(resourcesOf(s.stateless, 'AWS::ApiGateway::Stage'))[0]?.Properties
+    const detailed = (
+      (stage?.MethodSettings ?? []) as {
+        HttpMethod: string
+        ResourcePath: string
+        MetricsEnabled?: boolean
+      }[]
+    )
+      .filter((m) => m.MetricsEnabled)
+      .map((m) => `${m.HttpMethod} ${m.ResourcePath}`)
+      .sort()
+    expect(detailed).toEqual([
+      'DELETE /~1clients~1{clientId}~1channels~1{channelId}~1cancellation',
+      'POST /~1clients~1{clientId}~1channels~1{channelId}~1cancellation',
+      'POST /~1webhooks~1360dialog',
+    ])
+  })
+})
