@@ -11,6 +11,9 @@ export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Pro
  */
 export const httpFunctions: Partial<Record<HttpFunctionName, (deps: AppDeps) => Promise<HttpHandler>>> = {
   webhook: async (deps) => (await import('../functions/webhook/handler')).buildWebhookHandler(deps),
+  onboarding: async (deps) => (await import('../functions/onboarding/handler')).buildOnboardingHandler(deps),
+  api: async (deps) =>
+    (await import('../functions/api/handler')).buildApiHandler(deps, { streamResponses: true }),
 }
 
 /** The poller as the local timer calls it: the same handler EventBridge Scheduler invokes. */

@@ -1,0 +1,63 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware'
+import { MetricUnit } from '@aws-lambda-powertools/metrics'
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware'
+import middy from '@middy/core'
+import type { Context } from 'aws-lambda'
+import type { AppDeps } from '../../shared/deps'
+import type { RunSummary } from '../../shared/domain/types'
+import { reconcile } from '../../shared/services/reconcile'
+
+/** The poller as Lambda (EventBridge Scheduler) and the local timer invoke it. */
+export type PollerLambda = middy.MiddyfiedHandler<unknown, RunSummary, Error, Context>
+
+/**
+ * EMF metrics of one run: every summary figure, the outcome as three 0/1 counts, and the seconds since
+ * the last successful run (read after this run's summary is saved; absent before the first success).
+ */
+export async function recordRunMetrics(
+  deps: Pick<AppDeps, 'metrics' | 'store' | 'clock' | 'logger'>,
+  summary: RunSummary,
+): Promise<void> {
+  const m = deps.metrics
+  m.addMetric('RunSucceeded', MetricUnit.Count, summary.outcome === 'succeeded' ? 1 : 0)
+  m.addMetric('RunFailed', MetricUnit.Count, summary.outcome === 'failed' ? 1 : 0)
+  m.addMetric('RunSkipped', MetricUnit.Count, summary.outcome === 'skipped' ? 1 : 0)
+  if (summary.outcome !== 'skipped') {
+    const duration = Date.parse(summary.endedAt) - Date.parse(summary.startedAt)
+    m.addMetric('RunDuration', MetricUnit.Milliseconds, Math.max(0, duration))
+    m.addMetric('RunComplete', MetricUnit.Count, summary.complete ? 1 : 0)
+    m.addMetric('Pages', MetricUnit.Count, summary.pages)
+    m.addMetric('UpstreamCalls', MetricUnit.Count, summary.calls)
+    m.addMetric('UpstreamRetries', MetricUnit.Count, summary.retries)
+    m.addMetric('ClientsSeen', MetricUnit.Count, summary.seen.clients)
+    m.addMetric('ChannelsSeen', MetricUnit.Count, summary.seen.channels)
+    m.addMetric('ClientsChanged', MetricUnit.Count, summary.changed.clients)
+    m.addMetric('ChannelsChanged', MetricUnit.Count, summary.changed.channels)
+    m.addMetric('ClientsMissing', MetricUnit.Count, summary.missing.clients)
+    m.addMetric('ChannelsMissing', MetricUnit.Count, summary.missing.channels)
+    m.addMetric('EventsSwept', MetricUnit.Count, summary.swept)
+    m.addMetric('CancellationsConfirmed', MetricUnit.Count, summary.confirmedCancellations)
+  }
+  try {
+    const { lastSuccess } = await deps.store.ops.getRunSummaries()
+    if (lastSuccess) {
+      const seconds = (deps.clock.now().getTime() - Date.parse(lastSuccess.endedAt)) / 1000
+      m.addMetric('SecondsSinceLastSuccess', MetricUnit.Seconds, Math.max(0, Math.round(seconds)))
+    }
+  } catch (err: unknown) {
+    deps.logger.warn('last successful run not read', { error: err instanceof Error ? err.name : 'unknown' })
+  }
+}
+
+/**
+ * The reconciliation poller: one `reconcile` run per invocation, metrics flushed as EMF. No HTTP error
+ * handler: a failed run throws (after its summary is saved) so Lambda retries, the schedule's
+ * dead-letter queue and the alarms see it.
+ */
+export function buildPollerHandler(deps: AppDeps): PollerLambda {
+  const run = async (): Promise<RunSummary> =>
+    reconcile(deps, { onSummary: (summary) => recordRunMetrics(deps, summary) })
+  return middy<unknown, RunSummary, Error, Context>(run)
+    .use(injectLambdaContext(deps.logger, { resetKeys: true }))
+    .use(logMetrics(deps.metrics))
+}

@@ -1,0 +1,40 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { type Bench, toMarkdown } from './harness'
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT'
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true'
+
+// Each benchmark registers here; `npm run bench -- <name>` runs only the named ones.
+const registry: Record<string, () => Promise<{ bench: Bench }>> = {
+  'cold-start': () => import('./cold-start.bench'),
+  'partner-client': () => import('./partner-client.bench'),
+  onboarding: () => import('./onboarding.bench'),
+  webhook: () => import('./webhook.bench'),
+  reconcile: () => import('./reconcile.bench'),
+  api: () => import('./api.bench'),
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2)
+  const names = Object.keys(registry).filter((n) => only.length === 0 || only.includes(n))
+  const out: string[] = [`Benchmarks run ${new Date().toISOString()} on Node ${process.version}\n`]
+  for (const name of names) {
+    const load = registry[name]
+    if (!load) continue
+    const { bench } = await load()
+    process.stderr.write(`running ${bench.name}…\n`)
+    for (const table of await bench.run()) {
+      const md = toMarkdown(table)
+      process.stdout.write(`${md}\n`)
+      out.push(md)
+    }
+  }
+  mkdirSync('.bench', { recursive: true })
+  writeFileSync('.bench/latest.md', out.join('\n'))
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})
