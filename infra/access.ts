@@ -61,7 +61,8 @@ export const ACCESS: Record<FunctionKey, FunctionAccess> = {
       channels: { actions: ['GetItem', 'PutItem', 'Scan'], indexes: ['byClient', 'byLifecycle'] },
       events: { actions: [], indexes: ['pending'] },
       cancellations: { actions: ['GetItem', 'PutItem'] },
-      ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+      // Query: GET /status sums the sharded webhook counters.
+      ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },
       audit: { actions: ['PutItem'] },
     },
     secrets: ['partnerApi'],
@@ -72,7 +73,8 @@ export const ACCESS: Record<FunctionKey, FunctionAccess> = {
   onboarding: {
     tables: {
       clients: { actions: ['GetItem', 'PutItem'] },
-      channels: { actions: ['GetItem', 'PutItem'] },
+      // byClient: the callback reads the client's stored channels in one query.
+      channels: { actions: ['GetItem', 'PutItem'], indexes: ['byClient'] },
       cancellations: { actions: ['GetItem', 'PutItem'] },
       ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
       audit: { actions: ['PutItem'] },

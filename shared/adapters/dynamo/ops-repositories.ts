@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
 import type { IdempotencyRecord, RunSummary } from '../../domain/types'
 import type { IdempotencyRepository, OpsRepository } from '../../ports'
@@ -12,7 +12,7 @@ export const opsKeys = {
   idempotency: (scope: string, key: string): Item => ({ [O.pk]: `idem#${scope}`, [O.sk]: `key#${key}` }),
   lease: (name: string): Item => ({ [O.pk]: `lease#${name}`, [O.sk]: 'lease' }),
   runs: (): Item => ({ [O.pk]: 'runs', [O.sk]: 'summary' }),
-  counters: (name: string): Item => ({ [O.pk]: `counters#${name}`, [O.sk]: 'counters' }),
+  counters: (name: string, shard: number): Item => ({ [O.pk]: `counters#${name}`, [O.sk]: `shard#${shard}` }),
   budget: (key: string, windowStart: number): Item => ({
     [O.pk]: `budget#${key}`,
     [O.sk]: `window#${windowStart}`,
@@ -21,6 +21,11 @@ export const opsKeys = {
 
 /** Counter attributes carry a prefix so a counter name never collides with a key or TTL attribute. */
 const COUNTER_PREFIX = 'c#'
+/**
+ * Counters are spread over this many items (write sharding): one DynamoDB item takes at most about
+ * 1,000 writes/s, and the webhook counters are written on every request. Reads sum the shards.
+ */
+export const COUNTER_SHARDS = 16
 /** Expired leases and budget windows linger this long before TTL removes them (seconds). */
 const TTL_SLACK_SECONDS = 86_400
 
@@ -177,7 +182,7 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
         db.doc.send(
           new UpdateCommand({
             TableName: table,
-            Key: opsKeys.counters(name),
+            Key: opsKeys.counters(name, Math.floor(Math.random() * COUNTER_SHARDS)),
             UpdateExpression: `ADD ${clauses.join(', ')}`,
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
@@ -187,12 +192,23 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
     },
     getCounters: async (name) => {
       const out = await db.call('ops.getCounters', () =>
-        db.doc.send(new GetCommand({ TableName: table, Key: opsKeys.counters(name), ConsistentRead: true })),
+        db.doc.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': O.pk },
+            ExpressionAttributeValues: { ':pk': `counters#${name}` },
+            ConsistentRead: true,
+          }),
+        ),
       )
       const counters: Record<string, number> = {}
-      for (const [attribute, value] of Object.entries(out.Item ?? {})) {
-        if (attribute.startsWith(COUNTER_PREFIX) && typeof value === 'number') {
-          counters[attribute.slice(COUNTER_PREFIX.length)] = value
+      for (const item of out.Items ?? []) {
+        for (const [attribute, value] of Object.entries(item)) {
+          if (attribute.startsWith(COUNTER_PREFIX) && typeof value === 'number') {
+            const counter = attribute.slice(COUNTER_PREFIX.length)
+            counters[counter] = (counters[counter] ?? 0) + value
+          }
         }
       }
       return counters
