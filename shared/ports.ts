@@ -120,8 +120,12 @@ export interface Digest {
 /** Clients, keyed by clientId. */
 export interface ClientRepository {
   get(clientId: string): Promise<Client | null>
-  /** Writes when the stored orderKey is lower (or equal with a different hash) or nothing is stored. */
-  putIfNewer(client: Client): Promise<GuardedWrite>
+  /**
+   * Writes when the stored orderKey is lower (or equal with a different hash) or nothing is stored.
+   * With `readHash`, also only when the stored content is still what the caller read (null: nothing
+   * was stored), so a concurrent write in between is never lost (compare-and-set).
+   */
+  putIfNewer(client: Client, readHash?: string | null): Promise<GuardedWrite>
   /** Writes only when the stored orderKey equals `expectedOrderKey` (null = must not exist). */
   putIfVersion(client: Client, expectedOrderKey: string | null): Promise<GuardedWrite>
   list(query: { status?: string; limit: number; cursor?: string }): Promise<Page<Client>>
@@ -132,7 +136,8 @@ export interface ClientRepository {
 /** Channels, keyed by channelId, with lookups by client, lifecycle and phone number. */
 export interface ChannelRepository {
   get(channelId: string): Promise<Channel | null>
-  putIfNewer(channel: Channel): Promise<GuardedWrite>
+  /** As ClientRepository.putIfNewer. */
+  putIfNewer(channel: Channel, readHash?: string | null): Promise<GuardedWrite>
   putIfVersion(channel: Channel, expectedOrderKey: string | null): Promise<GuardedWrite>
   list(query: {
     clientId?: string

@@ -2,7 +2,7 @@ import { channelFromUpstream, clientFromUpstream, rehash } from '../domain/mappi
 import { isNewer } from '../domain/ordering'
 import type { CancellationRecord, ChangeEvent, Channel, Client, Source } from '../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../domain/upstream'
-import type { Clock, EventSink, StateStore } from '../ports'
+import type { Clock, EventSink, GuardedWrite, StateStore } from '../ports'
 
 /** What applying upstream state needs. */
 export interface ApplyDeps {
@@ -48,25 +48,20 @@ export async function applyChannel(
   up: UpstreamChannel,
   opts: ApplyOptions<Channel>,
 ): Promise<ApplyResult<Channel>> {
-  const stored = opts.stored !== undefined ? opts.stored : await deps.store.channels.get(up.id)
   const now = deps.clock.now()
-  let next = channelFromUpstream(up, {
-    now,
-    source: opts.source,
-    kind: opts.kind,
-    fallbackTime: opts.fallbackTime ?? null,
-    previous: stored,
-  })
-  if (opts.mutate) next = rehash(opts.mutate(next))
-  if (stored && stored.contentHash === next.contentHash) {
-    if (next.orderKey > stored.orderKey)
-      await deps.store.channels.putIfNewer({ ...stored, orderKey: next.orderKey })
-    return { outcome: 'unchanged', record: stored, changes: [] }
+  const build = (stored: Channel | null): Channel => {
+    const next = channelFromUpstream(up, {
+      now,
+      source: opts.source,
+      kind: opts.kind,
+      fallbackTime: opts.fallbackTime ?? null,
+      previous: stored,
+    })
+    return opts.mutate ? rehash(opts.mutate(next)) : next
   }
-  if (!isNewer(next, stored)) return { outcome: 'stale', record: stored ?? next, changes: [] }
-  if ((await deps.store.channels.putIfNewer(next)) === 'stale') {
-    return { outcome: 'stale', record: stored ?? next, changes: [] }
-  }
+  const w = await guardedWrite(deps.store.channels, up.id, opts.stored, build)
+  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, changes: [] }
+  const { stored, record: next } = w
   const at = now.toISOString()
   const changes: ChangeEvent[] = []
   if (!stored) {
@@ -107,25 +102,20 @@ export async function applyClient(
   up: UpstreamClient,
   opts: ApplyOptions<Client>,
 ): Promise<ApplyResult<Client>> {
-  const stored = opts.stored !== undefined ? opts.stored : await deps.store.clients.get(up.id)
   const now = deps.clock.now()
-  let next = clientFromUpstream(up, {
-    now,
-    source: opts.source,
-    kind: opts.kind,
-    fallbackTime: opts.fallbackTime ?? null,
-    previous: stored,
-  })
-  if (opts.mutate) next = rehash(opts.mutate(next))
-  if (stored && stored.contentHash === next.contentHash) {
-    if (next.orderKey > stored.orderKey)
-      await deps.store.clients.putIfNewer({ ...stored, orderKey: next.orderKey })
-    return { outcome: 'unchanged', record: stored, changes: [] }
+  const build = (stored: Client | null): Client => {
+    const next = clientFromUpstream(up, {
+      now,
+      source: opts.source,
+      kind: opts.kind,
+      fallbackTime: opts.fallbackTime ?? null,
+      previous: stored,
+    })
+    return opts.mutate ? rehash(opts.mutate(next)) : next
   }
-  if (!isNewer(next, stored)) return { outcome: 'stale', record: stored ?? next, changes: [] }
-  if ((await deps.store.clients.putIfNewer(next)) === 'stale') {
-    return { outcome: 'stale', record: stored ?? next, changes: [] }
-  }
+  const w = await guardedWrite(deps.store.clients, up.id, opts.stored, build)
+  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, changes: [] }
+  const { stored, record: next } = w
   const changes: ChangeEvent[] = stored
     ? []
     : [
@@ -142,6 +132,45 @@ export async function applyClient(
       ]
   if (opts.publish !== false && changes.length > 0) await deps.events.publish(changes)
   return { outcome: 'written', record: next, changes }
+}
+
+/** Attempts of a compare-and-set write before a record that keeps changing under us counts as stale. */
+const CAS_ATTEMPTS = 4
+
+type GuardedOutcome<T> =
+  | { outcome: 'written'; record: T; stored: T | null }
+  | { outcome: 'unchanged' | 'stale'; record: T }
+
+/**
+ * The one guarded write behind applyChannel and applyClient: builds the next record from what is
+ * stored, skips it when the content is unchanged (still advancing a later order key) or older, and
+ * writes with compare-and-set on the content it read, so a concurrent write in between (a webhook
+ * notice during a poll, say) is re-read and merged instead of overwritten.
+ */
+async function guardedWrite<T extends { orderKey: string; contentHash: string }>(
+  repo: {
+    get(id: string): Promise<T | null>
+    putIfNewer(record: T, readHash?: string | null): Promise<GuardedWrite>
+  },
+  id: string,
+  known: T | null | undefined,
+  build: (stored: T | null) => T,
+): Promise<GuardedOutcome<T>> {
+  let stored = known !== undefined ? known : await repo.get(id)
+  for (let attempt = 1; ; attempt++) {
+    const next = build(stored)
+    const readHash = stored?.contentHash ?? null
+    if (stored && stored.contentHash === next.contentHash) {
+      if (next.orderKey > stored.orderKey)
+        await repo.putIfNewer({ ...stored, orderKey: next.orderKey }, readHash)
+      return { outcome: 'unchanged', record: stored }
+    }
+    if (!isNewer(next, stored)) return { outcome: 'stale', record: stored ?? next }
+    if ((await repo.putIfNewer(next, readHash)) === 'written')
+      return { outcome: 'written', record: next, stored }
+    if (attempt >= CAS_ATTEMPTS) return { outcome: 'stale', record: stored ?? next }
+    stored = await repo.get(id)
+  }
 }
 
 const CONFIRMABLE: ReadonlySet<CancellationRecord['state']> = new Set(['requested', 'unknown'])

@@ -114,8 +114,9 @@ export class MemoryStore implements StateStore {
       const c = this.clientMap.get(id)
       return c ? clone(c) : null
     },
-    putIfNewer: async (client): Promise<GuardedWrite> => {
+    putIfNewer: async (client, readHash?: string | null): Promise<GuardedWrite> => {
       const stored = this.clientMap.get(client.clientId) ?? null
+      if (readHash !== undefined && (stored?.contentHash ?? null) !== readHash) return 'stale'
       if (!isNewer(client, stored)) return 'stale'
       this.write()
       this.clientMap.set(client.clientId, clone(client))
@@ -150,8 +151,9 @@ export class MemoryStore implements StateStore {
       const c = this.channelMap.get(id)
       return c ? clone(c) : null
     },
-    putIfNewer: async (channel): Promise<GuardedWrite> => {
+    putIfNewer: async (channel, readHash?: string | null): Promise<GuardedWrite> => {
       const stored = this.channelMap.get(channel.channelId) ?? null
+      if (readHash !== undefined && (stored?.contentHash ?? null) !== readHash) return 'stale'
       if (!isNewer(channel, stored)) return 'stale'
       this.write()
       this.channelMap.set(channel.channelId, clone(channel))

@@ -32,15 +32,38 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
   what: string,
 ) {
   return {
-    putIfNewer: async (record: T): Promise<GuardedWrite> => {
+    putIfNewer: async (record: T, readHash?: string | null): Promise<GuardedWrite> => {
+      const newer = '(#ok < :k OR (#ok = :k AND #h <> :h))'
+      const condition =
+        readHash === undefined
+          ? `attribute_not_exists(#id) OR ${newer}`
+          : readHash === null
+            ? 'attribute_not_exists(#id)'
+            : `#h = :read AND ${newer}`
       const written = await db.conditional(`${what}.putIfNewer`, () =>
         db.doc.send(
           new PutCommand({
             TableName: table,
             Item: toItem(record),
-            ConditionExpression: 'attribute_not_exists(#id) OR #ok < :k OR (#ok = :k AND #h <> :h)',
-            ExpressionAttributeNames: { '#id': idName, '#ok': 'orderKey', '#h': 'contentHash' },
-            ExpressionAttributeValues: { ':k': record.orderKey, ':h': record.contentHash },
+            ConditionExpression: condition,
+            // DynamoDB rejects names an expression does not use, so each form declares its own.
+            ExpressionAttributeNames:
+              readHash === null
+                ? { '#id': idName }
+                : {
+                    ...(readHash === undefined ? { '#id': idName } : {}),
+                    '#ok': 'orderKey',
+                    '#h': 'contentHash',
+                  },
+            ...(readHash === null
+              ? {}
+              : {
+                  ExpressionAttributeValues: {
+                    ':k': record.orderKey,
+                    ':h': record.contentHash,
+                    ...(readHash === undefined ? {} : { ':read': readHash }),
+                  },
+                }),
           }),
         ),
       )

@@ -84,6 +84,21 @@ export function storeContract(factory: StoreFactory): void {
       })
     })
 
+    it('guards a newer write on the content it read (compare-and-set)', async () => {
+      const store = await factory()
+      const base = makeClient({ orderKey: '2024-01-02T00:00:00.000Z#50', contentHash: 'a' })
+      const newer = { ...base, orderKey: '2024-01-03T00:00:00.000Z#90', contentHash: 'b', name: 'newer' }
+      expect(await store.clients.putIfNewer(base, 'a')).toBe('stale')
+      expect(await store.clients.putIfNewer(base, null)).toBe('written')
+      expect(await store.clients.putIfNewer(newer, null)).toBe('stale')
+      expect(await store.clients.putIfNewer(newer, 'x')).toBe('stale')
+      expect(await store.clients.putIfNewer({ ...newer, orderKey: '2024-01-01T00:00:00.000Z#90' }, 'a')).toBe(
+        'stale',
+      )
+      expect(await store.clients.putIfNewer(newer, 'a')).toBe('written')
+      expect(await store.clients.get(base.clientId)).toMatchObject({ name: 'newer', contentHash: 'b' })
+    })
+
     it('writes by expected version only', async () => {
       const store = await factory()
       const client = makeClient({ orderKey: 'k1' })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
+import { rehash } from '../../../shared/domain/mapping'
 import type { CancellationRecord } from '../../../shared/domain/types'
 import {
   type UpstreamChannel,
@@ -145,6 +146,27 @@ describe('applyChannel', () => {
       detailType: 'Cancellation State Changed',
       detail: { from: 'requested', to: 'confirmed' },
     })
+  })
+
+  it('keeps a notice written between its read and its write (compare-and-set, re-read, merge)', async () => {
+    const { deps, store } = setup()
+    await applyChannel(deps, withTime(live, '2025-03-01T00:00:00Z'), { source: 'poll', kind: 'snapshot' })
+    const read = await store.channels.get('Pq7Wx2CH')
+    // A webhook notice lands after the poll read the record: same order key, new content.
+    const noticed = rehash({
+      ...read!,
+      violation: { type: 'SCAM', restricted: false, at: '2025-03-01T12:00:00Z' },
+    })
+    expect(await store.channels.putIfVersion(noticed, read!.orderKey)).toBe('written')
+    const r = await applyChannel(deps, withTime(live, '2025-03-02T00:00:00Z', { account_mode: 'sandbox' }), {
+      source: 'poll',
+      kind: 'snapshot',
+      stored: read,
+    })
+    expect(r.outcome).toBe('written')
+    const final = await store.channels.get('Pq7Wx2CH')
+    expect(final?.violation?.type).toBe('SCAM')
+    expect(final?.accountMode).toBe('sandbox')
   })
 
   it('leaves publishing to the caller when asked to', async () => {
