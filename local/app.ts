@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
+import { KEYS } from '../shared/adapters/dynamo/tables'
 import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
 import type { AppDeps } from '../shared/deps'
 import type { ChangeEvent } from '../shared/domain/types'
@@ -8,9 +9,10 @@ import { loadConfig } from '../shared/env'
 import type { HttpFunctionName } from '../shared/http/routes'
 import { createAppDeps } from '../shared/wiring'
 import { startDynalite } from './dynalite'
-import { type HttpHandler, httpFunctions, pollerFunction } from './handlers'
+import { type HttpHandler, httpFunctions, pollerFunction, streamFunctions } from './handlers'
 import { startLocalServer } from './server'
 import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
+import { createStreamQueue, type StreamQueue } from './stream-queue'
 
 /** Documented local defaults (contract §2). None of these is a real secret. */
 export const LOCAL_DEFAULTS = {
@@ -51,6 +53,8 @@ export interface App {
   credentials: { accessKeyId: string; secretAccessKey: string; region: string; service: string }
   /** Runs the poller once, as the schedule would (rejects when the run fails). */
   poll(): Promise<unknown>
+  /** Resolves when the stream stand-in has applied every event stored so far (nothing queued or in flight). */
+  settle(): Promise<void>
   close(): Promise<void>
 }
 
@@ -137,6 +141,8 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     for (const [name, build] of Object.entries(httpFunctions)) {
       if (build) handlers[name as HttpFunctionName] = await build(deps)
     }
+    const stream = await startEventsStream(deps, handlers)
+    if (stream) cleanups.push(() => stream.close())
     const poller = pollerFunction.build ? await pollerFunction.build(deps) : null
     let running: Promise<unknown> | null = null
     const poll = async (): Promise<unknown> => {
@@ -184,10 +190,53 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       deps,
       credentials: { ...credentials, region: LOCAL_DEFAULTS.region, service: LOCAL_DEFAULTS.service },
       poll,
+      settle: () => stream?.settle() ?? Promise.resolve(),
       close: closeAll,
     }
   } catch (err) {
     await closeAll()
     throw err
   }
+}
+
+/**
+ * Stream records per applier invocation, and invocations at once: like a table whose stream has a few
+ * shards. Concurrent applies are safe: every state write is a compare-and-set on what was read.
+ */
+const STREAM_BATCH_SIZE = 25
+const STREAM_CONCURRENCY = 4
+
+/**
+ * Stands in for the events table's DynamoDB stream (dynalite has none): every event the webhook
+ * stores for the first time (200 with `duplicate: false`) is queued as an INSERT and handed to the
+ * same applier Lambda runs.
+ */
+async function startEventsStream(
+  deps: AppDeps,
+  handlers: Partial<Record<HttpFunctionName, HttpHandler>>,
+): Promise<StreamQueue | null> {
+  const webhook = handlers.webhook
+  const applier = streamFunctions.webhookApplier ? await streamFunctions.webhookApplier(deps) : null
+  if (!webhook || !applier) return null
+  const stream = createStreamQueue({
+    handler: applier,
+    keyAttribute: KEYS.events.pk,
+    eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${deps.config.TABLE_EVENTS}/stream/local`,
+    concurrency: STREAM_CONCURRENCY,
+    batchSize: STREAM_BATCH_SIZE,
+    onFailure: (keys, error) =>
+      deps.logger.warn('webhook events left pending for the sweep', {
+        count: keys.length,
+        error: error instanceof Error ? error.name : null,
+      }),
+  })
+  handlers.webhook = async (event, context) => {
+    const result = await webhook(event, context)
+    if (result.statusCode === 200) {
+      const body = JSON.parse(result.body) as { eventKey?: unknown; duplicate?: unknown }
+      if (body.duplicate === false && typeof body.eventKey === 'string') stream.push(body.eventKey)
+    }
+    return result
+  }
+  return stream
 }

@@ -1,4 +1,10 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type {
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  Context,
+  DynamoDBBatchResponse,
+  DynamoDBStreamEvent,
+} from 'aws-lambda'
 import type { AppDeps } from '../shared/deps'
 import type { HttpFunctionName } from '../shared/http/routes'
 
@@ -22,4 +28,13 @@ export type PollerHandler = (event: unknown, context: Context) => Promise<unknow
 /** How the local runner builds the poller from the shared deps (absent until built). */
 export const pollerFunction: { build?: (deps: AppDeps) => Promise<PollerHandler> } = {
   build: async (deps) => (await import('../functions/poller/handler')).buildPollerHandler(deps),
+}
+
+/** A DynamoDB Streams consumer as the local runner's stream stand-in calls it. */
+export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>
+
+/** How the local runner builds each stream consumer from the shared deps (absent until built). */
+export const streamFunctions: { webhookApplier?: (deps: AppDeps) => Promise<StreamHandler> } = {
+  webhookApplier: async (deps) =>
+    (await import('../functions/webhook-applier/handler')).buildWebhookApplierHandler(deps),
 }

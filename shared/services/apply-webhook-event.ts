@@ -195,8 +195,9 @@ async function applyNotice(
       source: 'webhook',
     })
     if (next.contentHash === stored.contentHash) return result('applied')
-    // The channel's own orderKey is kept: notices must not make later upstream facts look stale.
-    if ((await deps.store.channels.putIfVersion(next, stored.orderKey)) === 'written') {
+    // The channel's own orderKey is kept (notices must not make later upstream facts look stale), so
+    // the write is a compare-and-set on the content read: a concurrent notice or fact is re-read, not lost.
+    if ((await deps.store.channels.putIfNewer(next, stored.contentHash)) === 'written') {
       return result('applied')
     }
     stored = await deps.store.channels.get(stored.channelId)

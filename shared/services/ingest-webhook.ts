@@ -11,34 +11,14 @@ import {
 import type { WebhookEventRecord, WebhookEventStatus } from '../domain/types'
 import { type WebhookEnvelope, webhookEnvelopeSchema } from '../domain/upstream'
 import { checkWebhookAuth, type RawHeaders, rawBody, type WebhookAuthConfig } from '../http/webhook-auth'
-import {
-  applyWebhookEvent,
-  parseStoredEnvelope,
-  type WebhookApplyResult,
-  type WebhookOutcome,
-} from './apply-webhook-event'
+import { applyPendingEvent, countOutcome, WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
 
-/** EMF metric names of webhook ingestion (RejectedEvents is the alarmed one). */
-export const WEBHOOK_METRICS = {
-  accepted: 'WebhookAccepted',
-  duplicate: 'WebhookDuplicate',
-  unauthorized: 'WebhookUnauthorized',
-  rejected: 'RejectedEvents',
-  unmatched: 'WebhookUnmatchedNotices',
-  unknown: 'WebhookUnknownType',
-  stale: 'WebhookStale',
-  applied: 'WebhookApplied',
-  applyFailed: 'WebhookApplyFailed',
-  storeFailed: 'WebhookStoreFailed',
-} as const
-
-/** Name of the ops counter record holding webhook counts (served by GET /status). */
-export const WEBHOOK_COUNTERS = 'webhooks'
+export { WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
 
 /**
- * A duplicate delivery of a still-pending event re-applies it only when the first delivery is at
- * least this old: younger, the first delivery is most likely still applying it (the sender's own
- * timeout is 5 s).
+ * A duplicate delivery of a still-pending event applies it only when the first delivery is at least
+ * this old: younger, the stream applier is most likely still applying it (the sender's own timeout
+ * is 5 s).
  */
 export const HEAL_DUPLICATE_AFTER_MS = 3_000
 
@@ -57,7 +37,7 @@ export interface WebhookRequest extends RawHeaders {
 export interface IngestResult {
   eventKey: string
   duplicate: boolean
-  /** The stored event's status after this request ('pending' when applying was deferred). */
+  /** The stored event's status after this request ('pending' for a new event: the applier completes it). */
   status: WebhookEventStatus
 }
 
@@ -187,63 +167,13 @@ function parseEnvelope(body: Buffer): WebhookEnvelope {
   return parsed.data
 }
 
-const OUTCOME_COUNTER: Record<WebhookOutcome, string> = {
-  applied: 'applied',
-  stale: 'stale',
-  rejected: 'rejected',
-  unknown_type: 'unknown',
-}
-
-/** Applies a stored event and records the outcome; null when storage failed (the event stays pending). */
-async function applyAndMark(
-  deps: IngestDeps,
-  envelope: WebhookEnvelope,
-  record: Pick<WebhookEventRecord, 'eventKey' | 'receivedAt'>,
-  counts: Record<string, number>,
-): Promise<WebhookApplyResult | null> {
-  try {
-    const outcome = await applyWebhookEvent(deps, envelope, { receivedAt: record.receivedAt })
-    await deps.store.events.markOutcome(
-      record.eventKey,
-      outcome.status,
-      outcome.reason,
-      deps.clock.now().toISOString(),
-    )
-    const counter = OUTCOME_COUNTER[outcome.status]
-    counts[counter] = (counts[counter] ?? 0) + 1
-    if (outcome.status === 'rejected') {
-      deps.metrics.addMetric(
-        outcome.unmatched ? WEBHOOK_METRICS.unmatched : WEBHOOK_METRICS.rejected,
-        MetricUnit.Count,
-        1,
-      )
-    } else if (outcome.status === 'unknown_type') {
-      deps.metrics.addMetric(WEBHOOK_METRICS.unknown, MetricUnit.Count, 1)
-    } else if (outcome.status === 'stale') {
-      deps.metrics.addMetric(WEBHOOK_METRICS.stale, MetricUnit.Count, 1)
-    } else {
-      deps.metrics.addMetric(WEBHOOK_METRICS.applied, MetricUnit.Count, 1)
-    }
-    return outcome
-  } catch (err: unknown) {
-    // The event is stored and pending: the sweep (or the next delivery) completes it.
-    deps.logger.warn('webhook apply deferred', {
-      eventKey: record.eventKey,
-      eventType: envelope.event,
-      error: errorName(err),
-    })
-    deps.metrics.addMetric(WEBHOOK_METRICS.applyFailed, MetricUnit.Count, 1)
-    counts['deferred'] = (counts['deferred'] ?? 0) + 1
-    return null
-  }
-}
-
 /**
  * Ingests one webhook delivery (contract §3): size limit and authentication on the raw bytes, then
- * envelope validation, then a durable conditional store keyed by the dedupe key, and only then the
- * apply to state. Throws PayloadTooLargeError (413), UnauthorizedError (401), ValidationError (400)
- * or DependencyUnavailableError (503, nothing stored or acknowledged). Once stored, it answers even
- * when applying fails: the event stays pending for the sweep.
+ * envelope validation, then one durable conditional store keyed by the dedupe key, and the answer.
+ * A new event is stored `pending` and applied afterwards by the stream applier
+ * (functions/webhook-applier); a redelivery of an event still pending after HEAL_DUPLICATE_AFTER_MS
+ * completes it inline. Throws PayloadTooLargeError (413), UnauthorizedError (401), ValidationError
+ * (400) or DependencyUnavailableError (503, nothing stored or acknowledged).
  */
 export async function ingestWebhook(deps: IngestDeps, request: WebhookRequest): Promise<IngestResult> {
   const body = rawBody(request.body, request.isBase64Encoded)
@@ -276,11 +206,10 @@ export async function ingestWebhook(deps: IngestDeps, request: WebhookRequest): 
   let status: WebhookEventStatus = 'pending'
   if (stored === 'created') {
     deps.metrics.addMetric(WEBHOOK_METRICS.accepted, MetricUnit.Count, 1)
-    status = (await applyAndMark(deps, envelope, record, counts))?.status ?? 'pending'
   } else {
     counts['duplicates'] = 1
     deps.metrics.addMetric(WEBHOOK_METRICS.duplicate, MetricUnit.Count, 1)
-    status = await healDuplicate(deps, envelope, eventKey, now, counts)
+    status = await healDuplicate(deps, eventKey, now, counts)
   }
   deps.logger.info('webhook accepted', {
     eventKey,
@@ -292,10 +221,13 @@ export async function ingestWebhook(deps: IngestDeps, request: WebhookRequest): 
   return { eventKey, duplicate: stored === 'duplicate', status }
 }
 
-/** A redelivered event that is still pending (its first delivery crashed) is applied now. */
+/**
+ * A redelivered event still pending well after its first delivery (the applier failed or lagged, or
+ * the process crashed) is completed now, from what was stored first: a sender reusing an id with
+ * another body does not change the event.
+ */
 async function healDuplicate(
   deps: IngestDeps,
-  envelope: WebhookEnvelope,
   eventKey: string,
   now: Date,
   counts: Record<string, number>,
@@ -310,9 +242,13 @@ async function healDuplicate(
   if (!existing) return 'pending'
   if (existing.status !== 'pending') return existing.status
   if (now.getTime() - Date.parse(existing.receivedAt) < HEAL_DUPLICATE_AFTER_MS) return 'pending'
-  deps.logger.info('webhook healing pending event', { eventKey, eventType: envelope.event })
-  // Apply what was stored first: a sender reusing an id with another body does not change the event.
-  const stored = parseStoredEnvelope(existing)
-  const target = stored.ok ? stored.envelope : envelope
-  return (await applyAndMark(deps, target, existing, counts))?.status ?? 'pending'
+  try {
+    const outcome = await applyPendingEvent(deps, existing, 'redelivery')
+    countOutcome(counts, outcome.status)
+    return outcome.status
+  } catch {
+    // Logged and counted by applyPendingEvent; the event stays pending for the next try.
+    counts['deferred'] = (counts['deferred'] ?? 0) + 1
+    return 'pending'
+  }
 }

@@ -8,10 +8,18 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency'
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb'
-import { CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb'
+import {
+  type AttributeValue,
+  CreateTableCommand,
+  DynamoDBClient,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb'
+import type { APIGatewayProxyEvent, DynamoDBStreamEvent } from 'aws-lambda'
 import { buildWebhookHandler } from '../../functions/webhook/handler'
+import { buildWebhookApplierHandler } from '../../functions/webhook-applier/handler'
 import { type App, LOCAL_DEFAULTS, startApp } from '../../local/app'
+import { createDynamoStore, tableNamesFromConfig } from '../../shared/adapters/dynamo/dynamo-store'
 import type { AppDeps } from '../../shared/deps'
 import type { UpstreamChannel } from '../../shared/domain/upstream'
 import { verifySignature } from '../../shared/http/webhook-auth'
@@ -195,16 +203,21 @@ async function startPowertoolsBaseline(
   return server
 }
 
-async function countItems(client: DynamoDBClient, table: string, prefix: string): Promise<Set<string>> {
-  const found = new Set<string>()
-  let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined
+/** Status of every stored event whose key carries `prefix` (id → status). */
+async function storedStatuses(
+  client: DynamoDBClient,
+  table: string,
+  prefix: string,
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>()
+  let start: Record<string, AttributeValue> | undefined
   for (let page = 0; page < 10_000; page++) {
     const out = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }))
     for (const item of out.Items ?? []) {
       const key = Object.values(item)
         .map((v) => v.S ?? '')
         .find((s) => s.includes(`${prefix}-`))
-      if (key) found.add(key.replace(/^id:/, ''))
+      if (key) found.set(key.replace(/^id:/, ''), item.status?.S ?? '')
     }
     start = out.LastEvaluatedKey
     if (!start) break
@@ -212,57 +225,163 @@ async function countItems(client: DynamoDBClient, table: string, prefix: string)
   return found
 }
 
-/** Counts store calls per repository method (reads vs writes) for one in-process pass. */
-function countingStore(store: StateStore): { store: StateStore; reads: () => number; writes: () => number } {
-  let reads = 0
-  let writes = 0
-  const READ = /^(get|list|find|count|digests|scan)/
-  const wrap = <T extends object>(repo: T): T =>
-    new Proxy(repo, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver) as unknown
-        if (typeof value !== 'function') return value
-        return (...args: unknown[]) => {
-          if (READ.test(String(prop))) reads++
-          else writes++
-          return (value as (...a: unknown[]) => unknown).apply(target, args)
-        }
-      },
-    })
-  const wrapped = Object.fromEntries(
-    Object.entries(store).map(([k, v]) => [k, wrap(v as object)]),
-  ) as unknown as StateStore
-  return { store: wrapped, reads: () => reads, writes: () => writes }
+/** DynamoDB requests sent through a client, by command, counted by a client middleware. */
+interface CallCounter {
+  total(): number
+  byCommand(): Record<string, number>
+  reset(): void
 }
 
-function row(
-  name: string,
-  sent: number,
-  distinct: Set<string>,
-  stored: Set<string>,
-  r: RunResult,
-  floorMs: number,
-) {
-  const lost = [...r.acked].filter((id) => !stored.has(id)).length
-  const eventsPerSecond = (sent / r.ms) * 1000
-  return [
-    name,
-    round(percentile(r.latencies, 50), 1),
-    round(percentile(r.latencies, 99), 1),
-    round(Math.max(...r.latencies), 1),
-    round(eventsPerSecond, 0),
-    `${stored.size}/${distinct.size}`,
-    lost,
-    r.refused,
-    round(r.ms / floorMs, 2),
-    r.peakRssMb,
-  ]
+function countCalls(client: DynamoDBClient): CallCounter {
+  const counts = new Map<string, number>()
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = (context.commandName ?? 'unknown').replace(/Command$/, '')
+      counts.set(name, (counts.get(name) ?? 0) + 1)
+      return next(args)
+    },
+    { step: 'initialize', name: 'benchCallCounter' },
+  )
+  return {
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+    byCommand: () => Object.fromEntries([...counts.entries()].sort()),
+    reset: () => counts.clear(),
+  }
+}
+
+function localClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  })
+}
+
+function webhookEvent(s: Send): APIGatewayProxyEvent {
+  return {
+    body: s.body,
+    headers: { 'x-360dialog-signature': s.signature },
+    multiValueHeaders: { 'x-360dialog-signature': [s.signature] },
+    httpMethod: 'POST',
+    isBase64Encoded: false,
+    path: '/webhooks/360dialog',
+    pathParameters: null,
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    resource: '/webhooks/360dialog',
+    requestContext: {} as never,
+  }
+}
+
+function streamBatch(keys: string[], from: number): DynamoDBStreamEvent {
+  return {
+    Records: keys.map((key, i) => ({
+      eventName: 'INSERT',
+      eventSource: 'aws:dynamodb',
+      dynamodb: {
+        Keys: { eventKey: { S: key } },
+        SequenceNumber: String(from + i),
+        StreamViewType: 'KEYS_ONLY',
+      },
+    })),
+  }
+}
+
+/** `distinct` different sends plus `duplicates` repeats of them, shuffled (the run's 20 % mix at a smaller size). */
+function sample(from: Send[], distinct: number, duplicates: number): Send[] {
+  const seen = new Map<string, Send>()
+  for (const s of from) if (seen.size < distinct) seen.set(s.id, s)
+  const unique = [...seen.values()]
+  const rand = prng(11)
+  const out = [...unique]
+  for (let i = 0; i < duplicates; i++) out.push(unique[Math.floor(rand() * unique.length)] as Send)
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1))
+    ;[out[i], out[j]] = [out[j] as Send, out[i] as Send]
+  }
+  return out
 }
 
 /**
+ * DynamoDB requests per send, counted with a client middleware on a store over the same embedded
+ * DynamoDB: 1,000 sends of a fresh dataset (20 % duplicates) through the webhook handler in process at concurrency 50
+ * (the request path), then the stream's INSERTs of the new events through the applier, 25 per batch.
+ */
+async function countPartnerOpsCalls(
+  app: App,
+): Promise<{ sends: number; created: number; request: CallCounter; applier: CallCounter }> {
+  const config = app.deps.config
+  const requestClient = localClient(config.DYNAMODB_ENDPOINT ?? '')
+  const applierClient = localClient(config.DYNAMODB_ENDPOINT ?? '')
+  const request = countCalls(requestClient)
+  const applier = countCalls(applierClient)
+  const storeOver = (client: DynamoDBClient): StateStore =>
+    createDynamoStore({ client, tables: tableNamesFromConfig(config), cursorSecret: config.CURSOR_SECRET })
+  const handler = buildWebhookHandler({ ...app.deps, store: storeOver(requestClient) })
+  const apply = buildWebhookApplierHandler({ ...app.deps, store: storeOver(applierClient) })
+  const sends = sample(dataset('calls').sends, 800, 200)
+  const created: string[] = []
+  await drive(sends, async (s) => {
+    const res = await handler(webhookEvent(s), {} as never)
+    const answer = JSON.parse(res.body) as { eventKey?: string; duplicate?: boolean }
+    if (res.statusCode === 200 && answer.duplicate === false && answer.eventKey) created.push(answer.eventKey)
+    return res.statusCode
+  })
+  for (let i = 0; i < created.length; i += 25) {
+    await apply(streamBatch(created.slice(i, i + 25), i), {} as never)
+  }
+  requestClient.destroy()
+  applierClient.destroy()
+  return { sends: sends.length, created: created.length, request, applier }
+}
+
+interface Row {
+  name: string
+  data: { sends: Send[]; distinct: Set<string> }
+  stored: Map<string, string>
+  run: RunResult
+  /** DynamoDB requests per send on the request path. */
+  callsPerSend: number
+  /** Time from the last 200 until every distinct event was completed (null = applied inline). */
+  appliedLagMs: number | null
+  /** Distinct events whose outcome is recorded (not pending), or null when not applicable. */
+  completed: number | null
+}
+
+function row(r: Row, floor: Row): (string | number)[] {
+  const lost = [...r.run.acked].filter((id) => !r.stored.has(id)).length
+  return [
+    r.name,
+    round(percentile(r.run.latencies, 50), 1),
+    round(percentile(r.run.latencies, 99), 1),
+    round(Math.max(...r.run.latencies), 1),
+    round((r.data.sends.length / r.run.ms) * 1000, 0),
+    `${r.stored.size}/${r.data.distinct.size}`,
+    lost,
+    r.run.refused,
+    round(r.run.ms / floor.run.ms, 2),
+    round(r.callsPerSend, 2),
+    round(r.callsPerSend / floor.callsPerSend, 2),
+    r.appliedLagMs === null ? 'inline' : round(r.appliedLagMs, 0),
+    r.completed === null ? '–' : `${r.completed}/${r.data.distinct.size}`,
+    r.run.peakRssMb,
+  ]
+}
+
+const completedCount = (statuses: Map<string, string>): number =>
+  [...statuses.values()].filter((s) => s !== '' && s !== 'pending').length
+
+const perUnit = (o: Record<string, number>, per: number): string =>
+  Object.entries(o)
+    .map(([k, v]) => `${k} ${round(v / per, 2)}`)
+    .join(', ')
+
+/**
  * 5,000 signed webhook events (20 % duplicates) at concurrency 50: PartnerOps through the local HTTP
- * server on embedded DynamoDB, beside (a) one conditional PutItem per event on the same DynamoDB and
- * (b) Powertools makeIdempotent around a store-and-apply handler behind a minimal HTTP server.
+ * server on embedded DynamoDB (stored and answered, then applied by the stream applier), beside (a)
+ * one conditional PutItem per event on the same DynamoDB and (b) Powertools makeIdempotent around a
+ * store-and-apply handler behind a minimal HTTP server.
  */
 export const bench: Bench = {
   name: 'webhook',
@@ -272,13 +391,19 @@ export const bench: Bench = {
       simulator: { seed: 'empty', deliverWebhooks: false },
       env: { EVENT_SINK: 'none' },
     })
-    const endpoint = app.deps.config.DYNAMODB_ENDPOINT ?? ''
-    const client = new DynamoDBClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    const config = app.deps.config
+    const endpoint = config.DYNAMODB_ENDPOINT ?? ''
+    const client = localClient(endpoint)
+    const floorClient = localClient(endpoint)
+    const floorCalls = countCalls(floorClient)
+    const floorDoc = DynamoDBDocumentClient.from(floorClient)
+    const ptClient = localClient(endpoint)
+    const ptCalls = countCalls(ptClient)
+    const ptStore = createDynamoStore({
+      client: ptClient,
+      tables: tableNamesFromConfig(config),
+      cursorSecret: config.CURSOR_SECRET,
     })
-    const doc = DynamoDBDocumentClient.from(client)
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
     let baseline: Server | null = null
     try {
@@ -295,19 +420,21 @@ export const bench: Bench = {
           }),
         )
       }
-      baseline = await startPowertoolsBaseline(app.deps, client, 'bench-idempotency')
+      baseline = await startPowertoolsBaseline({ ...app.deps, store: ptStore }, ptClient, 'bench-idempotency')
       const baselineUrl = `http://127.0.0.1:${(baseline.address() as AddressInfo).port}/webhooks/360dialog`
       const oursUrl = `${app.url}/webhooks/360dialog`
 
       // Warm-up (JIT, sockets), not reported.
       const warm = dataset('warm').sends.slice(0, 300)
       await drive(warm, (s) => httpPost(agent, oursUrl, s))
-      await drive(warm, (s) => httpPost(agent, baselineUrl, { ...s, id: `${s.id}` }))
+      await drive(warm, (s) => httpPost(agent, baselineUrl, s))
+      await app.settle()
 
       const floorData = dataset('floor')
-      const floor = await drive(floorData.sends, async (s) => {
+      floorCalls.reset()
+      const floorRun = await drive(floorData.sends, async (s) => {
         try {
-          await doc.send(
+          await floorDoc.send(
             new PutCommand({
               TableName: 'bench-floor',
               Item: { pk: `id:${s.id}`, body: s.body, receivedAt: new Date().toISOString() },
@@ -319,51 +446,68 @@ export const bench: Bench = {
         }
         return 200
       })
-      const floorStored = await countItems(client, 'bench-floor', 'floor')
-
-      const oursData = dataset('ours')
-      const ours = await drive(oursData.sends, (s) => httpPost(agent, oursUrl, s))
-      const oursStored = await countItems(client, app.deps.config.TABLE_EVENTS, 'ours')
-
-      const ptData = dataset('pt')
-      const pt = await drive(ptData.sends, (s) => httpPost(agent, baselineUrl, s))
-      const ptStored = await countItems(client, app.deps.config.TABLE_EVENTS, 'pt')
-
-      // Store calls per event, measured in-process over 1,000 sends of a fresh dataset.
-      const counting = countingStore(app.deps.store)
-      const handler = buildWebhookHandler({ ...app.deps, store: counting.store })
-      const calls = dataset('calls').sends.slice(0, 1_000)
-      for (const s of calls) {
-        await handler(
-          {
-            body: s.body,
-            headers: { 'x-360dialog-signature': s.signature },
-            multiValueHeaders: { 'x-360dialog-signature': [s.signature] },
-            httpMethod: 'POST',
-            isBase64Encoded: false,
-            path: '/webhooks/360dialog',
-            pathParameters: null,
-            queryStringParameters: null,
-            multiValueQueryStringParameters: null,
-            stageVariables: null,
-            resource: '/webhooks/360dialog',
-            requestContext: {} as never,
-          },
-          {} as never,
-        )
+      const floor: Row = {
+        name: '(a) floor: one conditional PutItem, no HTTP',
+        data: floorData,
+        stored: await storedStatuses(client, 'bench-floor', 'floor'),
+        run: floorRun,
+        callsPerSend: floorCalls.total() / floorData.sends.length,
+        appliedLagMs: null,
+        completed: null,
       }
 
+      const oursData = dataset('ours')
+      const oursRun = await drive(oursData.sends, (s) => httpPost(agent, oursUrl, s))
+      const lastAnswer = performance.now()
+      await app.settle()
+      const appliedLagMs = performance.now() - lastAnswer
+      const oursStored = await storedStatuses(client, config.TABLE_EVENTS, 'ours')
+
+      const ptData = dataset('pt')
+      ptCalls.reset()
+      const ptRun = await drive(ptData.sends, (s) => httpPost(agent, baselineUrl, s))
+      const ptCallsPerSend = ptCalls.total() / ptData.sends.length
+      const ptByCommand = ptCalls.byCommand()
+      const ptStored = await storedStatuses(client, config.TABLE_EVENTS, 'pt')
+
+      const counted = await countPartnerOpsCalls(app)
+      const ourCallsPerSend = counted.request.total() / counted.sends
+      const rows: Row[] = [
+        floor,
+        {
+          name: 'PartnerOps webhook (local HTTP server, middy chain; stream applier after)',
+          data: oursData,
+          stored: oursStored,
+          run: oursRun,
+          callsPerSend: ourCallsPerSend,
+          appliedLagMs,
+          completed: completedCount(oursStored),
+        },
+        {
+          name: '(b) Powertools makeIdempotent + store + apply',
+          data: ptData,
+          stored: ptStored,
+          run: ptRun,
+          callsPerSend: ptCallsPerSend,
+          appliedLagMs: null,
+          completed: completedCount(ptStored),
+        },
+      ]
       const sent = floorData.sends.length
+      const created = Math.max(1, counted.created)
       return [
         {
           title: `Webhook ingestion: ${sent} signed events (${DUPLICATES} duplicates), concurrency ${CONCURRENCY}, embedded DynamoDB`,
           note:
-            'Latency per HTTP attempt in ms. "stored" = distinct events found in the table / distinct sent; ' +
-            '"lost" = acknowledged (200) but not stored; "refused" = non-200 attempts (retried by the load ' +
-            "generator with backoff, as the sender would). Cost = wall time of the run / the floor's wall " +
-            `time (one process shares the CPU with dynalite). Store calls per send (1,000 sends, 20 % dup.): ` +
-            `${round(counting.writes() / calls.length, 2)} writes, ${round(counting.reads() / calls.length, 2)} reads ` +
-            '(the floor: 1 write).',
+            'Latency per HTTP attempt in ms (request path). "stored" = distinct events in the table / distinct ' +
+            'sent; "lost" = acknowledged (200) but not stored; "refused" = non-200 attempts (retried with ' +
+            'backoff, as the sender would). "cost × floor (time)" = wall time of the run / the floor\'s ' +
+            '(one process shares the CPU with dynalite). "calls/send" = DynamoDB requests per send on the ' +
+            'request path, counted by a client middleware (PartnerOps: 1,000 sends of a fresh dataset, 20 % duplicates, through ' +
+            'the handler in process at concurrency 50; floor and Powertools: during their runs); "cost × floor ' +
+            '(calls)" = calls/send ÷ the floor\'s. "applied lag" = from the last 200 until app.settle() ' +
+            'resolves (the stream stand-in has drained); "completed" = distinct events whose outcome is ' +
+            'recorded (applied, stale, rejected, unknown) after that.',
           columns: [
             'variant',
             'p50 ms',
@@ -373,34 +517,42 @@ export const bench: Bench = {
             'stored',
             'lost',
             'refused',
-            'cost × floor',
+            'cost × floor (time)',
+            'calls/send',
+            'cost × floor (calls)',
+            'applied lag ms',
+            'completed',
             'peak RSS MB',
           ],
+          rows: rows.map((r) => row(r, floor)),
+        },
+        {
+          title: 'Webhook ingestion: DynamoDB requests by command',
+          note:
+            `PartnerOps request path per send (${counted.sends} sends, 800 distinct + 200 duplicates: a duplicate is a failed ` +
+            'PutItem, an UpdateItem of its delivery count and a GetItem of its status; request counters are ' +
+            `one batched UpdateItem for concurrent requests); applier per new event (${counted.created} ` +
+            'INSERTs, 25 per invocation: GetItem, the state reads and writes, the outcome UpdateItem, and one ' +
+            'counter UpdateItem per batch); Powertools per send during its run.',
+          columns: ['variant', 'requests per unit', 'by command'],
           rows: [
-            row(
-              '(a) floor: one conditional PutItem, no HTTP',
-              sent,
-              floorData.distinct,
-              floorStored,
-              floor,
-              floor.ms,
-            ),
-            row(
-              'PartnerOps webhook (local HTTP server, middy chain)',
-              sent,
-              oursData.distinct,
-              oursStored,
-              ours,
-              floor.ms,
-            ),
-            row(
-              '(b) Powertools makeIdempotent + store + apply',
-              sent,
-              ptData.distinct,
-              ptStored,
-              pt,
-              floor.ms,
-            ),
+            ['(a) floor, per send', round(floor.callsPerSend, 2), perUnit(floorCalls.byCommand(), sent)],
+            [
+              'PartnerOps request path, per send',
+              round(ourCallsPerSend, 2),
+              perUnit(counted.request.byCommand(), counted.sends),
+            ],
+            [
+              'PartnerOps applier, per new event',
+              round(counted.applier.total() / created, 2),
+              perUnit(counted.applier.byCommand(), created),
+            ],
+            [
+              'PartnerOps request path + applier, per send',
+              round((counted.request.total() + counted.applier.total()) / counted.sends, 2),
+              '',
+            ],
+            ['(b) Powertools, per send', round(ptCallsPerSend, 2), perUnit(ptByCommand, ptData.sends.length)],
           ],
         },
       ]
@@ -412,6 +564,8 @@ export const bench: Bench = {
         await new Promise<void>((ok) => b.close(() => ok()))
       }
       client.destroy()
+      floorClient.destroy()
+      ptClient.destroy()
       await app.close()
     }
   },

@@ -57,6 +57,28 @@ const signed = (a: App, body: string, extra: Record<string, string | string[]> =
   post(a, body, { 'x-360dialog-signature': sign(body), ...extra })
 
 describe('webhook over the local server and embedded DynamoDB', () => {
+  it('answers once stored, then applies through the stream stand-in; settle waits for it', async () => {
+    const a = await start()
+    const res = await signed(a, JSON.stringify(EVENTS.channel_live))
+    expect(res.json).toMatchObject({ eventKey: 'id:evt_06', duplicate: false })
+    await a.settle()
+    expect(await a.deps.store.events.get('id:evt_06')).toMatchObject({ status: 'applied' })
+    expect((await a.deps.store.channels.get('Pq7Wx2CH'))?.lifecycle).toBe('live')
+    expect(await a.deps.store.ops.getCounters('webhooks')).toEqual({ received: 1, applied: 1 })
+    await a.settle()
+  })
+
+  it('closes cleanly with events still queued for the applier', async () => {
+    const a = await start()
+    const bodies = Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify({ id: `q${i}`, event: 'something_new', data: { i } }),
+    )
+    const answers = await Promise.all(bodies.map((b) => signed(a, b)))
+    expect(answers.every((r) => r.status === 200)).toBe(true)
+    await a.close()
+    app = null
+  })
+
   it('stores and applies every fixture event type', async () => {
     const a = await start()
     const keys: Record<string, string> = {}
@@ -66,6 +88,7 @@ describe('webhook over the local server and embedded DynamoDB', () => {
       expect(res.json).toMatchObject({ status: 'accepted', duplicate: false })
       keys[name] = res.json.eventKey as string
     }
+    await a.settle()
     const statuses: Record<string, string | undefined> = {}
     for (const [name, key] of Object.entries(keys))
       statuses[name] = (await a.deps.store.events.get(key))?.status
@@ -144,6 +167,7 @@ describe('webhook over the local server and embedded DynamoDB', () => {
     const burst = await Promise.all(Array.from({ length: 50 }, () => signed(a, live)))
     expect(burst.every((r) => r.status === 200)).toBe(true)
     expect(burst.filter((r) => r.json.duplicate === false)).toHaveLength(1)
+    await a.settle()
     expect(await a.deps.store.events.get('id:evt_04')).toMatchObject({ deliveries: 10, status: 'applied' })
     expect(await a.deps.store.events.get('id:evt_06')).toMatchObject({ deliveries: 50, status: 'applied' })
     expect(await a.deps.store.ops.getCounters('webhooks')).toMatchObject({
@@ -188,6 +212,7 @@ describe('webhook over the local server and embedded DynamoDB', () => {
     for (const name of ['channel_created', 'channel_submitted', 'channel_ready']) {
       await signed(a, JSON.stringify(EVENTS[name]))
     }
+    await a.settle()
     const before = await a.deps.store.channels.get('Rt5Yu8CH')
     const summary = await replayWebhooks(a.deps, { since: new Date(Date.now() - 60_000).toISOString() })
     expect(summary.scanned).toBe(3)

@@ -40,7 +40,7 @@ function cancellation(channelId: string, clientId: string): CancellationRecord {
 }
 
 async function postFixture(h: Harness, name: string): Promise<string> {
-  const res = await h.post(JSON.stringify(FIXTURE_EVENTS[name]))
+  const res = await h.deliver(JSON.stringify(FIXTURE_EVENTS[name]))
   expect(res.statusCode).toBe(200)
   const key = bodyOf(res).eventKey as string
   return (await h.store.events.get(key))?.status ?? 'missing'
@@ -118,6 +118,28 @@ describe('applyWebhookEvent', () => {
     await postFixture(h, 'channel_live')
     return h
   }
+
+  it('keeps both of two notices about one channel applied at the same time', async () => {
+    const h = await seeded()
+    const notice = (event: string, timestamp: string): Parameters<typeof applyWebhookEvent>[1] => ({
+      event,
+      data: {
+        client_id: 'Kd82nQ1zCL',
+        channel_id: 'Pq7Wx2CH',
+        phone_number: '4930111222',
+        violation_type: 'SCAM',
+      },
+      timestamp,
+    })
+    const results = await Promise.all([
+      applyWebhookEvent(h.deps, notice('account_violation', '2025-04-02T07:30:00Z'), at),
+      applyWebhookEvent(h.deps, notice('template_messaging_disabled', '2025-04-02T07:31:00Z'), at),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['applied', 'applied'])
+    const channel = await h.store.channels.get('Pq7Wx2CH')
+    expect(channel?.violation?.type).toBe('SCAM')
+    expect(channel?.templateMessaging).toBe('disabled')
+  })
 
   it('tolerates a channel-like object with client fields in client_created', async () => {
     const h = createHarness()

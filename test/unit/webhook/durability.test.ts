@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { replayWebhooks } from '../../../shared/services/replay-webhooks'
 import { sweepPendingEvents } from '../../../shared/services/sweep-webhooks'
 import { MemoryStore } from '../../fakes/memory-store'
-import { bodyOf, createHarness, FIXTURE_EVENTS } from './support'
+import { bodyOf, createHarness, FIXTURE_EVENTS, lambdaContext, streamEvent } from './support'
 
 const live = JSON.stringify(FIXTURE_EVENTS.channel_live)
 
@@ -22,7 +22,7 @@ describe('duplicates', () => {
     const h = createHarness()
     const putIfNewer = vi.spyOn(h.store.channels, 'putIfNewer')
     const answers = []
-    for (let i = 0; i < 10; i++) answers.push(await h.post(live))
+    for (let i = 0; i < 10; i++) answers.push(await h.deliver(live))
     expect(answers.map((r) => r.statusCode)).toEqual(Array(10).fill(200))
     expect(answers.map((r) => bodyOf(r).duplicate)).toEqual([false, ...Array(9).fill(true)])
     expect(h.store.allEvents()).toEqual([expect.objectContaining({ status: 'applied', deliveries: 10 })])
@@ -36,31 +36,42 @@ describe('duplicates', () => {
     const before = h.store.stats.writes
     const answers = await Promise.all(Array.from({ length: 50 }, () => h.post(live)))
     expect(answers.every((r) => r.statusCode === 200)).toBe(true)
-    expect(answers.filter((r) => bodyOf(r).duplicate === false)).toHaveLength(1)
+    const created = answers.filter((r) => bodyOf(r).duplicate === false)
+    expect(created).toHaveLength(1)
+    // 50 event writes on the request path; concurrent counter updates share writes.
+    const counterWrites = h.store.stats.writes - before - 50
+    expect(counterWrites).toBeGreaterThanOrEqual(1)
+    expect(counterWrites).toBeLessThan(50)
+    // The stream announces the one INSERT: one channel write, one outcome, one counter write.
+    const applying = h.store.stats.writes
+    await h.stream(created.map((r) => bodyOf(r).eventKey as string))
+    expect(h.store.stats.writes - applying).toBe(3)
     expect(h.store.allEvents()).toEqual([expect.objectContaining({ status: 'applied', deliveries: 50 })])
     expect(h.changes()).toHaveLength(1)
     expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 50, duplicates: 49, applied: 1 })
-    // 50 event writes, one channel write, one outcome; concurrent counter updates share writes.
-    const counterWrites = h.store.stats.writes - before - 52
-    expect(counterWrites).toBeGreaterThanOrEqual(1)
-    expect(counterWrites).toBeLessThan(50)
   })
 })
 
 describe('crash between store and apply', () => {
+  /** Stored and acknowledged, then the applier fails on it (a throttled write): the event stays pending. */
   async function crashed() {
     const h = createHarness()
-    vi.spyOn(h.store.channels, 'putIfNewer').mockRejectedValueOnce(new Error('throttled'))
     const first = await h.post(live)
-    return { h, first }
+    vi.spyOn(h.store.channels, 'putIfNewer').mockRejectedValueOnce(new Error('throttled'))
+    const applied = await h.applier(
+      streamEvent([{ key: 'id:evt_06', sequence: '000000000000000000042' }]),
+      lambdaContext(),
+    )
+    return { h, first, applied }
   }
 
-  it('still answers 200 once stored, leaving the event pending', async () => {
-    const { h, first } = await crashed()
+  it('still answers 200 once stored; the applier reports the record as failed and leaves it pending', async () => {
+    const { h, first, applied } = await crashed()
     expect(first.statusCode).toBe(200)
+    expect(applied).toEqual({ batchItemFailures: [{ itemIdentifier: '000000000000000000042' }] })
     expect(h.store.allEvents()[0]?.status).toBe('pending')
     expect(await h.store.channels.get('Pq7Wx2CH')).toBeNull()
-    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1, deferred: 1 })
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1 })
   })
 
   it('is healed by the next delivery of the same event', async () => {
@@ -78,7 +89,7 @@ describe('crash between store and apply', () => {
 
   it('is healed by the sweep, which leaves young and finished events alone', async () => {
     const { h } = await crashed()
-    await h.post(JSON.stringify(FIXTURE_EVENTS.channel_ready))
+    await h.deliver(JSON.stringify(FIXTURE_EVENTS.channel_ready))
     expect(await sweepPendingEvents(h.deps)).toEqual({ swept: 0, applied: 0, failed: 0 })
     h.clock.advance(61_000)
     expect(await sweepPendingEvents(h.deps)).toEqual({ swept: 1, applied: 1, failed: 0 })
@@ -119,9 +130,31 @@ describe('storage faults', () => {
     store.failureRate = 0.2
     let pendingBodies = bodies
     let unavailable = 0
+    let streamFailures = 0
     // Senders retry what was not acknowledged; bounded.
     for (let round = 0; round < 20 && pendingBodies.length > 0; round++) {
       const answers = await Promise.all(pendingBodies.map((b) => h.post(b)))
+      // The stream hands every new event to the applier, which meets the same faults.
+      const created = answers
+        .filter((a) => a.statusCode === 200 && bodyOf(a).duplicate === false)
+        .map((a) => bodyOf(a).eventKey as string)
+      const batch = streamEvent(created)
+      const { batchItemFailures } = await h.applier(batch, lambdaContext())
+      streamFailures += batchItemFailures.length
+      const failedKeys = new Set(
+        batchItemFailures.map(
+          (f) =>
+            batch.Records.find((r) => r.dynamodb?.SequenceNumber === f.itemIdentifier)?.dynamodb?.Keys
+              ?.eventKey?.S,
+        ),
+      )
+      // Reported failures are exactly the events the applier did not complete (read without faults).
+      store.failureRate = 0
+      for (const key of created) {
+        const status = (await store.events.get(key))?.status
+        expect(status === 'pending').toBe(failedKeys.has(key))
+      }
+      store.failureRate = 0.2
       const statuses = new Set(answers.map((a) => a.statusCode))
       expect([...statuses].every((s) => s === 200 || s === 503)).toBe(true)
       answers.forEach((a, i) => {
@@ -135,6 +168,7 @@ describe('storage faults', () => {
     }
     expect(pendingBodies).toHaveLength(0)
     expect(unavailable).toBeGreaterThan(0)
+    expect(streamFailures).toBeGreaterThan(0)
     expect(store.allEvents()).toHaveLength(200)
 
     // After the faults stop, the sweep completes whatever was left pending; state equals a fault-free run.
@@ -143,7 +177,7 @@ describe('storage faults', () => {
     await sweepPendingEvents(h.deps, { limit: 1_000 })
     expect(store.allEvents().filter((e) => e.status === 'pending')).toHaveLength(0)
     const clean = createHarness()
-    for (const b of bodies) await clean.post(b)
+    for (const b of bodies) await clean.deliver(b)
     for (let c = 0; c < 20; c++) {
       const a = await h.store.channels.get(`CH${c}`)
       const b = await clean.store.channels.get(`CH${c}`)
@@ -156,9 +190,9 @@ describe('storage faults', () => {
 describe('replay', () => {
   it('re-applies stored events idempotently and reports the outcomes', async () => {
     const h = createHarness()
-    await h.post(JSON.stringify(FIXTURE_EVENTS.channel_running))
-    await h.post(JSON.stringify(FIXTURE_EVENTS.channel_live))
-    await h.post(JSON.stringify(FIXTURE_EVENTS.waba_template_status_changed))
+    await h.deliver(JSON.stringify(FIXTURE_EVENTS.channel_running))
+    await h.deliver(JSON.stringify(FIXTURE_EVENTS.channel_live))
+    await h.deliver(JSON.stringify(FIXTURE_EVENTS.waba_template_status_changed))
     const writes = h.store.stats.writes
     const published = h.changes().length
     const summary = await replayWebhooks(h.deps, { since: '2025-01-01T00:00:00Z' })
@@ -181,9 +215,9 @@ describe('replay', () => {
 
   it('applies an event rejected as unmatched once its channel is known', async () => {
     const h = createHarness()
-    await h.post(JSON.stringify(FIXTURE_EVENTS.template_messaging_enabled))
+    await h.deliver(JSON.stringify(FIXTURE_EVENTS.template_messaging_enabled))
     expect(h.store.allEvents()[0]?.status).toBe('rejected')
-    await h.post(JSON.stringify(FIXTURE_EVENTS.channel_live))
+    await h.deliver(JSON.stringify(FIXTURE_EVENTS.channel_live))
     const summary = await replayWebhooks(h.deps, { since: '2025-07-01T00:00:00Z' })
     expect(summary.outcomes.applied).toBe(2)
     expect((await h.store.channels.get('Pq7Wx2CH'))?.templateMessaging).toBe('enabled')

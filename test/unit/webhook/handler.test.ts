@@ -13,7 +13,7 @@ function spyLogs(h: Harness): () => string {
 }
 
 describe('webhook handler: accepted events', () => {
-  it('stores a signed event, applies it and answers 200 with the event key', async () => {
+  it('stores a signed event as pending and answers 200 with the event key, touching no state', async () => {
     const h = createHarness()
     const res = await h.post(channelCreated)
     expect(res.statusCode).toBe(200)
@@ -23,11 +23,28 @@ describe('webhook handler: accepted events', () => {
       eventKey: 'id:evt_02',
       eventType: 'channel_created',
       body: channelCreated,
-      status: 'applied',
+      status: 'pending',
       receivedAt: '2025-07-01T12:00:00.000Z',
       deliveries: 1,
     })
     expect(stored?.expiresAt).toBe(Date.parse('2025-07-01T12:00:00.000Z') / 1000 + 30 * 86_400)
+    expect(await h.store.channels.get('Rt5Yu8CH')).toBeNull()
+    expect(h.changes()).toEqual([])
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1 })
+    // The request path writes the event and the request counters, nothing else.
+    expect(h.store.stats.writes).toBe(2)
+  })
+
+  it('applies the stored event when the stream delivers its INSERT to the applier', async () => {
+    const h = createHarness()
+    await h.post(channelCreated)
+    h.clock.advance(250)
+    expect(await h.stream(['id:evt_02'])).toEqual({ batchItemFailures: [] })
+    expect(h.store.allEvents()[0]).toMatchObject({
+      status: 'applied',
+      appliedAt: '2025-07-01T12:00:00.250Z',
+      reason: null,
+    })
     expect((await h.store.channels.get('Rt5Yu8CH'))?.lifecycle).toBe('draft')
     expect(h.changes().map((c) => c.detailType)).toEqual(['Channel Discovered'])
     expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1, applied: 1 })
@@ -80,21 +97,21 @@ describe('webhook handler: accepted events', () => {
 
   it('stores an unknown event type, counts it and leaves state alone', async () => {
     const h = createHarness()
-    const res = await h.post(JSON.stringify(FIXTURE_EVENTS.waba_template_status_changed))
+    const res = await h.deliver(JSON.stringify(FIXTURE_EVENTS.waba_template_status_changed))
     expect(res.statusCode).toBe(200)
     expect(h.store.allEvents()[0]).toMatchObject({
       status: 'unknown_type',
       eventType: 'waba_template_status_changed',
     })
     expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1, unknown: 1 })
-    expect(h.store.stats.writes).toBe(3) // event, outcome, counters
+    expect(h.store.stats.writes).toBe(4) // event and request counters; outcome and applier counters
   })
 
   it('stores a known event whose data does not fit, marks it rejected with the reason and alarms', async () => {
     const h = createHarness()
     const metric = vi.spyOn(h.deps.metrics, 'addMetric')
     const body = JSON.stringify({ id: 'bad1', event: 'channel_live', data: { id: 42, client_id: 'C1' } })
-    const res = await h.post(body)
+    const res = await h.deliver(body)
     expect(res.statusCode).toBe(200)
     const [stored] = h.store.allEvents()
     expect(stored?.status).toBe('rejected')
@@ -279,13 +296,20 @@ describe('webhook handler: logs', () => {
   it('logs the event key, type and outcome but never the body or signature at info level', async () => {
     const h = createHarness()
     const info = vi.spyOn(h.deps.logger, 'info')
-    await h.post(channelCreated)
+    await h.deliver(channelCreated)
     const accepted = info.mock.calls.find((c) => c[0] === 'webhook accepted')
     expect(accepted?.[1]).toEqual({
       eventKey: 'id:evt_02',
       eventType: 'channel_created',
       duplicate: false,
+      outcome: 'pending',
+    })
+    const applied = info.mock.calls.find((c) => c[0] === 'webhook event applied')
+    expect(applied?.[1]).toEqual({
+      eventKey: 'id:evt_02',
+      eventType: 'channel_created',
       outcome: 'applied',
+      via: 'stream',
     })
     const all = JSON.stringify(info.mock.calls)
     expect(all).not.toContain('Sonnenschein')

@@ -1,6 +1,13 @@
 import { createHmac } from 'node:crypto'
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type {
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  Context,
+  DynamoDBBatchResponse,
+  DynamoDBStreamEvent,
+} from 'aws-lambda'
 import { buildWebhookHandler } from '../../../functions/webhook/handler'
+import { buildWebhookApplierHandler } from '../../../functions/webhook-applier/handler'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
@@ -29,17 +36,48 @@ export interface Harness {
   clock: FakeClock
   sink: ReturnType<typeof createMemoryEventSink>
   handler: ReturnType<typeof buildWebhookHandler>
-  /** Posts a body (signed with SECRET unless headers say otherwise) through the real middy chain. */
-  post(
-    body: string,
-    init?: {
-      headers?: Record<string, string>
-      multiValueHeaders?: Record<string, string[]>
-      isBase64Encoded?: boolean
-      unsigned?: boolean
-    },
-  ): Promise<APIGatewayProxyResult>
+  applier: ReturnType<typeof buildWebhookApplierHandler>
+  /** Posts a body (signed with SECRET unless headers say otherwise) through the real middy chain: stored, not applied. */
+  post(body: string, init?: PostInit): Promise<APIGatewayProxyResult>
+  /** Invokes the applier with INSERT records for these keys, as the events table's stream would. */
+  stream(keys: string[]): Promise<DynamoDBBatchResponse>
+  /** post, then the stream's INSERT for a newly stored event: what one delivery amounts to in AWS. */
+  deliver(body: string, init?: PostInit): Promise<APIGatewayProxyResult>
   changes(): ChangeEvent[]
+}
+
+export interface PostInit {
+  headers?: Record<string, string>
+  multiValueHeaders?: Record<string, string[]>
+  isBase64Encoded?: boolean
+  unsigned?: boolean
+}
+
+let sequence = 0
+
+/** A DynamoDB stream event (KEYS_ONLY) of the events table; INSERT unless told otherwise. */
+export function streamEvent(
+  records: (string | { key: string; eventName?: 'INSERT' | 'MODIFY' | 'REMOVE'; sequence?: string })[],
+): DynamoDBStreamEvent {
+  return {
+    Records: records.map((r) => {
+      const { key, eventName = 'INSERT', sequence: seq } = typeof r === 'string' ? { key: r } : r
+      return {
+        eventID: `ev-${++sequence}`,
+        eventName,
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: 'us-east-1',
+        eventSourceARN: 'arn:aws:dynamodb:us-east-1:000000000000:table/events/stream/test',
+        dynamodb: {
+          Keys: { eventKey: { S: key } },
+          SequenceNumber: seq ?? String(sequence).padStart(21, '0'),
+          SizeBytes: 64,
+          StreamViewType: 'KEYS_ONLY',
+        },
+      }
+    }),
+  }
 }
 
 export function lambdaContext(): Context {
@@ -119,23 +157,37 @@ export function createHarness(
     metrics: createMetrics('webhook-test'),
   }
   const handler = buildWebhookHandler(deps)
+  const applier = buildWebhookApplierHandler(deps)
+  const post = (body: string, init: PostInit = {}): Promise<APIGatewayProxyResult> => {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      ...(init.unsigned ? {} : { 'x-360dialog-signature': sign(body) }),
+      ...init.headers,
+    }
+    const event = apiEvent(body, headers, {
+      ...(init.multiValueHeaders ? { multiValueHeaders: init.multiValueHeaders } : {}),
+      ...(init.isBase64Encoded ? { isBase64Encoded: true } : {}),
+    })
+    return handler(event, lambdaContext())
+  }
+  const stream = (keys: string[]): Promise<DynamoDBBatchResponse> =>
+    applier(streamEvent(keys), lambdaContext())
   return {
     deps,
     store,
     clock,
     sink,
     handler,
-    post: (body, init = {}) => {
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        ...(init.unsigned ? {} : { 'x-360dialog-signature': sign(body) }),
-        ...init.headers,
+    applier,
+    post,
+    stream,
+    deliver: async (body, init) => {
+      const res = await post(body, init)
+      if (res.statusCode === 200) {
+        const answer = JSON.parse(res.body) as { eventKey: string; duplicate: boolean }
+        if (!answer.duplicate) await stream([answer.eventKey])
       }
-      const event = apiEvent(body, headers, {
-        ...(init.multiValueHeaders ? { multiValueHeaders: init.multiValueHeaders } : {}),
-        ...(init.isBase64Encoded ? { isBase64Encoded: true } : {}),
-      })
-      return handler(event, lambdaContext())
+      return res
     },
     changes: () => sink.events,
   }
