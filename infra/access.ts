@@ -9,7 +9,7 @@ import type { SecretName } from '../shared/ports'
  */
 
 /** The Lambda functions of the product. */
-export type FunctionKey = 'webhook' | 'api' | 'onboarding' | 'poller'
+export type FunctionKey = 'webhook' | 'webhookApplier' | 'api' | 'onboarding' | 'poller'
 
 /** DynamoDB data-plane actions PartnerOps uses (no batch, no transactions, no PartiQL). */
 export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan'
@@ -30,7 +30,8 @@ export interface FunctionAccess {
 
 /** Access of every function. The webhook token secret is added only when the auth mode uses one. */
 export const ACCESS: Record<FunctionKey, FunctionAccess> = {
-  // ingestWebhook + applyWebhookEvent: store first, apply after, count.
+  // ingestWebhook: store first and answer; a redelivery of a still-pending event completes it inline
+  // (the same applyPendingEvent the applier runs), hence the state grants.
   webhook: {
     tables: {
       events: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
@@ -42,12 +43,27 @@ export const ACCESS: Record<FunctionKey, FunctionAccess> = {
     secrets: ['platformSecret', 'webhookToken'],
     publishesEvents: true,
   },
+  // applyPendingEvents from the events table's stream: re-read each new event by key, apply it to
+  // state (compare-and-set writes), record its outcome, add the sharded outcome counters. The stream
+  // read rights come from the event source mapping (grantStreamRead), not from here.
+  webhookApplier: {
+    tables: {
+      events: { actions: ['GetItem', 'UpdateItem'] },
+      clients: { actions: ['GetItem', 'PutItem'] },
+      channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
+      cancellations: { actions: ['GetItem', 'PutItem'] },
+      ops: { actions: ['UpdateItem'] },
+    },
+    secrets: [],
+    publishesEvents: true,
+  },
   // reconcile: digests (Scan), guarded writes, absence marks, lease and summaries, the pending sweep.
   poller: {
     tables: {
       clients: { actions: ['GetItem', 'PutItem', 'Scan'] },
       channels: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Scan'], indexes: ['byPhone'] },
-      events: { actions: ['UpdateItem'], indexes: ['pending'] },
+      // The sweep lists the pending index, then re-reads each event by key before completing it.
+      events: { actions: ['GetItem', 'UpdateItem'], indexes: ['pending'] },
       cancellations: { actions: ['GetItem', 'PutItem'] },
       ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     },

@@ -12,6 +12,7 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 /** Lambda entry file of each function, relative to the repository root. */
 export const FUNCTION_ENTRIES = {
   webhook: 'functions/webhook/index.ts',
+  webhookApplier: 'functions/webhook-applier/index.ts',
   api: 'functions/api/index.ts',
   onboarding: 'functions/onboarding/index.ts',
   poller: 'functions/poller/index.ts',

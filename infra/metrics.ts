@@ -1,3 +1,5 @@
+import type { FunctionKey } from './access'
+
 /**
  * The custom metrics the alarms and the dashboard read: one place for their names. The functions emit
  * them as Powertools EMF in namespace `PartnerOps` with the single dimension `service` (the function's
@@ -7,24 +9,48 @@
 /** EMF namespace of every PartnerOps metric (shared/observability.ts METRICS_NAMESPACE). */
 export const NAMESPACE = 'PartnerOps'
 
-/** Powertools service names, which are also the `service` metric dimension. */
+/**
+ * Powertools service names (POWERTOOLS_SERVICE_NAME and the name each entry passes to createAppDeps),
+ * which are also the `service` metric dimension.
+ */
 export const SERVICES = {
   webhook: 'webhook',
+  webhookApplier: 'webhook-applier',
   api: 'api',
   onboarding: 'onboarding',
   poller: 'poller',
-} as const
+} as const satisfies Record<FunctionKey, string>
 
-/** Metrics of the webhook function (shared/services/ingest-webhook.ts WEBHOOK_METRICS). */
+/**
+ * Metrics of webhook ingestion, emitted by the webhook function only (shared/services/ingest-webhook.ts,
+ * WEBHOOK_METRICS): the request path stores the event and answers.
+ */
 export const WEBHOOK = {
   accepted: 'WebhookAccepted',
   duplicate: 'WebhookDuplicate',
   unauthorized: 'WebhookUnauthorized',
-  rejected: 'RejectedEvents',
-  applied: 'WebhookApplied',
-  applyFailed: 'WebhookApplyFailed',
   storeFailed: 'WebhookStoreFailed',
 } as const
+
+/**
+ * Outcome metrics of completing a stored webhook event (shared/services/apply-pending-event.ts,
+ * WEBHOOK_METRICS), keyed as there. Emitted by the webhook-applier (the stream consumer) and, when a
+ * redelivery completes a still-pending event inline, by the webhook function; the sweep emits none.
+ */
+export const WEBHOOK_OUTCOMES = {
+  applied: 'WebhookApplied',
+  rejected: 'RejectedEvents',
+  unmatched: 'WebhookUnmatchedNotices',
+  unknown: 'WebhookUnknownType',
+  stale: 'WebhookStale',
+  applyFailed: 'WebhookApplyFailed',
+} as const
+
+/** The functions whose `service` dimension carries WEBHOOK_OUTCOMES, the stream applier first. */
+export const WEBHOOK_OUTCOME_SERVICES = [
+  'webhookApplier',
+  'webhook',
+] as const satisfies readonly FunctionKey[]
 
 /** Metrics of the reconciliation poller (functions/poller/handler.ts recordRunMetrics). */
 export const POLLER = {

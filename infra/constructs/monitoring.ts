@@ -7,7 +7,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
 import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import type { FunctionKey } from '../access'
-import { NAMESPACE, POLLER, SERVICES, WEBHOOK } from '../metrics'
+import { NAMESPACE, POLLER, SERVICES, WEBHOOK, WEBHOOK_OUTCOME_SERVICES, WEBHOOK_OUTCOMES } from '../metrics'
 import { CANCELLATION_PATH, type PartnerOpsApi, WEBHOOK_PATH } from './api'
 
 /** Alarm thresholds that are not deployment settings. */
@@ -16,6 +16,8 @@ export const ALARM_DEFAULTS = {
   api5xxPerFiveMinutes: 5,
   /** Reconciliation is stale after this many poll intervals without a successful run. */
   staleIntervals: 3,
+  /** The webhook applier is behind when its oldest stream record is older than this (minutes). */
+  applierIteratorAgeMinutes: 5,
 } as const
 
 /** What the monitoring construct watches. */
@@ -23,8 +25,8 @@ export interface MonitoringProps {
   alarmEmail: string
   functions: Record<FunctionKey, lambda.IFunction>
   api: PartnerOpsApi
-  /** Dead-letter and on-failure queues, by a readable name. */
-  deadLetterQueues: Record<string, sqs.IQueue>
+  /** Dead-letter and on-failure queues, by a readable name, with what a message in each means. */
+  deadLetterQueues: Record<string, { queue: sqs.IQueue; meaning: string }>
   pollRateMinutes: number
   unauthorizedAlarmThreshold: number
   dashboardName: string
@@ -49,9 +51,34 @@ export function partnerMetric(
 }
 
 /**
+ * One webhook outcome metric summed over every function that emits it (WEBHOOK_OUTCOME_SERVICES: the
+ * stream applier, and the webhook function when a redelivery completes a pending event). Missing
+ * datapoints count as 0, so one silent emitter does not blank the sum.
+ */
+export function webhookOutcomeMetric(
+  key: keyof typeof WEBHOOK_OUTCOMES,
+  period: Duration = FIVE_MINUTES,
+): cloudwatch.MathExpression {
+  const usingMetrics = Object.fromEntries(
+    WEBHOOK_OUTCOME_SERVICES.map((service) => [
+      `${key.toLowerCase()}_${service.toLowerCase()}`,
+      partnerMetric(service, WEBHOOK_OUTCOMES[key], cloudwatch.Stats.SUM, period),
+    ]),
+  )
+  return new cloudwatch.MathExpression({
+    expression: Object.keys(usingMetrics)
+      .map((id) => `FILL(${id}, 0)`)
+      .join(' + '),
+    usingMetrics,
+    label: WEBHOOK_OUTCOMES[key],
+    period,
+  })
+}
+
+/**
  * Alarms (to an SNS topic with an e-mail subscription) and the operations dashboard: function errors
  * and throttles, dead-letter queue depth, API 5xx, webhook authentication failures, rejected webhook
- * events and stale reconciliation.
+ * events, a lagging webhook applier (stream iterator age) and stale reconciliation.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic
@@ -72,12 +99,13 @@ export class Monitoring extends Construct {
       threshold: number,
       description: string,
       treatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     ): cloudwatch.Alarm => {
       const a = new cloudwatch.Alarm(this, alarmId, {
         metric,
         threshold,
         evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        comparisonOperator,
         treatMissingData,
         alarmDescription: description,
       })
@@ -102,7 +130,7 @@ export class Monitoring extends Construct {
         `The ${name} function was throttled (concurrency limit reached).`,
       )
     }
-    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+    for (const [name, { queue, meaning }] of Object.entries(props.deadLetterQueues)) {
       alarm(
         `${name}Depth`,
         queue.metricApproximateNumberOfMessagesVisible({
@@ -110,9 +138,21 @@ export class Monitoring extends Construct {
           statistic: cloudwatch.Stats.MAXIMUM,
         }),
         1,
-        `Messages are waiting in the ${name} queue: an asynchronous invocation failed for good.`,
+        `Messages are waiting in the ${name} queue: ${meaning}`,
       )
     }
+    const lagMinutes = ALARM_DEFAULTS.applierIteratorAgeMinutes
+    alarm(
+      'WebhookApplierIteratorAge',
+      props.functions.webhookApplier.metric('IteratorAge', {
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      lagMinutes * 60_000,
+      `The webhook applier is more than ${lagMinutes} minutes behind the events table's stream: webhooks are stored and answered but not yet applied. Check its errors and throttles; records given up go to the WebhookApplierFailures queue and are completed by the reconciliation sweep.`,
+      cloudwatch.TreatMissingData.NOT_BREACHING,
+      cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    )
     alarm(
       'Api5xx',
       props.api.api.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
@@ -127,7 +167,7 @@ export class Monitoring extends Construct {
     )
     alarm(
       'WebhookRejectedEvents',
-      partnerMetric('webhook', WEBHOOK.rejected),
+      webhookOutcomeMetric('rejected'),
       1,
       'A known webhook event did not fit its expected shape; it is stored as rejected and can be replayed after a fix.',
     )
@@ -151,6 +191,7 @@ export class Monitoring extends Construct {
   private buildDashboard(props: MonitoringProps, staleSeconds: number): cloudwatch.Dashboard {
     const oneMinute = Duration.minutes(1)
     const webhookFn = props.functions.webhook
+    const applierFn = props.functions.webhookApplier
     const d = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(6),
@@ -167,13 +208,9 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Webhook rate (per minute)',
         width: 12,
-        left: [
-          WEBHOOK.accepted,
-          WEBHOOK.duplicate,
-          WEBHOOK.unauthorized,
-          WEBHOOK.rejected,
-          WEBHOOK.applyFailed,
-        ].map((m) => partnerMetric('webhook', m, cloudwatch.Stats.SUM, oneMinute)),
+        left: [WEBHOOK.accepted, WEBHOOK.duplicate, WEBHOOK.unauthorized, WEBHOOK.storeFailed].map((m) =>
+          partnerMetric('webhook', m, cloudwatch.Stats.SUM, oneMinute),
+        ),
       }),
       new cloudwatch.GraphWidget({
         title: 'Webhook latency (ms)',
@@ -201,6 +238,46 @@ export class Monitoring extends Construct {
             period: oneMinute,
             label: 'requests',
           }),
+        ],
+      }),
+    )
+    d.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Webhook outcomes (per minute)',
+        width: 12,
+        left: (Object.keys(WEBHOOK_OUTCOMES) as (keyof typeof WEBHOOK_OUTCOMES)[]).map((key) =>
+          webhookOutcomeMetric(key, oneMinute),
+        ),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Webhook applier (stream)',
+        width: 12,
+        left: [
+          applierFn.metric('IteratorAge', {
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period: oneMinute,
+            label: 'iterator age max (ms)',
+          }),
+          applierFn.metricDuration({
+            statistic: cloudwatch.Stats.p(99),
+            period: oneMinute,
+            label: 'function p99 (ms)',
+          }),
+        ],
+        leftAnnotations: [
+          {
+            value: ALARM_DEFAULTS.applierIteratorAgeMinutes * 60_000,
+            label: 'behind',
+            color: cloudwatch.Color.RED,
+          },
+        ],
+        right: [
+          applierFn.metricInvocations({
+            statistic: cloudwatch.Stats.SUM,
+            period: oneMinute,
+            label: 'batches',
+          }),
+          applierFn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: oneMinute, label: 'errors' }),
         ],
       }),
     )

@@ -9,7 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import type { FunctionKey } from '../access'
 import { FUNCTION_ENTRIES, nodejsBundling, REPO_ROOT } from '../bundling'
-import { NAMESPACE } from '../metrics'
+import { NAMESPACE, SERVICES } from '../metrics'
 
 /** Settings of one PartnerOps function. */
 export interface PartnerFunctionProps {
@@ -70,7 +70,7 @@ export class PartnerFunction extends Construct {
       environment: {
         ...props.environment,
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: props.name,
+        POWERTOOLS_SERVICE_NAME: SERVICES[props.name],
         POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },

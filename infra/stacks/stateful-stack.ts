@@ -26,10 +26,14 @@ const projection = (
 
 const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1)
 
+/** The table with a DynamoDB stream (KEYS_ONLY): stored webhook events, applied by the webhook applier. */
+export const EVENTS_TABLE: TableKey = 'events'
+
 /**
  * What must survive a redeploy or a mistake: the DynamoDB tables (mapped from the store's single
  * definition, shared/adapters/dynamo/tables.ts) and the secrets. Tables are on-demand, encrypted with
  * the AWS managed key, point-in-time recoverable, deletion protected and retained on stack deletion.
+ * The events table has a KEYS_ONLY stream, consumed by the webhook applier.
  */
 export class StatefulStack extends Stack {
   readonly tables: Record<TableKey, dynamodb.TableV2>
@@ -49,6 +53,9 @@ export class StatefulStack extends Stack {
         deletionProtection: true,
         removalPolicy: RemovalPolicy.RETAIN,
         ...(spec.ttlAttribute ? { timeToLiveAttribute: spec.ttlAttribute } : {}),
+        // The webhook applier consumes new events from this stream; it re-reads each event by key, so
+        // keys are all the stream needs to carry.
+        ...(spec.key === EVENTS_TABLE ? { dynamoStream: dynamodb.StreamViewType.KEYS_ONLY } : {}),
         globalSecondaryIndexes: spec.indexes.map((index) => ({
           indexName: index.indexName,
           partitionKey: attribute(index.partitionKey),

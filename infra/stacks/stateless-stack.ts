@@ -2,6 +2,8 @@ import { CfnOutput, Duration, Fn, Stack, type StackProps, Validations } from 'aw
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb'
 import * as events from 'aws-cdk-lib/aws-events'
 import * as iam from 'aws-cdk-lib/aws-iam'
+import * as lambda from 'aws-cdk-lib/aws-lambda'
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import type * as logs from 'aws-cdk-lib/aws-logs'
 import * as scheduler from 'aws-cdk-lib/aws-scheduler'
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets'
@@ -35,16 +37,29 @@ const SECRET_ENV: Record<SecretName, string> = {
 export const FUNCTION_SIZING: Record<FunctionKey, { memorySize: number; timeout: Duration }> = {
   // 360dialog waits 5 s for the 200 and retries otherwise: working longer than that is wasted.
   webhook: { memorySize: 512, timeout: Duration.seconds(5) },
+  // A batch of up to 25 events, one at a time, a few single-item writes each: seconds, not a minute.
+  webhookApplier: { memorySize: 512, timeout: Duration.seconds(60) },
   // Under API Gateway's 29 s integration timeout; upstream calls get a 20 s budget (UPSTREAM_BUDGET_MS).
   api: { memorySize: 1024, timeout: Duration.seconds(28) },
   onboarding: { memorySize: 512, timeout: Duration.seconds(28) },
   poller: { memorySize: 1024, timeout: Duration.minutes(5) },
 }
 
+/** How the webhook applier reads the events table's stream (see the event source in the stack). */
+export const APPLIER_STREAM = {
+  batchSize: 25,
+  retryAttempts: 5,
+  maxRecordAge: Duration.hours(1),
+  // One batch per shard at a time keeps stream order per shard. Concurrent applies would be safe
+  // (every state write is a compare-and-set), but one is enough for the webhook rates in scope.
+  parallelizationFactor: 1,
+} as const
+
 /**
- * Everything that can be replaced freely: the four functions, the REST API, the poll schedule, the
- * change-event bus with its archive, the dead-letter queues, alarms, the dashboard and the caller
- * policies. IAM is least privilege per function from ACCESS (infra/access.ts).
+ * Everything that can be replaced freely: the five functions (webhook, webhook applier, API,
+ * onboarding, poller), the REST API, the events-stream mapping, the poll schedule, the change-event
+ * bus with its archive, the dead-letter queues, alarms, the dashboard and the caller policies. IAM is
+ * least privilege per function from ACCESS (infra/access.ts).
  */
 export class StatelessStack extends Stack {
   readonly functions: Record<FunctionKey, PartnerFunction>
@@ -76,6 +91,7 @@ export class StatelessStack extends Stack {
       })
     const pollerFailures = queue('PollerFailures')
     const scheduleDeadLetters = queue('ScheduleDeadLetters')
+    const applierFailures = queue('WebhookApplierFailures')
     Validations.of(pollerFailures).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SQS3',
       reason:
@@ -85,6 +101,11 @@ export class StatelessStack extends Stack {
       id: 'AwsSolutions::AwsSolutions-SQS3',
       reason:
         'This queue is itself the dead-letter queue of the poll schedule (EventBridge Scheduler); alarmed on depth, never consumed automatically.',
+    })
+    Validations.of(applierFailures).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SQS3',
+      reason:
+        "This queue is itself the on-failure destination of the webhook applier's stream mapping: it receives the shard and sequence range of records given up after the retries; the events stay pending in the table and the reconciliation sweep completes them. Alarmed on depth, never consumed automatically.",
     })
 
     // Per deployment, never a literal in the template: the stack's UUID. The cursor HMAC protects
@@ -111,6 +132,7 @@ export class StatelessStack extends Stack {
         WEBHOOK_SIGNATURE: webhookAuth.signature,
         WEBHOOK_RETENTION_DAYS: String(config.webhookRetentionDays),
       },
+      webhookApplier: {},
       poller: {
         POLL_PAGE_SIZE: String(config.pollPageSize),
         POLL_CONCURRENCY: String(config.pollConcurrency),
@@ -131,6 +153,7 @@ export class StatelessStack extends Stack {
     }
     const descriptions: Record<FunctionKey, string> = {
       webhook: 'PartnerOps: 360dialog webhook receiver (POST /webhooks/360dialog)',
+      webhookApplier: "PartnerOps: applies stored webhook events from the events table's stream",
       api: 'PartnerOps: management API (reads, cancellation, export, status)',
       onboarding: 'PartnerOps: onboarding links, onboarding callback, client settings',
       poller: 'PartnerOps: scheduled reconciliation with the Partner API',
@@ -161,6 +184,7 @@ export class StatelessStack extends Stack {
     })
     this.functions = {
       webhook: make('webhook'),
+      webhookApplier: make('webhookApplier'),
       api: make('api'),
       // The callback URL from the API id alone: the routes (which need this function) come after.
       onboarding: make('onboarding', { ONBOARDING_CALLBACK_URL: this.api.stableUrlFor(CALLBACK_PATH) }),
@@ -172,6 +196,23 @@ export class StatelessStack extends Stack {
       onboarding: this.functions.onboarding.fn,
     })
     for (const name of Object.keys(this.functions) as FunctionKey[]) this.grantAccess(name, props)
+
+    // New events only: MODIFY (outcome, delivery count) and REMOVE (TTL) records never invoke the
+    // applier. Partial batch failures retry only the records whose event could not be completed;
+    // also grants the stream read rights (grantStreamRead) and the on-failure queue.
+    this.functions.webhookApplier.fn.addEventSource(
+      new DynamoEventSource(tables.events, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: APPLIER_STREAM.batchSize,
+        bisectBatchOnError: true,
+        retryAttempts: APPLIER_STREAM.retryAttempts,
+        maxRecordAge: APPLIER_STREAM.maxRecordAge,
+        reportBatchItemFailures: true,
+        parallelizationFactor: APPLIER_STREAM.parallelizationFactor,
+        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') })],
+        onFailure: new SqsDlq(applierFailures),
+      }),
+    )
 
     const scheduleRole = new iam.Role(this, 'PollScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
@@ -202,12 +243,26 @@ export class StatelessStack extends Stack {
       alarmEmail: config.alarmEmail,
       functions: {
         webhook: this.functions.webhook.fn,
+        webhookApplier: this.functions.webhookApplier.fn,
         api: this.functions.api.fn,
         onboarding: this.functions.onboarding.fn,
         poller: this.functions.poller.fn,
       },
       api: this.api,
-      deadLetterQueues: { PollerFailures: pollerFailures, ScheduleDeadLetters: scheduleDeadLetters },
+      deadLetterQueues: {
+        PollerFailures: {
+          queue: pollerFailures,
+          meaning: 'a scheduled reconciliation run failed for good (after its asynchronous retry).',
+        },
+        ScheduleDeadLetters: {
+          queue: scheduleDeadLetters,
+          meaning: 'the poll schedule could not invoke the poller.',
+        },
+        WebhookApplierFailures: {
+          queue: applierFailures,
+          meaning: `stream records of new webhook events were given up after ${APPLIER_STREAM.retryAttempts} retries or ${APPLIER_STREAM.maxRecordAge.toHumanString()}. Those events stay pending; the reconciliation sweep completes them. Fix the cause (the applier logs), then delete the messages.`,
+        },
+      },
       pollRateMinutes: config.pollRateMinutes,
       unauthorizedAlarmThreshold: config.unauthorizedAlarmThreshold,
       dashboardName: `${config.stackPrefix}-operations`,

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FunctionKey } from '../../infra/access'
+import { SERVICES } from '../../infra/metrics'
 import { lambdaEnv } from './lambda-env'
 import { type BuiltApp, buildApp, nagViolations } from './synth'
 
@@ -25,10 +26,11 @@ describe('real bundling', () => {
       const env = (resource.Properties.Environment as { Variables: Record<string, string> }).Variables
       const key = String((resource.Properties.Code as { S3Key: unknown }).S3Key)
       // File assets are staged as asset.<hash> next to the templates; the S3 key is <hash>.zip.
-      bundles[env.POWERTOOLS_SERVICE_NAME as FunctionKey] = join(
-        assembly.directory,
-        `asset.${key.replace(/\.zip$/, '')}`,
+      const name = (Object.keys(SERVICES) as FunctionKey[]).find(
+        (k) => SERVICES[k] === env.POWERTOOLS_SERVICE_NAME,
       )
+      if (!name) throw new Error(`unknown service ${env.POWERTOOLS_SERVICE_NAME}`)
+      bundles[name] = join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`)
     }
   })
 
@@ -37,7 +39,7 @@ describe('real bundling', () => {
   })
 
   it('produces one minified ESM bundle with a source map per function', () => {
-    expect(Object.keys(bundles).sort()).toEqual(['api', 'onboarding', 'poller', 'webhook'])
+    expect(Object.keys(bundles).sort()).toEqual(['api', 'onboarding', 'poller', 'webhook', 'webhookApplier'])
     for (const [name, dir] of Object.entries(bundles)) {
       const file = join(dir, 'index.mjs')
       expect(existsSync(file), name).toBe(true)
@@ -52,8 +54,8 @@ describe('real bundling', () => {
   })
 
   it('loads each bundle in a fresh Node process and builds its handler without network', () => {
-    expect(Object.keys(bundles)).toHaveLength(4)
-    for (const [name, dir] of Object.entries(bundles)) {
+    expect(Object.keys(bundles)).toHaveLength(5)
+    for (const [name, dir] of Object.entries(bundles) as [FunctionKey, string][]) {
       const url = pathToFileURL(join(dir, 'index.mjs')).href
       const run = spawnSync(
         process.execPath,
@@ -62,7 +64,7 @@ describe('real bundling', () => {
           '-e',
           `const m = await import(${JSON.stringify(url)}); console.log(typeof m.handler)`,
         ],
-        { encoding: 'utf8', env: lambdaEnv(name), timeout: 30_000 },
+        { encoding: 'utf8', env: lambdaEnv(SERVICES[name]), timeout: 30_000 },
       )
       expect(run.stderr, name).toBe('')
       expect(run.stdout.trim(), name).toBe('function')

@@ -1,22 +1,54 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { NAMESPACE, POLLER, SERVICES, WEBHOOK } from '../../infra/metrics'
+import {
+  NAMESPACE,
+  POLLER,
+  SERVICES,
+  WEBHOOK,
+  WEBHOOK_OUTCOME_SERVICES,
+  WEBHOOK_OUTCOMES,
+} from '../../infra/metrics'
 import { METRICS_NAMESPACE } from '../../shared/observability'
-import { WEBHOOK_METRICS } from '../../shared/services/ingest-webhook'
+import { WEBHOOK_METRICS } from '../../shared/services/apply-pending-event'
+
+const source = (path: string): string => readFileSync(path, 'utf8')
 
 describe('metric names the alarms and dashboard read', () => {
   it('match what the functions emit', () => {
     expect(NAMESPACE).toBe(METRICS_NAMESPACE)
-    const emitted = new Set<string>(Object.values(WEBHOOK_METRICS))
-    for (const name of Object.values(WEBHOOK)) expect(emitted.has(name), name).toBe(true)
-    const poller = readFileSync('functions/poller/handler.ts', 'utf8')
+    const poller = source('functions/poller/handler.ts')
     for (const name of Object.values(POLLER)) expect(poller, name).toContain(`'${name}'`)
   })
 
+  it('read ingestion metrics where the request path emits them, and outcomes where events are completed', () => {
+    const ingest = source('shared/services/ingest-webhook.ts')
+    const apply = source('shared/services/apply-pending-event.ts')
+    for (const [key, name] of Object.entries(WEBHOOK)) {
+      expect(WEBHOOK_METRICS[key as keyof typeof WEBHOOK_METRICS], key).toBe(name)
+      expect(ingest, key).toContain(`WEBHOOK_METRICS.${key}`)
+      expect(apply, key).not.toContain(`WEBHOOK_METRICS.${key}`)
+    }
+    for (const [key, name] of Object.entries(WEBHOOK_OUTCOMES)) {
+      expect(WEBHOOK_METRICS[key as keyof typeof WEBHOOK_METRICS], key).toBe(name)
+      expect(apply, key).toContain(`WEBHOOK_METRICS.${key}`)
+      expect(ingest, key).not.toContain(`WEBHOOK_METRICS.${key}`)
+    }
+    // Every metric the code defines is read by the alarms or the dashboard.
+    const read = new Set<string>([...Object.values(WEBHOOK), ...Object.values(WEBHOOK_OUTCOMES)])
+    expect(Object.values(WEBHOOK_METRICS).filter((n) => !read.has(n))).toEqual([])
+  })
+
+  it('expect outcomes from the applier (stream) and the webhook function (a redelivery completing its event)', () => {
+    expect([...WEBHOOK_OUTCOME_SERVICES].sort()).toEqual(['webhook', 'webhookApplier'])
+    expect(source('functions/webhook-applier/handler.ts')).toContain('applyPendingEvents(')
+    expect(source('shared/services/ingest-webhook.ts')).toContain('applyPendingEvent(')
+  })
+
   it('use the service names the function entries pass to createAppDeps', () => {
+    expect(SERVICES.webhookApplier).toBe('webhook-applier')
     for (const service of Object.values(SERVICES)) {
-      const entry = readFileSync(`functions/${service}/index.ts`, 'utf8')
-      expect(entry).toContain(`'${service}'`)
+      const entry = source(`functions/${service}/index.ts`)
+      expect(entry).toContain(`'${service}')`)
     }
   })
 })

@@ -33,6 +33,16 @@ describe('stateful stack', () => {
     }
   })
 
+  it('streams keys only from the events table, and from no other table', () => {
+    const streams = Object.entries(resourcesOf(s.stateful, 'AWS::DynamoDB::GlobalTable')).map(([id, t]) => [
+      id.replace(/[0-9A-F]{8}$/, ''),
+      t.Properties.StreamSpecification,
+    ])
+    expect(streams.filter(([, spec]) => spec !== undefined)).toEqual([
+      ['EventsTable', { StreamViewType: 'KEYS_ONLY' }],
+    ])
+  })
+
   it('makes every table on-demand, encrypted, point-in-time recoverable, deletion protected and retained', () => {
     for (const [id, table] of Object.entries(resourcesOf(s.stateful, 'AWS::DynamoDB::GlobalTable'))) {
       const p = table.Properties

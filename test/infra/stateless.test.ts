@@ -4,7 +4,9 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ACCESS, type FunctionKey } from '../../infra/access'
 import { CALLER_POLICIES, STAGE_NAME } from '../../infra/constructs/api'
-import { FUNCTION_SIZING } from '../../infra/stacks/stateless-stack'
+import { ALARM_DEFAULTS } from '../../infra/constructs/monitoring'
+import { SERVICES, WEBHOOK_OUTCOMES } from '../../infra/metrics'
+import { APPLIER_STREAM, FUNCTION_SIZING } from '../../infra/stacks/stateless-stack'
 import type { TableKey } from '../../shared/adapters/dynamo/tables'
 import { loadConfig } from '../../shared/env'
 import { ROUTES } from '../../shared/http/routes'
@@ -17,7 +19,19 @@ interface Statement {
   Resource: unknown
 }
 
-const FUNCTIONS: FunctionKey[] = ['webhook', 'api', 'onboarding', 'poller']
+const FUNCTIONS: FunctionKey[] = ['webhook', 'webhookApplier', 'api', 'onboarding', 'poller']
+// What the stream mapping grants the applier on the events table's stream (grantStreamRead).
+const STREAM_ACTIONS = [
+  'dynamodb:DescribeStream',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+  'dynamodb:ListStreams',
+]
+const keyOfService = (service: unknown): FunctionKey => {
+  const key = (Object.keys(SERVICES) as FunctionKey[]).find((k) => SERVICES[k] === service)
+  if (!key) throw new Error(`no function with service name ${String(service)}`)
+  return key
+}
 const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v])
 const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }): string =>
   stack.getLogicalId(construct.node.defaultChild as Parameters<Stack['getLogicalId']>[0])
@@ -35,7 +49,7 @@ describe('stateless stack', () => {
     fns = {} as typeof fns
     for (const [id, fn] of Object.entries(functions)) {
       const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables
-      const name = env.POWERTOOLS_SERVICE_NAME as FunctionKey
+      const name = keyOfService(env.POWERTOOLS_SERVICE_NAME)
       const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
       const statements = Object.values(policies)
         .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
@@ -51,9 +65,9 @@ describe('stateless stack', () => {
     )
   })
 
-  it('has exactly the four functions, on nodejs24.x and arm64 with tracing', () => {
+  it('has exactly the five functions, on nodejs24.x and arm64 with tracing', () => {
     expect(Object.keys(fns).sort()).toEqual([...FUNCTIONS].sort())
-    s.stateless.resourceCountIs('AWS::Lambda::Function', 4)
+    s.stateless.resourceCountIs('AWS::Lambda::Function', 5)
     for (const name of FUNCTIONS) {
       const p = fns[name].props
       expect(p.Runtime).toBe('nodejs24.x')
@@ -83,7 +97,7 @@ describe('stateless stack', () => {
       expect(config.EVENT_SINK).toBe('eventbridge')
       expect(config.PARTNER_ID).toBe('examplePA')
       expect(vars.POWERTOOLS_METRICS_NAMESPACE).toBe('PartnerOps')
-      expect(vars.POWERTOOLS_SERVICE_NAME).toBe(name)
+      expect(vars.POWERTOOLS_SERVICE_NAME).toBe(SERVICES[name])
       for (const key of [
         'TABLE_CLIENTS',
         'TABLE_CHANNELS',
@@ -114,10 +128,62 @@ describe('stateless stack', () => {
     )
   })
 
+  it('runs the webhook applier as service webhook-applier, sized like the webhook, without secrets', () => {
+    const p = fns.webhookApplier.props
+    const vars = (p.Environment as { Variables: Record<string, unknown> }).Variables
+    expect(vars.POWERTOOLS_SERVICE_NAME).toBe('webhook-applier')
+    expect(vars.EVENT_SINK).toBe('eventbridge')
+    expect(JSON.stringify(vars.EVENT_BUS_NAME)).toMatch(/ChangeEvents/)
+    expect(JSON.stringify(vars.TABLE_EVENTS)).toMatch(/EventsTable/)
+    expect(Object.keys(vars).filter((k) => k.endsWith('_SECRET_ID'))).toEqual([])
+    expect(p.MemorySize).toBe(fns.webhook.props.MemorySize)
+    expect(p.Timeout).toBe(60)
+    expect(p.ReservedConcurrentExecutions).toBeUndefined()
+    // A stream consumer only: no API route and no schedule invoke it.
+    const permissions = Object.values(resourcesOf(s.stateless, 'AWS::Lambda::Permission'))
+    expect(
+      permissions.some((x) => JSON.stringify(x.Properties.FunctionName).includes(fns.webhookApplier.id)),
+    ).toBe(false)
+  })
+
+  it('streams keys of new events to the applier: batches of 25, bisect, INSERT only, partial failures, a DLQ', () => {
+    const mappings = Object.values(resourcesOf(s.stateless, 'AWS::Lambda::EventSourceMapping'))
+    expect(mappings).toHaveLength(1)
+    const m = mappings[0]?.Properties ?? {}
+    expect(m.FunctionName).toEqual({ Ref: fns.webhookApplier.id })
+    expect(JSON.stringify(m.EventSourceArn)).toMatch(new RegExp(`${tableIds.events}.*StreamArn`))
+    expect(m).toMatchObject({
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: APPLIER_STREAM.batchSize,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
+      MaximumRecordAgeInSeconds: 3600,
+      ParallelizationFactor: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    })
+    expect(APPLIER_STREAM.batchSize).toBe(25)
+    const patterns = (m.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) =>
+      JSON.parse(f.Pattern),
+    )
+    expect(patterns).toEqual([{ eventName: ['INSERT'] }])
+    const destination = (m.DestinationConfig as { OnFailure: { Destination: { 'Fn::GetAtt': [string] } } })
+      .OnFailure.Destination['Fn::GetAtt'][0]
+    expect(destination).toMatch(/^WebhookApplierFailures/)
+    const queue = resourcesOf(s.stateless, 'AWS::SQS::Queue')[destination]?.Properties
+    expect(queue).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 })
+    // SSL enforced by the queue policy.
+    const policy = Object.values(resourcesOf(s.stateless, 'AWS::SQS::QueuePolicy')).find((q) =>
+      JSON.stringify(q.Properties.Queues).includes(destination),
+    )
+    expect(JSON.stringify(policy?.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"')
+  })
+
   it('grants each function exactly its table actions, on its tables and indexes only', () => {
     for (const name of FUNCTIONS) {
-      const dynamo = fns[name].statements.filter((st) =>
-        list(st.Action).some((a) => a.startsWith('dynamodb:')),
+      const dynamo = fns[name].statements.filter(
+        (st) =>
+          list(st.Action).some((a) => a.startsWith('dynamodb:')) &&
+          !list(st.Action).some((a) => STREAM_ACTIONS.includes(a)),
       )
       const granted = new Map<string, string[]>()
       for (const st of dynamo) {
@@ -139,6 +205,61 @@ describe('stateless stack', () => {
     }
   })
 
+  it('lets only the applier read the events stream, with the stream actions alone, and on that stream only', () => {
+    for (const name of FUNCTIONS) {
+      const stream = fns[name].statements.filter((st) =>
+        list(st.Action).some((a) => STREAM_ACTIONS.includes(a)),
+      )
+      if (name !== 'webhookApplier') {
+        expect(stream, name).toEqual([])
+        continue
+      }
+      expect(stream.flatMap((st) => list(st.Action)).sort()).toEqual(STREAM_ACTIONS)
+      for (const st of stream) {
+        expect(list(st.Resource)).toHaveLength(1)
+        expect(JSON.stringify(st.Resource)).toMatch(new RegExp(`${tableIds.events}.*StreamArn`))
+      }
+    }
+  })
+
+  it('grants the applier exactly its table actions, the bus and its failure queue, and nothing else', () => {
+    expect(ACCESS.webhookApplier).toEqual({
+      tables: {
+        events: { actions: ['GetItem', 'UpdateItem'] },
+        clients: { actions: ['GetItem', 'PutItem'] },
+        channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
+        cancellations: { actions: ['GetItem', 'PutItem'] },
+        ops: { actions: ['UpdateItem'] },
+      },
+      secrets: [],
+      publishesEvents: true,
+    })
+    const actions = fns.webhookApplier.statements.flatMap((st) => list(st.Action))
+    const services = [...new Set(actions.map((a) => a.split(':')[0]))].sort()
+    expect(services).toEqual(['dynamodb', 'events', 'logs', 'sqs', 'xray'])
+    const sqsActions = fns.webhookApplier.statements.filter((st) =>
+      list(st.Action).some((a) => a.startsWith('sqs:')),
+    )
+    expect(sqsActions.flatMap((st) => list(st.Action)).sort()).toEqual([
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ])
+    expect(JSON.stringify(sqsActions.map((st) => st.Resource))).toMatch(/WebhookApplierFailures/)
+  })
+
+  it('lets the poller re-read pending events by key for the sweep, and write their outcome', () => {
+    expect(ACCESS.poller.tables.events).toEqual({ actions: ['GetItem', 'UpdateItem'], indexes: ['pending'] })
+    const onEvents = fns.poller.statements.filter((st) =>
+      JSON.stringify(st.Resource).includes(tableIds.events),
+    )
+    expect(onEvents.flatMap((st) => list(st.Action)).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ])
+  })
+
   it('keeps the audit table append-only: PutItem and nothing else, for every function', () => {
     for (const name of FUNCTIONS) {
       const onAudit = fns[name].statements.filter((st) =>
@@ -157,6 +278,7 @@ describe('stateless stack', () => {
   it('lets each function read only the secrets it needs', () => {
     const expected: Record<FunctionKey, SecretName[]> = {
       webhook: ['platformSecret', 'webhookToken'],
+      webhookApplier: [],
       api: ['partnerApi'],
       poller: ['partnerApi'],
       onboarding: ['partnerApi', 'linkSigningKey'],
@@ -165,7 +287,9 @@ describe('stateless stack', () => {
       const reads = fns[name].statements.filter((st) =>
         list(st.Action).some((a) => a.startsWith('secretsmanager:')),
       )
-      expect(reads.flatMap((st) => list(st.Action))).toEqual(['secretsmanager:GetSecretValue'])
+      expect(reads.flatMap((st) => list(st.Action))).toEqual(
+        expected[name].length > 0 ? ['secretsmanager:GetSecretValue'] : [],
+      )
       const readable = reads
         .flatMap((st) => list(st.Resource))
         .map((r) => {
@@ -206,13 +330,13 @@ describe('stateless stack', () => {
       const ref = (fns[name].props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref
       expect(groups[ref]?.Properties.RetentionInDays).toBe(90)
     }
-    // Four functions and the API access log, all with retention.
-    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual([90, 90, 90, 90, 90])
+    // Five functions and the API access log, all with retention.
+    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual([90, 90, 90, 90, 90, 90])
   })
 
   it('reserves one concurrent poller and sends its failed async invocations to a queue', () => {
     expect(fns.poller.props.ReservedConcurrentExecutions).toBe(1)
-    for (const name of ['webhook', 'api', 'onboarding'] as const) {
+    for (const name of ['webhook', 'webhookApplier', 'api', 'onboarding'] as const) {
       expect(fns[name].props.ReservedConcurrentExecutions).toBeUndefined()
     }
     s.stateless.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
@@ -341,6 +465,7 @@ describe('stateless stack', () => {
       RetentionDays: 30,
     })
     for (const name of FUNCTIONS) {
+      expect(ACCESS[name].publishesEvents, name).toBe(true)
       const put = fns[name].statements.find((st) => list(st.Action).includes('events:PutEvents'))
       expect(JSON.stringify(put?.Resource)).toMatch(/ChangeEvents/)
     }
@@ -358,12 +483,58 @@ describe('stateless stack', () => {
           a.MetricName === metric &&
           Object.entries(extra).every(([k, v]) => JSON.stringify(a[k]) === JSON.stringify(v)),
       )
-    expect(find('Errors')).toHaveLength(4)
-    expect(find('Throttles')).toHaveLength(4)
-    expect(find('ApproximateNumberOfMessagesVisible')).toHaveLength(2)
+    const onFunction = (metric: string, name: FunctionKey): Record<string, unknown>[] =>
+      find(metric).filter(
+        (a) =>
+          JSON.stringify(a.Dimensions) ===
+          JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fns[name].id } }]),
+      )
+    expect(find('Errors')).toHaveLength(5)
+    expect(find('Throttles')).toHaveLength(5)
+    for (const name of FUNCTIONS) {
+      expect(onFunction('Errors', name), name).toHaveLength(1)
+      expect(onFunction('Throttles', name), name).toHaveLength(1)
+    }
+    const depth = find('ApproximateNumberOfMessagesVisible')
+    expect(depth).toHaveLength(3)
+    expect(JSON.stringify(depth)).toMatch(/WebhookApplierFailures/)
+    const lag = onFunction('IteratorAge', 'webhookApplier')
+    expect(lag).toHaveLength(1)
+    expect(lag[0]).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: ALARM_DEFAULTS.applierIteratorAgeMinutes * 60_000,
+    })
+    expect(find('IteratorAge')).toHaveLength(1)
     expect(find('5XXError')).toHaveLength(1)
     expect(find('WebhookUnauthorized', { Namespace: 'PartnerOps', Threshold: 20 })).toHaveLength(1)
-    expect(find('RejectedEvents', { Namespace: 'PartnerOps', Threshold: 1 })).toHaveLength(1)
+    expect(JSON.stringify(find('WebhookUnauthorized')[0]?.Dimensions)).toBe(
+      JSON.stringify([{ Name: 'service', Value: 'webhook' }]),
+    )
+    // RejectedEvents comes from the applier (service webhook-applier) and from a redelivery that
+    // completes its event in the webhook function: the alarm sums both, never one alone.
+    const rejected = alarms.filter((a) => JSON.stringify(a.Metrics ?? []).includes('"RejectedEvents"'))
+    expect(rejected).toHaveLength(1)
+    expect(rejected[0]?.Threshold).toBe(1)
+    const queries = rejected[0]?.Metrics as {
+      Id: string
+      Expression?: string
+      ReturnData?: boolean
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown } }
+    }[]
+    const stats = queries.filter((q) => q.MetricStat)
+    expect(stats.map((q) => q.MetricStat?.Metric.Dimensions)).toEqual([
+      [{ Name: 'service', Value: 'webhook-applier' }],
+      [{ Name: 'service', Value: 'webhook' }],
+    ])
+    for (const q of stats) {
+      expect(q.MetricStat?.Metric).toMatchObject({ Namespace: 'PartnerOps', MetricName: 'RejectedEvents' })
+      expect(q.ReturnData).toBe(false)
+    }
+    const expression = queries.find((q) => q.Expression)
+    expect(expression?.ReturnData).toBe(true)
+    for (const q of stats) expect(expression?.Expression).toContain(`FILL(${q.Id}, 0)`)
     const stale = find('SecondsSinceLastSuccess', { Namespace: 'PartnerOps' })
     expect(stale).toHaveLength(1)
     expect(stale[0]).toMatchObject({ Threshold: 1800, Period: 1800, TreatMissingData: 'breaching' })
@@ -389,9 +560,25 @@ describe('stateless stack', () => {
       'CancellationsConfirmed',
       'Errors',
       '5XXError',
+      'Webhook outcomes',
+      'Webhook applier',
+      'IteratorAge',
     ]) {
       expect(body, text).toContain(text)
     }
+    // The dashboard JSON itself (tokens such as the region or function names left out).
+    const json = (dashboards[0]?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] })[
+      'Fn::Join'
+    ][1]
+      .map((part) => (typeof part === 'string' ? part : 'TOKEN'))
+      .join('')
+    // Outcome metrics are read from both services that emit them; ingestion metrics from the webhook.
+    for (const name of Object.values(WEBHOOK_OUTCOMES)) {
+      expect(json, name).toContain(`["PartnerOps","${name}","service","webhook-applier"`)
+      expect(json, name).toContain(`["PartnerOps","${name}","service","webhook"`)
+    }
+    expect(json).toContain('["PartnerOps","WebhookAccepted","service","webhook"')
+    expect(json).not.toContain('["PartnerOps","WebhookAccepted","service","webhook-applier"')
     // The routes the dashboard reads per method have detailed metrics enabled on the stage.
     const stage = Object.values(resourcesOf(s.stateless, 'AWS::ApiGateway::Stage'))[0]?.Properties
     const detailed = (
