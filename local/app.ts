@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
+import { ACCESS, type FunctionKey } from '../infra/access'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
 import { KEYS } from '../shared/adapters/dynamo/tables'
 import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
@@ -7,9 +8,10 @@ import type { AppDeps } from '../shared/deps'
 import type { ChangeEvent } from '../shared/domain/types'
 import { loadConfig } from '../shared/env'
 import type { HttpFunctionName } from '../shared/http/routes'
-import { createAppDeps } from '../shared/wiring'
-import { startDynalite } from './dynalite'
+import { createAppDeps, createSecretSource } from '../shared/wiring'
+import { createLocalDynamoClient, startDynalite } from './dynalite'
 import { type HttpHandler, httpFunctions, pollerFunction, streamFunctions } from './handlers'
+import { guardDynamoClient, guardedSink, guardSecrets } from './iam-guard'
 import { startLocalServer } from './server'
 import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
 import { createStreamQueue, type StreamQueue } from './stream-queue'
@@ -123,7 +125,6 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       EVENT_SINK: dataDir === null ? 'none' : 'file',
       EVENTS_FILE: dataDir === null ? 'events.jsonl' : join(dataDir, 'events.jsonl'),
     })
-    const { createLocalDynamoClient } = await import('./dynalite')
     const dynamoClient = createLocalDynamoClient(dynamo.endpoint)
     const tables = tableNamesFromConfig(config)
     await ensureTables(dynamoClient, tables)
@@ -136,14 +137,31 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         for (const e of batch) opts.onChange?.(e)
       },
     }
+    // Unguarded deps, for tests and tools to inspect state; the functions get their own below.
     const deps = createAppDeps(config, 'partnerops-local', { store, events })
+    const report = (message: string): void => {
+      process.stderr.write(`${message}\n`)
+    }
+    const secrets = createSecretSource(config)
+    // Each function gets its own DynamoDB client and secret source, held to its IAM grant in
+    // infra/access.ts, so a grant the stack lacks fails here too, not only in AWS.
+    const depsFor = (fn: FunctionKey): AppDeps => {
+      const access = ACCESS[fn]
+      const client = guardDynamoClient(createLocalDynamoClient(dynamo.endpoint), fn, access, tables, report)
+      cleanups.push(async () => client.destroy())
+      return createAppDeps(config, `partnerops-${fn}`, {
+        store: createDynamoStore({ client, tables, cursorSecret: config.CURSOR_SECRET }),
+        secrets: guardSecrets(secrets, fn, access.secrets, report),
+        events: access.publishesEvents ? events : guardedSink(fn, report),
+      })
+    }
 
     for (const [name, build] of Object.entries(httpFunctions)) {
-      if (build) handlers[name as HttpFunctionName] = await build(deps)
+      if (build) handlers[name as HttpFunctionName] = await build(depsFor(name as HttpFunctionName))
     }
-    const stream = await startEventsStream(deps, handlers)
+    const stream = await startEventsStream(depsFor('webhookApplier'), handlers)
     if (stream) cleanups.push(() => stream.close())
-    const poller = pollerFunction.build ? await pollerFunction.build(deps) : null
+    const poller = pollerFunction.build ? await pollerFunction.build(depsFor('poller')) : null
     let running: Promise<unknown> | null = null
     const poll = async (): Promise<unknown> => {
       if (!poller) throw new Error('the poller is not built yet')

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { FunctionAccess, TableAction } from '../infra/access'
 import type { TableKey, TableNames } from '../shared/adapters/dynamo/tables'
-import type { SecretSource } from '../shared/ports'
+import type { EventSink, SecretSource } from '../shared/ports'
 
 /**
  * Local stand-in for IAM: the CDK stack grants each function exactly the DynamoDB actions and
@@ -83,6 +83,18 @@ export function guardSecrets(
         throw new LocalAccessDeniedError(message)
       }
       return secrets.get(name, opts)
+    },
+  }
+}
+
+/** An event sink for a function not granted events:PutEvents: any publish is refused. */
+export function guardedSink(fn: string, report: (message: string) => void): EventSink {
+  return {
+    async publish(events) {
+      if (events.length === 0) return
+      const message = `local IAM: function ${fn} is not granted events:PutEvents (infra/access.ts)`
+      report(message)
+      throw new LocalAccessDeniedError(message)
     },
   }
 }

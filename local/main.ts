@@ -94,6 +94,23 @@ async function main(): Promise<void> {
     fail(describeStartError(err, env))
   }
 
+  // Handlers first: whoever reads the banner may signal at once.
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write(`\n${signal}: shutting down…\n`)
+    app
+      .close()
+      .then(() => {
+        process.stdout.write('stopped\n')
+        process.exit(0)
+      })
+      .catch((err: unknown) => fail(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`))
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+
   const key = env.LOCAL_ACCESS_KEY_ID
   const secretShown =
     env.LOCAL_SECRET_ACCESS_KEY === LOCAL_DEFAULTS.secretAccessKey
@@ -119,22 +136,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   )
-
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    process.stdout.write(`\n${signal}: shutting down…\n`)
-    app
-      .close()
-      .then(() => {
-        process.stdout.write('stopped\n')
-        process.exit(0)
-      })
-      .catch((err: unknown) => fail(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`))
-  }
-  process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
 void main()
