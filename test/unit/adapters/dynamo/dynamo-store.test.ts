@@ -67,10 +67,28 @@ describe('channels.putIfNewer', () => {
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
       TableName: 't-channels',
       Item: { ...channel, phoneKey: '+4915' },
-      ConditionExpression: 'attribute_not_exists(#id) OR #ok < :k OR (#ok = :k AND #h <> :h)',
+      ConditionExpression: 'attribute_not_exists(#id) OR (#ok < :k OR (#ok = :k AND #h <> :h))',
       ExpressionAttributeNames: { '#id': 'channelId', '#ok': 'orderKey', '#h': 'contentHash' },
       ExpressionAttributeValues: { ':k': 'k5', ':h': 'h5' },
     })
+  })
+
+  it('adds compare-and-set on the content read, or on absence', async () => {
+    ddb.on(PutCommand).resolves({})
+    const channel = makeChannel({ channelId: 'ch1', phoneNumber: null, orderKey: 'k5', contentHash: 'h5' })
+    await store.channels.putIfNewer(channel, 'h4')
+    await store.channels.putIfNewer(channel, null)
+    const [cas, absent] = ddb.commandCalls(PutCommand).map((c) => c.args[0].input)
+    expect(cas).toMatchObject({
+      ConditionExpression: '#h = :read AND (#ok < :k OR (#ok = :k AND #h <> :h))',
+      ExpressionAttributeNames: { '#ok': 'orderKey', '#h': 'contentHash' },
+      ExpressionAttributeValues: { ':k': 'k5', ':h': 'h5', ':read': 'h4' },
+    })
+    expect(absent).toMatchObject({
+      ConditionExpression: 'attribute_not_exists(#id)',
+      ExpressionAttributeNames: { '#id': 'channelId' },
+    })
+    expect(absent?.ExpressionAttributeValues).toBeUndefined()
   })
 
   it('answers stale when the condition fails', async () => {
