@@ -35,12 +35,35 @@ export function createSecretSource(config: Config): SecretSource {
 }
 
 /**
- * Builds every dependency once per cold start from configuration. The same function wires Lambda
+ * A property built on first read and kept: the part is constructed only when (and if) some code path
+ * of the function uses it.
+ */
+function defineLazy<K extends keyof AppDeps>(deps: AppDeps, key: K, build: () => AppDeps[K]): void {
+  let value: AppDeps[K] | undefined
+  Object.defineProperty(deps, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      value ??= build()
+      return value
+    },
+    set: (v: AppDeps[K]) => {
+      value = v
+    },
+  })
+}
+
+/**
+ * Builds the dependencies of one function from configuration. The same function wires Lambda
  * (functions/<name>/index.ts) and the local runner; `overrides` replace any part (tests, local).
+ *
+ * The logger, metrics and the DynamoDB store (every invocation reads state) are built here, at init.
+ * The secret source, the event sink and the Partner API client are built on first use: not every
+ * function uses each of them (the webhook never calls the Partner API, most requests publish no change
+ * event), and building their SDK clients at init would cost every cold start.
  */
 export function createAppDeps(config: Config, service: string, overrides: Partial<AppDeps> = {}): AppDeps {
   const logger = overrides.logger ?? createLogger(service)
-  const secrets = overrides.secrets ?? createSecretSource(config)
   const store =
     overrides.store ??
     createDynamoStore({
@@ -50,37 +73,46 @@ export function createAppDeps(config: Config, service: string, overrides: Partia
       tables: tableNamesFromConfig(config),
       cursorSecret: config.CURSOR_SECRET,
     })
-  const partnerApi =
-    overrides.partnerApi ??
-    createPartnerApiClient({
-      baseUrl: config.PARTNER_API_BASE_URL,
-      partnerId: config.PARTNER_ID,
-      auth: config.PARTNER_API_AUTH,
-      secrets,
-      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
-      maxAttempts: config.UPSTREAM_MAX_ATTEMPTS,
-      budgetMs: config.UPSTREAM_BUDGET_MS,
-      logger: {
-        debug: (m, c) => logger.debug(m, { ...c }),
-        info: (m, c) => logger.info(m, { ...c }),
-        warn: (m, c) => logger.warn(m, { ...c }),
-      },
-    })
-  const events =
-    overrides.events ??
-    (config.EVENT_SINK === 'eventbridge'
-      ? createEventBridgeSink({ busName: config.EVENT_BUS_NAME })
-      : config.EVENT_SINK === 'file'
-        ? createFileEventSink({ path: config.EVENTS_FILE })
-        : createMemoryEventSink())
-  return {
+  const eager: Omit<AppDeps, 'secrets' | 'partnerApi' | 'events'> = {
     config,
     store,
-    partnerApi,
-    secrets,
-    events,
     clock: overrides.clock ?? systemClock,
     logger,
     metrics: overrides.metrics ?? createMetrics(service),
   }
+  // The three lazy parts are defined right below, before anyone can read them.
+  const deps = eager as AppDeps
+  defineLazy(deps, 'secrets', () => overrides.secrets ?? createSecretSource(config))
+  defineLazy(
+    deps,
+    'partnerApi',
+    () =>
+      overrides.partnerApi ??
+      createPartnerApiClient({
+        baseUrl: config.PARTNER_API_BASE_URL,
+        partnerId: config.PARTNER_ID,
+        auth: config.PARTNER_API_AUTH,
+        secrets: deps.secrets,
+        timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+        maxAttempts: config.UPSTREAM_MAX_ATTEMPTS,
+        budgetMs: config.UPSTREAM_BUDGET_MS,
+        logger: {
+          debug: (m, c) => logger.debug(m, { ...c }),
+          info: (m, c) => logger.info(m, { ...c }),
+          warn: (m, c) => logger.warn(m, { ...c }),
+        },
+      }),
+  )
+  defineLazy(
+    deps,
+    'events',
+    () =>
+      overrides.events ??
+      (config.EVENT_SINK === 'eventbridge'
+        ? createEventBridgeSink({ busName: config.EVENT_BUS_NAME })
+        : config.EVENT_SINK === 'file'
+          ? createFileEventSink({ path: config.EVENTS_FILE })
+          : createMemoryEventSink()),
+  )
+  return deps
 }

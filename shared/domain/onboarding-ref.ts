@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { z } from 'zod'
+import * as z from 'zod'
 
 /**
  * The signed, expiring reference carried by an onboarding link's callback URL (contract §4
@@ -30,12 +30,15 @@ const DOMAIN = 'onboarding-ref.v1.'
 const MAC_B64_LENGTH = 43
 const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/
 
-const payloadSchema = z.strictObject({
-  partnerPayload: z.string().min(1).max(1024),
-  redirectUrl: z.string().min(1).max(4096).optional(),
-  iat: z.number().int().nonnegative(),
-  exp: z.number().int().positive(),
-})
+// Built on first parse (z.lazy), not at import: it keeps the schema out of every cold start.
+const payloadSchema = z.lazy(() =>
+  z.strictObject({
+    partnerPayload: z.string().min(1).max(1024),
+    redirectUrl: z.string().min(1).max(4096).optional(),
+    iat: z.number().int().nonnegative(),
+    exp: z.number().int().positive(),
+  }),
+)
 
 function mac(body: string, key: string): Buffer {
   return createHmac('sha256', key).update(DOMAIN).update(body).digest()

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { AppDeps } from '../deps'
 import {
   NotFoundError,
@@ -41,12 +41,18 @@ export const MAX_REASON_CHARS = 500
 // A valid body is at most ~3 KB (500 characters of up to 6 escaped bytes); refuse more before parsing.
 const MAX_BODY_BYTES = 8192
 
-const bodySchema = z.strictObject({
-  reason: z
-    .string()
-    .refine((s) => [...s].length <= MAX_REASON_CHARS, `reason must be at most ${MAX_REASON_CHARS} characters`)
-    .optional(),
-})
+// Built on first parse (z.lazy), not at import: it keeps the schema out of every cold start.
+const bodySchema = z.lazy(() =>
+  z.strictObject({
+    reason: z
+      .string()
+      .refine(
+        (s) => [...s].length <= MAX_REASON_CHARS,
+        `reason must be at most ${MAX_REASON_CHARS} characters`,
+      )
+      .optional(),
+  }),
+)
 
 /** The validated body of a cancellation request or revoke. */
 export type CancellationBody = z.infer<typeof bodySchema>

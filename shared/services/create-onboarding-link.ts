@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import type { AppDeps } from '../deps'
 import { ConfigError, ValidationError } from '../domain/errors'
 import { signOnboardingRef } from '../domain/onboarding-ref'
@@ -34,20 +34,25 @@ function hasControl(s: string): boolean {
 }
 
 /** The partner payload rule shared by links and client settings: 1–255 characters, no controls. */
-export const partnerPayloadSchema = z
-  .string()
-  .min(1, 'must be 1 to 255 characters')
-  .max(255, 'must be 1 to 255 characters')
-  .refine((s) => !hasControl(s), 'must not contain control characters')
-
-const bodySchema = z.strictObject({
-  partnerPayload: partnerPayloadSchema,
-  redirectUrl: z.string().min(1).max(MAX_REDIRECT_URL_LENGTH).optional(),
-  number: z
+export const partnerPayloadSchema = z.lazy(() =>
+  z
     .string()
-    .regex(/^\+?[0-9]{6,15}$/, 'must be a phone number in international format, digits only')
-    .optional(),
-})
+    .min(1, 'must be 1 to 255 characters')
+    .max(255, 'must be 1 to 255 characters')
+    .refine((s) => !hasControl(s), 'must not contain control characters'),
+)
+
+// Schemas are built on first parse (z.lazy), not at import: it keeps them out of every cold start.
+const bodySchema = z.lazy(() =>
+  z.strictObject({
+    partnerPayload: partnerPayloadSchema,
+    redirectUrl: z.string().min(1).max(MAX_REDIRECT_URL_LENGTH).optional(),
+    number: z
+      .string()
+      .regex(/^\+?[0-9]{6,15}$/, 'must be a phone number in international format, digits only')
+      .optional(),
+  }),
+)
 
 /** The validated body of `POST /onboarding-links`. */
 export type OnboardingLinkBody = z.infer<typeof bodySchema>

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { AppDeps } from '../deps'
 import {
   NotFoundError,
@@ -34,14 +34,17 @@ export interface ClientSettingsInput {
 
 const MAX_BODY_BYTES = 8192
 
-const bodySchema = z
-  .strictObject({
-    maxChannels: z.number().int('must be an integer').min(1).max(100).optional(),
-    partnerPayload: partnerPayloadSchema.optional(),
-  })
-  .refine((b) => b.maxChannels !== undefined || b.partnerPayload !== undefined, {
-    message: 'Give maxChannels and/or partnerPayload',
-  })
+// Built on first parse (z.lazy), not at import: it keeps the schema out of every cold start.
+const bodySchema = z.lazy(() =>
+  z
+    .strictObject({
+      maxChannels: z.number().int('must be an integer').min(1).max(100).optional(),
+      partnerPayload: partnerPayloadSchema.optional(),
+    })
+    .refine((b) => b.maxChannels !== undefined || b.partnerPayload !== undefined, {
+      message: 'Give maxChannels and/or partnerPayload',
+    }),
+)
 
 /** The validated body of `PATCH /clients/{clientId}`. */
 export type ClientSettingsBody = z.infer<typeof bodySchema>

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { ConfigError, UnauthorizedError } from '../../domain/errors'
 import type { SecretSource } from '../../ports'
 import { type PartnerCredentials, parsePartnerCredentials } from '../secrets'
@@ -18,12 +18,14 @@ export type TokenFetcher = (
   password: string,
 ) => Promise<{ accessToken: string; expiresInSeconds: number }>
 
-/** The token response (partner-api.md §1.2); only the access token is required. */
-export const tokenResponseSchema = z.looseObject({
-  access_token: z.string().min(1),
-  token_type: z.string().nullish(),
-  expires_in: z.number().nullish(),
-})
+/** The token response (partner-api.md §1.2); only the access token is required. Built on first parse. */
+export const tokenResponseSchema = z.lazy(() =>
+  z.looseObject({
+    access_token: z.string().min(1),
+    token_type: z.string().nullish(),
+    expires_in: z.number().nullish(),
+  }),
+)
 
 /** Tokens are renewed this long before they expire. */
 const TOKEN_MARGIN_MS = 60_000

@@ -1,4 +1,5 @@
-import { type ZodType, z } from 'zod'
+import type { ZodType } from 'zod'
+import * as z from 'zod'
 import { UnauthorizedError, UpstreamError, ValidationError } from '../../domain/errors'
 import {
   listEnvelopeSchema,
@@ -83,9 +84,10 @@ type Outcome =
   | { kind: 'network'; sent: boolean; timeout: boolean; cause: unknown }
 
 const DEFAULT_PAGE_SIZE = 100
-const webhookUrlSchema = z.looseObject({ webhook_url: z.string().nullish() })
-const anyJson = z.unknown()
-const balanceSchema = z.record(z.string(), z.unknown())
+// Schemas are built on first parse (z.lazy), not at import: it keeps them out of every cold start.
+const webhookUrlSchema = z.lazy(() => z.looseObject({ webhook_url: z.string().nullish() }))
+const anyJson = z.lazy(() => z.unknown())
+const balanceSchema = z.lazy(() => z.record(z.string(), z.unknown()))
 
 const noopLogger: PartnerApiLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined }
 
@@ -99,14 +101,19 @@ function requireId(value: string, what: string): string {
 }
 
 function listSchema<T>(itemsKey: string, item: ZodType<T>): ZodType<ListPage<T>> {
-  return listEnvelopeSchema.extend({ [itemsKey]: z.array(item).nullish() }).transform((env) => {
-    const items = ((env as Record<string, unknown>)[itemsKey] as T[] | null | undefined) ?? []
-    return { items, total: env.total, offset: env.offset ?? 0, limit: env.limit ?? items.length }
-  }) as unknown as ZodType<ListPage<T>>
+  return listEnvelopeSchema
+    .unwrap()
+    .extend({ [itemsKey]: z.array(item).nullish() })
+    .transform((env) => {
+      const items = ((env as Record<string, unknown>)[itemsKey] as T[] | null | undefined) ?? []
+      return { items, total: env.total, offset: env.offset ?? 0, limit: env.limit ?? items.length }
+    }) as unknown as ZodType<ListPage<T>>
 }
 
-const clientsPageSchema = listSchema<UpstreamClient>('clients', upstreamClientSchema)
-const channelsPageSchema = listSchema<UpstreamChannel>('partner_channels', upstreamChannelSchema)
+const clientsPageSchema = z.lazy(() => listSchema<UpstreamClient>('clients', upstreamClientSchema))
+const channelsPageSchema = z.lazy(() =>
+  listSchema<UpstreamChannel>('partner_channels', upstreamChannelSchema),
+)
 
 /** The 360dialog Partner API v2 client: auth, timeouts, retries with backoff, pagination, validation. */
 export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerApi {
