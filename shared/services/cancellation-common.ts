@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import * as z from 'zod'
 import type { AppDeps } from '../deps'
-import {
-  NotFoundError,
-  PartnerOpsError,
-  UnauthorizedError,
-  UpstreamError,
-  ValidationError,
-} from '../domain/errors'
+import { NotFoundError, PartnerOpsError, UnauthorizedError, UpstreamError } from '../domain/errors'
 import type { CancellationRecord, ChangeEvent, Channel, StoredResponse } from '../domain/types'
+import { parseJsonBody } from '../http/json-body'
 import { toErrorResponse } from '../http/responses'
 import { applyChannel } from './apply-upstream'
 import { ID_PATTERN, toCancellationView } from './views'
@@ -38,8 +33,6 @@ export interface CancellationResult {
 
 /** Longest accepted `reason`, in characters (contract §4). */
 export const MAX_REASON_CHARS = 500
-// A valid body is at most ~3 KB (500 characters of up to 6 escaped bytes); refuse more before parsing.
-const MAX_BODY_BYTES = 8192
 
 // Built on first parse (z.lazy), not at import: it keeps the schema out of every cold start.
 const bodySchema = z.lazy(() =>
@@ -59,28 +52,10 @@ export type CancellationBody = z.infer<typeof bodySchema>
 
 /** Parses an optional `{"reason":"…"}` body; any other field, type or size → ValidationError (400). */
 export function parseCancellationBody(raw: string | null): CancellationBody {
-  if (raw === null || raw.trim() === '') return {}
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
-    throw new ValidationError('The body is too large', { code: 'invalid_body' })
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(raw)
-  } catch {
-    throw new ValidationError('The body is not valid JSON', { code: 'invalid_body' })
-  }
-  const parsed = bodySchema.safeParse(json)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const message =
-      issue?.code === 'unrecognized_keys'
-        ? 'Only the field reason is accepted'
-        : issue?.path.length
-          ? `Invalid ${issue.path.join('.')}: ${issue.message}`
-          : 'The body must be a JSON object such as {"reason":"…"}'
-    throw new ValidationError(message, { code: 'invalid_body' })
-  }
-  return parsed.data
+  return parseJsonBody(raw, bodySchema, {
+    unknownFieldsMessage: 'Only the field reason is accepted',
+    shapeMessage: 'The body must be a JSON object such as {"reason":"…"}',
+  })
 }
 
 /** The resource path a cancellation request hash covers. */

@@ -2,6 +2,7 @@ import * as z from 'zod'
 import type { AppDeps } from '../deps'
 import { ConfigError, ValidationError } from '../domain/errors'
 import { signOnboardingRef } from '../domain/onboarding-ref'
+import { parseJsonBody } from '../http/json-body'
 
 /** What building a link needs. */
 export type OnboardingLinkDeps = Pick<AppDeps, 'config' | 'secrets' | 'clock'>
@@ -22,7 +23,6 @@ export const RESERVED_REDIRECT_PARAMS: readonly string[] = ['client', 'channel',
 /** Longest accepted partner redirect URL, in characters. */
 export const MAX_REDIRECT_URL_LENGTH = 2048
 
-const MAX_BODY_BYTES = 8192
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]'])
 // C0 controls and DEL: never useful in an identifier and troublesome in logs, CSV and URLs.
 function hasControl(s: string): boolean {
@@ -97,28 +97,11 @@ export async function createOnboardingLink(
 
 /** Parses the JSON body strictly; any unknown field, wrong type or size → ValidationError (400). */
 export function parseLinkBody(raw: string | null): OnboardingLinkBody {
-  if (raw === null || raw.trim() === '') {
-    throw new ValidationError('A JSON body with partnerPayload is required', { code: 'invalid_body' })
-  }
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
-    throw new ValidationError('The body is too large', { code: 'invalid_body' })
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(raw)
-  } catch {
-    throw new ValidationError('The body is not valid JSON', { code: 'invalid_body' })
-  }
-  const parsed = bodySchema.safeParse(json)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]
-  const message =
-    issue?.code === 'unrecognized_keys'
-      ? 'Only the fields partnerPayload, redirectUrl and number are accepted'
-      : issue?.path.length
-        ? `Invalid ${issue.path.join('.')}: ${issue.message}`
-        : 'The body must be a JSON object such as {"partnerPayload":"…"}'
-  throw new ValidationError(message, { code: 'invalid_body' })
+  return parseJsonBody(raw, bodySchema, {
+    requiredMessage: 'A JSON body with partnerPayload is required',
+    unknownFieldsMessage: 'Only the fields partnerPayload, redirectUrl and number are accepted',
+    shapeMessage: 'The body must be a JSON object such as {"partnerPayload":"…"}',
+  })
 }
 
 /**

@@ -1,15 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import * as z from 'zod'
 import type { AppDeps } from '../deps'
-import {
-  NotFoundError,
-  PartnerOpsError,
-  UnauthorizedError,
-  UpstreamError,
-  ValidationError,
-} from '../domain/errors'
+import { NotFoundError, PartnerOpsError, UnauthorizedError, UpstreamError } from '../domain/errors'
 import type { Client, StoredResponse } from '../domain/types'
 import type { UpstreamClient } from '../domain/upstream'
+import { parseJsonBody } from '../http/json-body'
 import { toErrorResponse } from '../http/responses'
 import { applyClient } from './apply-upstream'
 import { partnerPayloadSchema } from './create-onboarding-link'
@@ -31,8 +26,6 @@ export interface ClientSettingsInput {
   /** The raw request body (decoded), or null. */
   body: string | null
 }
-
-const MAX_BODY_BYTES = 8192
 
 // Built on first parse (z.lazy), not at import: it keeps the schema out of every cold start.
 const bodySchema = z.lazy(() =>
@@ -98,32 +91,11 @@ export async function updateClientSettings(
 
 /** Parses the JSON body strictly; unknown fields, wrong types, an empty object → ValidationError (400). */
 export function parseClientSettingsBody(raw: string | null): ClientSettingsBody {
-  if (raw === null || raw.trim() === '') {
-    throw new ValidationError('A JSON body with maxChannels and/or partnerPayload is required', {
-      code: 'invalid_body',
-    })
-  }
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
-    throw new ValidationError('The body is too large', { code: 'invalid_body' })
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(raw)
-  } catch {
-    throw new ValidationError('The body is not valid JSON', { code: 'invalid_body' })
-  }
-  const parsed = bodySchema.safeParse(json)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]
-  const message =
-    issue?.code === 'unrecognized_keys'
-      ? 'Only the fields maxChannels and partnerPayload are accepted'
-      : issue?.path.length
-        ? `Invalid ${issue.path.join('.')}: ${issue.message}`
-        : typeof json === 'object' && json !== null && !Array.isArray(json)
-          ? (issue?.message ?? 'Invalid body')
-          : 'The body must be a JSON object such as {"maxChannels":5}'
-  throw new ValidationError(message, { code: 'invalid_body' })
+  return parseJsonBody(raw, bodySchema, {
+    requiredMessage: 'A JSON body with maxChannels and/or partnerPayload is required',
+    unknownFieldsMessage: 'Only the fields maxChannels and partnerPayload are accepted',
+    shapeMessage: 'The body must be a JSON object such as {"maxChannels":5}',
+  })
 }
 
 interface Attempt {

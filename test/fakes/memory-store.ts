@@ -308,8 +308,7 @@ export class MemoryStore implements StateStore {
     takeOver: async (record, previousLockedUntil) => {
       const k = `${record.scope}|${record.key}`
       const existing = this.idemMap.get(k)
-      if (!existing || existing.state !== 'in_flight' || existing.lockedUntil !== previousLockedUntil)
-        return false
+      if (existing?.state !== 'in_flight' || existing.lockedUntil !== previousLockedUntil) return false
       this.write()
       this.idemMap.set(k, clone(record))
       return true

@@ -567,9 +567,9 @@ describe('stateless stack', () => {
       expect(body, text).toContain(text)
     }
     // The dashboard JSON itself (tokens such as the region or function names left out).
-    const json = (dashboards[0]?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] })[
-      'Fn::Join'
-    ][1]
+    const body0 = dashboards[0]?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] } | undefined
+    expect(body0).toBeDefined()
+    const json = (body0?.['Fn::Join'][1] ?? [])
       .map((part) => (typeof part === 'string' ? part : 'TOKEN'))
       .join('')
     // Outcome metrics are read from both services that emit them; ingestion metrics from the webhook.

@@ -27,7 +27,9 @@ describe('StateStore contract: DynamoDB adapter on dynalite', () => {
     const tables = Object.fromEntries(TABLES.map((t) => [t.key, `shard-${t.key}`])) as TableNames
     await ensureTables(client, tables)
     const store = createDynamoStore({ client, tables, cursorSecret: 'test-cursor-secret' })
-    await Promise.all(Array.from({ length: 64 }, () => store.ops.incrementCounters('webhooks', { received: 1 })))
+    await Promise.all(
+      Array.from({ length: 64 }, () => store.ops.incrementCounters('webhooks', { received: 1 })),
+    )
     expect(await store.ops.getCounters('webhooks')).toEqual({ received: 64 })
     const raw = await DynamoDBDocumentClient.from(client).send(
       new QueryCommand({
