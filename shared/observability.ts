@@ -9,7 +9,28 @@ export function createLogger(serviceName: string): Logger {
   return new Logger({ serviceName })
 }
 
-/** A Powertools EMF metrics instance for one function. */
-export function createMetrics(serviceName: string): Metrics {
-  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName })
+const NOTHING_TO_PUBLISH = 'No application metrics to publish'
+
+/**
+ * A Powertools EMF metrics instance for one function. Its own warnings go through the function's
+ * structured logger; the one about an invocation that counted nothing is debug, because that is
+ * normal for reads and for stream batches with nothing new, and would otherwise be logged on each.
+ */
+export function createMetrics(serviceName: string, logger?: Logger): Metrics {
+  if (!logger) return new Metrics({ namespace: METRICS_NAMESPACE, serviceName })
+  const log = (level: 'debug' | 'warn', ...args: unknown[]): void => {
+    const [message, ...rest] = args
+    logger[level](String(message), ...rest.map((r) => ({ detail: r })))
+  }
+  return new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName,
+    logger: {
+      debug: (...args: unknown[]) => log('debug', ...args),
+      info: (...args: unknown[]) => logger.info(String(args[0])),
+      error: (...args: unknown[]) => logger.error(String(args[0])),
+      warn: (...args: unknown[]) =>
+        log(String(args[0]).startsWith(NOTHING_TO_PUBLISH) ? 'debug' : 'warn', ...args),
+    },
+  })
 }

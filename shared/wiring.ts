@@ -78,7 +78,7 @@ export function createAppDeps(config: Config, service: string, overrides: Partia
     store,
     clock: overrides.clock ?? systemClock,
     logger,
-    metrics: overrides.metrics ?? createMetrics(service),
+    metrics: overrides.metrics ?? createMetrics(service, logger),
   }
   // The three lazy parts are defined right below, before anyone can read them.
   const deps = eager as AppDeps
