@@ -35,6 +35,10 @@ export interface AppOptions {
   port?: number
   /** Where dynalite and the event log persist; null = in memory (tests). */
   dataDir?: string | null
+  /** Hold the local stream's records until settle() (benchmarks: the applier runs elsewhere in AWS). */
+  holdStream?: boolean
+  /** Use this DynamoDB (another process, moto) instead of starting dynalite in-process. */
+  dynamoEndpoint?: string
   /** Reconciliation interval; null = no timer and no poll at start. */
   pollIntervalSeconds?: number | null
   /** Configuration overrides (shared/env.ts names), e.g. WEBHOOK_TOKEN, CANCELLATION_BUDGET_PER_HOUR. */
@@ -80,8 +84,10 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
   }
 
   try {
-    const dynamo = await startDynalite(dataDir === null ? {} : { path: join(dataDir, 'dynamodb') })
-    cleanups.push(() => dynamo.close())
+    const dynamo = opts.dynamoEndpoint
+      ? { endpoint: opts.dynamoEndpoint }
+      : await startDynalite(dataDir === null ? {} : { path: join(dataDir, 'dynamodb') })
+    if ('close' in dynamo) cleanups.push(() => dynamo.close())
 
     const handlers: Partial<Record<HttpFunctionName, HttpHandler>> = {}
     const server = await startLocalServer({
@@ -159,7 +165,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     for (const [name, build] of Object.entries(httpFunctions)) {
       if (build) handlers[name as HttpFunctionName] = await build(depsFor(name as HttpFunctionName))
     }
-    const stream = await startEventsStream(depsFor('webhookApplier'), handlers)
+    const stream = await startEventsStream(depsFor('webhookApplier'), handlers, opts.holdStream ?? false)
     if (stream) cleanups.push(() => stream.close())
     const poller = pollerFunction.build ? await pollerFunction.build(depsFor('poller')) : null
     let running: Promise<unknown> | null = null
@@ -232,6 +238,7 @@ const STREAM_CONCURRENCY = 4
 async function startEventsStream(
   deps: AppDeps,
   handlers: Partial<Record<HttpFunctionName, HttpHandler>>,
+  held: boolean,
 ): Promise<StreamQueue | null> {
   const webhook = handlers.webhook
   const applier = streamFunctions.webhookApplier ? await streamFunctions.webhookApplier(deps) : null
@@ -242,6 +249,7 @@ async function startEventsStream(
     eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${deps.config.TABLE_EVENTS}/stream/local`,
     concurrency: STREAM_CONCURRENCY,
     batchSize: STREAM_BATCH_SIZE,
+    held,
     onFailure: (keys, error) =>
       deps.logger.warn('webhook events left pending for the sweep', {
         count: keys.length,

@@ -16,13 +16,18 @@ export interface StreamQueueOptions {
   batchSize: number
   /** Called with the keys an invocation could not complete (they stay pending for the sweep). */
   onFailure?: (keys: string[], error: unknown) => void
+  /**
+   * Hold records until settle() is called. Benchmarks use it: in AWS the applier runs on other
+   * machines, so its work must not share the request path's event loop while the load is measured.
+   */
+  held?: boolean
 }
 
 /** An in-process queue of newly inserted keys, drained into stream-shaped invocations. */
 export interface StreamQueue {
   /** Queues one inserted key (ignored once closed). */
   push(key: string): void
-  /** Resolves when nothing is queued and no invocation is in flight. */
+  /** Releases held records, then resolves when nothing is queued and no invocation is in flight. */
   settle(): Promise<void>
   /** Stops taking keys, drops what has not started (left pending: the sweep completes it) and waits for the invocations in flight. */
   close(): Promise<void>
@@ -58,6 +63,7 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
   const running = new Set<Promise<void>>()
   let sequence = 0
   let closed = false
+  let held = opts.held ?? false
 
   const idle = (): boolean => queue.length === 0 && running.size === 0
 
@@ -96,7 +102,7 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
   }
 
   const pump = (): void => {
-    while (!closed && running.size < opts.concurrency && queue.length > 0) {
+    while (!closed && !held && running.size < opts.concurrency && queue.length > 0) {
       const task = invoke(queue.splice(0, opts.batchSize)).finally(() => {
         running.delete(task)
         pump()
@@ -113,6 +119,8 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
       pump()
     },
     settle() {
+      held = false
+      pump()
       if (idle() || (closed && running.size === 0)) return Promise.resolve()
       return new Promise<void>((resolve) => waiters.push(resolve))
     },
