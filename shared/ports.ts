@@ -173,6 +173,8 @@ export interface WebhookEventRepository {
   ): Promise<void>
   /** Events still pending that were received before `before` (the sweep). */
   listPending(before: string, limit: number): Promise<WebhookEventRecord[]>
+  /** How many events are still pending that were received before `before`, counting at most `cap`. */
+  countPending(before: string, cap: number): Promise<number>
   /** Events received at or after `since` (replay), page by page. */
   listSince(since: string): AsyncIterable<WebhookEventRecord[]>
 }

@@ -35,7 +35,7 @@ export async function getStatus(deps: Pick<AppDeps, 'store' | 'clock'>): Promise
     deps.store.ops.getRunSummaries(),
     deps.store.channels.countByLifecycle(),
     deps.store.ops.getCounters('webhooks'),
-    deps.store.events.listPending(before, STUCK_COUNT_CAP),
+    deps.store.events.countPending(before, STUCK_COUNT_CAP),
   ])
   const webhooks = Object.fromEntries(WEBHOOK_COUNTERS.map((k) => [k, counters[k] ?? 0])) as Record<
     (typeof WEBHOOK_COUNTERS)[number],
@@ -44,7 +44,7 @@ export async function getStatus(deps: Pick<AppDeps, 'store' | 'clock'>): Promise
   return {
     reconciliation: runs,
     channels: { total: Object.values(byLifecycle).reduce((a, b) => a + b, 0), byLifecycle },
-    webhooks: { ...webhooks, stuck: pending.length, stuckCapped: pending.length >= STUCK_COUNT_CAP },
+    webhooks: { ...webhooks, stuck: pending, stuckCapped: pending >= STUCK_COUNT_CAP },
     at: now.toISOString(),
   }
 }

@@ -249,6 +249,13 @@ export class MemoryStore implements StateStore {
         .slice(0, limit)
         .map(clone)
     },
+    countPending: async (before, cap) => {
+      this.read()
+      return Math.min(
+        cap,
+        [...this.eventMap.values()].filter((e) => e.status === 'pending' && e.receivedAt < before).length,
+      )
+    },
     listSince: (since) => {
       const all = [...this.eventMap.values()]
         .filter((e) => e.receivedAt >= since)

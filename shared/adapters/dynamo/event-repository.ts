@@ -101,6 +101,30 @@ export function createWebhookEventRepository(db: Db, table: string): WebhookEven
       }
       return found.slice(0, max)
     },
+    countPending: async (before, cap) => {
+      // Select COUNT: only the number travels back, never the stored bodies.
+      let count = 0
+      let start: Record<string, unknown> | undefined
+      do {
+        const out = await db.call('events.countPending', () =>
+          db.doc.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: E.pending,
+              KeyConditionExpression: '#p = :p AND #r < :before',
+              ExpressionAttributeNames: { '#p': E.pendingShard, '#r': 'receivedAt' },
+              ExpressionAttributeValues: { ':p': PENDING_SHARD, ':before': before },
+              Select: 'COUNT',
+              Limit: cap - count,
+              ExclusiveStartKey: start,
+            }),
+          ),
+        )
+        count += out.Count ?? 0
+        start = out.LastEvaluatedKey
+      } while (start && count < cap)
+      return Math.min(count, cap)
+    },
     listSince: (since) => {
       // Replay is rare and operator-driven: a filtered Scan avoids an index written on every event.
       const pages = readAll(async (start) => {

@@ -345,10 +345,14 @@ export function storeContract(factory: StoreFactory): void {
       expect(pending.map((e) => e.receivedAt)).toEqual([at(1), at(3), at(5), at(7)])
       expect(pending[0]).toEqual(events[1])
       expect((await store.events.listPending(at(8), 2)).map((e) => e.receivedAt)).toEqual([at(1), at(3)])
+      expect(await store.events.countPending(at(8), 10)).toBe(4)
+      expect(await store.events.countPending(at(8), 3)).toBe(3)
+      expect(await store.events.countPending(at(0), 10)).toBe(0)
 
       await store.events.markOutcome(events[1]?.eventKey as string, 'applied', null, at(20))
       await store.events.markOutcome(events[2]?.eventKey as string, 'rejected', 'bad payload', at(21))
       expect((await store.events.listPending(at(8), 10)).map((e) => e.receivedAt)).toEqual([at(5), at(7)])
+      expect(await store.events.countPending(at(8), 10)).toBe(2)
       expect(await store.events.get(events[2]?.eventKey as string)).toEqual({
         ...events[2],
         status: 'rejected',
