@@ -85,14 +85,6 @@ export class RateLimitedError extends PartnerOpsError {
   }
 }
 
-/** A route that exists in the contract but is not built yet: 501. */
-export class NotImplementedError extends PartnerOpsError {
-  readonly status = 501
-  constructor(message = 'Not implemented yet') {
-    super('not_implemented', message)
-  }
-}
-
 /**
  * The Partner API (or another upstream) failed. `status` is the upstream HTTP status (0 for a network
  * error or timeout), `retryable` says whether trying again can help, `upstreamMessage` is the

@@ -1,7 +1,6 @@
 import { isIP } from 'node:net'
 import type { APIGatewayProxyEvent } from 'aws-lambda'
 import type { AppDeps } from '../deps'
-import { RateLimitedError } from '../domain/errors'
 
 /** One per-source limit: at most `limit` requests per fixed window of `windowMs`. */
 export interface SourceLimit {
@@ -54,7 +53,7 @@ function ipv6Prefix64(ip: string): string {
 
 /**
  * Consumes one unit of the source's budget (fixed window in the store, so every Lambda instance
- * shares it). Returns the verdict; {@link enforceSourceLimit} throws instead.
+ * shares it), and returns the verdict with the source it counted.
  */
 export async function consumeSourceBudget(
   deps: Pick<AppDeps, 'store' | 'clock'>,
@@ -68,17 +67,4 @@ export async function consumeSourceBudget(
     limit.limit,
   )
   return { ...verdict, source }
-}
-
-/** Like {@link consumeSourceBudget}, but throws RateLimitedError (429 with Retry-After) when over. */
-export async function enforceSourceLimit(
-  deps: Pick<AppDeps, 'store' | 'clock'>,
-  event: Pick<APIGatewayProxyEvent, 'requestContext'>,
-  limit: SourceLimit,
-): Promise<string> {
-  const verdict = await consumeSourceBudget(deps, sourceAddress(event), limit)
-  if (!verdict.allowed) {
-    throw new RateLimitedError('Too many requests from this address; retry later', verdict.retryAfterSeconds)
-  }
-  return verdict.source
 }

@@ -41,9 +41,7 @@ export function toErrorResponse(err: unknown): APIGatewayProxyResult {
           ? 'Temporarily unavailable, please retry'
           : status === 502
             ? (err.message ?? 'Upstream refused the request')
-            : status === 501
-              ? err.message
-              : 'Internal error'
+            : 'Internal error'
       return errorResponse(status, err.code, message)
     }
     const headers: Record<string, string> =

@@ -34,13 +34,6 @@ export const NOTICE_EVENTS: ReadonlySet<string> = new Set([
   'template_messaging_disabled',
 ])
 
-/** Every event type PartnerOps applies to state; anything else is stored as `unknown_type`. */
-export const KNOWN_EVENTS: ReadonlySet<string> = new Set([
-  'client_created',
-  ...CHANNEL_EVENTS,
-  ...NOTICE_EVENTS,
-])
-
 /** The final status of a stored event. */
 export type WebhookOutcome = Exclude<WebhookEventStatus, 'pending'>
 

@@ -1,7 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda'
 import { describe, expect, it } from 'vitest'
-import { RateLimitedError } from '../../../shared/domain/errors'
-import { enforceSourceLimit, sourceAddress } from '../../../shared/http/rate-limit'
+import { consumeSourceBudget, sourceAddress } from '../../../shared/http/rate-limit'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 
@@ -33,16 +32,20 @@ describe('sourceAddress', () => {
   })
 })
 
-describe('enforceSourceLimit', () => {
-  it('allows the limit per window and then throws RateLimitedError with the seconds left', async () => {
+describe('consumeSourceBudget', () => {
+  it('allows the limit per window, then refuses with the seconds left; scopes do not share a budget', async () => {
     const deps = { store: new MemoryStore(), clock: new FakeClock('2026-03-10T09:00:15.000Z') }
     const limit = { scope: 'test', limit: 2, windowMs: 60_000 }
-    expect(await enforceSourceLimit(deps, event('198.51.100.4'), limit)).toBe('198.51.100.4')
-    await enforceSourceLimit(deps, event('198.51.100.4'), limit)
-    const err = await enforceSourceLimit(deps, event('198.51.100.4'), limit).catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(RateLimitedError)
-    expect((err as RateLimitedError).retryAfterSeconds).toBe(45)
-    // Scopes do not share a budget.
-    await enforceSourceLimit(deps, event('198.51.100.4'), { ...limit, scope: 'other' })
+    const source = sourceAddress(event('198.51.100.4'))
+    expect(await consumeSourceBudget(deps, source, limit)).toMatchObject({
+      allowed: true,
+      source: '198.51.100.4',
+    })
+    await consumeSourceBudget(deps, source, limit)
+    expect(await consumeSourceBudget(deps, source, limit)).toMatchObject({
+      allowed: false,
+      retryAfterSeconds: 45,
+    })
+    expect((await consumeSourceBudget(deps, source, { ...limit, scope: 'other' })).allowed).toBe(true)
   })
 })
