@@ -133,6 +133,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     })
     const dynamoClient = createLocalDynamoClient(dynamo.endpoint)
     const tables = tableNamesFromConfig(config)
+    cleanups.push(async () => dynamoClient.destroy())
     await ensureTables(dynamoClient, tables)
     const store = createDynamoStore({ client: dynamoClient, tables, cursorSecret: config.CURSOR_SECRET })
     const baseSink =

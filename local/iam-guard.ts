@@ -36,7 +36,8 @@ export function denial(
   const grant = access.tables[req.table]
   if (!grant) return `no access to table ${req.table}`
   if (req.index !== null) {
-    if (req.action !== 'Query' && req.action !== 'Scan') return `dynamodb:${req.action} on index ${req.index}`
+    // The stack grants dynamodb:Query on granted indexes, nothing else.
+    if (req.action !== 'Query') return `dynamodb:${req.action} on index ${req.index}`
     return grant.indexes?.includes(req.index)
       ? null
       : `dynamodb:${req.action} on ${req.table}/index/${req.index}`

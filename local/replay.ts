@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   if (target !== 'local' && target !== 'aws') fail('--target must be local or aws')
 
   let dynamo: LocalDynamo | null = null
+  let localClient: { destroy(): void } | undefined
   try {
     let deps: ReturnType<typeof createAppDeps>
     if (target === 'aws') {
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
         EVENTS_FILE: join(dataDir, 'events.jsonl'),
       })
       const client = createLocalDynamoClient(dynamo.endpoint)
+      localClient = client
       const tables = tableNamesFromConfig(config)
       await ensureTables(client, tables)
       const store = createDynamoStore({ client, tables, cursorSecret: config.CURSOR_SECRET })
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ target, since: args.since, ...summary })}\n`)
     if (summary.failed > 0) process.exitCode = 2
   } finally {
+    localClient?.destroy()
     await dynamo?.close()
   }
 }

@@ -175,7 +175,7 @@ export interface WebhookEventRepository {
   listPending(before: string, limit: number): Promise<WebhookEventRecord[]>
   /** How many events are still pending that were received before `before`, counting at most `cap`. */
   countPending(before: string, cap: number): Promise<number>
-  /** Events received at or after `since` (replay), page by page. */
+  /** Events received at or after `since` (replay), page by page, in storage order (not by time). */
   listSince(since: string): AsyncIterable<WebhookEventRecord[]>
 }
 

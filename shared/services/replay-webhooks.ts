@@ -11,8 +11,9 @@ export interface ReplaySummary {
 }
 
 /**
- * Re-applies every stored webhook event received at or after `since` (`npm run replay`), oldest
- * first, whatever its status. Idempotent: guarded writes make re-applying a fact a no-op, and an
+ * Re-applies every stored webhook event received at or after `since` (`npm run replay`), whatever
+ * its status, in storage order (a filtered Scan; `limit` takes at most that many, not the oldest).
+ * Order does not matter: every state write is guarded by the facts' order keys. Idempotent: guarded writes make re-applying a fact a no-op, and an
  * event already applied is not re-marked stale because state has moved on since. Events that fail
  * (storage) are counted and left as they were.
  */
