@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import * as z from 'zod'
 import type { AppDeps } from '../deps'
-import { NotFoundError, PartnerOpsError, UnauthorizedError, UpstreamError } from '../domain/errors'
+import { NotFoundError, PartnerOpsError, UpstreamError } from '../domain/errors'
 import type { CancellationRecord, ChangeEvent, Channel, StoredResponse } from '../domain/types'
 import { parseJsonBody } from '../http/json-body'
 import { toErrorResponse } from '../http/responses'
@@ -29,6 +29,11 @@ export interface CancellationInput {
 export interface CancellationResult {
   response: StoredResponse
   replayed: boolean
+}
+
+/** The code of a refused upstream lookup: refused credentials keep their own code. */
+export function lookupCode(err: UpstreamError): string {
+  return err.code === 'upstream_unauthorized' ? err.code : 'upstream_lookup_failed'
 }
 
 /** Longest accepted `reason`, in characters (contract §4). */
@@ -111,14 +116,7 @@ export function lookupFailure(err: unknown): unknown {
     return new UpstreamError('The channel could not be looked up upstream', {
       upstreamStatus: err.upstreamStatus,
       retryable: err.retryable,
-      code: err.retryable ? 'upstream_unavailable' : 'upstream_lookup_failed',
-    })
-  }
-  if (err instanceof UnauthorizedError) {
-    return new UpstreamError('The Partner API refused our credentials', {
-      upstreamStatus: 401,
-      retryable: false,
-      code: 'upstream_unauthorized',
+      code: err.retryable ? 'upstream_unavailable' : lookupCode(err),
     })
   }
   return err

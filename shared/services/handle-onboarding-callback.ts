@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import pLimit from 'p-limit'
 import type { AppDeps } from '../deps'
-import { PartnerOpsError, UnauthorizedError, UpstreamError } from '../domain/errors'
+import { PartnerOpsError, UpstreamError } from '../domain/errors'
 import { type RefFailure, verifyOnboardingRef } from '../domain/onboarding-ref'
 import type { AuditEntry, ChangeEvent } from '../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../domain/upstream'
@@ -197,12 +197,12 @@ function failure(deps: OnboardingCallbackDeps, err: unknown): CallbackOutcome {
     return {
       kind: 'unavailable',
       status: err.retryable ? 503 : 502,
-      reason: err.retryable ? 'upstream_unavailable' : 'upstream_refused',
+      reason: err.retryable
+        ? 'upstream_unavailable'
+        : err.code === 'upstream_unauthorized'
+          ? err.code
+          : 'upstream_refused',
     }
-  }
-  if (err instanceof UnauthorizedError) {
-    deps.logger.error('onboarding callback upstream credentials refused', { error: err })
-    return { kind: 'unavailable', status: 502, reason: 'upstream_unauthorized' }
   }
   deps.logger.error('onboarding callback failed', { error: err })
   const code = err instanceof PartnerOpsError ? err.code : 'internal_error'

@@ -4,7 +4,6 @@ import {
   NotFoundError,
   PartnerOpsError,
   RateLimitedError,
-  UnauthorizedError,
   UpstreamError,
 } from '../domain/errors'
 import type { CancellationRecord, Channel, StoredResponse } from '../domain/types'
@@ -252,11 +251,8 @@ async function settleFailure(
   previous: CancellationRecord['state'] | null,
   err: unknown,
 ): Promise<StoredResponse> {
-  const refused =
-    (err instanceof UpstreamError && !err.retryable && err.code !== 'upstream_invalid_response') ||
-    err instanceof UnauthorizedError
-  const upstreamStatus =
-    err instanceof UpstreamError ? err.upstreamStatus : err instanceof UnauthorizedError ? 401 : 0
+  const refused = err instanceof UpstreamError && !err.retryable && err.code !== 'upstream_invalid_response'
+  const upstreamStatus = err instanceof UpstreamError ? err.upstreamStatus : 0
   const upstreamMessage = refused ? upstreamMessageOf(err) : null
   attempt.upstreamStatus = upstreamStatus
   const at = deps.clock.now().toISOString()
@@ -309,9 +305,7 @@ export function upstreamMessageOf(err: unknown): string {
   const raw =
     err instanceof UpstreamError && err.upstreamMessage
       ? err.upstreamMessage
-      : err instanceof UnauthorizedError
-        ? 'credentials rejected'
-        : `HTTP ${err instanceof UpstreamError ? err.upstreamStatus : 'error'}`
+      : `HTTP ${err instanceof UpstreamError ? err.upstreamStatus : 'error'}`
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   const clean = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
   return clean.length > MAX_UPSTREAM_MESSAGE ? `${clean.slice(0, MAX_UPSTREAM_MESSAGE)}…` : clean

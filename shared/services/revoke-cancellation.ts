@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import {
-  ConflictError,
-  NotFoundError,
-  PartnerOpsError,
-  UnauthorizedError,
-  UpstreamError,
-} from '../domain/errors'
+import { ConflictError, NotFoundError, PartnerOpsError, UpstreamError } from '../domain/errors'
 import type { CancellationRecord, Channel, StoredResponse } from '../domain/types'
 import type { UpstreamChannel } from '../domain/upstream'
 import { applyChannel } from './apply-upstream'
@@ -194,11 +188,8 @@ async function revokeFailed(
   locked: CancellationRecord,
   err: unknown,
 ): Promise<StoredResponse> {
-  const refused =
-    (err instanceof UpstreamError && !err.retryable && err.code !== 'upstream_invalid_response') ||
-    err instanceof UnauthorizedError
-  const upstreamStatus =
-    err instanceof UpstreamError ? err.upstreamStatus : err instanceof UnauthorizedError ? 401 : 0
+  const refused = err instanceof UpstreamError && !err.retryable && err.code !== 'upstream_invalid_response'
+  const upstreamStatus = err instanceof UpstreamError ? err.upstreamStatus : 0
   attempt.upstreamStatus = upstreamStatus
   const message = refused ? upstreamMessageOf(err) : null
   await deps.store.cancellations.put(

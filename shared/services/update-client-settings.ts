@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import * as z from 'zod'
 import type { AppDeps } from '../deps'
-import { NotFoundError, PartnerOpsError, UnauthorizedError, UpstreamError } from '../domain/errors'
+import { NotFoundError, PartnerOpsError, UpstreamError } from '../domain/errors'
 import type { Client, StoredResponse } from '../domain/types'
 import type { UpstreamClient } from '../domain/upstream'
 import { parseJsonBody } from '../http/json-body'
 import { toErrorResponse } from '../http/responses'
 import { applyClient } from './apply-upstream'
+import { lookupCode } from './cancellation-common'
 import { partnerPayloadSchema } from './create-onboarding-link'
 import { hashRequest, type IdempotentResult, parseIdempotencyKey, withIdempotency } from './idempotency'
 import { ID_PATTERN, toClientView } from './views'
@@ -183,14 +184,7 @@ function lookupFailure(err: unknown): unknown {
     return new UpstreamError('The client could not be looked up upstream', {
       upstreamStatus: err.upstreamStatus,
       retryable: err.retryable,
-      code: err.retryable ? 'upstream_unavailable' : 'upstream_lookup_failed',
-    })
-  }
-  if (err instanceof UnauthorizedError) {
-    return new UpstreamError('The Partner API refused our credentials', {
-      upstreamStatus: 401,
-      retryable: false,
-      code: 'upstream_unauthorized',
+      code: err.retryable ? 'upstream_unavailable' : lookupCode(err),
     })
   }
   return err

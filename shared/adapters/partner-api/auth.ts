@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { ConfigError, UnauthorizedError } from '../../domain/errors'
+import { ConfigError, UpstreamError } from '../../domain/errors'
 import type { SecretSource } from '../../ports'
 import { type PartnerCredentials, parsePartnerCredentials } from '../secrets'
 
@@ -110,10 +110,26 @@ export class PartnerAuth {
   }
 }
 
-/** Turns a token endpoint rejection into the one unauthorized error of the client. */
-export function tokenRejected(cause?: unknown): UnauthorizedError {
-  return new UnauthorizedError('partner API rejected the credentials', {
+/**
+ * The one error for credentials the Partner API refuses. It is an upstream failure (502 to our caller,
+ * not retryable): our caller's own credentials were fine, ours were not.
+ */
+export function credentialsRejected(cause?: unknown): UpstreamError {
+  return new UpstreamError('The Partner API refused our credentials', {
+    upstreamStatus: 401,
+    retryable: false,
+    upstreamMessage: 'credentials rejected',
     code: 'upstream_unauthorized',
     cause,
   })
+}
+
+/** True for the error credentialsRejected builds. */
+export function isCredentialsRejected(err: unknown): err is UpstreamError {
+  return err instanceof UpstreamError && err.code === 'upstream_unauthorized'
+}
+
+/** Turns a token endpoint rejection into the one credentials error of the client. */
+export function tokenRejected(cause?: unknown): UpstreamError {
+  return credentialsRejected(cause)
 }

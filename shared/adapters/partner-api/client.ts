@@ -1,6 +1,6 @@
 import type { ZodType } from 'zod'
 import * as z from 'zod'
-import { UnauthorizedError, UpstreamError, ValidationError } from '../../domain/errors'
+import { UpstreamError, ValidationError } from '../../domain/errors'
 import {
   listEnvelopeSchema,
   type UpstreamChannel,
@@ -18,7 +18,9 @@ import type {
   SecretSource,
 } from '../../ports'
 import {
+  credentialsRejected,
   DEFAULT_TOKEN_SECONDS,
+  isCredentialsRejected,
   PartnerAuth,
   type PartnerAuthMode,
   tokenRejected,
@@ -236,7 +238,7 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
           generation = a.generation
           Object.assign(headers, a.headers)
         } catch (err: unknown) {
-          if (err instanceof UnauthorizedError && !reauthed) {
+          if (isCredentialsRejected(err) && !reauthed) {
             reauthed = true
             await auth.refresh()
             continue
@@ -261,9 +263,7 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
             await auth.refresh(generation)
             continue
           }
-          throw new UnauthorizedError('partner API rejected the credentials', {
-            code: 'upstream_unauthorized',
-          })
+          throw credentialsRejected()
         }
         if (status >= 300 && status < 400) {
           throw new UpstreamError(`partner API ${what} answered with a redirect (${status})`, {

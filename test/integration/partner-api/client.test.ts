@@ -5,7 +5,7 @@ import {
   type PartnerApiClientOptions,
 } from '../../../shared/adapters/partner-api/client'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
-import { UnauthorizedError, UpstreamError } from '../../../shared/domain/errors'
+import { UpstreamError } from '../../../shared/domain/errors'
 import type { PartnerApi } from '../../../shared/ports'
 
 const API_KEY = 'local-partner-api-key'
@@ -71,13 +71,18 @@ describe('Partner API client against the simulator', () => {
     expect(tokenCalls[0]?.status).toBe(200)
   })
 
-  it('rejects wrong credentials in both modes with UnauthorizedError', async () => {
-    await expect(client({}, 'wrong-key').getPartner()).rejects.toBeInstanceOf(UnauthorizedError)
+  it('rejects wrong credentials in both modes with the credentials-refused UpstreamError', async () => {
+    await expect(client({}, 'wrong-key').getPartner()).rejects.toMatchObject({
+      code: 'upstream_unauthorized',
+      status: 502,
+      upstreamStatus: 401,
+      retryable: false,
+    })
     const badBearer = JSON.stringify({ username: 'demo@partnerops.local', password: 'nope' })
     const err = await client({ auth: 'bearer' }, badBearer)
       .getPartner()
       .catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(UnauthorizedError)
+    expect(err).toBeInstanceOf(UpstreamError)
     expect((err as Error).message).not.toContain('nope')
   })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createPartnerApiClient } from '../../../shared/adapters/partner-api/client'
-import { UnauthorizedError, UpstreamError } from '../../../shared/domain/errors'
+import { UpstreamError } from '../../../shared/domain/errors'
 import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
 import type { PartnerApi, SecretSource } from '../../../shared/ports'
 import { reconcile } from '../../../shared/services/reconcile'
@@ -139,7 +139,8 @@ describe('reconcile against the Partner API client', () => {
       return null
     }
     const error = await reconcile(t.deps).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(UnauthorizedError)
+    expect(error).toBeInstanceOf(UpstreamError)
+    expect((error as UpstreamError).code).toBe('upstream_unauthorized')
     expect(t.secret.s.forcedRefreshes).toBe(1)
     const rejected = t.upstream.state.requests.filter((r) => r.key === 'old-key' && r.offset > 0)
     expect(rejected.length).toBeLessThanOrEqual(2 * 4)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createPartnerApiClient } from '../../../../shared/adapters/partner-api/client'
-import { UnauthorizedError, UpstreamError } from '../../../../shared/domain/errors'
+import { UpstreamError } from '../../../../shared/domain/errors'
 import {
   API_KEY,
   channel,
@@ -413,11 +413,11 @@ describe('API key authentication', () => {
     ])
   })
 
-  it('throws UnauthorizedError after the second 401 without the key in the message', async () => {
+  it('throws the credentials-refused UpstreamError (502) after the second 401 without the key in the message', async () => {
     const { api, requests, logs } = makeClient(() => metaError(401, 'Invalid api key'))
     const err = await failure(api.getPartner())
-    expect(err).toBeInstanceOf(UnauthorizedError)
-    expect((err as UnauthorizedError).code).toBe('upstream_unauthorized')
+    expect(err).toBeInstanceOf(UpstreamError)
+    expect((err as UpstreamError).code).toBe('upstream_unauthorized')
     expect(err.message).not.toContain(API_KEY)
     expect(requests).toHaveLength(2)
     expect(JSON.stringify(logs)).not.toContain(API_KEY)
@@ -512,11 +512,11 @@ describe('Bearer authentication', () => {
     expect(secrets.reads.filter((r) => r.forceRefresh)).toHaveLength(1)
   })
 
-  it('throws UnauthorizedError when the token endpoint refuses, without the password anywhere', async () => {
+  it('throws the credentials-refused UpstreamError when the token endpoint refuses, without the password anywhere', async () => {
     const { api, requests, logs } = bearer({ tokenStatus: 401 })
     const err = await failure(api.getPartner())
-    expect(err).toBeInstanceOf(UnauthorizedError)
-    expect((err as UnauthorizedError).code).toBe('upstream_unauthorized')
+    expect(err).toBeInstanceOf(UpstreamError)
+    expect((err as UpstreamError).code).toBe('upstream_unauthorized')
     expect(err.message).not.toContain(PASSWORD)
     expect(err.message).not.toContain(USER)
     expect(requests.filter((r) => r.url.pathname.endsWith('/token'))).toHaveLength(2)
