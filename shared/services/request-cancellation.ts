@@ -94,11 +94,10 @@ async function cancelOnce(
     throw new RateLimitedError('Cancellation budget exceeded; retry later', budget.retryAfterSeconds)
   }
 
-  let channel = await resolveOwnedChannel(deps, input.clientId, input.channelId)
+  // The record first, then the channel: applyChannel writes the channel before it confirms the
+  // record (and clears its lock), so a confirmed record read here implies its channel state below.
   let record = await deps.store.cancellations.get(input.channelId)
-  // Read the channel again after the record: applyChannel writes the channel before it confirms the
-  // record (and clears its lock), so a confirmed record read above implies its channel state here.
-  channel = (await deps.store.channels.get(input.channelId)) ?? channel
+  let channel = await resolveOwnedChannel(deps, input.clientId, input.channelId)
   const now = deps.clock.now()
   if (record?.inFlight && Date.parse(record.inFlight.until) > now.getTime()) {
     throw new ConflictError('A cancellation request for this channel is in progress; retry later', {
