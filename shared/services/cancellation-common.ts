@@ -106,7 +106,8 @@ export function conflictWithRecord(
   })
 }
 
-function channelNotFound(): NotFoundError {
+/** The one 404 of the cancellation routes (unknown channel, or another client's). */
+export function channelNotFound(): NotFoundError {
   return new NotFoundError('Channel not found for this client', { code: 'channel_not_found' })
 }
 

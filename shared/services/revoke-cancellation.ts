@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { ConflictError, NotFoundError, PartnerOpsError, UpstreamError } from '../domain/errors'
+import { ConflictError, PartnerOpsError, UpstreamError } from '../domain/errors'
 import type { CancellationRecord, Channel, StoredResponse } from '../domain/types'
 import type { UpstreamChannel } from '../domain/upstream'
 import { applyChannel } from './apply-upstream'
@@ -11,20 +11,20 @@ import {
   type CancellationInput,
   type CancellationResult,
   cancellationPath,
+  channelNotFound,
   conflictWithRecord,
   lockDurationMs,
   lookupFailure,
   newAttempt,
   parseCancellationBody,
   publishQuietly,
-  resolveOwnedChannel,
   stateChanged,
   storedError,
   storedJson,
 } from './cancellation-common'
 import { hashRequest, parseIdempotencyKey, withIdempotency } from './idempotency'
 import { upstreamMessageOf } from './request-cancellation'
-import { toCancellationView } from './views'
+import { ID_PATTERN, toCancellationView } from './views'
 
 /** Who a cancellation record names when the cancellation was requested outside PartnerOps (the Hub). */
 export const EXTERNAL_REQUESTER = 'external'
@@ -76,7 +76,10 @@ async function revokeOnce(
   input: CancellationInput,
   lockMs: number,
 ): Promise<StoredResponse> {
-  await resolveOwnedChannel(deps, input.clientId, input.channelId)
+  // Cheap checks first, with nothing sent upstream: the ids' shape, and a stored channel of another client.
+  if (!ID_PATTERN.test(input.clientId) || !ID_PATTERN.test(input.channelId)) throw channelNotFound()
+  const stored = await deps.store.channels.get(input.channelId)
+  if (stored && stored.clientId !== input.clientId) throw channelNotFound()
   const isLocked = (r: CancellationRecord | null): boolean =>
     !!r?.inFlight && Date.parse(r.inFlight.until) > deps.clock.now().getTime()
   if (isLocked(await deps.store.cancellations.get(input.channelId))) throw inFlight()
@@ -85,10 +88,8 @@ async function revokeOnce(
   const current = await deps.partnerApi.findChannel(input.channelId).catch((err: unknown) => {
     throw lookupFailure(err)
   })
-  if (!current || current.client_id !== input.clientId) {
-    throw new NotFoundError('Channel not found for this client', { code: 'channel_not_found' })
-  }
-  const channel = (await applyChannel(deps, current, { source: 'api', kind: 'snapshot' })).record
+  if (!current || current.client_id !== input.clientId) throw channelNotFound()
+  const channel = (await applyChannel(deps, current, { source: 'api', kind: 'snapshot', stored })).record
   let record = await deps.store.cancellations.get(input.channelId)
   if (isLocked(record)) throw inFlight()
 
