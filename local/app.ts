@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { ACCESS, type FunctionKey } from '../infra/access'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
@@ -10,7 +9,13 @@ import { loadConfig } from '../shared/env'
 import type { HttpFunctionName } from '../shared/http/routes'
 import { createAppDeps, createSecretSource } from '../shared/wiring'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
-import { type HttpHandler, httpFunctions, pollerFunction, streamFunctions } from './handlers'
+import {
+  type HttpHandler,
+  httpFunctions,
+  localLambdaContext,
+  pollerFunction,
+  streamFunctions,
+} from './handlers'
 import { guardDynamoClient, guardedSink, guardSecrets } from './iam-guard'
 import { startLocalServer } from './server'
 import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
@@ -172,20 +177,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     let running: Promise<unknown> | null = null
     const poll = async (): Promise<unknown> => {
       if (!poller) throw new Error('the poller is not built yet')
-      const ctx = {
-        callbackWaitsForEmptyEventLoop: false,
-        functionName: 'partnerops-poller-local',
-        functionVersion: '$LATEST',
-        invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-poller-local',
-        memoryLimitInMB: '512',
-        awsRequestId: randomUUID(),
-        logGroupName: '/aws/lambda/partnerops-poller-local',
-        logStreamName: 'local',
-        getRemainingTimeInMillis: () => config.POLL_BUDGET_MS + 30_000,
-        done: () => undefined,
-        fail: () => undefined,
-        succeed: () => undefined,
-      }
+      const ctx = localLambdaContext('poller', config.POLL_BUDGET_MS + 30_000)
       return poller(
         { source: 'local.timer', 'detail-type': 'Scheduled Event', time: new Date().toISOString() },
         ctx,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type {
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
@@ -37,4 +38,27 @@ export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Pr
 export const streamFunctions: { webhookApplier?: (deps: AppDeps) => Promise<StreamHandler> } = {
   webhookApplier: async (deps) =>
     (await import('../functions/webhook-applier/handler')).buildWebhookApplierHandler(deps),
+}
+
+/**
+ * The Lambda context the local runner passes to a handler: `fn` names the function (as in
+ * partnerops-<fn>-local) and `timeoutMs` is its timeout, counted down like Lambda's.
+ */
+export function localLambdaContext(fn: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs
+  const name = `partnerops-${fn}-local`
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  }
 }

@@ -3,11 +3,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import { errorResponse } from '../shared/http/responses'
 import { type HttpFunctionName, matchRoute } from '../shared/http/routes'
-import type { HttpHandler } from './handlers'
+import { type HttpHandler, localLambdaContext } from './handlers'
 import { type LocalCredential, verifySigV4 } from './sigv4'
+
+/** API Gateway REST API's integration timeout: the longest a handler can run behind it. */
+const API_GATEWAY_TIMEOUT_MS = 29_000
 
 /** API Gateway REST API's own payload limit; the webhook function enforces its smaller one itself. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024
@@ -58,24 +61,6 @@ async function readBody(req: IncomingMessage): Promise<Buffer | null> {
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
-}
-
-function lambdaContext(fn: string): Context {
-  const deadline = Date.now() + 29_000
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: `partnerops-${fn}-local`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:partnerops-${fn}-local`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/partnerops-${fn}-local`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  }
 }
 
 /** A body is passed as text when it is valid UTF-8, else base64 (as API Gateway does for binary types). */
@@ -184,7 +169,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
         },
       },
     }
-    const result = await handler(event, lambdaContext(match.route.fn))
+    const result = await handler(event, localLambdaContext(match.route.fn, API_GATEWAY_TIMEOUT_MS))
     if ('bodyStream' in result) {
       await sendStream(res, result as APIGatewayProxyResult & { bodyStream: AsyncIterable<string> })
       return result.statusCode

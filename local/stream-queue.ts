@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type { Context, DynamoDBStreamEvent } from 'aws-lambda'
-import type { StreamHandler } from './handlers'
+import type { DynamoDBStreamEvent } from 'aws-lambda'
+import { localLambdaContext, type StreamHandler } from './handlers'
+
+/** The applier's timeout in the stack. */
+const APPLIER_TIMEOUT_MS = 60_000
 
 /** Options of the local stand-in for a DynamoDB stream and its event source mapping. */
 export interface StreamQueueOptions {
@@ -31,24 +34,6 @@ export interface StreamQueue {
   settle(): Promise<void>
   /** Stops taking keys, drops what has not started (left pending: the sweep completes it) and waits for the invocations in flight. */
   close(): Promise<void>
-}
-
-function streamContext(): Context {
-  const deadline = Date.now() + 60_000
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'partnerops-webhook-applier-local',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-webhook-applier-local',
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: '/aws/lambda/partnerops-webhook-applier-local',
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  }
 }
 
 /**
@@ -88,7 +73,10 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
   const invoke = async (keys: string[]): Promise<void> => {
     const event = toEvent(keys)
     try {
-      const { batchItemFailures } = await opts.handler(event, streamContext())
+      const { batchItemFailures } = await opts.handler(
+        event,
+        localLambdaContext('webhook-applier', APPLIER_TIMEOUT_MS),
+      )
       if (batchItemFailures.length > 0) {
         const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier))
         const keysFailed = event.Records.filter((r) => failed.has(r.dynamodb?.SequenceNumber ?? '')).map(
