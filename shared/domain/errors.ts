@@ -128,3 +128,8 @@ export class ConfigError extends PartnerOpsError {
     super('configuration_error', message)
   }
 }
+
+/** The name of a thrown value, for logs and messages: never its message or contents. */
+export function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : 'unknown'
+}

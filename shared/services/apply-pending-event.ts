@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics'
 import type { AppDeps } from '../deps'
+import { errorName } from '../domain/errors'
 import type { WebhookEventRecord } from '../domain/types'
 import { applyStoredEvent, type WebhookApplyResult, type WebhookOutcome } from './apply-webhook-event'
 
@@ -44,8 +45,6 @@ export type PendingKeyOutcome =
   | { eventKey: string; result: 'missing' }
   /** Storage failed: the event stays pending and is retried (stream retry, redelivery or sweep). */
   | { eventKey: string; result: 'failed'; error: string }
-
-const errorName = (err: unknown): string => (err instanceof Error ? err.name : 'unknown')
 
 /** Adds one outcome to a map of counter deltas. */
 export function countOutcome(counts: Record<string, number>, status: WebhookOutcome): void {

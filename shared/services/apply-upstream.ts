@@ -1,3 +1,4 @@
+import type { AppDeps } from '../deps'
 import { channelFromUpstream, clientFromUpstream, rehash } from '../domain/mapping'
 import { isNewer } from '../domain/ordering'
 import type { CancellationRecord, ChangeEvent, Channel, Client, Source } from '../domain/types'
@@ -221,4 +222,20 @@ async function syncCancellation(
       },
     },
   ]
+}
+
+/**
+ * Publishes change events after the state they describe is committed; a failure is logged, never
+ * turned into an error (see the README's known limitations).
+ */
+export async function publishQuietly(
+  deps: Pick<AppDeps, 'events' | 'logger'>,
+  events: ChangeEvent[],
+): Promise<void> {
+  if (events.length === 0) return
+  try {
+    await deps.events.publish(events)
+  } catch (err) {
+    deps.logger.error('change events not published', { error: err, count: events.length })
+  }
 }

@@ -6,6 +6,7 @@ import type { CancellationRecord, ChangeEvent, Channel, StoredResponse } from '.
 import { parseJsonBody } from '../http/json-body'
 import { toErrorResponse } from '../http/responses'
 import { applyChannel } from './apply-upstream'
+
 import { ID_PATTERN, toCancellationView } from './views'
 
 /** What the cancellation use cases need. */
@@ -143,16 +144,6 @@ export async function resolveOwnedChannel(
   }
   if (channel.clientId !== clientId) throw channelNotFound()
   return channel
-}
-
-/** Publishes change events; a failure is logged, never turned into an error (the state is committed). */
-export async function publishQuietly(deps: CancellationDeps, events: ChangeEvent[]): Promise<void> {
-  if (events.length === 0) return
-  try {
-    await deps.events.publish(events)
-  } catch (err) {
-    deps.logger.error('change events not published', { error: err, count: events.length })
-  }
 }
 
 /** The `Cancellation State Changed` event of one record transition. */

@@ -6,7 +6,7 @@ import { type RefFailure, verifyOnboardingRef } from '../domain/onboarding-ref'
 import type { AuditEntry, ChangeEvent } from '../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../domain/upstream'
 import { consumeSourceBudget } from '../http/rate-limit'
-import { applyChannel, applyClient } from './apply-upstream'
+import { applyChannel, applyClient, publishQuietly } from './apply-upstream'
 
 /** What the callback needs. */
 export type OnboardingCallbackDeps = Pick<
@@ -338,16 +338,6 @@ function redirectTarget(value: string | undefined): URL | null {
     return url.protocol === 'https:' || url.protocol === 'http:' ? url : null
   } catch {
     return null
-  }
-}
-
-async function publishQuietly(deps: OnboardingCallbackDeps, events: ChangeEvent[]): Promise<void> {
-  if (events.length === 0) return
-  try {
-    await deps.events.publish(events)
-  } catch (err) {
-    // The state is committed; a lost event is found again by consumers reading state.
-    deps.logger.error('change events not published', { error: err, count: events.length })
   }
 }
 

@@ -4,6 +4,7 @@ import { parseSecretList } from '../adapters/secrets'
 import type { AppDeps } from '../deps'
 import {
   DependencyUnavailableError,
+  errorName,
   PartnerOpsError,
   UnauthorizedError,
   ValidationError,
@@ -48,8 +49,6 @@ export type IngestDeps = Pick<
 >
 
 const lastRefresh = new WeakMap<object, number>()
-
-const errorName = (err: unknown): string => (err instanceof Error ? err.name : 'unknown')
 
 /** The dedupe key: the event's `id` when present, else the SHA-256 of the raw body. */
 export function dedupeKey(envelope: Pick<WebhookEnvelope, 'id'>, body: Uint8Array): string {

@@ -8,7 +8,7 @@ import {
 } from '../domain/errors'
 import type { CancellationRecord, Channel, StoredResponse } from '../domain/types'
 import type { UpstreamChannel } from '../domain/upstream'
-import { applyChannel } from './apply-upstream'
+import { applyChannel, publishQuietly } from './apply-upstream'
 import {
   type AttemptAudit,
   appendAudit,
@@ -22,7 +22,6 @@ import {
   lookupFailure,
   newAttempt,
   parseCancellationBody,
-  publishQuietly,
   resolveOwnedChannel,
   stateChanged,
   storedError,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ConflictError, PartnerOpsError, UpstreamError } from '../domain/errors'
 import type { CancellationRecord, Channel, StoredResponse } from '../domain/types'
 import type { UpstreamChannel } from '../domain/upstream'
-import { applyChannel } from './apply-upstream'
+import { applyChannel, publishQuietly } from './apply-upstream'
 import {
   type AttemptAudit,
   appendAudit,
@@ -17,7 +17,6 @@ import {
   lookupFailure,
   newAttempt,
   parseCancellationBody,
-  publishQuietly,
   stateChanged,
   storedError,
   storedJson,

@@ -1,13 +1,11 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { DependencyUnavailableError, PartnerOpsError } from '../../domain/errors'
+import { DependencyUnavailableError, errorName, PartnerOpsError } from '../../domain/errors'
 import type { CursorCodec, StringKey } from './cursor'
 
 /** A stored item as the DocumentClient returns it. */
 export type Item = Record<string, unknown>
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException'
-
-const errorName = (e: unknown): string => (e instanceof Error ? e.name : 'error')
 
 /**
  * The DocumentClient plus the translation of SDK failures: a failed condition is an answer, every other

@@ -6,7 +6,7 @@ import {
   type DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
-import { DependencyUnavailableError } from '../../domain/errors'
+import { DependencyUnavailableError, errorName } from '../../domain/errors'
 
 /**
  * The one definition of the PartnerOps tables, as plain data: the local runner creates them from it
@@ -175,7 +175,6 @@ export function createTableInput(spec: TableSpec, tableName: string): CreateTabl
   }
 }
 
-const errorName = (e: unknown): string => (e instanceof Error ? e.name : '')
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms))
 
 async function waitActive(client: DynamoDBClient, tableName: string): Promise<void> {
@@ -232,9 +231,8 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
     }
   } catch (e) {
     if (e instanceof DependencyUnavailableError) throw e
-    throw new DependencyUnavailableError(
-      `Could not prepare the DynamoDB tables (${errorName(e) || 'error'})`,
-      { cause: e },
-    )
+    throw new DependencyUnavailableError(`Could not prepare the DynamoDB tables (${errorName(e)})`, {
+      cause: e,
+    })
   }
 }
