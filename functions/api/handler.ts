@@ -4,6 +4,7 @@ import middy from '@middy/core'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
 import { httpErrorHandler } from '../../shared/http/middleware'
+import { principalFromEvent } from '../../shared/http/principal'
 import { type ApiOptions, createRoutes, resolveRoute } from './router'
 
 /** The management API function as Lambda (and the local server) calls it. */
@@ -28,6 +29,8 @@ export function buildApiHandler(deps: AppDeps, opts: ApiOptions = {}): ApiHandle
     .use(httpErrorHandler(deps.logger))
     .handler(async (event) => {
       const { handler, params } = resolveRoute(event, routes)
+      // Every management route is AWS_IAM: nothing runs without a principal (401 otherwise).
+      principalFromEvent(event)
       return handler(event, params)
     })
 }

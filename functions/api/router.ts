@@ -54,6 +54,7 @@ const CSV_HEADERS = {
 }
 
 const STATUS_FILTER = /^[A-Za-z0-9_-]{1,64}$/
+const LIFECYCLE_FILTER = new RegExp(`^(${LIFECYCLES.join('|')})$`)
 
 function decodedBody(event: APIGatewayProxyEvent): string | null {
   if (event.body === null || event.body === undefined) return null
@@ -95,29 +96,24 @@ async function bufferedExport(deps: AppDeps, maxBytes: number): Promise<APIGatew
 }
 
 /**
- * The management API's routes (contract §4) over the shared services. Every route needs the caller's
- * principal (SigV4 in front, checked again here so that nothing runs without one).
+ * The management API's routes (contract §4) over the shared services. The handler has checked the
+ * caller's principal before any route runs.
  */
 export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<string, RouteHandler> {
   const maxBytes = opts.exportMaxBytes ?? EXPORT_MAX_BYTES
   return {
     'GET /clients': async (event) => {
-      principalFromEvent(event)
       const q = event.queryStringParameters
       const status = optionalFilter(q, 'status', STATUS_FILTER)
       return json(200, await listClients(deps, { ...parsePageQuery(q), ...(status ? { status } : {}) }))
     },
-    'GET /clients/{clientId}': async (event, params) => {
-      principalFromEvent(event)
+    'GET /clients/{clientId}': async (_event, params) => {
       return json(200, await getClient(deps, params['clientId'] ?? ''))
     },
     'GET /channels': async (event) => {
-      principalFromEvent(event)
       const q = event.queryStringParameters
       const clientId = optionalFilter(q, 'clientId', ID_PATTERN)
-      const lifecycle = optionalFilter(q, 'lifecycle', new RegExp(`^(${LIFECYCLES.join('|')})$`)) as
-        | Lifecycle
-        | undefined
+      const lifecycle = optionalFilter(q, 'lifecycle', LIFECYCLE_FILTER) as Lifecycle | undefined
       return json(
         200,
         await listChannels(deps, {
@@ -127,8 +123,7 @@ export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<strin
         }),
       )
     },
-    'GET /channels/{channelId}': async (event, params) => {
-      principalFromEvent(event)
+    'GET /channels/{channelId}': async (_event, params) => {
       return json(200, await getChannel(deps, params['channelId'] ?? ''))
     },
     'POST /clients/{clientId}/channels/{channelId}/cancellation': async (event, params) => {
@@ -139,8 +134,7 @@ export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<strin
       const result = await revokeCancellation(deps, cancellationInput(event, params))
       return fromStored(result.response, result.replayed)
     },
-    'GET /clients/{clientId}/channels/{channelId}/cancellation': async (event, params) => {
-      principalFromEvent(event)
+    'GET /clients/{clientId}/channels/{channelId}/cancellation': async (_event, params) => {
       return json(
         200,
         await getCancellation(deps, {
@@ -149,8 +143,7 @@ export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<strin
         }),
       )
     },
-    'GET /exports/channels.csv': async (event) => {
-      principalFromEvent(event)
+    'GET /exports/channels.csv': async () => {
       if (!opts.streamResponses) return bufferedExport(deps, maxBytes)
       const streaming: StreamingResult = {
         statusCode: 200,
@@ -160,8 +153,7 @@ export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<strin
       }
       return streaming
     },
-    'GET /status': async (event) => {
-      principalFromEvent(event)
+    'GET /status': async () => {
       return json(200, await getStatus(deps))
     },
   }

@@ -39,7 +39,9 @@ export async function recordRunMetrics(
     m.addMetric('CancellationsConfirmed', MetricUnit.Count, summary.confirmedCancellations)
   }
   try {
-    const { lastSuccess } = await deps.store.ops.getRunSummaries()
+    // A successful run is its own last success; only other outcomes need the stored one.
+    const lastSuccess =
+      summary.outcome === 'succeeded' ? summary : (await deps.store.ops.getRunSummaries()).lastSuccess
     if (lastSuccess) {
       const seconds = (deps.clock.now().getTime() - Date.parse(lastSuccess.endedAt)) / 1000
       m.addMetric('SecondsSinceLastSuccess', MetricUnit.Seconds, Math.max(0, Math.round(seconds)))
