@@ -13,19 +13,21 @@ import {
   type AttemptAudit,
   appendAudit,
   audited,
+  lockDurationMs,
+  lookupFailure,
+  storedError,
+  storedJson,
+} from './attempts'
+import {
   type CancellationDeps,
   type CancellationInput,
   type CancellationResult,
   cancellationPath,
   conflictWithRecord,
-  lockDurationMs,
-  lookupFailure,
   newAttempt,
   parseCancellationBody,
   resolveOwnedChannel,
   stateChanged,
-  storedError,
-  storedJson,
 } from './cancellation-common'
 import { hashRequest, parseIdempotencyKey, withIdempotency } from './idempotency'
 import { toCancellationView } from './views'

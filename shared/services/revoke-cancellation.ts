@@ -7,19 +7,21 @@ import {
   type AttemptAudit,
   appendAudit,
   audited,
+  lockDurationMs,
+  lookupFailure,
+  storedError,
+  storedJson,
+} from './attempts'
+import {
   type CancellationDeps,
   type CancellationInput,
   type CancellationResult,
   cancellationPath,
   channelNotFound,
   conflictWithRecord,
-  lockDurationMs,
-  lookupFailure,
   newAttempt,
   parseCancellationBody,
   stateChanged,
-  storedError,
-  storedJson,
 } from './cancellation-common'
 import { hashRequest, parseIdempotencyKey, withIdempotency } from './idempotency'
 import { upstreamMessageOf } from './request-cancellation'

@@ -1,13 +1,18 @@
-import { randomUUID } from 'node:crypto'
 import * as z from 'zod'
 import type { AppDeps } from '../deps'
 import { NotFoundError, PartnerOpsError, UpstreamError } from '../domain/errors'
 import type { Client, StoredResponse } from '../domain/types'
 import type { UpstreamClient } from '../domain/upstream'
 import { parseJsonBody } from '../http/json-body'
-import { toErrorResponse } from '../http/responses'
 import { applyClient } from './apply-upstream'
-import { lookupCode } from './cancellation-common'
+import {
+  type AttemptAudit,
+  audited,
+  lockDurationMs,
+  lookupFailure,
+  storedError,
+  storedJson,
+} from './attempts'
 import { partnerPayloadSchema } from './create-onboarding-link'
 import { hashRequest, type IdempotentResult, parseIdempotencyKey, withIdempotency } from './idempotency'
 import { ID_PATTERN, toClientView } from './views'
@@ -54,7 +59,8 @@ export async function updateClientSettings(
   deps: ClientSettingsDeps,
   input: ClientSettingsInput,
 ): Promise<IdempotentResult> {
-  const attempt: Attempt = {
+  const attempt: AttemptAudit = {
+    action: 'client.patch',
     subject: `client#${input.clientId.slice(0, 128)}`,
     principal: input.principal,
     idempotencyKey: input.idempotencyKey?.slice(0, 255) ?? null,
@@ -63,31 +69,18 @@ export async function updateClientSettings(
     upstreamStatus: null,
     details: {},
   }
-  let result: IdempotentResult
-  try {
+  return audited(deps, attempt, async () => {
     const key = parseIdempotencyKey(input.idempotencyKey)
     const body = parseClientSettingsBody(input.body)
     attempt.details = { ...body }
     attempt.requestHash = hashRequest('PATCH', `/clients/${input.clientId}`, body)
-    result = await withIdempotency(
+    return withIdempotency(
       deps,
       { scope: `${input.principal}|client.patch`, key, requestHash: attempt.requestHash },
       () => patchOnce(deps, attempt, input.clientId, body),
-      { lockMs: deps.config.UPSTREAM_BUDGET_MS + deps.config.UPSTREAM_TIMEOUT_MS + 5_000 },
+      { lockMs: lockDurationMs(deps.config) },
     )
-  } catch (err) {
-    const status = err instanceof PartnerOpsError ? err.status : 500
-    const code = err instanceof PartnerOpsError ? err.code : 'internal_error'
-    await appendAudit(deps, attempt, attempt.outcome ?? code, status)
-    throw err
-  }
-  await appendAudit(
-    deps,
-    attempt,
-    result.replayed ? 'replayed' : (attempt.outcome ?? 'ok'),
-    result.response.statusCode,
-  )
-  return result
+  })
 }
 
 /** Parses the JSON body strictly; unknown fields, wrong types, an empty object → ValidationError (400). */
@@ -99,19 +92,9 @@ export function parseClientSettingsBody(raw: string | null): ClientSettingsBody 
   })
 }
 
-interface Attempt {
-  subject: string
-  principal: string
-  idempotencyKey: string | null
-  requestHash: string | null
-  outcome: string | null
-  upstreamStatus: number | null
-  details: Record<string, unknown>
-}
-
 async function patchOnce(
   deps: ClientSettingsDeps,
-  attempt: Attempt,
+  attempt: AttemptAudit,
   clientId: string,
   body: ClientSettingsBody,
 ): Promise<StoredResponse> {
@@ -135,14 +118,13 @@ async function patchOnce(
         ? ((await deps.store.clients.get(clientId)) ?? applied.record)
         : applied.record
     attempt.outcome = 'updated'
-    return storedResponse(200, JSON.stringify(toClientView(record)))
+    return storedJson(200, toClientView(record))
   } catch (err) {
     // Refusals (4xx) and upstream refusals (502) are this request's answer for good; anything else
     // propagates so that the key is released and a retry runs again.
     if (!(err instanceof PartnerOpsError) || (err.status >= 500 && err.status !== 502)) throw err
     attempt.outcome = err.code
-    const res = toErrorResponse(err)
-    return storedResponse(res.statusCode, res.body)
+    return storedError(err)
   }
 }
 
@@ -156,7 +138,7 @@ async function findClient(deps: ClientSettingsDeps, clientId: string): Promise<C
   try {
     up = await deps.partnerApi.findClient(clientId)
   } catch (err) {
-    throw lookupFailure(err)
+    throw lookupFailure(err, 'client')
   }
   if (!up || up.id !== clientId) throw notFound
   return (await applyClient(deps, up, { source: 'api', kind: 'snapshot', stored: null })).record
@@ -176,49 +158,5 @@ function refusal(err: unknown): unknown {
       ...(err.upstreamMessage ? { upstreamMessage: err.upstreamMessage } : {}),
     })
   }
-  return lookupFailure(err)
-}
-
-function lookupFailure(err: unknown): unknown {
-  if (err instanceof UpstreamError) {
-    return new UpstreamError('The client could not be looked up upstream', {
-      upstreamStatus: err.upstreamStatus,
-      retryable: err.retryable,
-      code: err.retryable ? 'upstream_unavailable' : lookupCode(err),
-    })
-  }
-  return err
-}
-
-function storedResponse(statusCode: number, body: string): StoredResponse {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-    body,
-  }
-}
-
-async function appendAudit(
-  deps: ClientSettingsDeps,
-  attempt: Attempt,
-  outcome: string,
-  httpStatus: number | null,
-): Promise<void> {
-  try {
-    await deps.store.audit.append({
-      subject: attempt.subject,
-      at: deps.clock.now().toISOString(),
-      id: randomUUID(),
-      action: 'client.patch',
-      principal: attempt.principal,
-      idempotencyKey: attempt.idempotencyKey,
-      requestHash: attempt.requestHash,
-      outcome,
-      httpStatus,
-      upstreamStatus: attempt.upstreamStatus,
-      details: attempt.details,
-    })
-  } catch (err) {
-    deps.logger.error('audit entry not written', { error: err, action: 'client.patch', outcome })
-  }
+  return lookupFailure(err, 'client')
 }
