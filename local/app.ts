@@ -19,7 +19,7 @@ import {
 import { guardDynamoClient, guardedSink, guardSecrets } from './iam-guard'
 import { startLocalServer } from './server'
 import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
-import { createStreamQueue, type StreamQueue } from './stream-queue'
+import { captureInserts, createStreamQueue, type StreamQueue } from './stream-queue'
 
 /** Documented local defaults (contract §2). None of these is a real secret. */
 export const LOCAL_DEFAULTS = {
@@ -157,9 +157,11 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     const secrets = createSecretSource(config)
     // Each function gets its own DynamoDB client and secret source, held to its IAM grant in
     // infra/access.ts, so a grant the stack lacks fails here too, not only in AWS.
+    let stream: StreamQueue | null = null
     const depsFor = (fn: FunctionKey): AppDeps => {
       const access = ACCESS[fn]
       const client = guardDynamoClient(createLocalDynamoClient(dynamo.endpoint), fn, access, tables, report)
+      captureInserts(client, tables.events, KEYS.events.pk, (key) => stream?.push(key))
       cleanups.push(async () => client.destroy())
       return createAppDeps(config, `partnerops-${fn}`, {
         store: createDynamoStore({ client, tables, cursorSecret: config.CURSOR_SECRET }),
@@ -168,11 +170,12 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       })
     }
 
+    const applierStream = await startEventsStream(depsFor('webhookApplier'), opts.holdStream ?? false)
+    stream = applierStream
     for (const [name, build] of Object.entries(httpFunctions)) {
       if (build) handlers[name as HttpFunctionName] = await build(depsFor(name as HttpFunctionName))
     }
-    const stream = await startEventsStream(depsFor('webhookApplier'), handlers, opts.holdStream ?? false)
-    if (stream) cleanups.push(() => stream.close())
+    if (applierStream) cleanups.push(() => applierStream.close())
     const poller = pollerFunction.build ? await pollerFunction.build(depsFor('poller')) : null
     let running: Promise<unknown> | null = null
     const poll = async (): Promise<unknown> => {
@@ -207,7 +210,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       deps,
       credentials: { ...credentials, region: LOCAL_DEFAULTS.region, service: LOCAL_DEFAULTS.service },
       poll,
-      settle: () => stream?.settle() ?? Promise.resolve(),
+      settle: () => applierStream?.settle() ?? Promise.resolve(),
       close: closeAll,
     }
   } catch (err) {
@@ -222,21 +225,15 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
  */
 const STREAM_BATCH_SIZE = 25
 const STREAM_CONCURRENCY = 4
-
 /**
- * Stands in for the events table's DynamoDB stream (dynalite has none): every event the webhook
- * stores for the first time (200 with `duplicate: false`) is queued as an INSERT and handed to the
- * same applier Lambda runs.
+ * Stands in for the events table's DynamoDB stream (dynalite has none): every event stored for the
+ * first time (a PutItem that succeeds, seen by captureInserts on the functions' clients) is queued
+ * as an INSERT and handed to the same applier Lambda runs.
  */
-async function startEventsStream(
-  deps: AppDeps,
-  handlers: Partial<Record<HttpFunctionName, HttpHandler>>,
-  held: boolean,
-): Promise<StreamQueue | null> {
-  const webhook = handlers.webhook
+async function startEventsStream(deps: AppDeps, held: boolean): Promise<StreamQueue | null> {
   const applier = streamFunctions.webhookApplier ? await streamFunctions.webhookApplier(deps) : null
-  if (!webhook || !applier) return null
-  const stream = createStreamQueue({
+  if (!applier) return null
+  return createStreamQueue({
     handler: applier,
     keyAttribute: KEYS.events.pk,
     eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${deps.config.TABLE_EVENTS}/stream/local`,
@@ -249,13 +246,4 @@ async function startEventsStream(
         error: error instanceof Error ? error.name : null,
       }),
   })
-  handlers.webhook = async (event, context) => {
-    const result = await webhook(event, context)
-    if (result.statusCode === 200) {
-      const body = JSON.parse(result.body) as { eventKey?: unknown; duplicate?: unknown }
-      if (body.duplicate === false && typeof body.eventKey === 'string') stream.push(body.eventKey)
-    }
-    return result
-  }
-  return stream
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { DynamoDBStreamEvent } from 'aws-lambda'
 import { localLambdaContext, type StreamHandler } from './handlers'
 
@@ -119,4 +120,31 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
       for (const w of waiters.splice(0)) w()
     },
   }
+}
+
+/**
+ * Feeds a stream stand-in from a DynamoDB client, as a table's stream sees writes: every PutItem on
+ * `table` that succeeds is an INSERT of its key (conditional puts that fail are no insert). Whatever
+ * function writes through the client, and whatever it answers, the stream sees the storage write.
+ */
+export function captureInserts(
+  client: DynamoDBClient,
+  table: string,
+  keyAttribute: string,
+  push: (key: string) => void,
+): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args)
+      const input = args.input as { TableName?: string; Item?: Record<string, unknown> }
+      if (context.commandName === 'PutItemCommand' && input.TableName === table) {
+        // The item may still be in document form or already marshalled ({ S: … }) at this step.
+        const raw = input.Item?.[keyAttribute]
+        const key = typeof raw === 'string' ? raw : (raw as { S?: unknown } | undefined)?.S
+        if (typeof key === 'string') push(key)
+      }
+      return out
+    },
+    { step: 'initialize', name: 'partnerOpsLocalStream' },
+  )
 }
