@@ -184,7 +184,6 @@ export interface CancellationRepository {
   get(channelId: string): Promise<CancellationRecord | null>
   /** Writes when the stored version equals `expectedVersion` (null = must not exist); false otherwise. */
   put(record: CancellationRecord, expectedVersion: number | null): Promise<boolean>
-  listByState(state: CancellationRecord['state'], limit: number): Promise<CancellationRecord[]>
 }
 
 /** Append-only audit trail. */

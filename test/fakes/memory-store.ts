@@ -280,13 +280,6 @@ export class MemoryStore implements StateStore {
       this.cancellationMap.set(record.channelId, clone(record))
       return true
     },
-    listByState: async (state, limit) => {
-      this.read()
-      return [...this.cancellationMap.values()]
-        .filter((r) => r.state === state)
-        .slice(0, limit)
-        .map(clone)
-    },
   }
 
   readonly audit: StateStore['audit'] = {

@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb'
 import type { AuditEntry, CancellationRecord } from '../../domain/types'
 import type { AuditRepository, CancellationRepository } from '../../ports'
-import { type Db, type Item, pageSize, readAll, readPage, strip } from './db'
+import { type Db, type Item, readPage, strip } from './db'
 import { KEYS } from './tables'
 
 const K = KEYS.cancellations
@@ -35,31 +35,6 @@ export function createCancellationRepository(db: Db, table: string): Cancellatio
           }),
         ),
       ),
-    listByState: async (state, limit) => {
-      const max = pageSize(limit)
-      const found: CancellationRecord[] = []
-      const pages = readAll(async (start) => {
-        const out = await db.call('cancellations.listByState', () =>
-          db.doc.send(
-            new QueryCommand({
-              TableName: table,
-              IndexName: K.byState,
-              KeyConditionExpression: '#s = :s',
-              ExpressionAttributeNames: { '#s': 'state' },
-              ExpressionAttributeValues: { ':s': state },
-              Limit: max - found.length,
-              ExclusiveStartKey: start,
-            }),
-          ),
-        )
-        return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey }
-      })
-      for await (const items of pages) {
-        found.push(...(items as unknown as CancellationRecord[]))
-        if (found.length >= max) break
-      }
-      return found.slice(0, max)
-    },
   }
 }
 

@@ -65,7 +65,7 @@ export const KEYS = {
     phoneKey: 'phoneKey',
   },
   events: { pk: 'eventKey', pending: 'pending', pendingShard: 'pendingShard', ttl: 'expiresAt' },
-  cancellations: { pk: 'channelId', byState: 'byState' },
+  cancellations: { pk: 'channelId' },
   audit: { pk: 'subject', sk: 'atId' },
   ops: { pk: 'pk', sk: 'sk', ttl: 'expiresAt' },
 } as const
@@ -109,7 +109,7 @@ export const TABLES: readonly TableSpec[] = [
     key: 'cancellations',
     configKey: 'TABLE_CANCELLATIONS',
     partitionKey: S('channelId'),
-    indexes: [{ indexName: 'byState', partitionKey: S('state'), sortKey: S('updatedAt'), projection: 'ALL' }],
+    indexes: [],
     purpose: 'One cancellation record per channel, with optimistic concurrency',
   },
   {

@@ -399,21 +399,6 @@ export function storeContract(factory: StoreFactory): void {
       expect(await store.cancellations.put({ ...next, version: 3, state: 'failed' }, 1)).toBe(false)
       expect(await store.cancellations.get(record.channelId)).toEqual(next)
     })
-
-    it('lists records by state up to a limit', async () => {
-      const store = await factory()
-      const requested = Array.from({ length: 4 }, (_, i) =>
-        makeCancellation({ updatedAt: `2024-05-01T10:00:0${i}.000Z` }),
-      )
-      const confirmed = makeCancellation({ state: 'confirmed' })
-      for (const r of [...requested, confirmed]) await store.cancellations.put(r, null)
-      expect(
-        sorted((await store.cancellations.listByState('requested', 10)).map((r) => r.channelId)),
-      ).toEqual(sorted(requested.map((r) => r.channelId)))
-      expect(await store.cancellations.listByState('requested', 2)).toHaveLength(2)
-      expect(await store.cancellations.listByState('confirmed', 10)).toEqual([confirmed])
-      expect(await store.cancellations.listByState('revoked', 10)).toEqual([])
-    })
   })
 
   describe('audit', () => {
