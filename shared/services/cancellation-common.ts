@@ -1,10 +1,10 @@
 import * as z from 'zod'
 import type { AppDeps } from '../deps'
-import { NotFoundError } from '../domain/errors'
+import { NotFoundError, PartnerOpsError, UpstreamError } from '../domain/errors'
 import type { CancellationRecord, ChangeEvent, Channel, StoredResponse } from '../domain/types'
 import { parseJsonBody } from '../http/json-body'
 import { applyChannel } from './apply-upstream'
-import { type AttemptAudit, type AttemptResult, lookupFailure, storedJson } from './attempts'
+import { type AttemptAudit, type AttemptResult, lookupFailure, storedError, storedJson } from './attempts'
 
 import { ID_PATTERN, toCancellationView } from './views'
 
@@ -130,4 +130,63 @@ export function newAttempt(action: string, input: CancellationInput): AttemptAud
     upstreamStatus: null,
     details: { clientId: input.clientId.slice(0, 128) },
   }
+}
+
+const MAX_UPSTREAM_MESSAGE = 300
+
+/** Upstream's own message (developer_message), trimmed; never the raw body or our request. */
+export function upstreamMessageOf(err: unknown): string {
+  const raw =
+    err instanceof UpstreamError && err.upstreamMessage
+      ? err.upstreamMessage
+      : `HTTP ${err instanceof UpstreamError ? err.upstreamStatus : 'error'}`
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const clean = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
+  return clean.length > MAX_UPSTREAM_MESSAGE ? `${clean.slice(0, MAX_UPSTREAM_MESSAGE)}…` : clean
+}
+
+/** How an upstream call failed: refused (a 4xx, final) or ambiguous (timeout, 5xx: resolved later). */
+export function classifyUpstreamFailure(err: unknown): {
+  refused: boolean
+  upstreamStatus: number
+  upstreamMessage: string | null
+} {
+  const refused = err instanceof UpstreamError && !err.retryable && err.code !== 'upstream_invalid_response'
+  return {
+    refused,
+    upstreamStatus: err instanceof UpstreamError ? err.upstreamStatus : 0,
+    upstreamMessage: refused ? upstreamMessageOf(err) : null,
+  }
+}
+
+/**
+ * The answer to a failed upstream cancellation or revoke: 502 with upstream's message when it was
+ * refused, 503 (retry resolves it) when the outcome is unknown. Records the outcome on the attempt.
+ */
+export function upstreamFailureResponse(
+  deps: Pick<CancellationDeps, 'logger'>,
+  attempt: AttemptAudit,
+  what: 'cancellation' | 'revoke',
+  err: unknown,
+): StoredResponse {
+  const { refused, upstreamStatus, upstreamMessage } = classifyUpstreamFailure(err)
+  if (refused) {
+    attempt.outcome = 'upstream_rejected'
+    return storedError(
+      new UpstreamError(`Upstream refused the ${what}: ${upstreamMessage}`, {
+        upstreamStatus,
+        retryable: false,
+        code: 'upstream_rejected',
+      }),
+    )
+  }
+  if (!(err instanceof PartnerOpsError)) deps.logger.error(`${what} call failed unexpectedly`, { error: err })
+  attempt.outcome = 'upstream_outcome_unknown'
+  return storedError(
+    new UpstreamError(`Upstream did not confirm the ${what}; retry to resolve it`, {
+      upstreamStatus,
+      retryable: true,
+      code: 'upstream_outcome_unknown',
+    }),
+  )
 }

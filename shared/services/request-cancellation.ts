@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import {
-  ConflictError,
-  NotFoundError,
-  PartnerOpsError,
-  RateLimitedError,
-  UpstreamError,
-} from '../domain/errors'
+import { ConflictError, NotFoundError, PartnerOpsError, RateLimitedError } from '../domain/errors'
 import type { CancellationRecord, Channel, StoredResponse } from '../domain/types'
 import type { UpstreamChannel } from '../domain/upstream'
 import { applyChannel, publishQuietly } from './apply-upstream'
@@ -23,11 +17,13 @@ import {
   type CancellationInput,
   type CancellationResult,
   cancellationPath,
+  classifyUpstreamFailure,
   conflictWithRecord,
   newAttempt,
   parseCancellationBody,
   resolveOwnedChannel,
   stateChanged,
+  upstreamFailureResponse,
 } from './cancellation-common'
 import { hashRequest, parseIdempotencyKey, withIdempotency } from './idempotency'
 import { toCancellationView } from './views'
@@ -251,9 +247,7 @@ async function settleFailure(
   previous: CancellationRecord['state'] | null,
   err: unknown,
 ): Promise<StoredResponse> {
-  const refused = err instanceof UpstreamError && !err.retryable && err.code !== 'upstream_invalid_response'
-  const upstreamStatus = err instanceof UpstreamError ? err.upstreamStatus : 0
-  const upstreamMessage = refused ? upstreamMessageOf(err) : null
+  const { refused, upstreamStatus, upstreamMessage } = classifyUpstreamFailure(err)
   attempt.upstreamStatus = upstreamStatus
   const at = deps.clock.now().toISOString()
   const next: CancellationRecord = {
@@ -275,38 +269,5 @@ async function settleFailure(
   } else {
     await publishQuietly(deps, [stateChanged(next, previous, at)])
   }
-  if (refused) {
-    attempt.outcome = 'upstream_rejected'
-    return storedError(
-      new UpstreamError(`Upstream refused the cancellation: ${upstreamMessage}`, {
-        upstreamStatus,
-        retryable: false,
-        code: 'upstream_rejected',
-      }),
-    )
-  }
-  if (!(err instanceof PartnerOpsError)) {
-    deps.logger.error('cancellation call failed unexpectedly', { error: err })
-  }
-  attempt.outcome = 'upstream_outcome_unknown'
-  return storedError(
-    new UpstreamError('Upstream did not confirm the cancellation; retry to resolve it', {
-      upstreamStatus,
-      retryable: true,
-      code: 'upstream_outcome_unknown',
-    }),
-  )
-}
-
-const MAX_UPSTREAM_MESSAGE = 300
-
-/** Upstream's own message (developer_message), trimmed; never the raw body or our request. */
-export function upstreamMessageOf(err: unknown): string {
-  const raw =
-    err instanceof UpstreamError && err.upstreamMessage
-      ? err.upstreamMessage
-      : `HTTP ${err instanceof UpstreamError ? err.upstreamStatus : 'error'}`
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-  const clean = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
-  return clean.length > MAX_UPSTREAM_MESSAGE ? `${clean.slice(0, MAX_UPSTREAM_MESSAGE)}…` : clean
+  return upstreamFailureResponse(deps, attempt, 'cancellation', err)
 }

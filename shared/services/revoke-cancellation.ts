@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { ConflictError, PartnerOpsError, UpstreamError } from '../domain/errors'
+import { ConflictError, PartnerOpsError } from '../domain/errors'
 import type { CancellationRecord, Channel, StoredResponse } from '../domain/types'
 import type { UpstreamChannel } from '../domain/upstream'
 import { applyChannel, publishQuietly } from './apply-upstream'
@@ -18,13 +18,14 @@ import {
   type CancellationResult,
   cancellationPath,
   channelNotFound,
+  classifyUpstreamFailure,
   conflictWithRecord,
   newAttempt,
   parseCancellationBody,
   stateChanged,
+  upstreamFailureResponse,
 } from './cancellation-common'
 import { hashRequest, parseIdempotencyKey, withIdempotency } from './idempotency'
-import { upstreamMessageOf } from './request-cancellation'
 import { ID_PATTERN, toCancellationView } from './views'
 
 /** Who a cancellation record names when the cancellation was requested outside PartnerOps (the Hub). */
@@ -190,10 +191,8 @@ async function revokeFailed(
   locked: CancellationRecord,
   err: unknown,
 ): Promise<StoredResponse> {
-  const refused = err instanceof UpstreamError && !err.retryable && err.code !== 'upstream_invalid_response'
-  const upstreamStatus = err instanceof UpstreamError ? err.upstreamStatus : 0
+  const { upstreamStatus, upstreamMessage: message } = classifyUpstreamFailure(err)
   attempt.upstreamStatus = upstreamStatus
-  const message = refused ? upstreamMessageOf(err) : null
   await deps.store.cancellations.put(
     {
       ...locked,
@@ -205,23 +204,5 @@ async function revokeFailed(
     },
     locked.version,
   )
-  if (refused) {
-    attempt.outcome = 'upstream_rejected'
-    return storedError(
-      new UpstreamError(`Upstream refused the revoke: ${message}`, {
-        upstreamStatus,
-        retryable: false,
-        code: 'upstream_rejected',
-      }),
-    )
-  }
-  if (!(err instanceof PartnerOpsError)) deps.logger.error('revoke call failed unexpectedly', { error: err })
-  attempt.outcome = 'upstream_outcome_unknown'
-  return storedError(
-    new UpstreamError('Upstream did not confirm the revoke; retry to resolve it', {
-      upstreamStatus,
-      retryable: true,
-      code: 'upstream_outcome_unknown',
-    }),
-  )
+  return upstreamFailureResponse(deps, attempt, 'revoke', err)
 }
