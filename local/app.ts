@@ -6,7 +6,7 @@ import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/e
 import type { AppDeps } from '../shared/deps'
 import type { ChangeEvent } from '../shared/domain/types'
 import { loadConfig } from '../shared/env'
-import type { HttpFunctionName } from '../shared/http/routes'
+import { CALLBACK_PATH, type HttpFunctionName, WEBHOOK_PATH } from '../shared/http/routes'
 import { createAppDeps, createSecretSource } from '../shared/wiring'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
 import {
@@ -115,7 +115,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         partnerId: overrides.PARTNER_ID ?? LOCAL_DEFAULTS.partnerId,
         apiKeys: [overrides.PARTNER_API_KEY ?? LOCAL_DEFAULTS.partnerApiKey],
         platformSecret: overrides.PLATFORM_SECRET ?? LOCAL_DEFAULTS.platformSecret,
-        webhookUrl: `${server.url}/webhooks/360dialog`,
+        webhookUrl: `${server.url}${WEBHOOK_PATH}`,
         ...(webhookToken ? { webhookHeaders: { 'x-webhook-token': webhookToken } } : {}),
         ...(opts.simulator ?? {}),
       })
@@ -129,7 +129,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       PLATFORM_SECRET: LOCAL_DEFAULTS.platformSecret,
       LINK_SIGNING_KEY: LOCAL_DEFAULTS.linkSigningKey,
       ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl } : {}),
-      ONBOARDING_CALLBACK_URL: `${server.url}/onboarding/callback`,
+      ONBOARDING_CALLBACK_URL: `${server.url}${CALLBACK_PATH}`,
       ...overrides,
       SECRETS_SOURCE: 'env',
       DYNAMODB_ENDPOINT: dynamo.endpoint,

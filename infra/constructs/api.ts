@@ -6,19 +6,17 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as logs from 'aws-cdk-lib/aws-logs'
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference'
 import { Construct } from 'constructs'
-import { type HttpFunctionName, ROUTES, type RouteSpec } from '../../shared/http/routes'
+import {
+  CALLBACK_PATH,
+  CANCELLATION_PATH,
+  type HttpFunctionName,
+  ROUTES,
+  type RouteSpec,
+  WEBHOOK_PATH,
+} from '../../shared/http/routes'
 
 /** The stage every URL and execute-api ARN uses. */
 export const STAGE_NAME = 'v1'
-
-/** Path of the webhook route (contract §3). */
-export const WEBHOOK_PATH = '/webhooks/360dialog'
-
-/** Path of the public onboarding callback (contract §4). */
-export const CALLBACK_PATH = '/onboarding/callback'
-
-/** The cancellation route (contract §4): request, read, revoke. */
-export const CANCELLATION_PATH = '/clients/{clientId}/channels/{channelId}/cancellation'
 
 /** Routes with detailed CloudWatch metrics: the webhook and the cancellation writes. */
 export const DETAILED_METRIC_ROUTES: readonly { method: RouteSpec['method']; path: string }[] = [

@@ -6,9 +6,10 @@ import * as sns from 'aws-cdk-lib/aws-sns'
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
 import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
+import { CANCELLATION_PATH, WEBHOOK_PATH } from '../../shared/http/routes'
 import type { FunctionKey } from '../access'
 import { NAMESPACE, POLLER, SERVICES, WEBHOOK, WEBHOOK_OUTCOME_SERVICES, WEBHOOK_OUTCOMES } from '../metrics'
-import { CANCELLATION_PATH, type PartnerOpsApi, WEBHOOK_PATH } from './api'
+import type { PartnerOpsApi } from './api'
 
 /** Alarm thresholds that are not deployment settings. */
 export const ALARM_DEFAULTS = {

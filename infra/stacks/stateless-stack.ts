@@ -11,10 +11,12 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import * as sqs from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
 import { TABLES, type TableKey } from '../../shared/adapters/dynamo/tables'
+import { EVENT_SOURCE } from '../../shared/adapters/event-sink'
+import { CALLBACK_PATH, WEBHOOK_PATH } from '../../shared/http/routes'
 import type { SecretName } from '../../shared/ports'
 import { ACCESS, type FunctionKey } from '../access'
 import { type DeployConfig, webhookAuthSettings } from '../config'
-import { CALLBACK_PATH, nagResource, PartnerOpsApi, WEBHOOK_PATH } from '../constructs/api'
+import { nagResource, PartnerOpsApi } from '../constructs/api'
 import { Monitoring } from '../constructs/monitoring'
 import { PartnerFunction } from '../constructs/partner-function'
 
@@ -79,7 +81,7 @@ export class StatelessStack extends Stack {
     })
     this.bus.archive('ChangeEventArchive', {
       description: 'Every PartnerOps change event, for replay',
-      eventPattern: { source: ['partnerops'] },
+      eventPattern: { source: [EVENT_SOURCE] },
       retention: Duration.days(config.eventArchiveRetentionDays),
     })
 

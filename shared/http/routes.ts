@@ -15,20 +15,27 @@ export interface RouteSpec {
   auth: 'iam' | 'none'
 }
 
+/** The webhook route (contract §3). */
+export const WEBHOOK_PATH = '/webhooks/360dialog'
+/** The public onboarding callback (contract §4). */
+export const CALLBACK_PATH = '/onboarding/callback'
+/** The cancellation route (contract §4): request, read, revoke. */
+export const CANCELLATION_PATH = '/clients/{clientId}/channels/{channelId}/cancellation'
+
 export const ROUTES: readonly RouteSpec[] = [
-  { method: 'POST', path: '/webhooks/360dialog', fn: 'webhook', auth: 'none' },
+  { method: 'POST', path: WEBHOOK_PATH, fn: 'webhook', auth: 'none' },
   { method: 'GET', path: '/clients', fn: 'api', auth: 'iam' },
   { method: 'GET', path: '/clients/{clientId}', fn: 'api', auth: 'iam' },
   { method: 'PATCH', path: '/clients/{clientId}', fn: 'onboarding', auth: 'iam' },
   { method: 'GET', path: '/channels', fn: 'api', auth: 'iam' },
   { method: 'GET', path: '/channels/{channelId}', fn: 'api', auth: 'iam' },
-  { method: 'POST', path: '/clients/{clientId}/channels/{channelId}/cancellation', fn: 'api', auth: 'iam' },
-  { method: 'GET', path: '/clients/{clientId}/channels/{channelId}/cancellation', fn: 'api', auth: 'iam' },
-  { method: 'DELETE', path: '/clients/{clientId}/channels/{channelId}/cancellation', fn: 'api', auth: 'iam' },
+  { method: 'POST', path: CANCELLATION_PATH, fn: 'api', auth: 'iam' },
+  { method: 'GET', path: CANCELLATION_PATH, fn: 'api', auth: 'iam' },
+  { method: 'DELETE', path: CANCELLATION_PATH, fn: 'api', auth: 'iam' },
   { method: 'GET', path: '/exports/channels.csv', fn: 'api', auth: 'iam' },
   { method: 'GET', path: '/status', fn: 'api', auth: 'iam' },
   { method: 'POST', path: '/onboarding-links', fn: 'onboarding', auth: 'iam' },
-  { method: 'GET', path: '/onboarding/callback', fn: 'onboarding', auth: 'none' },
+  { method: 'GET', path: CALLBACK_PATH, fn: 'onboarding', auth: 'none' },
 ]
 
 /** A matched route with its path parameters (URL-decoded). */
