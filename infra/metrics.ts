@@ -22,7 +22,7 @@ export const SERVICES = {
 } as const satisfies Record<FunctionKey, string>
 
 /**
- * Metrics of webhook ingestion, emitted by the webhook function only (shared/services/ingest-webhook.ts,
+ * Metrics of webhook ingestion, emitted by the webhook function only (shared/services/webhooks/ingest-webhook.ts,
  * WEBHOOK_METRICS): the request path stores the event and answers.
  */
 export const WEBHOOK = {
@@ -33,7 +33,7 @@ export const WEBHOOK = {
 } as const
 
 /**
- * Outcome metrics of completing a stored webhook event (shared/services/apply-pending-event.ts,
+ * Outcome metrics of completing a stored webhook event (shared/services/webhooks/apply-pending-event.ts,
  * WEBHOOK_METRICS), keyed as there. Emitted by the webhook-applier (the stream consumer) and, when a
  * redelivery completes a still-pending event inline, by the webhook function; the sweep emits none.
  */

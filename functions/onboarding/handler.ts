@@ -8,13 +8,13 @@ import { httpErrorHandler } from '../../shared/http/middleware'
 import { principalFromEvent } from '../../shared/http/principal'
 import { sourceAddress } from '../../shared/http/rate-limit'
 import { errorResponse, json } from '../../shared/http/responses'
-import { createOnboardingLink } from '../../shared/services/create-onboarding-link'
+import { updateClientSettings } from '../../shared/services/client-settings/update-client-settings'
+import { idempotencyKeyHeader } from '../../shared/services/idempotency/idempotency'
+import { createOnboardingLink } from '../../shared/services/onboarding/create-onboarding-link'
 import {
   type CallbackOutcome,
   handleOnboardingCallback,
-} from '../../shared/services/handle-onboarding-callback'
-import { idempotencyKeyHeader } from '../../shared/services/idempotency'
-import { updateClientSettings } from '../../shared/services/update-client-settings'
+} from '../../shared/services/onboarding/handle-onboarding-callback'
 import {
   confirmationPage,
   invalidLinkPage,

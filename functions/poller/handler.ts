@@ -5,7 +5,7 @@ import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
 import type { RunSummary } from '../../shared/domain/types'
-import { reconcile } from '../../shared/services/reconcile'
+import { reconcile } from '../../shared/services/reconciliation/reconcile'
 
 /** The poller as Lambda (EventBridge Scheduler) and the local timer invoke it. */
 export type PollerLambda = middy.MiddyfiedHandler<unknown, RunSummary, Error, Context>

@@ -4,7 +4,7 @@ import middy from '@middy/core'
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda'
 import { KEYS } from '../../shared/adapters/dynamo/tables'
 import type { AppDeps } from '../../shared/deps'
-import { applyPendingEvents } from '../../shared/services/apply-pending-event'
+import { applyPendingEvents } from '../../shared/services/webhooks/apply-pending-event'
 
 /** The applier as Lambda (and the local runner's stream stand-in) calls it. */
 export type WebhookApplierHandler = (

@@ -5,7 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { AppDeps } from '../../shared/deps'
 import { httpErrorHandler } from '../../shared/http/middleware'
 import { json } from '../../shared/http/responses'
-import { ingestWebhook } from '../../shared/services/ingest-webhook'
+import { ingestWebhook } from '../../shared/services/webhooks/ingest-webhook'
 
 /** The webhook function as Lambda (and the local server) calls it. */
 export type WebhookHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>

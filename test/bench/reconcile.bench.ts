@@ -16,7 +16,7 @@ import { channelFromUpstream, clientFromUpstream } from '../../shared/domain/map
 import type { RunSummary } from '../../shared/domain/types'
 import { type Config, loadConfig } from '../../shared/env'
 import type { PartnerApi } from '../../shared/ports'
-import { CHANNEL_SORT, CLIENT_SORT } from '../../shared/services/reconcile'
+import { CHANNEL_SORT, CLIENT_SORT } from '../../shared/services/reconciliation/reconcile'
 import { createAppDeps } from '../../shared/wiring'
 import { countingStore, type DynamoCounts } from '../integration/poller/dynamo-counter'
 import type { Bench, BenchTable } from './harness'

@@ -9,7 +9,7 @@ import {
   WEBHOOK_OUTCOMES,
 } from '../../infra/metrics'
 import { METRICS_NAMESPACE } from '../../shared/observability'
-import { WEBHOOK_METRICS } from '../../shared/services/apply-pending-event'
+import { WEBHOOK_METRICS } from '../../shared/services/webhooks/apply-pending-event'
 
 const source = (path: string): string => readFileSync(path, 'utf8')
 
@@ -21,8 +21,8 @@ describe('metric names the alarms and dashboard read', () => {
   })
 
   it('read ingestion metrics where the request path emits them, and outcomes where events are completed', () => {
-    const ingest = source('shared/services/ingest-webhook.ts')
-    const apply = source('shared/services/apply-pending-event.ts')
+    const ingest = source('shared/services/webhooks/ingest-webhook.ts')
+    const apply = source('shared/services/webhooks/apply-pending-event.ts')
     for (const [key, name] of Object.entries(WEBHOOK)) {
       expect(WEBHOOK_METRICS[key as keyof typeof WEBHOOK_METRICS], key).toBe(name)
       expect(ingest, key).toContain(`WEBHOOK_METRICS.${key}`)
@@ -41,7 +41,7 @@ describe('metric names the alarms and dashboard read', () => {
   it('expect outcomes from the applier (stream) and the webhook function (a redelivery completing its event)', () => {
     expect([...WEBHOOK_OUTCOME_SERVICES].sort()).toEqual(['webhook', 'webhookApplier'])
     expect(source('functions/webhook-applier/handler.ts')).toContain('applyPendingEvents(')
-    expect(source('shared/services/ingest-webhook.ts')).toContain('applyPendingEvent(')
+    expect(source('shared/services/webhooks/ingest-webhook.ts')).toContain('applyPendingEvent(')
   })
 
   it('use the service names the function entries pass to createAppDeps', () => {

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '../../../local/app'
-import { CSV_COLUMNS } from '../../../shared/services/export-channels'
+import { CSV_COLUMNS } from '../../../shared/services/export/export-channels'
 import { openApiProblems } from './openapi'
 import {
   CANARIES,

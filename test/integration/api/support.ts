@@ -5,7 +5,7 @@ import { type App, type AppOptions, startApp } from '../../../local/app'
 import type { RequestLogEntry } from '../../../local/simulator/types'
 import type { UpstreamChannel } from '../../../shared/domain/upstream'
 import { matchRoute } from '../../../shared/http/routes'
-import { applyChannel } from '../../../shared/services/apply-upstream'
+import { applyChannel } from '../../../shared/services/state/apply-upstream'
 import { type SignedFetchInit, signedFetch } from '../../support/signed-fetch'
 import { openApiProblems } from './openapi'
 

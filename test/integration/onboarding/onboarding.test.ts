@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, LOCAL_DEFAULTS, startApp } from '../../../local/app'
 import { signOnboardingRef } from '../../../shared/domain/onboarding-ref'
-import { applyChannel, applyClient } from '../../../shared/services/apply-upstream'
+import { applyChannel, applyClient } from '../../../shared/services/state/apply-upstream'
 import { signedFetch } from '../../support/signed-fetch'
 
 let app: App

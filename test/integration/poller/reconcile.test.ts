@@ -3,7 +3,7 @@ import { buildPollerHandler } from '../../../functions/poller/handler'
 import { type App, startApp } from '../../../local/app'
 import type { RunSummary } from '../../../shared/domain/types'
 import type { UpstreamChannel } from '../../../shared/domain/upstream'
-import { reconcile } from '../../../shared/services/reconcile'
+import { reconcile } from '../../../shared/services/reconciliation/reconcile'
 import { countingStore } from './dynamo-counter'
 
 const context = {

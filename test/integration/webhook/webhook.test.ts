@@ -3,8 +3,8 @@ import { request } from 'node:http'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type App, LOCAL_DEFAULTS, startApp } from '../../../local/app'
-import { replayWebhooks } from '../../../shared/services/replay-webhooks'
-import { sweepPendingEvents } from '../../../shared/services/sweep-webhooks'
+import { replayWebhooks } from '../../../shared/services/webhooks/replay-webhooks'
+import { sweepPendingEvents } from '../../../shared/services/webhooks/sweep-webhooks'
 import fixtures from '../../fixtures/partner-api.json'
 
 const EVENTS = fixtures.webhook_events as Record<string, Record<string, unknown>>

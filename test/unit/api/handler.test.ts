@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { StreamingResult } from '../../../functions/api/router'
 import type { RunSummary } from '../../../shared/domain/types'
 import { ROUTES } from '../../../shared/http/routes'
-import { CSV_COLUMNS } from '../../../shared/services/export-channels'
+import { CSV_COLUMNS } from '../../../shared/services/export/export-channels'
 import { bodyOf, CLIENT_A, CLIENT_B, createApiHarness, PRINCIPAL } from './support'
 
 const API_ROUTES = ROUTES.filter((r) => r.fn === 'api')

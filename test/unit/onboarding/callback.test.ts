@@ -2,8 +2,11 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { UpstreamError } from '../../../shared/domain/errors'
 import { signOnboardingRef } from '../../../shared/domain/onboarding-ref'
-import { createOnboardingLink } from '../../../shared/services/create-onboarding-link'
-import { parseCallbackQuery, parseIdList } from '../../../shared/services/handle-onboarding-callback'
+import { createOnboardingLink } from '../../../shared/services/onboarding/create-onboarding-link'
+import {
+  parseCallbackQuery,
+  parseIdList,
+} from '../../../shared/services/onboarding/handle-onboarding-callback'
 import {
   callbackEvent,
   createHarness,

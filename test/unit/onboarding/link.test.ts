@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { verifyOnboardingRef } from '../../../shared/domain/onboarding-ref'
-import { checkRedirectUrl } from '../../../shared/services/create-onboarding-link'
+import { checkRedirectUrl } from '../../../shared/services/onboarding/create-onboarding-link'
 import { apiEvent, bodyOf, CALLBACK_URL, createHarness, LINK_KEY, refOf, START } from './support'
 
 function postLink(body: unknown, h = createHarness(), principal?: string | null) {

@@ -1,0 +1,65 @@
+import { stringify } from 'csv-stringify/sync'
+import type { AppDeps } from '../../deps'
+import type { Channel } from '../../domain/types'
+
+/** The export's columns, in contract order (§4 CSV export). */
+export const CSV_COLUMNS = [
+  'client_id',
+  'company_name',
+  'phone_number',
+  'contact_email',
+  'lifecycle',
+  'account_mode',
+  'availability_status',
+  'number_registration',
+  'meta_business_verification',
+  'message_on_behalf',
+  'terminated_at',
+  'partner_payload',
+  'upstream_modified_at',
+] as const
+
+// Spreadsheets run a cell that starts with one of these as a formula (contract §4).
+const FORMULA_START = /^[=+\-@]/
+
+/** Neutralises spreadsheet formula injection: a field starting with = + - @ gets a leading `'`. */
+export function neutraliseFormula(value: string | null): string {
+  if (value === null) return ''
+  return FORMULA_START.test(value) ? `'${value}` : value
+}
+
+/** One channel as a CSV row (unquoted values; quoting is csv-stringify's job). */
+export function channelCsvRow(c: Channel): string[] {
+  return [
+    c.clientId,
+    c.companyName,
+    c.phoneNumber,
+    c.contactEmail,
+    c.lifecycle,
+    c.accountMode,
+    c.availabilityStatus,
+    c.numberRegistration,
+    c.metaBusinessVerification,
+    c.messageOnBehalf,
+    c.terminatedAt,
+    c.partnerPayload,
+    c.upstreamModifiedAt,
+  ].map(neutraliseFormula)
+}
+
+// RFC 4180: CRLF between records, fields quoted only when they hold a quote, comma, CR or LF.
+const CSV_OPTIONS = { record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const
+
+/**
+ * Streams every stored channel as RFC 4180 CSV: the header, then one chunk per store page. Memory is
+ * bounded by the page size, never by the number of channels; the consumer pulls at its own pace.
+ */
+export async function* exportChannels(
+  deps: Pick<AppDeps, 'store'>,
+  opts: { pageSize?: number } = {},
+): AsyncGenerator<string, void, undefined> {
+  yield stringify([[...CSV_COLUMNS]], CSV_OPTIONS)
+  for await (const page of deps.store.channels.scan(opts.pageSize ?? 100)) {
+    if (page.length > 0) yield stringify(page.map(channelCsvRow), CSV_OPTIONS)
+  }
+}

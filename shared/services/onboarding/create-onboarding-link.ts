@@ -1,0 +1,138 @@
+import * as z from 'zod'
+import type { AppDeps } from '../../deps'
+import { ConfigError, ValidationError } from '../../domain/errors'
+import { signOnboardingRef } from '../../domain/onboarding-ref'
+import { parseJsonBody } from '../../http/json-body'
+
+/** What building a link needs. */
+export type OnboardingLinkDeps = Pick<AppDeps, 'config' | 'secrets' | 'clock'>
+
+/** The answer of `POST /onboarding-links`. */
+export interface OnboardingLink {
+  url: string
+  /** When the link's signed reference stops being accepted by the callback. */
+  expiresAt: string
+}
+
+/** The 360dialog Hub page where a client grants the partner permissions (partner-api.md §6.1). */
+export const PERMISSIONS_BASE_URL = 'https://hub.360dialog.com/dashboard/app'
+
+/** Query names 360dialog reserves in a partner's redirect URL (partner-api.md §6.1). */
+export const RESERVED_REDIRECT_PARAMS: readonly string[] = ['client', 'channel', 'project']
+
+/** Longest accepted partner redirect URL, in characters. */
+export const MAX_REDIRECT_URL_LENGTH = 2048
+
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]'])
+// C0 controls and DEL: never useful in an identifier and troublesome in logs, CSV and URLs.
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return false
+}
+
+/** The partner payload rule shared by links and client settings: 1–255 characters, no controls. */
+export const partnerPayloadSchema = z.lazy(() =>
+  z
+    .string()
+    .min(1, 'must be 1 to 255 characters')
+    .max(255, 'must be 1 to 255 characters')
+    .refine((s) => !hasControl(s), 'must not contain control characters'),
+)
+
+// Schemas are built on first parse (z.lazy), not at import: it keeps them out of every cold start.
+const bodySchema = z.lazy(() =>
+  z.strictObject({
+    partnerPayload: partnerPayloadSchema,
+    redirectUrl: z.string().min(1).max(MAX_REDIRECT_URL_LENGTH).optional(),
+    number: z
+      .string()
+      .regex(/^\+?[0-9]{6,15}$/, 'must be a phone number in international format, digits only')
+      .optional(),
+  }),
+)
+
+/** The validated body of `POST /onboarding-links`. */
+export type OnboardingLinkBody = z.infer<typeof bodySchema>
+
+/**
+ * `POST /onboarding-links` (contract §4 "Onboarding"): validates the body, signs an expiring
+ * reference to the partner payload and redirect URL with the link signing key, and answers the Hub
+ * permissions URL with `partner`, `redirect_url` (the callback carrying the reference) and `number`.
+ * Nothing is stored: the reference is the state.
+ */
+export async function createOnboardingLink(
+  deps: OnboardingLinkDeps,
+  rawBody: string | null,
+): Promise<OnboardingLink> {
+  const body = parseLinkBody(rawBody)
+  const redirectUrl = body.redirectUrl === undefined ? undefined : checkRedirectUrl(body.redirectUrl)
+  const callback = deps.config.ONBOARDING_CALLBACK_URL
+  if (!callback) throw new ConfigError('ONBOARDING_CALLBACK_URL is not configured')
+  const key = await deps.secrets.get('linkSigningKey')
+  if (!key) throw new ConfigError('the link signing key is not configured')
+
+  const nowSeconds = Math.floor(deps.clock.now().getTime() / 1000)
+  const exp = nowSeconds + deps.config.ONBOARDING_LINK_TTL_SECONDS
+  const ref = signOnboardingRef(
+    { partnerPayload: body.partnerPayload, ...(redirectUrl ? { redirectUrl } : {}), iat: nowSeconds, exp },
+    key,
+  )
+  const callbackUrl = new URL(callback)
+  callbackUrl.searchParams.set('ref', ref)
+
+  const params = [
+    `partner=${encodeURIComponent(body.partnerPayload)}`,
+    `redirect_url=${encodeURIComponent(callbackUrl.href)}`,
+    ...(body.number ? [`number=${encodeURIComponent(body.number)}`] : []),
+  ]
+  const partner = encodeURIComponent(deps.config.PARTNER_ID)
+  return {
+    url: `${PERMISSIONS_BASE_URL}/${partner}/permissions?${params.join('&')}`,
+    expiresAt: new Date(exp * 1000).toISOString(),
+  }
+}
+
+/** Parses the JSON body strictly; any unknown field, wrong type or size → ValidationError (400). */
+export function parseLinkBody(raw: string | null): OnboardingLinkBody {
+  return parseJsonBody(raw, bodySchema, {
+    requiredMessage: 'A JSON body with partnerPayload is required',
+    unknownFieldsMessage: 'Only the fields partnerPayload, redirectUrl and number are accepted',
+    shapeMessage: 'The body must be a JSON object such as {"partnerPayload":"…"}',
+  })
+}
+
+/**
+ * Checks a partner redirect URL: absolute https (http only for localhost and 127.0.0.1), no
+ * credentials, and none of the query names 360dialog reserves. Returns the normalized URL.
+ */
+export function checkRedirectUrl(value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw invalidRedirect('redirectUrl must be an absolute URL')
+  }
+  const loopback = LOOPBACK_HOSTS.has(url.hostname.toLowerCase())
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw invalidRedirect('redirectUrl must use https (http is allowed only for localhost)')
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw invalidRedirect('redirectUrl must not carry credentials')
+  }
+  const names = new Set([...url.searchParams.keys()].map((k) => k.toLowerCase()))
+  const reserved = RESERVED_REDIRECT_PARAMS.filter((name) => names.has(name))
+  if (reserved.length > 0) {
+    throw invalidRedirect(
+      `redirectUrl must not use the reserved query names ${RESERVED_REDIRECT_PARAMS.join(', ')}`,
+    )
+  }
+  if (url.href.length > MAX_REDIRECT_URL_LENGTH) throw invalidRedirect('redirectUrl is too long')
+  return url.href
+}
+
+function invalidRedirect(message: string): ValidationError {
+  return new ValidationError(message, { code: 'invalid_redirect_url' })
+}

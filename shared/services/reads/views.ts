@@ -1,0 +1,31 @@
+import type { CancellationRecord, Channel, Client } from '../../domain/types'
+
+/** Shape of a Partner API id (clients, channels) as accepted in management paths and filters. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+
+/** A client as served by the management API: the stored record without ordering bookkeeping. */
+export type ClientView = Omit<Client, 'orderKey' | 'contentHash'>
+
+/** A channel as served by the management API: the stored record without ordering bookkeeping. */
+export type ChannelView = Omit<Channel, 'orderKey' | 'contentHash' | 'absentRuns'>
+
+/** A cancellation record as served (contract §4): no lock or concurrency bookkeeping. */
+export type CancellationView = Omit<CancellationRecord, 'inFlight' | 'version'>
+
+/** Serves a stored client. */
+export function toClientView(client: Client): ClientView {
+  const { orderKey: _o, contentHash: _h, ...view } = client
+  return view
+}
+
+/** Serves a stored channel. */
+export function toChannelView(channel: Channel): ChannelView {
+  const { orderKey: _o, contentHash: _h, absentRuns: _a, ...view } = channel
+  return view
+}
+
+/** Serves a cancellation record. */
+export function toCancellationView(record: CancellationRecord): CancellationView {
+  const { inFlight: _i, version: _v, ...view } = record
+  return view
+}

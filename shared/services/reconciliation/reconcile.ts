@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto'
+import pLimit from 'p-limit'
+import type { AppDeps } from '../../deps'
+import { PartnerOpsError, UpstreamError } from '../../domain/errors'
+import { channelFromUpstream, clientFromUpstream } from '../../domain/mapping'
+import type { ChangeEvent, RunSummary } from '../../domain/types'
+import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
+import type { Digest, PartnerApiStats } from '../../ports'
+import { applyChannel, applyClient } from '../state/apply-upstream'
+import { sweepPendingEvents } from '../webhooks/sweep-webhooks'
+import { type AbsenceContext, markAbsentChannels, markAbsentClients } from './reconcile-absence'
+
+/** Name of the lease that keeps reconciliation runs one at a time. */
+export const POLL_LEASE = 'poll'
+/** Stable sort of the walks: new items land at the end, so inserts during a walk shift nothing already read. */
+export const CHANNEL_SORT = ['created_at', 'id']
+export const CLIENT_SORT = ['created_at', 'id']
+/** Guarded writes in flight at once while applying one page. */
+const APPLY_CONCURRENCY = 32
+/** Lookups by id per run for items a complete walk did not see (clients and channels together). */
+const ABSENCE_LOOKUPS_PER_RUN = 25
+/** Change events are published in batches of at most this many. */
+const EVENT_BATCH = 100
+
+/** What a reconciliation run needs. */
+export type ReconcileDeps = Pick<AppDeps, 'config' | 'store' | 'partnerApi' | 'events' | 'clock' | 'logger'>
+
+/** Options of one run. */
+export interface ReconcileOptions {
+  /** Lease owner and summary id (default: a random UUID). */
+  runId?: string
+  /** Called with the final summary (after it is saved; also for skipped and failed runs) before a failure is thrown. */
+  onSummary?: (summary: RunSummary) => void | Promise<void>
+  /** Lookups by id allowed per run for items a complete walk did not see (default 25; 0 = rely on the two-run rule). */
+  absenceLookups?: number
+}
+
+/** Counters of one run beyond the summary (logged, and used by the benchmark). */
+interface Tally {
+  pages: number
+  seen: { clients: number; channels: number }
+  changed: { clients: number; channels: number }
+  missing: { clients: number; channels: number }
+  stale: number
+  bookkeepingWrites: number
+  lookups: number
+  recovered: number
+  swept: number
+  confirmedCancellations: number
+}
+
+const newTally = (): Tally => ({
+  pages: 0,
+  seen: { clients: 0, channels: 0 },
+  changed: { clients: 0, channels: 0 },
+  missing: { clients: 0, channels: 0 },
+  stale: 0,
+  bookkeepingWrites: 0,
+  lookups: 0,
+  recovered: 0,
+  swept: 0,
+  confirmedCancellations: 0,
+})
+
+function errorText(err: unknown): string {
+  if (err instanceof PartnerOpsError) return `${err.code}: ${err.message}`
+  if (err instanceof Error) return `${err.name}: ${err.message}`
+  return 'unknown error'
+}
+
+/** Hands the summary to the caller's hook; a failing hook (metrics) never changes the run's outcome. */
+async function report(
+  opts: ReconcileOptions,
+  summary: RunSummary,
+  logger: ReconcileDeps['logger'],
+): Promise<void> {
+  try {
+    await opts.onSummary?.(summary)
+  } catch (err: unknown) {
+    logger.warn('run summary hook failed', { runId: summary.runId, error: errorText(err) })
+  }
+}
+
+async function digestMap(pages: AsyncIterable<Digest[]>): Promise<Map<string, Digest>> {
+  const map = new Map<string, Digest>()
+  for await (const page of pages) for (const d of page) map.set(d.id, d)
+  return map
+}
+
+/**
+ * One scheduled reconciliation run (issue 4): takes the poll lease (or returns a 'skipped' summary
+ * when another run holds it), sweeps webhook events stored but not applied, walks every client and
+ * channel of the Partner API, writes only items whose content changed (guarded by order key, so a
+ * newer webhook write is never overwritten), marks items missing after complete runs only, publishes
+ * change events in batches and saves a run summary. A failed run saves its summary, then throws.
+ */
+export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}): Promise<RunSummary> {
+  const { config, store, partnerApi, clock, logger } = deps
+  const runId = opts.runId ?? randomUUID()
+  const started = clock.now()
+  const deadline = started.getTime() + config.POLL_BUDGET_MS
+  const tally = newTally()
+  const statsBefore: PartnerApiStats = partnerApi.stats()
+  let complete = false
+
+  const summarize = (outcome: RunSummary['outcome'], error: string | null): RunSummary => {
+    const after = partnerApi.stats()
+    return {
+      runId,
+      startedAt: started.toISOString(),
+      endedAt: clock.now().toISOString(),
+      outcome,
+      error,
+      complete,
+      pages: tally.pages,
+      calls: after.calls - statsBefore.calls,
+      retries: after.retries - statsBefore.retries,
+      seen: { ...tally.seen },
+      changed: { ...tally.changed },
+      missing: { ...tally.missing },
+      swept: tally.swept,
+      confirmedCancellations: tally.confirmedCancellations,
+    }
+  }
+
+  if (!(await store.ops.acquireLease(POLL_LEASE, runId, started, config.POLL_LEASE_MS))) {
+    logger.info('another run holds the lease', { runId })
+    const skipped = summarize('skipped', null)
+    await report(opts, skipped, logger)
+    return skipped
+  }
+
+  const checkBudget = (): void => {
+    if (clock.now().getTime() > deadline) {
+      throw new UpstreamError('reconciliation exceeded its time budget', {
+        upstreamStatus: 0,
+        retryable: true,
+        code: 'poll_budget_exhausted',
+      })
+    }
+  }
+  const remainingMs = (): number => Math.max(1, deadline - clock.now().getTime())
+
+  const pending: ChangeEvent[] = []
+  const collect = (events: ChangeEvent[]): void => {
+    for (const e of events) {
+      pending.push(e)
+      if (e.detailType === 'Cancellation State Changed' && e.detail.to === 'confirmed') {
+        tally.confirmedCancellations += 1
+      }
+    }
+  }
+  const flush = async (): Promise<void> => {
+    while (pending.length > 0) await deps.events.publish(pending.splice(0, EVENT_BATCH))
+  }
+  const limit = pLimit(APPLY_CONCURRENCY)
+  const apply = { source: 'poll', kind: 'snapshot', publish: false } as const
+
+  const applyClientItem = async (up: UpstreamClient, stored?: null): Promise<ChangeEvent[]> => {
+    const r = await applyClient(deps, up, stored === null ? { ...apply, stored: null } : apply)
+    if (r.outcome === 'written') tally.changed.clients += 1
+    else if (r.outcome === 'stale') tally.stale += 1
+    return r.changes
+  }
+  const applyChannelItem = async (up: UpstreamChannel, stored?: null): Promise<ChangeEvent[]> => {
+    const r = await applyChannel(deps, up, stored === null ? { ...apply, stored: null } : apply)
+    if (r.outcome === 'written') tally.changed.channels += 1
+    else if (r.outcome === 'stale') tally.stale += 1
+    else if (r.record.absentRuns > 0) await resetAbsence(r.record.channelId, r.record.orderKey)
+    return r.changes
+  }
+  const resetAbsence = async (channelId: string, orderKey: string): Promise<void> => {
+    if ((await store.channels.markAbsence(channelId, orderKey, 0, null)) === 'written') {
+      tally.bookkeepingWrites += 1
+    }
+  }
+
+  let failure: unknown = null
+  try {
+    tally.swept = (await sweepPendingEvents(deps)).applied
+
+    // The stored digests are read once: an item whose candidate hash equals the stored hash costs
+    // nothing more; an item without a digest is applied without a read (a record created since is
+    // still protected by the guarded write). Each sighting removes its digest, so what remains after
+    // a complete walk is exactly what upstream no longer lists (no second set of ids in memory).
+    const clientDigests = await digestMap(store.clients.digests())
+    for await (const page of partnerApi.iterateClients({
+      sort: CLIENT_SORT,
+      limit: config.POLL_PAGE_SIZE,
+      concurrency: config.POLL_CONCURRENCY,
+      budgetMs: remainingMs(),
+    })) {
+      tally.pages += 1
+      tally.seen.clients += page.length
+      const now = clock.now()
+      const work: Promise<ChangeEvent[]>[] = []
+      for (const up of page) {
+        const d = clientDigests.get(up.id)
+        clientDigests.delete(up.id)
+        if (d) {
+          const candidate = clientFromUpstream(up, { now, source: 'poll', kind: 'snapshot', previous: null })
+          if (candidate.contentHash === d.contentHash) continue
+        }
+        work.push(limit(() => applyClientItem(up, d ? undefined : null)))
+      }
+      for (const events of await Promise.all(work)) collect(events)
+      await flush()
+      checkBudget()
+    }
+
+    const channelDigests = await digestMap(store.channels.digests())
+    for await (const page of partnerApi.iterateChannels({
+      sort: CHANNEL_SORT,
+      limit: config.POLL_PAGE_SIZE,
+      concurrency: config.POLL_CONCURRENCY,
+      budgetMs: remainingMs(),
+    })) {
+      tally.pages += 1
+      tally.seen.channels += page.length
+      // Lifecycle depends on time (terminated_at passing), so candidates are derived at page time.
+      const now = clock.now()
+      const work: Promise<ChangeEvent[] | undefined>[] = []
+      for (const up of page) {
+        const d = channelDigests.get(up.id)
+        channelDigests.delete(up.id)
+        if (d) {
+          const candidate = channelFromUpstream(up, { now, source: 'poll', kind: 'snapshot', previous: null })
+          if (candidate.contentHash === d.contentHash) {
+            if (d.absentRuns > 0) work.push(limit(() => resetAbsence(d.id, d.orderKey).then(() => undefined)))
+            continue
+          }
+        }
+        work.push(limit(() => applyChannelItem(up, d ? undefined : null)))
+      }
+      for (const events of await Promise.all(work)) if (events) collect(events)
+      await flush()
+      checkBudget()
+    }
+    complete = true
+
+    // Absence only after a complete walk: an interrupted run proves nothing about what it did not reach.
+    const ctx: AbsenceContext = {
+      now: clock.now(),
+      lookupBudget: { remaining: opts.absenceLookups ?? ABSENCE_LOOKUPS_PER_RUN },
+      concurrency: config.POLL_CONCURRENCY,
+      checkBudget,
+    }
+    const absentChannels = [...channelDigests.values()]
+    const channelAbsence = await markAbsentChannels(
+      absentChannels,
+      ctx,
+      {
+        findChannel: (id) => partnerApi.findChannel(id),
+        markAbsence: (id, key, runs, since) => store.channels.markAbsence(id, key, runs, since),
+        applyFound: (up) => applyChannelItem(up),
+      },
+      collect,
+    )
+    const absentClients = [...clientDigests.values()]
+    const clientAbsence = await markAbsentClients(
+      absentClients,
+      ctx,
+      {
+        findClient: (id) => partnerApi.findClient(id),
+        get: (id) => store.clients.get(id),
+        putIfVersion: (client, key) => store.clients.putIfVersion(client, key),
+        applyFound: (up) => applyClientItem(up),
+      },
+      collect,
+    )
+    tally.missing = { clients: clientAbsence.missing, channels: channelAbsence.missing }
+    tally.lookups = channelAbsence.lookups + clientAbsence.lookups
+    tally.recovered = channelAbsence.recovered + clientAbsence.recovered
+    tally.bookkeepingWrites += channelAbsence.writes + clientAbsence.writes
+    tally.seen.channels += channelAbsence.recovered
+    tally.seen.clients += clientAbsence.recovered
+    await flush()
+  } catch (err: unknown) {
+    failure = err
+  }
+
+  const summary = summarize(
+    failure === null ? 'succeeded' : 'failed',
+    failure === null ? null : errorText(failure),
+  )
+  const context = {
+    runId,
+    outcome: summary.outcome,
+    complete,
+    pages: summary.pages,
+    calls: summary.calls,
+    retries: summary.retries,
+    seen: summary.seen,
+    changed: summary.changed,
+    missing: summary.missing,
+    stale: tally.stale,
+    bookkeepingWrites: tally.bookkeepingWrites,
+    lookups: tally.lookups,
+    recovered: tally.recovered,
+    swept: summary.swept,
+    confirmedCancellations: summary.confirmedCancellations,
+  }
+  try {
+    await store.ops.saveRunSummary(summary)
+  } catch (err: unknown) {
+    logger.error('run summary not saved', { runId, error: errorText(err) })
+    failure ??= err
+  }
+  try {
+    await store.ops.releaseLease(POLL_LEASE, runId)
+  } catch (err: unknown) {
+    // The lease expires on its own; the next run only waits for it.
+    logger.warn('poll lease not released', { runId, error: errorText(err) })
+  }
+  if (failure === null) logger.info('reconciliation run succeeded', context)
+  else logger.error('reconciliation run failed', { ...context, error: summary.error })
+  await report(opts, summary, logger)
+  if (failure !== null) throw failure
+  return summary
+}

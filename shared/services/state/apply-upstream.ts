@@ -1,0 +1,241 @@
+import type { AppDeps } from '../../deps'
+import { channelFromUpstream, clientFromUpstream, rehash } from '../../domain/mapping'
+import { isNewer } from '../../domain/ordering'
+import type { CancellationRecord, ChangeEvent, Channel, Client, Source } from '../../domain/types'
+import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
+import type { Clock, EventSink, GuardedWrite, StateStore } from '../../ports'
+
+/** What applying upstream state needs. */
+export interface ApplyDeps {
+  store: StateStore
+  events: EventSink
+  clock: Clock
+}
+
+/** How an upstream fact reached us and how it orders against stored state. */
+export interface ApplyOptions<T> {
+  source: Source
+  /** The webhook event name, or 'snapshot' for a full read from the Partner API. */
+  kind: string
+  /** Ordering time when the object has no modified_at (the webhook envelope timestamp). */
+  fallbackTime?: string | null
+  /** The stored record when the caller already read it (undefined = read it here). */
+  stored?: T | null
+  /** A domain change on top of the mapped record (e.g. a flag set by an event). */
+  mutate?: (record: T) => T
+  /** Publish change events here (default true); callers batching events pass false and publish `changes`. */
+  publish?: boolean
+}
+
+/**
+ * Outcome of one apply: written, unchanged (same content), or stale (stored state is newer). An
+ * unchanged fact that orders after the stored one still advances the stored orderKey (one write, no
+ * events), or an older fact arriving later would look newer than what is stored.
+ */
+export interface ApplyResult<T> {
+  outcome: 'written' | 'unchanged' | 'stale'
+  record: T
+  changes: ChangeEvent[]
+}
+
+/**
+ * Applies one upstream channel (webhook data, poll item, callback read) to stored state: derives the
+ * lifecycle, writes only when the content changed and the fact is not older than what is stored
+ * (conditional write, so a concurrent newer write always wins), confirms or revokes the channel's
+ * cancellation record, and emits contract §5 change events only on a real change.
+ */
+export async function applyChannel(
+  deps: ApplyDeps,
+  up: UpstreamChannel,
+  opts: ApplyOptions<Channel>,
+): Promise<ApplyResult<Channel>> {
+  const now = deps.clock.now()
+  const build = (stored: Channel | null): Channel => {
+    const next = channelFromUpstream(up, {
+      now,
+      source: opts.source,
+      kind: opts.kind,
+      fallbackTime: opts.fallbackTime ?? null,
+      previous: stored,
+    })
+    return opts.mutate ? rehash(opts.mutate(next)) : next
+  }
+  const w = await guardedWrite(deps.store.channels, up.id, opts.stored, build)
+  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, changes: [] }
+  const { stored, record: next } = w
+  const at = now.toISOString()
+  const changes: ChangeEvent[] = []
+  if (!stored) {
+    changes.push({
+      detailType: 'Channel Discovered',
+      detail: {
+        clientId: next.clientId,
+        channelId: next.channelId,
+        from: null,
+        to: next.lifecycle,
+        source: opts.source,
+        at,
+      },
+    })
+  } else if (stored.lifecycle !== next.lifecycle) {
+    changes.push({
+      detailType: 'Channel Lifecycle Changed',
+      detail: {
+        clientId: next.clientId,
+        channelId: next.channelId,
+        from: stored.lifecycle,
+        to: next.lifecycle,
+        source: opts.source,
+        at,
+      },
+    })
+  }
+  changes.push(...(await syncCancellation(deps, next, opts.kind, opts.source, at)))
+  if (opts.publish !== false && changes.length > 0) await deps.events.publish(changes)
+  return { outcome: 'written', record: next, changes }
+}
+
+/**
+ * Applies one upstream client to stored state; `Client Discovered` the first time it is seen.
+ */
+export async function applyClient(
+  deps: ApplyDeps,
+  up: UpstreamClient,
+  opts: ApplyOptions<Client>,
+): Promise<ApplyResult<Client>> {
+  const now = deps.clock.now()
+  const build = (stored: Client | null): Client => {
+    const next = clientFromUpstream(up, {
+      now,
+      source: opts.source,
+      kind: opts.kind,
+      fallbackTime: opts.fallbackTime ?? null,
+      previous: stored,
+    })
+    return opts.mutate ? rehash(opts.mutate(next)) : next
+  }
+  const w = await guardedWrite(deps.store.clients, up.id, opts.stored, build)
+  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, changes: [] }
+  const { stored, record: next } = w
+  const changes: ChangeEvent[] = stored
+    ? []
+    : [
+        {
+          detailType: 'Client Discovered',
+          detail: {
+            clientId: next.clientId,
+            from: null,
+            to: next.status ?? 'unknown',
+            source: opts.source,
+            at: now.toISOString(),
+          },
+        },
+      ]
+  if (opts.publish !== false && changes.length > 0) await deps.events.publish(changes)
+  return { outcome: 'written', record: next, changes }
+}
+
+/** Attempts of a compare-and-set write before a record that keeps changing under us counts as stale. */
+const CAS_ATTEMPTS = 4
+
+type GuardedOutcome<T> =
+  | { outcome: 'written'; record: T; stored: T | null }
+  | { outcome: 'unchanged' | 'stale'; record: T }
+
+/**
+ * The one guarded write behind applyChannel and applyClient: builds the next record from what is
+ * stored, skips it when the content is unchanged (still advancing a later order key) or older, and
+ * writes with compare-and-set on the content it read, so a concurrent write in between (a webhook
+ * notice during a poll, say) is re-read and merged instead of overwritten.
+ */
+async function guardedWrite<T extends { orderKey: string; contentHash: string }>(
+  repo: {
+    get(id: string): Promise<T | null>
+    putIfNewer(record: T, readHash?: string | null): Promise<GuardedWrite>
+  },
+  id: string,
+  known: T | null | undefined,
+  build: (stored: T | null) => T,
+): Promise<GuardedOutcome<T>> {
+  let stored = known !== undefined ? known : await repo.get(id)
+  for (let attempt = 1; ; attempt++) {
+    const next = build(stored)
+    const readHash = stored?.contentHash ?? null
+    if (stored && stored.contentHash === next.contentHash) {
+      if (next.orderKey > stored.orderKey)
+        await repo.putIfNewer({ ...stored, orderKey: next.orderKey }, readHash)
+      return { outcome: 'unchanged', record: stored }
+    }
+    if (!isNewer(next, stored)) return { outcome: 'stale', record: stored ?? next }
+    if ((await repo.putIfNewer(next, readHash)) === 'written')
+      return { outcome: 'written', record: next, stored }
+    if (attempt >= CAS_ATTEMPTS) return { outcome: 'stale', record: stored ?? next }
+    stored = await repo.get(id)
+  }
+}
+
+const CONFIRMABLE: ReadonlySet<CancellationRecord['state']> = new Set(['requested', 'unknown'])
+
+/**
+ * Keeps the cancellation record in step with upstream: `terminated_at` appearing confirms a requested
+ * (or unknown) record; a `cancellation_revoke` event revokes a pending one. Optimistic concurrency on
+ * the record's version: a lost race means someone else moved it, which is fine.
+ */
+async function syncCancellation(
+  deps: ApplyDeps,
+  channel: Channel,
+  kind: string,
+  source: Source,
+  at: string,
+): Promise<ChangeEvent[]> {
+  // Nothing below can change without terminated_at or a revoke: skip the read (one per poll write).
+  if (!channel.terminatedAt && kind !== 'cancellation_revoke') return []
+  const record = await deps.store.cancellations.get(channel.channelId)
+  if (!record) return []
+  let next: CancellationRecord | null = null
+  if (channel.terminatedAt && CONFIRMABLE.has(record.state)) {
+    next = { ...record, state: 'confirmed', confirmedAt: at, terminatesAt: channel.terminatedAt }
+  } else if (
+    kind === 'cancellation_revoke' &&
+    !channel.terminatedAt &&
+    record.state !== 'revoked' &&
+    record.state !== 'failed'
+  ) {
+    next = { ...record, state: 'revoked' }
+  }
+  if (!next) return []
+  const written = await deps.store.cancellations.put(
+    { ...next, updatedAt: at, inFlight: null, version: record.version + 1 },
+    record.version,
+  )
+  if (!written) return []
+  return [
+    {
+      detailType: 'Cancellation State Changed',
+      detail: {
+        clientId: channel.clientId,
+        channelId: channel.channelId,
+        from: record.state,
+        to: next.state,
+        source,
+        at,
+      },
+    },
+  ]
+}
+
+/**
+ * Publishes change events after the state they describe is committed; a failure is logged, never
+ * turned into an error (see the README's known limitations).
+ */
+export async function publishQuietly(
+  deps: Pick<AppDeps, 'events' | 'logger'>,
+  events: ChangeEvent[],
+): Promise<void> {
+  if (events.length === 0) return
+  try {
+    await deps.events.publish(events)
+  } catch (err) {
+    deps.logger.error('change events not published', { error: err, count: events.length })
+  }
+}

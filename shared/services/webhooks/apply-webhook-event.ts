@@ -1,0 +1,272 @@
+import type { z } from 'zod'
+import { ConflictError } from '../../domain/errors'
+import { rehash } from '../../domain/mapping'
+import { orderKey } from '../../domain/ordering'
+import type { ChangeEvent, Channel, WebhookEventRecord, WebhookEventStatus } from '../../domain/types'
+import {
+  type ChannelNotice,
+  channelNoticeSchema,
+  type UpstreamClient,
+  upstreamChannelSchema,
+  upstreamClientSchema,
+  type WebhookEnvelope,
+  webhookEnvelopeSchema,
+} from '../../domain/upstream'
+import { type ApplyDeps, applyChannel, applyClient } from '../state/apply-upstream'
+
+/** Event names whose data is a channel object, applied through applyChannel. */
+export const CHANNEL_EVENTS: ReadonlySet<string> = new Set([
+  'channel_created',
+  'channel_submitted',
+  'channel_ready',
+  'channel_running',
+  'channel_live',
+  'cancellation_request',
+  'cancellation_revoke',
+  'cancellation_processed',
+])
+
+/** Event names whose data is a notice about one channel (matched by channel id, else phone number). */
+export const NOTICE_EVENTS: ReadonlySet<string> = new Set([
+  'account_violation',
+  'account_restriction',
+  'template_messaging_enabled',
+  'template_messaging_disabled',
+])
+
+/** The final status of a stored event. */
+export type WebhookOutcome = Exclude<WebhookEventStatus, 'pending'>
+
+/** What applying one event did. `unmatched` marks a notice for a channel we do not know (status rejected). */
+export interface WebhookApplyResult {
+  status: WebhookOutcome
+  reason: string | null
+  unmatched: boolean
+  changes: ChangeEvent[]
+}
+
+/** Reason prefix of a notice whose channel is not stored (yet); replayable once the channel is known. */
+export const UNMATCHED_REASON = 'channel_not_found'
+
+const MAX_REASON = 500
+/** Bounded retries of a notice write that lost an optimistic-concurrency race. */
+const NOTICE_ATTEMPTS = 5
+
+function zodReason(error: z.ZodError): string {
+  // Paths and messages only: zod messages name expected types, never the offending values.
+  const text = error.issues
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ')
+  return `schema_mismatch: ${text}`.slice(0, MAX_REASON)
+}
+
+const result = (
+  status: WebhookOutcome,
+  reason: string | null = null,
+  changes: ChangeEvent[] = [],
+  unmatched = false,
+): WebhookApplyResult => ({ status, reason, unmatched, changes })
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * client_created data is a client object; a channel-like object (client_id plus an embedded client)
+ * is tolerated and reduced to its client fields.
+ */
+function clientData(data: Record<string, unknown>): Record<string, unknown> {
+  const embedded = data['client']
+  if (typeof data['client_id'] === 'string' && isRecord(embedded)) {
+    return { ...embedded, id: typeof embedded['id'] === 'string' ? embedded['id'] : data['client_id'] }
+  }
+  return data
+}
+
+/** Phone number spellings to look up: as sent, digits only, and `+digits`. */
+function phoneCandidates(phone: string | number): string[] {
+  const raw = String(phone).trim()
+  const digits = raw.replace(/\D/g, '')
+  return [...new Set([raw, digits, digits === '' ? '' : `+${digits}`])].filter((p) => p !== '')
+}
+
+async function findNoticeChannel(deps: ApplyDeps, notice: ChannelNotice): Promise<Channel | null> {
+  if (notice.channel_id) {
+    const byId = await deps.store.channels.get(notice.channel_id)
+    if (byId) return byId
+  }
+  if (notice.phone_number === null || notice.phone_number === undefined) return null
+  const found = new Map<string, Channel>()
+  for (const phone of phoneCandidates(notice.phone_number)) {
+    for (const c of await deps.store.channels.findByPhoneNumber(phone)) found.set(c.channelId, c)
+  }
+  const candidates = [...found.values()].filter((c) => !notice.client_id || c.clientId === notice.client_id)
+  // A number can be reused after a termination: the channel still in service, newest first, wins.
+  candidates.sort((a, b) => {
+    const aGone = a.lifecycle === 'terminated' ? 1 : 0
+    const bGone = b.lifecycle === 'terminated' ? 1 : 0
+    if (aGone !== bGone) return aGone - bGone
+    const at = a.upstreamCreatedAt ?? ''
+    const bt = b.upstreamCreatedAt ?? ''
+    return at < bt ? 1 : at > bt ? -1 : a.channelId < b.channelId ? -1 : 1
+  })
+  return candidates[0] ?? null
+}
+
+type NoticeField = 'violation' | 'templateMessaging'
+
+const maxKey = (a: string | undefined, b: string): string => (a !== undefined && a > b ? a : b)
+
+/**
+ * The notice's effect on a stored channel, or null when the channel already holds a newer notice of
+ * the same kind. Each kind is ordered by its own key (envelope time + precedence), independently of
+ * the channel's upstream facts, so the outcome does not depend on delivery order. Ties at an equal key
+ * break deterministically ('disabled' over 'enabled', the greater violation type).
+ */
+function noticeEffect(
+  stored: Channel,
+  type: string,
+  notice: ChannelNotice,
+  key: string,
+  at: string,
+): { field: NoticeField; patch: Partial<Channel> } | null {
+  if (type === 'template_messaging_enabled' || type === 'template_messaging_disabled') {
+    const value = type === 'template_messaging_enabled' ? 'enabled' : 'disabled'
+    const current = stored.noticeKeys?.templateMessaging
+    const wins =
+      current === undefined ||
+      key > current ||
+      (key === current && value === 'disabled' && stored.templateMessaging !== 'disabled')
+    if (!wins) return null
+    return { field: 'templateMessaging', patch: { templateMessaging: value } }
+  }
+  const restriction = type === 'account_restriction'
+  const violationType = notice.violation_type ?? null
+  const prev = stored.violation
+  const current = stored.noticeKeys?.violation
+  // A restriction stays once seen: no event is known that lifts it.
+  const restricted = restriction || (prev?.restricted ?? false)
+  const newer =
+    current === undefined || key > current || (key === current && (violationType ?? '') > (prev?.type ?? ''))
+  if (newer) {
+    return { field: 'violation', patch: { violation: { type: violationType, restricted, at } } }
+  }
+  if (prev && restricted && !prev.restricted) {
+    return { field: 'violation', patch: { violation: { ...prev, restricted: true } } }
+  }
+  return null
+}
+
+async function applyNotice(
+  deps: ApplyDeps,
+  envelope: WebhookEnvelope,
+  receivedAt: string,
+): Promise<WebhookApplyResult> {
+  const parsed = channelNoticeSchema.safeParse(envelope.data)
+  if (!parsed.success) return result('rejected', zodReason(parsed.error))
+  const notice = parsed.data
+  const hasPhone = notice.phone_number !== null && notice.phone_number !== undefined
+  if (!notice.channel_id && !hasPhone) {
+    return result('rejected', 'schema_mismatch: notice names neither channel_id nor phone_number')
+  }
+  const type = envelope.event
+  const key = orderKey(envelope.timestamp ?? null, type)
+  const at = envelope.timestamp ?? receivedAt
+  let stored = await findNoticeChannel(deps, notice)
+  for (let attempt = 0; attempt < NOTICE_ATTEMPTS; attempt++) {
+    if (!stored) return result('rejected', `${UNMATCHED_REASON}: no stored channel matches`, [], true)
+    const effect = noticeEffect(stored, type, notice, key, at)
+    if (!effect) {
+      // The same notice again (equal key) is already reflected; an older one is stale.
+      const field: NoticeField = type.startsWith('template_messaging_') ? 'templateMessaging' : 'violation'
+      return result(stored.noticeKeys?.[field] === key ? 'applied' : 'stale')
+    }
+    const next = rehash<Channel>({
+      ...stored,
+      ...effect.patch,
+      noticeKeys: { ...stored.noticeKeys, [effect.field]: maxKey(stored.noticeKeys?.[effect.field], key) },
+      updatedAt: deps.clock.now().toISOString(),
+      source: 'webhook',
+    })
+    if (next.contentHash === stored.contentHash) return result('applied')
+    // The channel's own orderKey is kept (notices must not make later upstream facts look stale), so
+    // the write is a compare-and-set on the content read: a concurrent notice or fact is re-read, not lost.
+    if ((await deps.store.channels.putIfNewer(next, stored.contentHash)) === 'written') {
+      return result('applied')
+    }
+    stored = await deps.store.channels.get(stored.channelId)
+  }
+  throw new ConflictError('channel notice lost every concurrent write race; left pending')
+}
+
+/**
+ * Applies one authenticated webhook envelope to state: channel and cancellation events through
+ * applyChannel, client_created through applyClient, violation/restriction and template-messaging
+ * notices onto the matched channel. Never throws for bad data (that is a `rejected` outcome); throws
+ * only when storage fails, leaving the stored event pending for the sweep.
+ */
+export async function applyWebhookEvent(
+  deps: ApplyDeps,
+  envelope: WebhookEnvelope,
+  opts: { receivedAt: string },
+): Promise<WebhookApplyResult> {
+  const type = envelope.event
+  const fallbackTime = envelope.timestamp ?? null
+  if (CHANNEL_EVENTS.has(type)) {
+    const parsed = upstreamChannelSchema.safeParse(envelope.data)
+    if (!parsed.success) return result('rejected', zodReason(parsed.error))
+    const up = parsed.data
+    const applied = await applyChannel(deps, up, { source: 'webhook', kind: type, fallbackTime })
+    return result(applied.outcome === 'stale' ? 'stale' : 'applied', null, applied.changes)
+  }
+  if (type === 'client_created') {
+    const parsed = upstreamClientSchema.safeParse(clientData(envelope.data))
+    if (!parsed.success) return result('rejected', zodReason(parsed.error))
+    const up: UpstreamClient = parsed.data
+    const applied = await applyClient(deps, up, { source: 'webhook', kind: type, fallbackTime })
+    return result(applied.outcome === 'stale' ? 'stale' : 'applied', null, applied.changes)
+  }
+  if (NOTICE_EVENTS.has(type)) return applyNotice(deps, envelope, opts.receivedAt)
+  return result('unknown_type')
+}
+
+/** Parses a stored event's raw body back into an envelope, or the reason it does not fit. */
+export function parseStoredEnvelope(
+  record: Pick<WebhookEventRecord, 'body'>,
+): { ok: true; envelope: WebhookEnvelope } | { ok: false; reason: string } {
+  let value: unknown
+  try {
+    value = JSON.parse(record.body)
+  } catch {
+    return { ok: false, reason: 'schema_mismatch: stored body is not JSON' }
+  }
+  const parsed = webhookEnvelopeSchema.safeParse(value)
+  return parsed.success ? { ok: true, envelope: parsed.data } : { ok: false, reason: zodReason(parsed.error) }
+}
+
+/**
+ * Applies a stored event and records its outcome on the event (markOutcome). Used by the sweep and
+ * by replay. With `keepApplied`, an event already marked applied is not downgraded to stale (a replay
+ * finds state that has moved on since).
+ */
+export async function applyStoredEvent(
+  deps: ApplyDeps,
+  record: WebhookEventRecord,
+  opts: { keepApplied?: boolean } = {},
+): Promise<WebhookApplyResult> {
+  const parsed = parseStoredEnvelope(record)
+  const outcome = parsed.ok
+    ? await applyWebhookEvent(deps, parsed.envelope, { receivedAt: record.receivedAt })
+    : result('rejected', parsed.reason)
+  const keep =
+    (opts.keepApplied === true && record.status === 'applied' && outcome.status === 'stale') ||
+    (record.status === outcome.status && record.reason === outcome.reason)
+  if (!keep) {
+    await deps.store.events.markOutcome(
+      record.eventKey,
+      outcome.status,
+      outcome.reason,
+      deps.clock.now().toISOString(),
+    )
+  }
+  return outcome
+}

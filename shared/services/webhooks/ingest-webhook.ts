@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto'
+import { MetricUnit } from '@aws-lambda-powertools/metrics'
+import { parseSecretList } from '../../adapters/secrets'
+import type { AppDeps } from '../../deps'
+import {
+  DependencyUnavailableError,
+  errorName,
+  PartnerOpsError,
+  UnauthorizedError,
+  ValidationError,
+} from '../../domain/errors'
+import type { WebhookEventRecord, WebhookEventStatus } from '../../domain/types'
+import { type WebhookEnvelope, webhookEnvelopeSchema } from '../../domain/upstream'
+import { checkWebhookAuth, type RawHeaders, rawBody, type WebhookAuthConfig } from '../../http/webhook-auth'
+import { applyPendingEvent, countOutcome, WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
+
+export { WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
+
+/**
+ * A duplicate delivery of a still-pending event applies it only when the first delivery is at least
+ * this old: younger, the stream applier is most likely still applying it (the sender's own timeout
+ * is 5 s).
+ */
+export const HEAL_DUPLICATE_AFTER_MS = 3_000
+
+/** Longest event id used as the dedupe key verbatim (longer ids are hashed). */
+const MAX_ID_KEY = 200
+/** Sweeps secret refreshes after failed signatures, so bad requests cannot hammer Secrets Manager. */
+const SECRET_REFRESH_INTERVAL_MS = 30_000
+
+/** One webhook request as the handler hands it over: raw body and headers, untouched. */
+export interface WebhookRequest extends RawHeaders {
+  body: string | null
+  isBase64Encoded: boolean
+}
+
+/** The answer to an accepted webhook (contract §3). */
+export interface IngestResult {
+  eventKey: string
+  duplicate: boolean
+  /** The stored event's status after this request ('pending' for a new event: the applier completes it). */
+  status: WebhookEventStatus
+}
+
+/** What ingestion needs. */
+export type IngestDeps = Pick<
+  AppDeps,
+  'config' | 'store' | 'secrets' | 'events' | 'clock' | 'logger' | 'metrics'
+>
+
+const lastRefresh = new WeakMap<object, number>()
+
+/** The dedupe key: the event's `id` when present, else the SHA-256 of the raw body. */
+export function dedupeKey(envelope: Pick<WebhookEnvelope, 'id'>, body: Uint8Array): string {
+  const id = envelope.id
+  if (id !== null && id !== undefined && String(id) !== '') {
+    const text = String(id)
+    return text.length <= MAX_ID_KEY
+      ? `id:${text}`
+      : `idsha256:${createHash('sha256').update(text).digest('hex')}`
+  }
+  return `sha256:${createHash('sha256').update(body).digest('hex')}`
+}
+
+async function authConfig(deps: IngestDeps, forceRefresh: boolean): Promise<WebhookAuthConfig> {
+  let platform: string | null
+  let token: string | null
+  try {
+    ;[platform, token] = await Promise.all([
+      deps.config.WEBHOOK_SIGNATURE === 'off'
+        ? Promise.resolve(null)
+        : deps.secrets.get('platformSecret', { forceRefresh }),
+      deps.secrets.get('webhookToken', { forceRefresh }),
+    ])
+  } catch (err: unknown) {
+    if (err instanceof DependencyUnavailableError) throw err
+    throw new DependencyUnavailableError('webhook secrets could not be read', { cause: err })
+  }
+  const secrets = platform === null ? [] : parseSecretList(platform)
+  const signature = deps.config.WEBHOOK_SIGNATURE
+  // Never accept unauthenticated input because a secret is missing: refuse with 503 so the sender retries.
+  if ((signature === 'required' && secrets.length === 0) || (signature === 'off' && token === null)) {
+    throw new DependencyUnavailableError('webhook authentication is not configured')
+  }
+  return { signature, secrets, token }
+}
+
+/** Counter deltas waiting for the next write, and the write in flight, per store. */
+interface CounterBatch {
+  pending: Record<string, number> | null
+  waiters: (() => void)[]
+  flushing: boolean
+}
+const counterBatches = new WeakMap<object, CounterBatch>()
+
+/**
+ * Adds one request's counts and resolves once a write holding them has finished (group commit):
+ * one ADD per request when requests arrive one at a time (Lambda), one ADD for many concurrent
+ * requests in one process (the local server). Counter failures never fail the request.
+ */
+async function countRequest(deps: IngestDeps, deltas: Record<string, number>): Promise<void> {
+  let batch = counterBatches.get(deps.store)
+  if (!batch) {
+    batch = { pending: null, waiters: [], flushing: false }
+    counterBatches.set(deps.store, batch)
+  }
+  const b = batch
+  b.pending ??= {}
+  for (const [k, v] of Object.entries(deltas)) b.pending[k] = (b.pending[k] ?? 0) + v
+  const done = new Promise<void>((resolve) => b.waiters.push(resolve))
+  if (!b.flushing) void flushCounters(deps, b)
+  await done
+}
+
+async function flushCounters(deps: IngestDeps, b: CounterBatch): Promise<void> {
+  b.flushing = true
+  // Bounded by the requests in flight: each round takes everything queued so far.
+  while (b.pending !== null) {
+    const deltas = b.pending
+    const waiters = b.waiters
+    b.pending = null
+    b.waiters = []
+    try {
+      await deps.store.ops.incrementCounters(WEBHOOK_COUNTERS, deltas)
+    } catch (err: unknown) {
+      deps.logger.warn('webhook counters not updated', { error: errorName(err) })
+    }
+    for (const w of waiters) w()
+  }
+  b.flushing = false
+}
+
+async function authenticate(deps: IngestDeps, body: Buffer, request: WebhookRequest): Promise<void> {
+  let failure = checkWebhookAuth(body, request, await authConfig(deps, false))
+  if (failure === 'bad_signature' || failure === 'bad_token') {
+    // A rotation may have added a secret since it was cached: look once more, at most every 30 s.
+    const now = deps.clock.now().getTime()
+    const last = lastRefresh.get(deps.secrets) ?? Number.NEGATIVE_INFINITY
+    if (now - last >= SECRET_REFRESH_INTERVAL_MS) {
+      lastRefresh.set(deps.secrets, now)
+      failure = checkWebhookAuth(body, request, await authConfig(deps, true))
+    }
+  }
+  if (failure === null) return
+  deps.logger.warn('webhook refused', { reason: failure })
+  deps.metrics.addMetric(WEBHOOK_METRICS.unauthorized, MetricUnit.Count, 1)
+  await countRequest(deps, { unauthorized: 1 })
+  throw new UnauthorizedError('Missing or invalid webhook signature or token', {
+    code: 'invalid_signature',
+  })
+}
+
+function parseEnvelope(body: Buffer): WebhookEnvelope {
+  let value: unknown
+  try {
+    value = JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new ValidationError('Body is not JSON', { code: 'invalid_json' })
+  }
+  const parsed = webhookEnvelopeSchema.safeParse(value)
+  if (!parsed.success) {
+    throw new ValidationError('Body must be a JSON object with "event" (string) and "data" (object)', {
+      code: 'invalid_envelope',
+    })
+  }
+  return parsed.data
+}
+
+/**
+ * Ingests one webhook delivery (contract §3): size limit and authentication on the raw bytes, then
+ * envelope validation, then one durable conditional store keyed by the dedupe key, and the answer.
+ * A new event is stored `pending` and applied afterwards by the stream applier
+ * (functions/webhook-applier); a redelivery of an event still pending after HEAL_DUPLICATE_AFTER_MS
+ * completes it inline. Throws PayloadTooLargeError (413), UnauthorizedError (401), ValidationError
+ * (400) or DependencyUnavailableError (503, nothing stored or acknowledged).
+ */
+export async function ingestWebhook(deps: IngestDeps, request: WebhookRequest): Promise<IngestResult> {
+  const body = rawBody(request.body, request.isBase64Encoded)
+  await authenticate(deps, body, request)
+  const envelope = parseEnvelope(body)
+  const eventKey = dedupeKey(envelope, body)
+  const now = deps.clock.now()
+  const record: WebhookEventRecord = {
+    eventKey,
+    eventType: envelope.event,
+    body: body.toString('utf8'),
+    receivedAt: now.toISOString(),
+    status: 'pending',
+    reason: null,
+    appliedAt: null,
+    expiresAt: Math.floor(now.getTime() / 1000) + deps.config.WEBHOOK_RETENTION_DAYS * 86_400,
+    deliveries: 1,
+  }
+  let stored: 'created' | 'duplicate'
+  try {
+    stored = await deps.store.events.putNew(record)
+  } catch (err: unknown) {
+    deps.logger.error('webhook not stored', { eventKey, eventType: envelope.event, error: errorName(err) })
+    deps.metrics.addMetric(WEBHOOK_METRICS.storeFailed, MetricUnit.Count, 1)
+    throw err instanceof PartnerOpsError && err.status === 503
+      ? err
+      : new DependencyUnavailableError('webhook event could not be stored', { cause: err })
+  }
+  const counts: Record<string, number> = { received: 1 }
+  let status: WebhookEventStatus = 'pending'
+  if (stored === 'created') {
+    deps.metrics.addMetric(WEBHOOK_METRICS.accepted, MetricUnit.Count, 1)
+  } else {
+    counts['duplicates'] = 1
+    deps.metrics.addMetric(WEBHOOK_METRICS.duplicate, MetricUnit.Count, 1)
+    status = await healDuplicate(deps, eventKey, now, counts)
+  }
+  deps.logger.info('webhook accepted', {
+    eventKey,
+    eventType: envelope.event,
+    duplicate: stored === 'duplicate',
+    outcome: status,
+  })
+  await countRequest(deps, counts)
+  return { eventKey, duplicate: stored === 'duplicate', status }
+}
+
+/**
+ * A redelivered event still pending well after its first delivery (the applier failed or lagged, or
+ * the process crashed) is completed now, from what was stored first: a sender reusing an id with
+ * another body does not change the event.
+ */
+async function healDuplicate(
+  deps: IngestDeps,
+  eventKey: string,
+  now: Date,
+  counts: Record<string, number>,
+): Promise<WebhookEventStatus> {
+  let existing: WebhookEventRecord | null
+  try {
+    existing = await deps.store.events.get(eventKey)
+  } catch (err: unknown) {
+    deps.logger.warn('webhook duplicate not checked', { eventKey, error: errorName(err) })
+    return 'pending'
+  }
+  if (!existing) return 'pending'
+  if (existing.status !== 'pending') return existing.status
+  if (now.getTime() - Date.parse(existing.receivedAt) < HEAL_DUPLICATE_AFTER_MS) return 'pending'
+  try {
+    const outcome = await applyPendingEvent(deps, existing, 'redelivery')
+    countOutcome(counts, outcome.status)
+    return outcome.status
+  } catch {
+    // Logged and counted by applyPendingEvent; the event stays pending for the next try.
+    counts['deferred'] = (counts['deferred'] ?? 0) + 1
+    return 'pending'
+  }
+}

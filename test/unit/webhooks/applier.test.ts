@@ -1,0 +1,131 @@
+import { describe, expect, it, vi } from 'vitest'
+import { WEBHOOK_METRICS } from '../../../shared/services/webhooks/apply-pending-event'
+import { bodyOf, createHarness, FIXTURE_EVENTS, type Harness, lambdaContext, streamEvent } from './support'
+
+const fixture = (name: string): string => JSON.stringify(FIXTURE_EVENTS[name])
+
+async function stored(h: Harness, names: string[]): Promise<string[]> {
+  const keys: string[] = []
+  for (const name of names) keys.push(bodyOf(await h.post(fixture(name))).eventKey as string)
+  return keys
+}
+
+describe('webhook applier (DynamoDB stream consumer)', () => {
+  it('applies every INSERT of a batch, counts the outcomes in one write and emits their metrics', async () => {
+    const h = createHarness()
+    const metric = vi.spyOn(h.deps.metrics, 'addMetric')
+    const keys = await stored(h, ['channel_live', 'waba_template_status_changed', 'channel_running'])
+    const writes = h.store.stats.writes
+    expect(await h.stream(keys)).toEqual({ batchItemFailures: [] })
+    expect(h.store.allEvents().map((e) => [e.eventKey, e.status])).toEqual([
+      ['id:evt_06', 'applied'],
+      [keys[1], 'unknown_type'],
+      ['id:evt_05', 'stale'],
+    ])
+    // channel, three outcomes, one counter write
+    expect(h.store.stats.writes - writes).toBe(5)
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({
+      received: 3,
+      applied: 1,
+      unknown: 1,
+      stale: 1,
+    })
+    expect(metric).toHaveBeenCalledWith(WEBHOOK_METRICS.applied, 'Count', 1)
+    expect(metric).toHaveBeenCalledWith(WEBHOOK_METRICS.unknown, 'Count', 1)
+    expect(metric).toHaveBeenCalledWith(WEBHOOK_METRICS.stale, 'Count', 1)
+  })
+
+  it('reports only the records it could not complete, by sequence number, and completes them on retry', async () => {
+    const h = createHarness()
+    const keys = await stored(h, ['channel_created', 'channel_live', 'client_created'])
+    const batch = streamEvent([
+      { key: keys[0] as string, sequence: '100' },
+      { key: keys[1] as string, sequence: '200' },
+      { key: keys[2] as string, sequence: '300' },
+    ])
+    const realGet = h.store.channels.get.bind(h.store.channels)
+    vi.spyOn(h.store.channels, 'get').mockImplementation(async (id) => {
+      if (id === 'Pq7Wx2CH') throw new Error('throttled')
+      return realGet(id)
+    })
+    expect(await h.applier(batch, lambdaContext())).toEqual({
+      batchItemFailures: [{ itemIdentifier: '200' }],
+    })
+    expect(h.store.allEvents().map((e) => e.status)).toEqual(['applied', 'pending', 'applied'])
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 3, applied: 2 })
+
+    // The stream retries from the failed record; what was completed is skipped, not applied twice.
+    vi.restoreAllMocks()
+    const published = h.changes().length
+    const retry = streamEvent([
+      { key: keys[1] as string, sequence: '200' },
+      { key: keys[2] as string, sequence: '300' },
+    ])
+    expect(await h.applier(retry, lambdaContext())).toEqual({ batchItemFailures: [] })
+    expect(h.store.allEvents().map((e) => e.status)).toEqual(['applied', 'applied', 'applied'])
+    expect(h.changes().length - published).toBe(1)
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 3, applied: 3 })
+  })
+
+  it('reports every record of a key that failed, when the key appears more than once', async () => {
+    const h = createHarness()
+    const [key] = await stored(h, ['channel_live'])
+    vi.spyOn(h.store.events, 'get').mockRejectedValue(new Error('unavailable'))
+    const batch = streamEvent([
+      { key: key as string, sequence: '7' },
+      { key: key as string, sequence: '9' },
+    ])
+    expect(await h.applier(batch, lambdaContext())).toEqual({
+      batchItemFailures: [{ itemIdentifier: '7' }, { itemIdentifier: '9' }],
+    })
+  })
+
+  it('skips an INSERT whose event is no longer pending, writing nothing', async () => {
+    const h = createHarness()
+    const [key] = await stored(h, ['channel_live'])
+    await h.stream([key as string])
+    const writes = h.store.stats.writes
+    const putIfNewer = vi.spyOn(h.store.channels, 'putIfNewer')
+    expect(await h.stream([key as string])).toEqual({ batchItemFailures: [] })
+    expect(putIfNewer).not.toHaveBeenCalled()
+    expect(h.store.stats.writes).toBe(writes)
+    expect(h.changes()).toHaveLength(1)
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1, applied: 1 })
+  })
+
+  it('skips an INSERT for a key that no longer exists (expired), writing nothing', async () => {
+    const h = createHarness()
+    const writes = h.store.stats.writes
+    expect(await h.stream(['id:expired-long-ago'])).toEqual({ batchItemFailures: [] })
+    expect(h.store.stats.writes).toBe(writes)
+    expect(h.store.allEvents()).toEqual([])
+  })
+
+  it('ignores MODIFY and REMOVE records and records without a key, without reading', async () => {
+    const h = createHarness()
+    const [key] = await stored(h, ['channel_live'])
+    const get = vi.spyOn(h.store.events, 'get')
+    const batch = streamEvent([
+      { key: key as string, eventName: 'MODIFY' },
+      { key: key as string, eventName: 'REMOVE' },
+    ])
+    const keyless = streamEvent(['x'])
+    const record = keyless.Records[0]
+    if (record?.dynamodb) record.dynamodb.Keys = {}
+    batch.Records.push(...keyless.Records)
+    expect(await h.applier(batch, lambdaContext())).toEqual({ batchItemFailures: [] })
+    expect(get).not.toHaveBeenCalled()
+    expect(h.store.allEvents()[0]?.status).toBe('pending')
+  })
+
+  it('applies what was stored first, whatever a later delivery with the same id carries', async () => {
+    const h = createHarness()
+    const first = fixture('channel_live')
+    const [key] = await stored(h, ['channel_live'])
+    const changed = JSON.stringify({ ...JSON.parse(first), data: { bogus: true } })
+    expect(bodyOf(await h.post(changed))).toMatchObject({ eventKey: key, duplicate: true })
+    await h.stream([key as string])
+    expect(h.store.allEvents()[0]?.status).toBe('applied')
+    expect((await h.store.channels.get('Pq7Wx2CH'))?.lifecycle).toBe('live')
+  })
+})
