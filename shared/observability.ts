@@ -15,9 +15,10 @@ const NOTHING_TO_PUBLISH = 'No application metrics to publish'
  * A Powertools EMF metrics instance for one function. Its own warnings go through the function's
  * structured logger; the one about an invocation that counted nothing is debug, because that is
  * normal for reads and for stream batches with nothing new, and would otherwise be logged on each.
+ * Without a logger of the caller's, one of this service's own is used, so the rule holds everywhere
+ * (tests and tools included, where it used to print that warning hundreds of times).
  */
-export function createMetrics(serviceName: string, logger?: Logger): Metrics {
-  if (!logger) return new Metrics({ namespace: METRICS_NAMESPACE, serviceName })
+export function createMetrics(serviceName: string, logger: Logger = createLogger(serviceName)): Metrics {
   const log = (level: 'debug' | 'warn', ...args: unknown[]): void => {
     const [message, ...rest] = args
     logger[level](String(message), ...rest.map((r) => ({ detail: r })))

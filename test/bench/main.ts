@@ -15,8 +15,27 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   api: () => import('./api.bench'),
 }
 
+const USAGE = `Usage: npm run bench [-- NAME …]
+
+Runs the named benchmarks (all of them without a name), prints one Markdown table per figure and
+writes them to .bench/latest.md. Every ratio is against a baseline measured in the same run.
+
+Benchmarks: ${Object.keys(registry).join(', ')}
+`
+
 async function main(): Promise<void> {
   const only = process.argv.slice(2)
+  if (only.includes('--help') || only.includes('-h')) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const unknown = only.filter((n) => !(n in registry))
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `unknown benchmark: ${unknown.join(', ')} (known: ${Object.keys(registry).join(', ')})\n`,
+    )
+    process.exit(2)
+  }
   const names = Object.keys(registry).filter((n) => only.length === 0 || only.includes(n))
   const out: string[] = [`Benchmarks run ${new Date().toISOString()} on Node ${process.version}\n`]
   for (const name of names) {
