@@ -6,7 +6,9 @@ export default defineConfig({
   test: {
     setupFiles: ['test/setup.ts'],
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // A timeout is a hang detector, not a timing assertion: property tests with hundreds of runs
+      // take a second alone and many times that on a loaded machine.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 } },
       {
         extends: true,
         test: {

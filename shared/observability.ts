@@ -9,6 +9,16 @@ export function createLogger(serviceName: string): Logger {
   return new Logger({ serviceName })
 }
 
+const ownLoggers = new Map<string, Logger>()
+function ownLogger(serviceName: string): Logger {
+  let logger = ownLoggers.get(serviceName)
+  if (!logger) {
+    logger = createLogger(serviceName)
+    ownLoggers.set(serviceName, logger)
+  }
+  return logger
+}
+
 const NOTHING_TO_PUBLISH = 'No application metrics to publish'
 
 /**
@@ -18,7 +28,7 @@ const NOTHING_TO_PUBLISH = 'No application metrics to publish'
  * Without a logger of the caller's, one of this service's own is used, so the rule holds everywhere
  * (tests and tools included, where it used to print that warning hundreds of times).
  */
-export function createMetrics(serviceName: string, logger: Logger = createLogger(serviceName)): Metrics {
+export function createMetrics(serviceName: string, logger: Logger = ownLogger(serviceName)): Metrics {
   const log = (level: 'debug' | 'warn', ...args: unknown[]): void => {
     const [message, ...rest] = args
     logger[level](String(message), ...rest.map((r) => ({ detail: r })))
