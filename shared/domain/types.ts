@@ -174,6 +174,9 @@ export type ChangeDetailType =
   | 'Channel Discovered'
   | 'Client Discovered'
   | 'Cancellation State Changed'
+  | 'Channel Quality Changed'
+  | 'Channel Messaging Limit Changed'
+  | 'Channel Health Changed'
 export interface ChangeEvent {
   detailType: ChangeDetailType
   detail: {
