@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { deriveLifecycle, parseVersion } from './lifecycle'
-import { orderKey } from './ordering'
+import { factOrderKey } from './ordering'
 import type { Channel, Client, Source } from './types'
 import type { UpstreamChannel, UpstreamClient } from './upstream'
 
@@ -20,10 +20,23 @@ interface MapOptions<T> {
   source: Source
   /** An event name (webhooks) or 'snapshot' (a full read from the Partner API). */
   kind: string
-  /** Fallback time for ordering when the object has no modified_at (webhook envelope timestamp). */
-  fallbackTime?: string | null
+  /** The webhook envelope `timestamp`: the ordering time when the object has no modified_at. */
+  envelopeTime?: string | null
+  /**
+   * When the fact reached us (a webhook's storage time, a poll page's fetch time; default `now`): the
+   * ordering time of an undated fact, and the cap on a future-dated one (ordering.ts, orderingTime).
+   */
+  receivedAt?: string | Date
   /** The stored record, whose sticky fields (flags set by events only) are carried over. */
   previous?: T | null
+}
+
+function timesOf(up: { modified_at?: string | null }, opts: MapOptions<unknown>) {
+  return {
+    modifiedAt: up.modified_at ?? null,
+    envelopeTime: opts.envelopeTime ?? null,
+    receivedAt: opts.receivedAt ?? opts.now,
+  }
 }
 
 /** Maps an upstream channel to the stored shape, deriving lifecycle and computing order key and hash. */
@@ -75,7 +88,7 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
     upstreamModifiedAt: up.modified_at ?? null,
     updatedAt: opts.now.toISOString(),
     source: opts.source,
-    orderKey: orderKey(up.modified_at ?? opts.fallbackTime ?? null, opts.kind),
+    orderKey: factOrderKey(timesOf(up, opts), opts.kind),
     absentRuns: 0,
     missingSince: null,
   }
@@ -96,7 +109,7 @@ export function clientFromUpstream(up: UpstreamClient, opts: MapOptions<Client>)
     upstreamModifiedAt: up.modified_at ?? null,
     updatedAt: opts.now.toISOString(),
     source: opts.source,
-    orderKey: orderKey(up.modified_at ?? opts.fallbackTime ?? null, opts.kind),
+    orderKey: factOrderKey(timesOf(up, opts), opts.kind),
     missingSince: null,
   }
   return { ...base, contentHash: contentHash(base) }

@@ -4,9 +4,8 @@
  * when time alone changed a derived field), so duplicates and out-of-order deliveries never move state
  * backwards.
  *
- * The key is the upstream `modified_at` normalized to a fixed-width UTC ISO string, then a two-digit
- * precedence. When `modified_at` is absent the webhook envelope `timestamp` stands in; when both are
- * absent the precedence alone orders the event after nothing dated (the "epoch" time below).
+ * The key is the fact's ordering time (see `orderingTime`) normalized to a fixed-width UTC ISO string,
+ * then a two-digit precedence of the kind of fact.
  */
 
 /** Precedence of facts that carry the same upstream time: later steps of the lifecycle win. */
@@ -40,7 +39,43 @@ export function normalizeTime(value: string | null | undefined): string | null {
   return iso.length === 24 ? iso : '9999-12-31T23:59:59.999Z'
 }
 
-/** Builds the order key of a fact from its upstream time and its kind (an event name or 'snapshot'). */
+/** Where a fact's ordering time came from (kept for logs and tests). */
+export type OrderingTimeSource = 'modified_at' | 'timestamp' | 'received' | 'capped'
+
+/** The times a fact carries: upstream `modified_at`, the webhook envelope `timestamp`, and when we received it. */
+export interface FactTimes {
+  modifiedAt?: string | null
+  envelopeTime?: string | null
+  /** When the fact reached us: the time a webhook was stored, or the time a poll fetched its page. */
+  receivedAt: string | Date
+}
+
+/**
+ * The time a fact is ordered by (README, Ordering): the upstream `modified_at`, else the webhook
+ * envelope `timestamp`, else the time it was received; an upstream time later than the time it was
+ * received counts as the time it was received. Why: real deliveries may carry no time at all (they
+ * must then not sort before everything and be dropped as stale), and a sender's clock or a bad body
+ * may date a fact in the future (it must not outrank every later fact, freezing the record).
+ * Unparseable times count as absent.
+ */
+export function orderingTime(times: FactTimes): { time: string; from: OrderingTimeSource } {
+  const received =
+    normalizeTime(times.receivedAt instanceof Date ? times.receivedAt.toISOString() : times.receivedAt) ??
+    EPOCH
+  const modified = normalizeTime(times.modifiedAt)
+  const envelope = modified === null ? normalizeTime(times.envelopeTime) : null
+  const upstream = modified ?? envelope
+  if (upstream === null) return { time: received, from: 'received' }
+  if (upstream > received) return { time: received, from: 'capped' }
+  return { time: upstream, from: modified !== null ? 'modified_at' : 'timestamp' }
+}
+
+/** The order key of a fact from its times (see orderingTime) and its kind (an event name or 'snapshot'). */
+export function factOrderKey(times: FactTimes, kind: string): string {
+  return orderKey(orderingTime(times).time, kind)
+}
+
+/** Builds the order key of a fact from an already chosen time and its kind (an event name or 'snapshot'). */
 export function orderKey(time: string | null | undefined, kind: string): string {
   const precedence = EVENT_PRECEDENCE[kind] ?? 1
   return `${normalizeTime(time) ?? EPOCH}#${String(precedence).padStart(2, '0')}`

@@ -156,14 +156,25 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
   const limit = pLimit(APPLY_CONCURRENCY)
   const apply = { source: 'poll', kind: 'snapshot', publish: false } as const
 
-  const applyClientItem = async (up: UpstreamClient, stored?: null): Promise<ChangeEvent[]> => {
-    const r = await applyClient(deps, up, stored === null ? { ...apply, stored: null } : apply)
+  // receivedAt: the page's fetch time, which orders undated items and caps future-dated ones.
+  const applyClientItem = async (
+    up: UpstreamClient,
+    stored?: null,
+    receivedAt?: Date,
+  ): Promise<ChangeEvent[]> => {
+    const opts = { ...apply, ...(receivedAt ? { receivedAt } : {}) }
+    const r = await applyClient(deps, up, stored === null ? { ...opts, stored: null } : opts)
     if (r.outcome === 'written') tally.changed.clients += 1
     else if (r.outcome === 'stale') tally.stale += 1
     return r.changes
   }
-  const applyChannelItem = async (up: UpstreamChannel, stored?: null): Promise<ChangeEvent[]> => {
-    const r = await applyChannel(deps, up, stored === null ? { ...apply, stored: null } : apply)
+  const applyChannelItem = async (
+    up: UpstreamChannel,
+    stored?: null,
+    receivedAt?: Date,
+  ): Promise<ChangeEvent[]> => {
+    const opts = { ...apply, ...(receivedAt ? { receivedAt } : {}) }
+    const r = await applyChannel(deps, up, stored === null ? { ...opts, stored: null } : opts)
     if (r.outcome === 'written') tally.changed.channels += 1
     else if (r.outcome === 'stale') tally.stale += 1
     else if (r.record.absentRuns > 0) await resetAbsence(r.record.channelId, r.record.orderKey)
@@ -199,9 +210,13 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
         clientDigests.delete(up.id)
         if (d) {
           const candidate = clientFromUpstream(up, { now, source: 'poll', kind: 'snapshot', previous: null })
-          if (candidate.contentHash === d.contentHash) continue
+          // Same content and not later than what is stored: nothing to write. (A later key with the
+          // same content still goes through applyClient, which advances the stored key: an older
+          // fact arriving afterwards must not look newer. Only undated items, ordered by fetch time,
+          // pay that write on every run.)
+          if (candidate.contentHash === d.contentHash && candidate.orderKey <= d.orderKey) continue
         }
-        work.push(limit(() => applyClientItem(up, d ? undefined : null)))
+        work.push(limit(() => applyClientItem(up, d ? undefined : null, now)))
       }
       for (const events of await Promise.all(work)) collect(events)
       await flush()
@@ -225,12 +240,12 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
         channelDigests.delete(up.id)
         if (d) {
           const candidate = channelFromUpstream(up, { now, source: 'poll', kind: 'snapshot', previous: null })
-          if (candidate.contentHash === d.contentHash) {
+          if (candidate.contentHash === d.contentHash && candidate.orderKey <= d.orderKey) {
             if (d.absentRuns > 0) work.push(limit(() => resetAbsence(d.id, d.orderKey).then(() => undefined)))
             continue
           }
         }
-        work.push(limit(() => applyChannelItem(up, d ? undefined : null)))
+        work.push(limit(() => applyChannelItem(up, d ? undefined : null, now)))
       }
       for (const events of await Promise.all(work)) if (events) collect(events)
       await flush()

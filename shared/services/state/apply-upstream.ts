@@ -17,8 +17,13 @@ export interface ApplyOptions<T> {
   source: Source
   /** The webhook event name, or 'snapshot' for a full read from the Partner API. */
   kind: string
-  /** Ordering time when the object has no modified_at (the webhook envelope timestamp). */
-  fallbackTime?: string | null
+  /** The webhook envelope `timestamp`: the ordering time when the object has no modified_at. */
+  envelopeTime?: string | null
+  /**
+   * When the fact reached us: a webhook's storage time, a poll page's fetch time (default: now). Orders
+   * an undated fact and caps a future-dated one (shared/domain/ordering.ts, orderingTime).
+   */
+  receivedAt?: string | Date
   /** The stored record when the caller already read it (undefined = read it here). */
   stored?: T | null
   /** A domain change on top of the mapped record (e.g. a flag set by an event). */
@@ -55,7 +60,8 @@ export async function applyChannel(
       now,
       source: opts.source,
       kind: opts.kind,
-      fallbackTime: opts.fallbackTime ?? null,
+      envelopeTime: opts.envelopeTime ?? null,
+      receivedAt: opts.receivedAt ?? now,
       previous: stored,
     })
     return opts.mutate ? rehash(opts.mutate(next)) : next
@@ -109,7 +115,8 @@ export async function applyClient(
       now,
       source: opts.source,
       kind: opts.kind,
-      fallbackTime: opts.fallbackTime ?? null,
+      envelopeTime: opts.envelopeTime ?? null,
+      receivedAt: opts.receivedAt ?? now,
       previous: stored,
     })
     return opts.mutate ? rehash(opts.mutate(next)) : next

@@ -1,7 +1,7 @@
 import type { z } from 'zod'
 import { ConflictError } from '../../domain/errors'
 import { rehash } from '../../domain/mapping'
-import { orderKey } from '../../domain/ordering'
+import { factOrderKey, orderingTime } from '../../domain/ordering'
 import type { ChangeEvent, Channel, WebhookEventRecord, WebhookEventStatus } from '../../domain/types'
 import {
   type ChannelNotice,
@@ -169,8 +169,12 @@ async function applyNotice(
     return result('rejected', 'schema_mismatch: notice names neither channel_id nor phone_number')
   }
   const type = envelope.event
-  const key = orderKey(envelope.timestamp ?? null, type)
-  const at = envelope.timestamp ?? receivedAt
+  // Notices carry no modified_at: the envelope time, else the time stored, capped at the time stored.
+  const times = { envelopeTime: envelope.timestamp ?? null, receivedAt }
+  const key = factOrderKey(times, type)
+  const when = orderingTime(times)
+  // The sender's own spelling when it is the ordering time; the time stored when undated or future.
+  const at = when.from === 'timestamp' && envelope.timestamp ? envelope.timestamp : when.time
   let stored = await findNoticeChannel(deps, notice)
   for (let attempt = 0; attempt < NOTICE_ATTEMPTS; attempt++) {
     if (!stored) return result('rejected', `${UNMATCHED_REASON}: no stored channel matches`, [], true)
@@ -207,22 +211,24 @@ async function applyNotice(
 export async function applyWebhookEvent(
   deps: ApplyDeps,
   envelope: WebhookEnvelope,
+  /** receivedAt: when the event was stored (its ordering time when undated, and the cap on its dates). */
   opts: { receivedAt: string },
 ): Promise<WebhookApplyResult> {
   const type = envelope.event
-  const fallbackTime = envelope.timestamp ?? null
+  // Ordered by modified_at, else the envelope timestamp, else the time stored; never later than stored.
+  const order = { envelopeTime: envelope.timestamp ?? null, receivedAt: opts.receivedAt }
   if (CHANNEL_EVENTS.has(type)) {
     const parsed = upstreamChannelSchema.safeParse(envelope.data)
     if (!parsed.success) return result('rejected', zodReason(parsed.error))
     const up = parsed.data
-    const applied = await applyChannel(deps, up, { source: 'webhook', kind: type, fallbackTime })
+    const applied = await applyChannel(deps, up, { source: 'webhook', kind: type, ...order })
     return result(applied.outcome === 'stale' ? 'stale' : 'applied', null, applied.changes)
   }
   if (type === 'client_created') {
     const parsed = upstreamClientSchema.safeParse(clientData(envelope.data))
     if (!parsed.success) return result('rejected', zodReason(parsed.error))
     const up: UpstreamClient = parsed.data
-    const applied = await applyClient(deps, up, { source: 'webhook', kind: type, fallbackTime })
+    const applied = await applyClient(deps, up, { source: 'webhook', kind: type, ...order })
     return result(applied.outcome === 'stale' ? 'stale' : 'applied', null, applied.changes)
   }
   if (NOTICE_EVENTS.has(type)) return applyNotice(deps, envelope, opts.receivedAt)
