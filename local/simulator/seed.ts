@@ -1,14 +1,8 @@
-import fixtures from '../../test/fixtures/partner-api.json' with { type: 'json' }
-import {
-  endOfUtcMonth,
-  isoSeconds,
-  makeChannel,
-  makeClient,
-  makeWaba,
-  type SimState,
-  terminateInPlace,
-} from './state'
+import { makeChannel, makeClient, makeWaba, terminateInPlace } from './factories'
+import fixtures from './seed-fixtures.json' with { type: 'json' }
+import type { SimState } from './state'
 import type { UpstreamChannelJson, UpstreamClientJson } from './types'
+import { endOfUtcMonth, isoSeconds } from './util'
 
 /** Which starting data the simulator loads. */
 export type SeedKind = 'demo' | 'empty'
@@ -25,7 +19,7 @@ export const DEMO_CHANNEL_IDS = {
   live2: 'Dm2Lv0CH',
 } as const
 
-/** Ids of the fixture objects loaded unchanged (test/fixtures/partner-api.json). */
+/** Ids of the fixture objects loaded unchanged (seed-fixtures.json). */
 export const FIXTURE_IDS = {
   clients: ['Kd82nQ1zCL', 'Zq09LmT4CL'],
   channels: ['Pq7Wx2CH', 'Rt5Yu8CH', 'Mn3Bv6CH', 'Jk4Hg1CH'],

@@ -1,6 +1,6 @@
 /**
- * Shapes served by the Partner API simulator. They follow docs/partner-api.md and the example
- * objects in test/fixtures/partner-api.json, key for key.
+ * Shapes served by the Partner API simulator. They follow README.md ("What it models") and the example
+ * objects in seed-fixtures.json, key for key.
  */
 
 /** A `{user_id, user_name}` stamp as found on clients and WABA accounts. */
@@ -21,7 +21,7 @@ export interface ContactInfoJson {
   zip_code: string | null
 }
 
-/** A PartnerClient (partner-api.md §3.2). */
+/** A PartnerClient. */
 export interface UpstreamClientJson {
   id: string
   name: string
@@ -82,7 +82,7 @@ export interface SetupInfoJson {
   shards_number: number
 }
 
-/** A PartnerChannel (partner-api.md §4.2). */
+/** A PartnerChannel. */
 export interface UpstreamChannelJson {
   id: string
   client_id: string
@@ -103,7 +103,7 @@ export interface UpstreamChannelJson {
   is_oba: boolean
 }
 
-/** PartnerOut (partner-api.md §2.1). */
+/** PartnerOut. */
 export interface PartnerJson {
   id: string
   brand_name: string

@@ -1,28 +1,18 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { DemoMode } from '../../../local/simulator/demo'
+import { SimApiError } from '../../../local/simulator/errors'
+import type { ListQuery } from '../../../local/simulator/query'
 import { DEMO_CHANNEL_IDS, FIXTURE_IDS, loadSeed } from '../../../local/simulator/seed'
-import {
-  endOfUtcMonth,
-  type ListQuery,
-  matchesFilters,
-  parseListQuery,
-  SimState,
-  sortItems,
-} from '../../../local/simulator/state'
+import { SimState } from '../../../local/simulator/state'
 import type { UpstreamChannelJson } from '../../../local/simulator/types'
-import { NotFoundError, ValidationError } from '../../../shared/domain/errors'
+import { endOfUtcMonth } from '../../../local/simulator/util'
 import { deriveLifecycle, parseVersion } from '../../../shared/domain/lifecycle'
 
 const NOW = new Date('2026-03-15T12:00:00Z')
 
 function makeState(now: Date = NOW, seed: 'demo' | 'empty' = 'demo'): SimState {
-  const state = new SimState({
-    partnerId: 'demoPA',
-    clock: () => now,
-    webhookUrl: null,
-    maxPageSize: 1000,
-    defaultPageSize: 100,
-  })
+  const state = new SimState({ partnerId: 'demoPA', clock: () => now, webhookUrl: null })
   loadSeed(state, seed)
   return state
 }
@@ -31,6 +21,16 @@ function query(partial: Partial<ListQuery> = {}): ListQuery {
   return { filters: {}, sort: [], limit: 100, offset: 0, ...partial }
 }
 
+/** The HTTP status of the SimApiError `run` throws (fails the test when it throws nothing else). */
+function statusOf(run: () => unknown): number {
+  try {
+    run()
+  } catch (err) {
+    expect(err).toBeInstanceOf(SimApiError)
+    return (err as SimApiError).status
+  }
+  throw new Error('expected a SimApiError')
+}
 function lifecycleOf(ch: UpstreamChannelJson, now: Date): string {
   return deriveLifecycle(
     {
@@ -46,55 +46,7 @@ function lifecycleOf(ch: UpstreamChannelJson, now: Date): string {
   )
 }
 
-describe('parseListQuery', () => {
-  it('reads filters, comma-separated and repeated sort keys, limit and offset', () => {
-    const params = new URLSearchParams()
-    params.set('filters', JSON.stringify({ client_id: 'Kd82nQ1zCL' }))
-    params.append('sort', 'name,-created_at')
-    params.append('sort', 'id')
-    params.set('limit', '10')
-    params.set('offset', '20')
-    expect(parseListQuery(params, 1000, 100)).toEqual({
-      filters: { client_id: 'Kd82nQ1zCL' },
-      sort: ['name', '-created_at', 'id'],
-      limit: 10,
-      offset: 20,
-    })
-  })
-
-  it('uses the default page size when limit is absent and clamps a large limit', () => {
-    expect(parseListQuery(new URLSearchParams(), 1000, 100).limit).toBe(100)
-    expect(parseListQuery(new URLSearchParams('limit=5000'), 1000, 100).limit).toBe(1000)
-  })
-
-  it('rejects filters that are not a JSON object with a wrong-payload error', () => {
-    const bad = () => parseListQuery(new URLSearchParams('filters={nope'), 1000, 100)
-    expect(bad).toThrow(ValidationError)
-    expect(bad).toThrow('Wrong payload')
-    expect(() => parseListQuery(new URLSearchParams('filters=[1]'), 1000, 100)).toThrow(ValidationError)
-  })
-
-  it('rejects a negative offset and a non-integer limit', () => {
-    expect(() => parseListQuery(new URLSearchParams('offset=-1'), 1000, 100)).toThrow(ValidationError)
-    expect(() => parseListQuery(new URLSearchParams('limit=abc'), 1000, 100)).toThrow(ValidationError)
-    expect(() => parseListQuery(new URLSearchParams('limit=0'), 1000, 100)).toThrow(ValidationError)
-  })
-})
-
-describe('filters', () => {
-  const item = { id: 'a', setup_info: { phone_number: '4930111222' }, terminated_at: null, n: 3 }
-
-  it('matches dotted paths by equality and ANDs the keys', () => {
-    expect(matchesFilters(item, { 'setup_info.phone_number': '4930111222', id: 'a' })).toBe(true)
-    expect(matchesFilters(item, { 'setup_info.phone_number': '4930111222', id: 'b' })).toBe(false)
-  })
-
-  it('lets a null filter match a null or absent field', () => {
-    expect(matchesFilters(item, { terminated_at: null })).toBe(true)
-    expect(matchesFilters(item, { 'project.id': null })).toBe(true)
-    expect(matchesFilters(item, { id: null })).toBe(false)
-  })
-
+describe('lists of the state', () => {
   it('filters seeded channels by the embedded client contact email', () => {
     const state = makeState()
     const page = state.listChannels(
@@ -102,28 +54,6 @@ describe('filters', () => {
     )
     expect(page.items.map((c) => c.id).sort()).toEqual(['Jk4Hg1CH', 'Mn3Bv6CH'])
     expect(page.total).toBe(2)
-  })
-})
-
-describe('sorting', () => {
-  it('sorts by several keys, descending with a leading dash, ties broken by id', () => {
-    const items = [
-      { id: 'c', g: 1, t: 'x' },
-      { id: 'a', g: 2, t: 'x' },
-      { id: 'b', g: 2, t: 'y' },
-      { id: 'd', g: 2, t: 'x' },
-    ]
-    expect(sortItems(items, ['-g', 't']).map((i) => i.id)).toEqual(['a', 'd', 'b', 'c'])
-  })
-
-  it('puts nulls first ascending and compares timestamps with and without milliseconds as times', () => {
-    const items = [
-      { id: 'a', modified_at: '2025-01-01T00:00:00.500Z' },
-      { id: 'b', modified_at: '2025-01-01T00:00:00Z' },
-      { id: 'c', modified_at: null },
-    ]
-    expect(sortItems(items, ['modified_at']).map((i) => i.id)).toEqual(['c', 'b', 'a'])
-    expect(sortItems(items, ['-modified_at']).map((i) => i.id)).toEqual(['a', 'b', 'c'])
   })
 
   it('visits every generated channel exactly once when paging under any sort spec', () => {
@@ -245,15 +175,15 @@ describe('cancellation', () => {
 
   it('refuses to revoke when nothing is pending and to cancel a terminated channel', () => {
     const state = makeState()
-    expect(() => state.cancellation('Kd82nQ1zCL', 'Pq7Wx2CH', false)).toThrow(ValidationError)
-    expect(() => state.cancellation('Zq09LmT4CL', 'Jk4Hg1CH', true)).toThrow(ValidationError)
+    expect(statusOf(() => state.cancellation('Kd82nQ1zCL', 'Pq7Wx2CH', false))).toBe(400)
+    expect(statusOf(() => state.cancellation('Zq09LmT4CL', 'Jk4Hg1CH', true))).toBe(400)
   })
 
   it('answers not found for a channel of another client or an unknown one', () => {
     const state = makeState()
-    expect(() => state.cancellation('Zq09LmT4CL', 'Pq7Wx2CH', true)).toThrow(NotFoundError)
-    expect(() => state.cancellation('Kd82nQ1zCL', 'nope', true)).toThrow(NotFoundError)
-    expect(() => state.cancellation('nope', 'Pq7Wx2CH', true)).toThrow(NotFoundError)
+    expect(statusOf(() => state.cancellation('Zq09LmT4CL', 'Pq7Wx2CH', true))).toBe(404)
+    expect(statusOf(() => state.cancellation('Kd82nQ1zCL', 'nope', true))).toBe(404)
+    expect(statusOf(() => state.cancellation('nope', 'Pq7Wx2CH', true))).toBe(404)
   })
 
   it('computes the end of month across year ends and leap years', () => {
@@ -302,13 +232,7 @@ describe('lifecycle steps', () => {
 
   it('terminates a channel whose terminated_at has passed, with cancellation_processed', () => {
     let now = NOW
-    const state = new SimState({
-      partnerId: 'demoPA',
-      clock: () => now,
-      webhookUrl: null,
-      maxPageSize: 1000,
-      defaultPageSize: 100,
-    })
+    const state = new SimState({ partnerId: 'demoPA', clock: () => now, webhookUrl: null })
     loadSeed(state, 'demo')
     state.cancellation('Kd82nQ1zCL', 'Pq7Wx2CH', true)
     now = new Date('2026-04-01T00:00:00Z')
@@ -316,15 +240,29 @@ describe('lifecycle steps', () => {
     expect(events.map((e) => [e.event, e.data.id])).toContainEqual(['cancellation_processed', 'Pq7Wx2CH'])
     expect(state.getChannel('Pq7Wx2CH').status).toBe('terminated')
   })
+})
 
-  it('demo ticks keep producing lifecycle events', () => {
-    const state = makeState()
-    let random = 0
-    const events: string[] = []
-    for (let i = 0; i < 20; i++)
-      events.push(...state.tick(() => (random = (random + 0.37) % 1)).map((e) => e.event))
+describe('demo mode', () => {
+  it('keeps producing lifecycle events, the same ones for the same steps', () => {
+    const run = (): string[] => {
+      const demo = new DemoMode(makeState())
+      const events: string[] = []
+      for (let i = 0; i < 20; i++) events.push(...demo.step().map((e) => `${e.event}:${e.data.id}`))
+      return events
+    }
+    const events = run()
     expect(events.length).toBeGreaterThanOrEqual(20)
-    expect(events).toContain('channel_live')
+    expect(events.some((e) => e.startsWith('channel_live:'))).toBe(true)
+    expect(run()).toEqual(events)
+  })
+})
+
+describe('client creation', () => {
+  it('gives a client created without a partner payload none, as upstream', () => {
+    const state = makeState()
+    expect(state.addClient({}).partner_payload).toBeNull()
+    expect(state.onboard({}).client.partner_payload).toBeNull()
+    expect(state.onboard({ partner_payload: 'tenant:7' }).client.partner_payload).toBe('tenant:7')
   })
 })
 
@@ -347,6 +285,6 @@ describe('client patch', () => {
     [{ max_channels: 2.5 }],
     [[1]],
   ])('rejects %j', (body) => {
-    expect(() => makeState().patchClient('Kd82nQ1zCL', body)).toThrow(ValidationError)
+    expect(statusOf(() => makeState().patchClient('Kd82nQ1zCL', body))).toBe(400)
   })
 })
