@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
-// Three suites: fast unit tests with fakes, integration over real loopback HTTP and embedded
-// DynamoDB, and CDK template assertions. `npm test` runs them one after another.
+// Four suites: fast unit tests with fakes, integration over real loopback HTTP and embedded
+// DynamoDB, the client library and CLI (client/, against the local runner), and CDK template
+// assertions. `npm test` runs them one after another.
 export default defineConfig({
   test: {
     setupFiles: ['test/setup.ts'],
@@ -14,6 +15,15 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'client',
+          include: ['client/test/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
