@@ -56,6 +56,9 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
       terminatedAt,
       appId,
       cancellationProcessed,
+      hubStatus: up.hub_status ?? null,
+      cancelledAt: up.cancelled_at ?? null,
+      event: opts.kind,
     },
     opts.now,
   )
@@ -70,6 +73,8 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
     status: up.status ?? null,
     availabilityStatus: up.availability_status ?? null,
     terminatedAt,
+    hubStatus: up.hub_status ?? null,
+    cancelledAt: up.cancelled_at ?? null,
     partnerPayload: up.client?.partner_payload ?? prev?.partnerPayload ?? null,
     companyName: up.client?.name ?? prev?.companyName ?? null,
     contactEmail:

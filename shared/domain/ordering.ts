@@ -14,6 +14,8 @@ export const EVENT_PRECEDENCE: Readonly<Record<string, number>> = {
   channel_created: 10,
   channel_submitted: 20,
   channel_ready: 30,
+  /** Seen in real integrations (not in 360dialog's list): the client granted the partner access, once ready. */
+  channel_permission_granted: 35,
   channel_running: 40,
   channel_live: 50,
   template_messaging_enabled: 55,

@@ -42,6 +42,10 @@ export interface Channel extends Versioned {
   status: string | null
   availabilityStatus: string | null
   terminatedAt: string | null
+  /** Upstream `hub_status` (seen in real bodies, not documented); null when not sent. */
+  hubStatus: string | null
+  /** Upstream `cancelled_at` (seen in real bodies, not documented); null when not sent. */
+  cancelledAt: string | null
   partnerPayload: string | null
   /** Company name (client organisation, else client name) for the CSV export. */
   companyName: string | null

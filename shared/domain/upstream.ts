@@ -13,53 +13,94 @@ import * as z from 'zod'
 // Functions, not shared instances, so that nothing is built before a lazy schema is first used.
 const str = () => z.string().nullish()
 const isoTime = str
+/**
+ * An upstream id: a string, or a number in some real bodies (docs/partner-api.md, real-world
+ * variants), stored as its decimal string. Bounded so that a bogus value cannot exceed DynamoDB's
+ * key size and turn a rejection into a storage failure.
+ */
+const id = () =>
+  z
+    .union([z.string(), z.number().int().nonnegative()])
+    .transform((v) => String(v).trim())
+    .pipe(z.string().min(1).max(256))
+/** An upstream id on its own (a string, or a number stored as its decimal string). */
+export const upstreamIdSchema = z.lazy(() => id())
 
-/** The short client object embedded in a channel. */
+/** A field that is an id when present (`null` or absent otherwise). */
+const optionalId = () =>
+  z
+    .union([z.string(), z.number().int().nonnegative()])
+    .transform((v) => String(v))
+    .nullish()
+
+/** The short client object embedded in a channel (its id is sometimes left out). */
 export const upstreamChannelClientSchema = z.lazy(() =>
   z.looseObject({
-    id: z.string().min(1),
+    id: optionalId(),
     name: str(),
     partner_payload: str(),
     contact_info: z.looseObject({ email: str() }).nullish(),
   }),
 )
 
-/** A PartnerChannel (partner-api.md §4.2). */
+/**
+ * A PartnerChannel (partner-api.md §4.2). `client_id` may be left out when the embedded client
+ * carries the id; a channel with neither is refused (it cannot be attached to a client).
+ */
 export const upstreamChannelSchema = z.lazy(() =>
-  z.looseObject({
-    id: z.string().min(1),
-    client_id: z.string().min(1),
-    client: upstreamChannelClientSchema.nullish(),
-    status: str(),
-    account_mode: str(),
-    version: z.union([z.number(), z.string()]).nullish(),
-    created_at: isoTime(),
-    modified_at: isoTime(),
-    billing_started_at: isoTime(),
-    terminated_at: isoTime(),
-    availability_status: str(),
-    current_limit: str(),
-    current_quality_rating: str(),
-    setup_info: z
-      .looseObject({ phone_number: z.union([z.string(), z.number()]).nullish(), phone_name: str() })
-      .nullish(),
-    profile_info: z.looseObject({ contact_email: str() }).nullish(),
-    waba_account: z
-      .looseObject({
-        id: str(),
-        fb_account_status: str(),
-        on_behalf_of_business_info: z.looseObject({ status: str() }).nullish(),
-      })
-      .nullish(),
-    integration: z.looseObject({ enabled: z.boolean().nullish(), app_id: str(), state: str() }).nullish(),
-  }),
+  z
+    .looseObject({
+      id: id(),
+      client_id: optionalId(),
+      client: upstreamChannelClientSchema.nullish(),
+      status: str(),
+      account_mode: str(),
+      version: z.union([z.number(), z.string()]).nullish(),
+      created_at: isoTime(),
+      modified_at: isoTime(),
+      billing_started_at: isoTime(),
+      terminated_at: isoTime(),
+      /** Seen in real back offices only (a cancellation signal where terminated_at is absent). */
+      hub_status: str(),
+      cancelled_at: isoTime(),
+      availability_status: str(),
+      current_limit: str(),
+      current_quality_rating: str(),
+      setup_info: z
+        .looseObject({ phone_number: z.union([z.string(), z.number()]).nullish(), phone_name: str() })
+        .nullish(),
+      profile_info: z.looseObject({ contact_email: str() }).nullish(),
+      waba_account: z
+        .looseObject({
+          id: optionalId(),
+          fb_account_status: str(),
+          on_behalf_of_business_info: z.looseObject({ status: str() }).nullish(),
+        })
+        .nullish(),
+      integration: z
+        .looseObject({ enabled: z.boolean().nullish(), app_id: optionalId(), state: str() })
+        .nullish(),
+    })
+    .transform((channel, ctx) => {
+      const clientId = channel.client_id || channel.client?.id || null
+      if (clientId === null) {
+        ctx.issues.push({
+          code: 'custom',
+          path: ['client_id'],
+          message: 'no client_id and no client.id',
+          input: channel,
+        })
+        return z.NEVER
+      }
+      return { ...channel, client_id: clientId }
+    }),
 )
 export type UpstreamChannel = z.infer<typeof upstreamChannelSchema>
 
 /** A PartnerClient (partner-api.md §3.2). */
 export const upstreamClientSchema = z.lazy(() =>
   z.looseObject({
-    id: z.string().min(1),
+    id: id(),
     name: str(),
     status: str(),
     organisation: str(),
@@ -122,6 +163,40 @@ export const webhookEnvelopeSchema = z.lazy(() =>
   }),
 )
 export type WebhookEnvelope = z.infer<typeof webhookEnvelopeSchema>
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * The channel object in a channel event's `data`: `data` itself (the documented shape), or
+ * `data.channel` when a sender nests it (then usually with the client beside it, under `data.client`).
+ * The client beside a nested channel fills its `client` and `client_id` when it has none.
+ */
+export function channelOfWebhookData(data: Record<string, unknown>): Record<string, unknown> {
+  const nested = data['channel']
+  if (!isRecord(nested)) return data
+  const channel: Record<string, unknown> = { ...nested }
+  const client = data['client']
+  if ((channel['client'] === undefined || channel['client'] === null) && isRecord(client))
+    channel['client'] = client
+  if ((channel['client_id'] === undefined || channel['client_id'] === null) && data['client_id'] != null) {
+    channel['client_id'] = data['client_id']
+  }
+  return channel
+}
+
+/**
+ * The client object in a client event's `data`: `data` itself, or `data.client` (some handlers read a
+ * `client_created` client only there; a channel-shaped `data` carries it there too), its id falling
+ * back to `data.client_id`. A `data` with its own `id` and a `client` without one is the client itself.
+ */
+export function clientOfWebhookData(data: Record<string, unknown>): Record<string, unknown> {
+  const nested = data['client']
+  if (!isRecord(nested)) return data
+  const nestedId = nested['id'] ?? data['client_id'] ?? null
+  if (nestedId === null && data['id'] !== undefined && data['id'] !== null) return data
+  return nestedId === null ? { ...nested } : { ...nested, id: nestedId }
+}
 
 /** Data of account_violation / account_restriction / template_messaging_* events (fixtures; partly inferred). */
 export const channelNoticeSchema = z.lazy(() =>

@@ -21,7 +21,8 @@ export function toClientView(client: Client): ClientView {
 /** Serves a stored channel. */
 export function toChannelView(channel: Channel): ChannelView {
   const { orderKey: _o, contentHash: _h, absentRuns: _a, ...view } = channel
-  return view
+  // Records written before these fields existed lack them until their next write: served as null.
+  return { ...view, hubStatus: channel.hubStatus ?? null, cancelledAt: channel.cancelledAt ?? null }
 }
 
 /** Serves a cancellation record. */

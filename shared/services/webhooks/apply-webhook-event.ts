@@ -6,19 +6,27 @@ import type { ChangeEvent, Channel, WebhookEventRecord, WebhookEventStatus } fro
 import {
   type ChannelNotice,
   channelNoticeSchema,
+  channelOfWebhookData,
+  clientOfWebhookData,
   type UpstreamClient,
   upstreamChannelSchema,
   upstreamClientSchema,
+  upstreamIdSchema,
   type WebhookEnvelope,
   webhookEnvelopeSchema,
 } from '../../domain/upstream'
 import { type ApplyDeps, applyChannel, applyClient } from '../state/apply-upstream'
 
-/** Event names whose data is a channel object, applied through applyChannel. */
+/**
+ * Event names whose data is a channel object, applied through applyChannel.
+ * `channel_permission_granted` is not in 360dialog's event list but two unrelated integrations act on
+ * it (README, Webhooks); it carries the channel like the others.
+ */
 export const CHANNEL_EVENTS: ReadonlySet<string> = new Set([
   'channel_created',
   'channel_submitted',
   'channel_ready',
+  'channel_permission_granted',
   'channel_running',
   'channel_live',
   'cancellation_request',
@@ -70,17 +78,7 @@ const result = (
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v)
 
-/**
- * client_created data is a client object; a channel-like object (client_id plus an embedded client)
- * is tolerated and reduced to its client fields.
- */
-function clientData(data: Record<string, unknown>): Record<string, unknown> {
-  const embedded = data['client']
-  if (typeof data['client_id'] === 'string' && isRecord(embedded)) {
-    return { ...embedded, id: typeof embedded['id'] === 'string' ? embedded['id'] : data['client_id'] }
-  }
-  return data
-}
+const hasValue = (v: unknown): boolean => v !== undefined && v !== null && v !== ''
 
 /** Phone number spellings to look up: as sent, digits only, and `+digits`. */
 function phoneCandidates(phone: string | number): string[] {
@@ -218,14 +216,30 @@ export async function applyWebhookEvent(
   // Ordered by modified_at, else the envelope timestamp, else the time stored; never later than stored.
   const order = { envelopeTime: envelope.timestamp ?? null, receivedAt: opts.receivedAt }
   if (CHANNEL_EVENTS.has(type)) {
-    const parsed = upstreamChannelSchema.safeParse(envelope.data)
+    let data = channelOfWebhookData(envelope.data)
+    // A channel that names no client (no client_id, no client.id) is attached to the client it is
+    // stored under; one that is not stored yet is rejected below, replayable once a poll stored it.
+    let stored: Channel | null | undefined
+    if (!hasValue(data['client_id']) && !(isRecord(data['client']) && hasValue(data['client']['id']))) {
+      const id = upstreamIdSchema.safeParse(data['id'])
+      if (id.success) {
+        stored = await deps.store.channels.get(id.data)
+        if (stored) data = { ...data, client_id: stored.clientId }
+      }
+    }
+    const parsed = upstreamChannelSchema.safeParse(data)
     if (!parsed.success) return result('rejected', zodReason(parsed.error))
     const up = parsed.data
-    const applied = await applyChannel(deps, up, { source: 'webhook', kind: type, ...order })
+    const applied = await applyChannel(deps, up, {
+      source: 'webhook',
+      kind: type,
+      ...order,
+      ...(stored !== undefined ? { stored } : {}),
+    })
     return result(applied.outcome === 'stale' ? 'stale' : 'applied', null, applied.changes)
   }
   if (type === 'client_created') {
-    const parsed = upstreamClientSchema.safeParse(clientData(envelope.data))
+    const parsed = upstreamClientSchema.safeParse(clientOfWebhookData(envelope.data))
     if (!parsed.success) return result('rejected', zodReason(parsed.error))
     const up: UpstreamClient = parsed.data
     const applied = await applyClient(deps, up, { source: 'webhook', kind: type, ...order })

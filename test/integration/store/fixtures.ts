@@ -44,6 +44,8 @@ export function makeChannel(overrides: Partial<Channel> = {}): Channel {
     status: 'running',
     availabilityStatus: null,
     terminatedAt: null,
+    hubStatus: null,
+    cancelledAt: null,
     partnerPayload: null,
     companyName: 'Acme Ltd',
     contactEmail: null,

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type App, LOCAL_DEFAULTS, startApp } from '../../../local/app'
+import type { ChangeEvent } from '../../../shared/domain/types'
+import { call } from '../api/support'
 
 /**
  * Bodies shaped like real deliveries (README, Webhooks) through the local server, the embedded
@@ -12,13 +14,19 @@ const sign = (body: string): string =>
   createHmac('sha256', LOCAL_DEFAULTS.platformSecret).update(body).digest('hex')
 
 let app: App | null = null
+let changes: ChangeEvent[] = []
 afterEach(async () => {
   await app?.close()
   app = null
+  changes = []
 })
 
 async function start(): Promise<App> {
-  app = await startApp({ pollIntervalSeconds: null, simulator: { seed: 'empty', deliverWebhooks: false } })
+  app = await startApp({
+    pollIntervalSeconds: null,
+    simulator: { seed: 'empty', deliverWebhooks: false },
+    onChange: (e) => changes.push(e),
+  })
   return app
 }
 
@@ -32,6 +40,13 @@ async function deliver(a: App, envelope: unknown): Promise<{ status: number; eve
   const json = (await res.json()) as { eventKey: string }
   await a.settle()
   return { status: res.status, eventKey: json.eventKey }
+}
+
+/** GET /channels/{id} through SigV4, checked against docs/openapi.yaml, as a partner system reads it. */
+async function fetchChannel(a: App, id: string): Promise<Record<string, unknown>> {
+  const res = await call(a, `/channels/${id}`)
+  expect(res.status).toBe(200)
+  return res.json
 }
 
 /** A live channel upstream, stored by one poll. */
@@ -95,5 +110,51 @@ describe('real-world webhook variants over HTTP', () => {
       displayName: 'Renamed upstream',
       source: 'poll',
     })
+  })
+
+  it('applies channel_permission_granted (it was stored and never applied before)', async () => {
+    const a = await start()
+    const channel = await polledLiveChannel(a)
+    const res = await deliver(a, {
+      id: 'perm-1',
+      event: 'channel_permission_granted',
+      data: { ...channel, modified_at: undefined, status: 'ready', hub_status: 'active' },
+    })
+    expect(await a.deps.store.events.get(res.eventKey)).toMatchObject({ status: 'applied', reason: null })
+    expect(await a.deps.store.channels.get(channel.id as string)).toMatchObject({
+      source: 'webhook',
+      hubStatus: 'active',
+      lifecycle: 'live',
+    })
+  })
+
+  it('applies a client_created whose client sits only under data.client (it was rejected before)', async () => {
+    const a = await start()
+    const res = await deliver(a, {
+      id: 'client-nested-1',
+      event: 'client_created',
+      data: { client: { id: 'Nest3dCL', name: 'Nested Ltd', contact_info: { email: 'ops@nested.example' } } },
+    })
+    expect(await a.deps.store.events.get(res.eventKey)).toMatchObject({ status: 'applied' })
+    expect(await a.deps.store.clients.get('Nest3dCL')).toMatchObject({
+      name: 'Nested Ltd',
+      contactEmail: 'ops@nested.example',
+    })
+  })
+
+  it('discovers a channel_live without account_mode as live, not draft', async () => {
+    const a = await start()
+    const res = await deliver(a, {
+      id: 'live-min-1',
+      event: 'channel_live',
+      data: { id: 'MinLive1CH', client_id: 'MinLive1CL', status: 'ready', availability_status: 'ready' },
+    })
+    expect(await a.deps.store.events.get(res.eventKey)).toMatchObject({ status: 'applied' })
+    expect((await a.deps.store.channels.get('MinLive1CH'))?.lifecycle).toBe('live')
+    const discovered = changes.filter((c) => c.detailType === 'Channel Discovered')
+    expect(discovered.map((c) => c.detail.to)).toEqual(['live'])
+    // Served as such, with the fields that were not sent as null.
+    const served = await fetchChannel(a, 'MinLive1CH')
+    expect(served).toMatchObject({ lifecycle: 'live', accountMode: null, hubStatus: null, cancelledAt: null })
   })
 })

@@ -99,3 +99,34 @@ describe('deriveLifecycle (docs/partner-api.md §4.4, contract §4)', () => {
     expect(parseVersion('1')).toBe(1)
   })
 })
+
+describe('deriveLifecycle: real-world variants (README, Webhooks)', () => {
+  const FUTURE = '2026-04-30T23:59:59Z'
+  const PAST = '2026-02-28T23:59:59Z'
+
+  it('lets channel_live decide live only where account_mode (or a version 1 status) is absent', () => {
+    expect(derive({ event: 'channel_live', status: 'ready', availabilityStatus: 'ready' })).toBe('live')
+    expect(derive({ event: 'channel_live', accountMode: 'sandbox' })).toBe('draft')
+    expect(derive({ event: 'channel_live', version: 1 })).toBe('live')
+    expect(derive({ event: 'channel_live', version: 1, status: 'verified' })).toBe('onboarding')
+    expect(derive({ event: 'snapshot', status: 'ready' })).toBe('draft')
+  })
+
+  it('lets cancellation_request decide pending deletion only where no cancellation field is present', () => {
+    expect(derive({ event: 'cancellation_request', accountMode: 'live' })).toBe('pending_deletion')
+    expect(derive({ event: 'cancellation_request', terminatedAt: PAST })).toBe('terminated')
+    expect(derive({ event: 'cancellation_request', hubStatus: 'deleted' })).toBe('terminated')
+  })
+
+  it('uses hub_status and cancelled_at only where terminated_at is absent', () => {
+    expect(derive({ hubStatus: 'pending_deletion', accountMode: 'live' })).toBe('pending_deletion')
+    expect(derive({ hubStatus: 'Cancelled', accountMode: 'live' })).toBe('pending_deletion')
+    expect(derive({ hubStatus: 'deleted' })).toBe('terminated')
+    expect(derive({ hubStatus: 'terminated', accountMode: 'live' })).toBe('terminated')
+    expect(derive({ cancelledAt: PAST, accountMode: 'live' })).toBe('pending_deletion')
+    expect(derive({ hubStatus: 'active', accountMode: 'live' })).toBe('live')
+    // terminated_at present: it decides, whatever hub_status says.
+    expect(derive({ hubStatus: 'deleted', terminatedAt: FUTURE })).toBe('pending_deletion')
+    expect(derive({ hubStatus: 'pending_deletion', terminatedAt: PAST })).toBe('terminated')
+  })
+})

@@ -110,7 +110,7 @@ describe('webhook handler: accepted events', () => {
   it('stores a known event whose data does not fit, marks it rejected with the reason and alarms', async () => {
     const h = createHarness()
     const metric = vi.spyOn(h.deps.metrics, 'addMetric')
-    const body = JSON.stringify({ id: 'bad1', event: 'channel_live', data: { id: 42, client_id: 'C1' } })
+    const body = JSON.stringify({ id: 'bad1', event: 'channel_live', data: { id: true, client_id: 'C1' } })
     const res = await h.deliver(body)
     expect(res.statusCode).toBe(200)
     const [stored] = h.store.allEvents()
