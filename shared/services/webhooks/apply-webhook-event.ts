@@ -53,7 +53,10 @@ export interface WebhookApplyResult {
   changes: ChangeEvent[]
 }
 
-/** Reason prefix of a notice whose channel is not stored (yet); replayable once the channel is known. */
+/**
+ * Reason prefix of a notice (or a channel event naming no client) whose channel is not stored (yet);
+ * replayable once the channel is known.
+ */
 export const UNMATCHED_REASON = 'channel_not_found'
 
 const MAX_REASON = 500
@@ -218,13 +221,18 @@ export async function applyWebhookEvent(
   if (CHANNEL_EVENTS.has(type)) {
     let data = channelOfWebhookData(envelope.data)
     // A channel that names no client (no client_id, no client.id) is attached to the client it is
-    // stored under; one that is not stored yet is rejected below, replayable once a poll stored it.
+    // stored under. One that is not stored yet cannot be placed: like a notice for an unknown channel
+    // it is kept as unmatched (counted, not alarmed; the next poll stores the channel, and a replay
+    // then applies the event).
     let stored: Channel | null | undefined
     if (!hasValue(data['client_id']) && !(isRecord(data['client']) && hasValue(data['client']['id']))) {
       const id = upstreamIdSchema.safeParse(data['id'])
       if (id.success) {
         stored = await deps.store.channels.get(id.data)
-        if (stored) data = { ...data, client_id: stored.clientId }
+        if (!stored) {
+          return result('rejected', `${UNMATCHED_REASON}: names no client and is not stored yet`, [], true)
+        }
+        data = { ...data, client_id: stored.clientId }
       }
     }
     const parsed = upstreamChannelSchema.safeParse(data)

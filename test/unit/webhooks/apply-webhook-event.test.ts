@@ -238,8 +238,12 @@ describe('applyWebhookEvent', () => {
 
   it('rejects channel data that does not fit with a reason naming the field', async () => {
     const h = createHarness()
-    const out = await applyWebhookEvent(h.deps, { event: 'channel_ready', data: { id: 'X1' } }, at)
+    const out = await applyWebhookEvent(
+      h.deps,
+      { event: 'channel_ready', data: { id: 'X1', client_id: 'C1', account_mode: 42 } },
+      at,
+    )
     expect(out.status).toBe('rejected')
-    expect(out.reason).toContain('client_id')
+    expect(out.reason).toContain('account_mode')
   })
 })

@@ -155,11 +155,11 @@ describe('real-world webhook variants (README, Webhooks)', () => {
     })
   })
 
-  it('attaches a channel that names no client to the client it is stored under, and rejects it when unknown', async () => {
+  it('attaches a channel that names no client to the client it is stored under, and keeps it unmatched when unknown', async () => {
     const h = createHarness()
     const unknown = await deliver(h, 'channel_live', { id: 'Lone1CH', account_mode: 'live' })
     expect(unknown).toMatchObject({ status: 'rejected' })
-    expect(unknown?.reason).toMatch(/^schema_mismatch: client_id: /)
+    expect(unknown?.reason).toMatch(/^channel_not_found: names no client/)
     await applyChannel(
       h.deps,
       { id: 'Lone1CH', client_id: 'Home1CL', account_mode: 'sandbox' } as UpstreamChannel,

@@ -177,7 +177,9 @@ describe('response validation', () => {
   })
 
   it('rejects a channel list item with a wrong type', async () => {
-    const { api } = makeClient(() => json(200, { total: 1, partner_channels: [{ id: 'c', client_id: true }] }))
+    const { api } = makeClient(() =>
+      json(200, { total: 1, partner_channels: [{ id: 'c', client_id: true }] }),
+    )
     await expect(api.listChannels()).rejects.toThrow('invalid upstream response')
   })
 })
