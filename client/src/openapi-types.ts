@@ -240,6 +240,10 @@ export interface components {
             status: components["schemas"]["NullableString"];
             availabilityStatus: components["schemas"]["NullableString"];
             terminatedAt: components["schemas"]["NullableString"];
+            /** @description upstream hub_status (seen in real bodies, not documented by 360dialog); decides the lifecycle only where terminatedAt is null */
+            hubStatus: string | null;
+            /** @description upstream cancelled_at (seen in real bodies, not documented by 360dialog); decides the lifecycle only where terminatedAt is null */
+            cancelledAt: string | null;
             partnerPayload: components["schemas"]["NullableString"];
             companyName?: components["schemas"]["NullableString"];
             contactEmail?: components["schemas"]["NullableString"];
