@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { SETTINGS, type Setting } from '../shared/env'
 
 /**
  * Deployment settings of the CDK app, read from CDK context (cdk.json `context`, or `-c key=value` on
@@ -41,22 +42,37 @@ export type ContextKey = keyof typeof CONTEXT_KEYS
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
 
+/**
+ * A context key that deploys as a function setting: parsed by that setting's own parser (shared/env.ts),
+ * so the shape, bounds and default are the ones the function applies.
+ */
+const fromSetting = <T>(spec: Setting<T>) =>
+  z
+    .unknown()
+    .optional()
+    .transform((raw, ctx): T => {
+      const result = spec.parse(raw === undefined ? undefined : String(raw))
+      if (result.ok) return result.value
+      ctx.addIssue({ code: 'custom', message: result.message })
+      return z.NEVER
+    })
+
 const deployConfigSchema = z.object({
-  partnerId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a partner id such as examplePA'),
+  partnerId: fromSetting(SETTINGS.PARTNER_ID),
   alarmEmail: z.email('must be an e-mail address'),
   stackPrefix: z
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9-]{0,40}$/, 'letters, digits and dashes, starting with a letter')
     .default('PartnerOps'),
-  partnerApiBaseUrl: z
-    .url({ protocol: /^https$/, error: 'must be an https URL' })
-    .default('https://hub.360dialog.io/api/v2'),
-  partnerApiAuth: z.enum(['api_key', 'bearer']).default('api_key'),
+  partnerApiBaseUrl: fromSetting(SETTINGS.PARTNER_API_BASE_URL).refine((u) => u.startsWith('https://'), {
+    message: 'must be an https URL',
+  }),
+  partnerApiAuth: fromSetting(SETTINGS.PARTNER_API_AUTH),
   webhookAuth: z.enum(['signature', 'signature+token', 'token']).default('signature'),
   pollRateMinutes: int(15, 1, 1440),
-  pollPageSize: int(100, 1, 1000),
-  pollConcurrency: int(4, 1, 32),
-  webhookRetentionDays: int(30, 1, 3650),
+  pollPageSize: fromSetting(SETTINGS.POLL_PAGE_SIZE),
+  pollConcurrency: fromSetting(SETTINGS.POLL_CONCURRENCY),
+  webhookRetentionDays: fromSetting(SETTINGS.WEBHOOK_RETENTION_DAYS),
   logRetentionDays: z.coerce
     .number()
     .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
@@ -64,7 +80,7 @@ const deployConfigSchema = z.object({
     })
     .default(90),
   eventArchiveRetentionDays: int(30, 1, 3650),
-  cancellationBudgetPerHour: int(20, 1, 100_000),
+  cancellationBudgetPerHour: fromSetting(SETTINGS.CANCELLATION_BUDGET_PER_HOUR),
   apiRateLimit: int(100, 1, 10_000),
   apiBurstLimit: int(200, 1, 5_000),
   webhookRateLimit: int(1_000, 1, 10_000),

@@ -5,7 +5,7 @@ import { KEYS } from '../shared/adapters/dynamo/tables'
 import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
 import type { AppDeps } from '../shared/deps'
 import type { ChangeEvent } from '../shared/domain/types'
-import { loadConfig } from '../shared/env'
+import { loadConfig, localSettings, SETTINGS, type SettingValues } from '../shared/env'
 import { CALLBACK_PATH, type HttpFunctionName, WEBHOOK_PATH } from '../shared/http/routes'
 import { createAppDeps, createSecretSource } from '../shared/wiring'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
@@ -21,12 +21,15 @@ import { startLocalServer } from './server'
 import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
 import { captureInserts, createStreamQueue, type StreamQueue } from './stream-queue'
 
-/** Documented local defaults (contract §2). None of these is a real secret. */
+/**
+ * Documented local defaults (README, Running locally): the product settings' `local` values of
+ * SETTINGS, and the local server's SigV4 identity. None of these is a real secret.
+ */
 export const LOCAL_DEFAULTS = {
-  partnerId: 'demoPA',
-  partnerApiKey: 'local-partner-api-key',
-  platformSecret: 'local-platform-secret',
-  linkSigningKey: 'local-link-signing-key',
+  partnerId: SETTINGS.PARTNER_ID.local,
+  partnerApiKey: SETTINGS.PARTNER_API_KEY.local,
+  platformSecret: SETTINGS.PLATFORM_SECRET.local,
+  linkSigningKey: SETTINGS.LINK_SIGNING_KEY.local,
   accessKeyId: 'AKIDLOCALPARTNEROPS',
   secretAccessKey: 'local-secret-access-key',
   principalArn: 'arn:aws:iam::000000000000:user/partnerops-local',
@@ -46,8 +49,8 @@ export interface AppOptions {
   dynamoEndpoint?: string
   /** Reconciliation interval; null = no timer and no poll at start. */
   pollIntervalSeconds?: number | null
-  /** Configuration overrides (shared/env.ts names), e.g. WEBHOOK_TOKEN, CANCELLATION_BUDGET_PER_HOUR. */
-  env?: Record<string, string>
+  /** Settings (shared/env.ts) over the local ones, e.g. WEBHOOK_TOKEN, CANCELLATION_BUDGET_PER_HOUR. */
+  env?: SettingValues
   /** Simulator options, or false to use `env.PARTNER_API_BASE_URL` (a real or other Partner API). */
   simulator?: SimulatorOptions | false
   /** Accepted SigV4 credential pair. */
@@ -124,10 +127,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     }
 
     const config = loadConfig({
-      PARTNER_ID: LOCAL_DEFAULTS.partnerId,
-      PARTNER_API_KEY: LOCAL_DEFAULTS.partnerApiKey,
-      PLATFORM_SECRET: LOCAL_DEFAULTS.platformSecret,
-      LINK_SIGNING_KEY: LOCAL_DEFAULTS.linkSigningKey,
+      ...localSettings(),
       ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl } : {}),
       ONBOARDING_CALLBACK_URL: `${server.url}${CALLBACK_PATH}`,
       ...overrides,

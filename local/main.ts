@@ -1,35 +1,35 @@
-import { z } from 'zod'
+import { ConfigError } from '../shared/domain/errors'
+import { int, loadConfig, localSettings, oneOf, parseSettings, startEnvSettings, text } from '../shared/env'
 import { type App, LOCAL_DEFAULTS, startApp } from './app'
 
 /**
- * `npm start`: the whole product on this machine (contract §2). Reads only the documented variables,
- * prints the URLs, the local credentials and one example request, and shuts down cleanly on
- * SIGINT/SIGTERM. Startup problems print one line, never a stack trace.
+ * `npm start`: the whole product on this machine (README, Running locally). Reads only the documented
+ * variables: the runner's own below, and the product settings SETTINGS marks `startEnv`
+ * (shared/env.ts), parsed by the same code as in Lambda. Prints the URLs, the local credentials and
+ * one example request, and shuts down cleanly on SIGINT/SIGTERM. Startup problems print one line,
+ * never a stack trace.
  */
 
-const port = z.coerce.number().int().min(0).max(65_535)
-const envSchema = z.object({
-  PORT: port.default(3000),
-  SIMULATOR_PORT: port.default(4010),
-  DATA_DIR: z.string().min(1).default('.data'),
-  POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
-  PARTNER_API_BASE_URL: z.url().optional(),
-  PARTNER_ID: z.string().min(1).optional(),
-  PARTNER_API_KEY: z.string().min(1).optional(),
-  PLATFORM_SECRET: z.string().min(1).optional(),
-  WEBHOOK_TOKEN: z.string().min(1).optional(),
-  LOCAL_ACCESS_KEY_ID: z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId),
-  LOCAL_SECRET_ACCESS_KEY: z.string().min(1).default(LOCAL_DEFAULTS.secretAccessKey),
-  SIMULATOR_WEBHOOKS: z.enum(['on', 'off']).default('on'),
-  SIMULATOR_AUTO_ADVANCE_MS: z.coerce.number().int().min(0).default(20_000),
-})
+/** The runner's own settings: where it listens and stores, and how the simulator behaves. */
+const RUNNER_SETTINGS = {
+  PORT: int(3000, 0, 65_535),
+  SIMULATOR_PORT: int(4010, 0, 65_535),
+  DATA_DIR: text('.data', 1),
+  POLL_INTERVAL_SECONDS: int(60, 1, 86_400),
+  LOCAL_ACCESS_KEY_ID: text(LOCAL_DEFAULTS.accessKeyId, 1),
+  LOCAL_SECRET_ACCESS_KEY: text(LOCAL_DEFAULTS.secretAccessKey, 1),
+  SIMULATOR_WEBHOOKS: oneOf(['on', 'off'], 'on'),
+  SIMULATOR_AUTO_ADVANCE_MS: int(20_000, 0, Number.MAX_SAFE_INTEGER),
+}
+
+type RunnerEnv = ReturnType<typeof parseSettings<typeof RUNNER_SETTINGS>>['values']
 
 function fail(message: string): never {
   process.stderr.write(`partnerops: ${message}\n`)
   process.exit(1)
 }
 
-function describeStartError(err: unknown, env: z.infer<typeof envSchema>): string {
+function describeStartError(err: unknown, env: RunnerEnv): string {
   const code = err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : ''
   if (code === 'EADDRINUSE') {
     const p = (err as NodeJS.ErrnoException & { port?: number }).port
@@ -40,30 +40,21 @@ function describeStartError(err: unknown, env: z.infer<typeof envSchema>): strin
 }
 
 async function main(): Promise<void> {
-  const parsed = envSchema.safeParse(process.env)
-  if (!parsed.success) {
-    fail(
-      `invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    )
-  }
-  const env = parsed.data
-  const external = env.PARTNER_API_BASE_URL !== undefined
-  if (external && (!env.PARTNER_ID || !env.PARTNER_API_KEY)) {
+  const { values: env, problems } = parseSettings(RUNNER_SETTINGS, process.env)
+  if (problems.length > 0) fail(`invalid environment: ${problems.join('; ')}`)
+  const overrides = startEnvSettings(process.env)
+  const external = overrides.PARTNER_API_BASE_URL !== undefined
+  if (external && (!overrides.PARTNER_ID || !overrides.PARTNER_API_KEY)) {
     fail('PARTNER_API_BASE_URL is set, so PARTNER_ID and PARTNER_API_KEY are required too')
   }
-  const overrides: Record<string, string> = {}
-  for (const key of [
-    'PARTNER_API_BASE_URL',
-    'PARTNER_ID',
-    'PARTNER_API_KEY',
-    'PLATFORM_SECRET',
-    'WEBHOOK_TOKEN',
-  ] as const) {
-    const v = env[key]
-    if (v !== undefined) overrides[key] = v
+  try {
+    // Checked before anything starts: the app parses the same values again with its own additions.
+    loadConfig({ ...localSettings(), ...overrides })
+  } catch (err: unknown) {
+    if (err instanceof ConfigError)
+      fail(`invalid environment: ${err.message.replace(/^Invalid configuration: /, '')}`)
+    throw err
   }
-  if (process.env.CANCELLATION_BUDGET_PER_HOUR)
-    overrides.CANCELLATION_BUDGET_PER_HOUR = process.env.CANCELLATION_BUDGET_PER_HOUR
 
   let app: App
   try {
@@ -124,7 +115,7 @@ async function main(): Promise<void> {
       `  webhook receiver     POST ${app.url}/webhooks/360dialog`,
       app.simulator
         ? `  Partner API (sim)    ${app.simulator.baseUrl}   (X-API-Key: ${LOCAL_DEFAULTS.partnerApiKey}; controls at ${app.simulator.url}/_sim)`
-        : `  Partner API          ${env.PARTNER_API_BASE_URL}`,
+        : `  Partner API          ${overrides.PARTNER_API_BASE_URL}`,
       `  data                 ${env.DATA_DIR}/ (DynamoDB, events.jsonl)`,
       `  reconciliation       every ${env.POLL_INTERVAL_SECONDS}s (one run now)`,
       `  SigV4 credentials    ${key} / ${secretShown}  (region us-east-1, service execute-api)`,

@@ -2,10 +2,9 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
 import { createFileEventSink } from '../shared/adapters/event-sink'
-import { loadConfig } from '../shared/env'
+import { loadConfig, localSettings, type SettingValues } from '../shared/env'
 import { replayWebhooks } from '../shared/services/webhooks/replay-webhooks'
 import { createAppDeps } from '../shared/wiring'
-import { LOCAL_DEFAULTS } from './app'
 import { createLocalDynamoClient, type LocalDynamo, startDynalite } from './dynalite'
 
 /**
@@ -51,10 +50,7 @@ async function main(): Promise<void> {
       const dataDir = process.env.DATA_DIR ?? '.data'
       dynamo = await startDynalite({ path: join(dataDir, 'dynamodb') })
       const config = loadConfig({
-        PARTNER_ID: LOCAL_DEFAULTS.partnerId,
-        PARTNER_API_KEY: LOCAL_DEFAULTS.partnerApiKey,
-        PLATFORM_SECRET: LOCAL_DEFAULTS.platformSecret,
-        SECRETS_SOURCE: 'env',
+        ...localSettings(),
         DYNAMODB_ENDPOINT: dynamo.endpoint,
         EVENT_SINK: 'file',
         EVENTS_FILE: join(dataDir, 'events.jsonl'),

@@ -1,8 +1,13 @@
 import { ConfigError } from './domain/errors'
+import type { FunctionKey } from './functions'
+import type { SecretName } from './ports'
 
 /**
- * process.env parsed once. Nothing else reads process.env. Every variable has a safe default except
- * those a deployment must set; a bad value fails at start with a message naming every bad variable.
+ * Every setting of the product, defined once: its shape and AWS default, what it means, which functions
+ * read it, whether it carries a secret, and its value under `npm start` where that differs. The runtime
+ * parser (loadConfig, below), the CDK stack (which can set only keys defined here, on the functions that
+ * read them) and the local runner all read this table. process.env is parsed once, here; nothing else in
+ * the functions reads it.
  *
  * Why not zod here: this runs in every Lambda init, and building and first running a zod schema of
  * 45 fields costs several milliseconds of cold start (zod's code is compiled on first use), while
@@ -12,7 +17,7 @@ import { ConfigError } from './domain/errors'
  * parse.
  */
 
-/** One setting: the raw environment value in, the value or a problem out. */
+/** One setting's shape: the raw environment value in, the value or a problem out. */
 export interface Setting<T> {
   parse(raw: string | undefined): { ok: true; value: T } | { ok: false; message: string }
 }
@@ -20,7 +25,8 @@ export interface Setting<T> {
 const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value })
 const bad = (message: string): { ok: false; message: string } => ({ ok: false, message })
 
-const int = (def: number, min: number, max: number): Setting<number> => ({
+/** An integer within bounds, `def` when unset. */
+export const int = (def: number, min: number, max: number): Setting<number> => ({
   parse(raw) {
     if (raw === undefined) return ok(def)
     const n = Number(raw)
@@ -32,7 +38,8 @@ const int = (def: number, min: number, max: number): Setting<number> => ({
   },
 })
 
-const text = (def: string, minLength = 0): Setting<string> => ({
+/** Text of at least `minLength` characters, `def` when unset. */
+export const text = (def: string, minLength = 0): Setting<string> => ({
   parse(raw) {
     if (raw === undefined) return ok(def)
     if (raw.length < minLength) return bad(`too small: expected at least ${minLength} characters`)
@@ -40,11 +47,13 @@ const text = (def: string, minLength = 0): Setting<string> => ({
   },
 })
 
-const optionalText: Setting<string | undefined> = {
+/** Text that may be absent; blank counts as absent. */
+export const optionalText: Setting<string | undefined> = {
   parse: (raw) => ok(raw === undefined || raw.trim() === '' ? undefined : raw),
 }
 
-const oneOf = <const V extends readonly string[]>(values: V, def: V[number]): Setting<V[number]> => ({
+/** One of a fixed list of words, `def` when unset. */
+export const oneOf = <const V extends readonly string[]>(values: V, def: V[number]): Setting<V[number]> => ({
   parse(raw) {
     if (raw === undefined) return ok(def)
     const found = values.find((v) => v === raw)
@@ -52,7 +61,8 @@ const oneOf = <const V extends readonly string[]>(values: V, def: V[number]): Se
   },
 })
 
-const url = (def: string): Setting<string> => ({
+/** A URL, `def` when unset. */
+export const url = (def: string): Setting<string> => ({
   parse(raw) {
     if (raw === undefined) return ok(def)
     const trimmed = raw.trim()
@@ -61,73 +71,250 @@ const url = (def: string): Setting<string> => ({
   },
 })
 
-const required = (pattern: RegExp, message: string): Setting<string> => ({
+/** Text that must be set and match `pattern`. */
+export const required = (pattern: RegExp, message: string): Setting<string> => ({
   parse(raw) {
     if (raw === undefined) return bad('required')
     return pattern.test(raw) ? ok(raw) : bad(message)
   },
 })
 
-/** Every setting, its shape and default. */
-export const configSchema = {
-  PARTNER_ID: required(/^[A-Za-z0-9_-]{1,64}$/, 'must be a partner id such as examplePA'),
-  PARTNER_API_BASE_URL: url('https://hub.360dialog.io/api/v2'),
-  PARTNER_API_AUTH: oneOf(['api_key', 'bearer'], 'api_key'),
-  UPSTREAM_TIMEOUT_MS: int(10_000, 100, 120_000),
-  UPSTREAM_MAX_ATTEMPTS: int(4, 1, 10),
-  UPSTREAM_BUDGET_MS: int(30_000, 100, 900_000),
+/** What the product knows about one setting besides its shape. */
+export interface SettingInfo {
+  /** What it means. */
+  doc: string
+  /**
+   * The functions that read it. The stack sets a setting only on these (and only when the deployment
+   * gives it a value; otherwise the default applies). `[]`: the local runner and tools only.
+   */
+  usedBy: 'all' | readonly FunctionKey[]
+  /** Holds this secret's value (SECRETS_SOURCE=env: the local runner and tests). Never deployed. */
+  secretValue?: SecretName
+  /** Holds part of a secret (the bearer user and password, joined into `partnerApi`). Never deployed. */
+  secret?: true
+  /** Names this secret in Secrets Manager; deployed on exactly the functions granted the secret. */
+  secretId?: SecretName
+  /** Its value under `npm start`, where that differs from the AWS default. */
+  local?: string
+  /** `npm start` takes it from its own environment (README, Running locally). */
+  startEnv?: true
+}
 
-  SECRETS_SOURCE: oneOf(['aws', 'env'], 'aws'),
-  SECRET_CACHE_SECONDS: int(300, 0, 86_400),
-  PARTNER_API_SECRET_ID: optionalText,
-  PLATFORM_SECRET_ID: optionalText,
-  WEBHOOK_TOKEN_SECRET_ID: optionalText,
-  LINK_SIGNING_SECRET_ID: optionalText,
-  // Only with SECRETS_SOURCE=env (the local runner and tests).
-  PARTNER_API_KEY: optionalText,
-  PARTNER_API_USERNAME: optionalText,
-  PARTNER_API_PASSWORD: optionalText,
-  PLATFORM_SECRET: optionalText,
-  WEBHOOK_TOKEN: optionalText,
-  LINK_SIGNING_KEY: optionalText,
+/** A setting: its shape and what the product knows about it. */
+export type SettingSpec<T> = Setting<T> & SettingInfo
 
-  TABLE_CLIENTS: text('partnerops-clients', 3),
-  TABLE_CHANNELS: text('partnerops-channels', 3),
-  TABLE_EVENTS: text('partnerops-webhook-events', 3),
-  TABLE_CANCELLATIONS: text('partnerops-cancellations', 3),
-  TABLE_AUDIT: text('partnerops-audit', 3),
-  TABLE_OPS: text('partnerops-ops', 3),
-  DYNAMODB_ENDPOINT: optionalText,
+const setting = <T, const I extends SettingInfo>(shape: Setting<T>, info: I): Setting<T> & I => ({
+  ...info,
+  parse: shape.parse,
+})
 
-  EVENT_SINK: oneOf(['eventbridge', 'file', 'none'], 'eventbridge'),
-  EVENT_BUS_NAME: text('partnerops'),
-  EVENTS_FILE: text('.data/events.jsonl'),
+const ALL = 'all' as const
+/** The functions that call the Partner API. */
+const UPSTREAM_CALLERS = ['api', 'onboarding', 'poller'] as const satisfies readonly FunctionKey[]
 
-  WEBHOOK_SIGNATURE: oneOf(['required', 'off'], 'required'),
-  WEBHOOK_RETENTION_DAYS: int(30, 1, 3650),
+/** Every setting, its shape, default and where it applies. */
+export const SETTINGS = {
+  PARTNER_ID: setting(required(/^[A-Za-z0-9_-]{1,64}$/, 'must be a partner id such as examplePA'), {
+    doc: '360dialog partner id',
+    usedBy: ALL,
+    local: 'demoPA',
+    startEnv: true,
+  }),
+  PARTNER_API_BASE_URL: setting(url('https://hub.360dialog.io/api/v2'), {
+    doc: 'Partner API base URL (locally: the simulator unless set)',
+    usedBy: UPSTREAM_CALLERS,
+    startEnv: true,
+  }),
+  PARTNER_API_AUTH: setting(oneOf(['api_key', 'bearer'], 'api_key'), {
+    doc: 'api_key (X-API-Key) or bearer (username/password token flow)',
+    usedBy: UPSTREAM_CALLERS,
+  }),
+  UPSTREAM_TIMEOUT_MS: setting(int(10_000, 100, 120_000), {
+    doc: 'timeout of one Partner API request',
+    usedBy: UPSTREAM_CALLERS,
+  }),
+  UPSTREAM_MAX_ATTEMPTS: setting(int(4, 1, 10), {
+    doc: 'attempts of one retryable Partner API request',
+    usedBy: UPSTREAM_CALLERS,
+  }),
+  UPSTREAM_BUDGET_MS: setting(int(30_000, 100, 900_000), {
+    doc: 'time one Partner API call may take with its retries',
+    usedBy: UPSTREAM_CALLERS,
+  }),
 
-  POLL_PAGE_SIZE: int(100, 1, 1000),
-  POLL_CONCURRENCY: int(4, 1, 32),
-  POLL_BUDGET_MS: int(240_000, 1_000, 900_000),
-  POLL_LEASE_MS: int(300_000, 1_000, 3_600_000),
+  SECRETS_SOURCE: setting(oneOf(['aws', 'env'], 'aws'), {
+    doc: 'aws (Secrets Manager, by the *_SECRET_ID settings) or env (the secret values below)',
+    usedBy: ALL,
+    local: 'env',
+  }),
+  SECRET_CACHE_SECONDS: setting(int(300, 0, 86_400), {
+    doc: 'how long a secret read from Secrets Manager is cached',
+    usedBy: ALL,
+  }),
+  PARTNER_API_SECRET_ID: setting(optionalText, {
+    doc: 'Secrets Manager id of the Partner API credentials',
+    usedBy: ALL,
+    secretId: 'partnerApi',
+  }),
+  PLATFORM_SECRET_ID: setting(optionalText, {
+    doc: 'Secrets Manager id of the Platform Secret',
+    usedBy: ALL,
+    secretId: 'platformSecret',
+  }),
+  WEBHOOK_TOKEN_SECRET_ID: setting(optionalText, {
+    doc: 'Secrets Manager id of the webhook token',
+    usedBy: ALL,
+    secretId: 'webhookToken',
+  }),
+  LINK_SIGNING_SECRET_ID: setting(optionalText, {
+    doc: 'Secrets Manager id of the onboarding link signing key',
+    usedBy: ALL,
+    secretId: 'linkSigningKey',
+  }),
+  PARTNER_API_KEY: setting(optionalText, {
+    doc: 'Partner API key (SECRETS_SOURCE=env)',
+    usedBy: [],
+    secretValue: 'partnerApi',
+    local: 'local-partner-api-key',
+    startEnv: true,
+  }),
+  PARTNER_API_USERNAME: setting(optionalText, {
+    doc: 'Partner API user for bearer auth (SECRETS_SOURCE=env)',
+    usedBy: [],
+    secret: true,
+  }),
+  PARTNER_API_PASSWORD: setting(optionalText, {
+    doc: 'Partner API password for bearer auth (SECRETS_SOURCE=env)',
+    usedBy: [],
+    secret: true,
+  }),
+  PLATFORM_SECRET: setting(optionalText, {
+    doc: 'HMAC key of x-360dialog-signature (SECRETS_SOURCE=env)',
+    usedBy: [],
+    secretValue: 'platformSecret',
+    local: 'local-platform-secret',
+    startEnv: true,
+  }),
+  WEBHOOK_TOKEN: setting(optionalText, {
+    doc: 'x-webhook-token the webhook also requires (SECRETS_SOURCE=env)',
+    usedBy: [],
+    secretValue: 'webhookToken',
+    startEnv: true,
+  }),
+  LINK_SIGNING_KEY: setting(optionalText, {
+    doc: 'HMAC key of onboarding link references (SECRETS_SOURCE=env)',
+    usedBy: [],
+    secretValue: 'linkSigningKey',
+    local: 'local-link-signing-key',
+  }),
 
-  CANCELLATION_BUDGET_PER_HOUR: int(20, 1, 100_000),
-  ONBOARDING_LINK_TTL_SECONDS: int(604_800, 60, 31_536_000),
-  ONBOARDING_CALLBACK_URL: optionalText,
-  ONBOARDING_DEFAULT_REDIRECT_URL: optionalText,
-  ONBOARDING_CALLBACK_RATE_PER_MINUTE: int(30, 1, 100_000),
-  CURSOR_SECRET: text('partnerops-cursor-v1', 8),
-} satisfies Record<string, Setting<unknown>>
+  TABLE_CLIENTS: setting(text('partnerops-clients', 3), { doc: 'clients table', usedBy: ALL }),
+  TABLE_CHANNELS: setting(text('partnerops-channels', 3), { doc: 'channels table', usedBy: ALL }),
+  TABLE_EVENTS: setting(text('partnerops-webhook-events', 3), { doc: 'webhook events table', usedBy: ALL }),
+  TABLE_CANCELLATIONS: setting(text('partnerops-cancellations', 3), {
+    doc: 'cancellations table',
+    usedBy: ALL,
+  }),
+  TABLE_AUDIT: setting(text('partnerops-audit', 3), { doc: 'audit table', usedBy: ALL }),
+  TABLE_OPS: setting(text('partnerops-ops', 3), { doc: 'ops table', usedBy: ALL }),
+  DYNAMODB_ENDPOINT: setting(optionalText, { doc: 'a local DynamoDB endpoint', usedBy: [] }),
 
-/** The parsed configuration: one property per setting of configSchema. */
+  EVENT_SINK: setting(oneOf(['eventbridge', 'file', 'none'], 'eventbridge'), {
+    doc: 'where change events go',
+    usedBy: ALL,
+    local: 'file',
+  }),
+  EVENT_BUS_NAME: setting(text('partnerops'), { doc: 'the change-event bus', usedBy: ALL }),
+  EVENTS_FILE: setting(text('.data/events.jsonl'), { doc: 'change-event log (EVENT_SINK=file)', usedBy: [] }),
+
+  WEBHOOK_SIGNATURE: setting(oneOf(['required', 'off'], 'required'), {
+    doc: 'check x-360dialog-signature (off only with a webhook token)',
+    usedBy: ['webhook'],
+  }),
+  WEBHOOK_RETENTION_DAYS: setting(int(30, 1, 3650), {
+    doc: 'days a stored webhook event is kept',
+    usedBy: ['webhook'],
+  }),
+
+  POLL_PAGE_SIZE: setting(int(100, 1, 1000), { doc: 'Partner API page size', usedBy: ['poller'] }),
+  POLL_CONCURRENCY: setting(int(4, 1, 32), { doc: 'pages in flight', usedBy: ['poller'] }),
+  POLL_BUDGET_MS: setting(int(240_000, 1_000, 900_000), {
+    doc: 'when a reconciliation run stops starting work',
+    usedBy: ['poller'],
+  }),
+  POLL_LEASE_MS: setting(int(300_000, 1_000, 3_600_000), {
+    doc: 'how long a run holds the poll lease',
+    usedBy: ['poller'],
+  }),
+
+  CANCELLATION_BUDGET_PER_HOUR: setting(int(20, 1, 100_000), {
+    doc: 'cancellations one caller may request per hour',
+    usedBy: ['api'],
+    startEnv: true,
+  }),
+  ONBOARDING_LINK_TTL_SECONDS: setting(int(604_800, 60, 31_536_000), {
+    doc: 'lifetime of an onboarding link',
+    usedBy: ['onboarding'],
+  }),
+  ONBOARDING_CALLBACK_URL: setting(optionalText, {
+    doc: 'public URL of the onboarding callback',
+    usedBy: ['onboarding'],
+  }),
+  ONBOARDING_DEFAULT_REDIRECT_URL: setting(optionalText, {
+    doc: 'where the callback sends browsers without a redirectUrl',
+    usedBy: ['onboarding'],
+  }),
+  ONBOARDING_CALLBACK_RATE_PER_MINUTE: setting(int(30, 1, 100_000), {
+    doc: 'callback requests one source may make per minute',
+    usedBy: ['onboarding'],
+  }),
+  CURSOR_SECRET: setting(text('partnerops-cursor-v1', 8), {
+    doc: 'HMAC key of pagination cursors (integrity only)',
+    usedBy: ALL,
+  }),
+} satisfies Record<string, SettingSpec<unknown>>
+
+/** The name of a setting. */
+export type SettingName = keyof typeof SETTINGS
+
+/** Raw values of settings by name: what a process environment holds (a typo is a compile error). */
+export type SettingValues = Partial<Record<SettingName, string>>
+
+/** The parsed configuration: one property per setting. */
 export type Config = {
-  [K in keyof typeof configSchema]: (typeof configSchema)[K] extends Setting<infer T> ? T : never
+  [K in SettingName]: (typeof SETTINGS)[K] extends Setting<infer T> ? T : never
+}
+
+/** Whether `fn` reads setting `name` (a secret id only when the function is granted the secret). */
+export function readsSetting(
+  name: SettingName,
+  fn: FunctionKey,
+  grantedSecrets: readonly SecretName[],
+): boolean {
+  const spec: SettingInfo = SETTINGS[name]
+  if (spec.secretId !== undefined) return grantedSecrets.includes(spec.secretId)
+  return spec.usedBy === 'all' || spec.usedBy.includes(fn)
+}
+
+/** Parses raw values against a table of settings: the values, or every problem by name. */
+export function parseSettings<S extends Record<string, Setting<unknown>>>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): { values: { [K in keyof S]: S[K] extends Setting<infer T> ? T : never }; problems: string[] } {
+  const values: Record<string, unknown> = {}
+  const problems: string[] = []
+  for (const [name, spec] of Object.entries(schema)) {
+    const result = spec.parse(env[name])
+    if (result.ok) values[name] = result.value
+    else problems.push(`${name}: ${result.message}`)
+  }
+  return { values: values as { [K in keyof S]: S[K] extends Setting<infer T> ? T : never }, problems }
 }
 
 /** Rules across settings; each names the variable to fix. */
 function crossChecks(c: Config): string[] {
   const problems: string[] = []
-  const need = (cond: boolean, name: string, message: string): void => {
+  const need = (cond: boolean, name: SettingName, message: string): void => {
     if (cond) problems.push(`${name}: ${message}`)
   }
   need(
@@ -152,15 +339,28 @@ function crossChecks(c: Config): string[] {
 
 /** Parses configuration from an environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const values: Record<string, unknown> = {}
-  const problems: string[] = []
-  for (const [name, setting] of Object.entries(configSchema) as [string, Setting<unknown>][]) {
-    const result = setting.parse(env[name])
-    if (result.ok) values[name] = result.value
-    else problems.push(`${name}: ${result.message}`)
-  }
+  const { values, problems } = parseSettings(SETTINGS, env)
   // Cross-field rules run even when single settings are bad, so one message names every problem.
-  problems.push(...crossChecks(values as Config))
+  problems.push(...crossChecks(values))
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`)
-  return values as Config
+  return values
+}
+
+/** The settings `npm start` uses where they differ from AWS (the `local` column of SETTINGS). */
+export function localSettings(): SettingValues {
+  const out: SettingValues = {}
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingInfo][]) {
+    if (spec.local !== undefined) out[name] = spec.local
+  }
+  return out
+}
+
+/** The product settings `npm start` reads from its own environment, as set there (blank = unset). */
+export function startEnvSettings(env: Record<string, string | undefined>): SettingValues {
+  const out: SettingValues = {}
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingInfo][]) {
+    const value = env[name]
+    if (spec.startEnv && value !== undefined && value.trim() !== '') out[name] = value
+  }
+  return out
 }

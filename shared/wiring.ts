@@ -5,33 +5,41 @@ import { createEventBridgeSink, createFileEventSink, createMemoryEventSink } fro
 import { createPartnerApiClient } from './adapters/partner-api/client'
 import { createAwsSecretSource, createEnvSecretSource } from './adapters/secrets'
 import type { AppDeps } from './deps'
-import type { Config } from './env'
+import { type Config, SETTINGS, type SettingInfo, type SettingName } from './env'
 import { createLogger, createMetrics } from './observability'
-import type { SecretSource } from './ports'
+import type { SecretName, SecretSource } from './ports'
 
 /** The secret source a configuration asks for: Secrets Manager in AWS, environment values locally. */
 export function createSecretSource(config: Config): SecretSource {
   if (config.SECRETS_SOURCE === 'env') {
-    const partnerApi =
-      config.PARTNER_API_AUTH === 'bearer'
-        ? JSON.stringify({ username: config.PARTNER_API_USERNAME, password: config.PARTNER_API_PASSWORD })
-        : config.PARTNER_API_KEY
-    return createEnvSecretSource({
-      ...(partnerApi ? { partnerApi } : {}),
-      ...(config.PLATFORM_SECRET ? { platformSecret: config.PLATFORM_SECRET } : {}),
-      ...(config.WEBHOOK_TOKEN ? { webhookToken: config.WEBHOOK_TOKEN } : {}),
-      ...(config.LINK_SIGNING_KEY ? { linkSigningKey: config.LINK_SIGNING_KEY } : {}),
-    })
+    const values = secretsByName(config, 'secretValue')
+    // Bearer auth keeps its two values in two settings; the secret itself is their JSON.
+    if (config.PARTNER_API_AUTH === 'bearer') {
+      values.partnerApi = JSON.stringify({
+        username: config.PARTNER_API_USERNAME,
+        password: config.PARTNER_API_PASSWORD,
+      })
+    }
+    return createEnvSecretSource(values)
   }
   return createAwsSecretSource({
     maxAgeSeconds: config.SECRET_CACHE_SECONDS,
-    ids: {
-      ...(config.PARTNER_API_SECRET_ID ? { partnerApi: config.PARTNER_API_SECRET_ID } : {}),
-      ...(config.PLATFORM_SECRET_ID ? { platformSecret: config.PLATFORM_SECRET_ID } : {}),
-      ...(config.WEBHOOK_TOKEN_SECRET_ID ? { webhookToken: config.WEBHOOK_TOKEN_SECRET_ID } : {}),
-      ...(config.LINK_SIGNING_SECRET_ID ? { linkSigningKey: config.LINK_SIGNING_SECRET_ID } : {}),
-    },
+    ids: secretsByName(config, 'secretId'),
   })
+}
+
+/** The settings marked as a secret's value (or id) in SETTINGS, by secret name; unset ones left out. */
+function secretsByName(
+  config: Config,
+  role: 'secretValue' | 'secretId',
+): Partial<Record<SecretName, string>> {
+  const out: Partial<Record<SecretName, string>> = {}
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingInfo][]) {
+    const secret = spec[role]
+    const value = config[name]
+    if (secret !== undefined && typeof value === 'string' && value !== '') out[secret] = value
+  }
+  return out
 }
 
 /**

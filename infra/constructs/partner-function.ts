@@ -7,6 +7,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs'
 import * as logs from 'aws-cdk-lib/aws-logs'
 import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
+import type { SettingValues } from '../../shared/env'
 import type { FunctionKey } from '../access'
 import { FUNCTION_ENTRIES, nodejsBundling, REPO_ROOT } from '../bundling'
 import { NAMESPACE, SERVICES } from '../metrics'
@@ -17,8 +18,8 @@ export interface PartnerFunctionProps {
   description: string
   memorySize: number
   timeout: Duration
-  /** Function-specific environment (the Powertools variables are added here). */
-  environment: Record<string, string>
+  /** Its settings (shared/env.ts); the Node and Powertools variables are added here. */
+  environment: SettingValues
   logRetention: logs.RetentionDays
   reservedConcurrency?: number
   /** Asynchronous invocations only: failed events go to this queue after `retryAttempts`. */

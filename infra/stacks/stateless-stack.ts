@@ -12,6 +12,13 @@ import * as sqs from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
 import { TABLES, type TableKey } from '../../shared/adapters/dynamo/tables'
 import { EVENT_SOURCE } from '../../shared/adapters/event-sink'
+import {
+  readsSetting,
+  SETTINGS,
+  type SettingInfo,
+  type SettingName,
+  type SettingValues,
+} from '../../shared/env'
 import { CALLBACK_PATH, WEBHOOK_PATH } from '../../shared/http/routes'
 import type { SecretName } from '../../shared/ports'
 import { ACCESS, type FunctionKey } from '../access'
@@ -25,14 +32,6 @@ export interface StatelessStackProps extends StackProps {
   config: DeployConfig
   tables: Record<TableKey, dynamodb.ITableV2>
   secrets: Partial<Record<SecretName, secretsmanager.ISecret>>
-}
-
-/** The environment variable that carries each secret's id (shared/env.ts). */
-const SECRET_ENV: Record<SecretName, string> = {
-  partnerApi: 'PARTNER_API_SECRET_ID',
-  platformSecret: 'PLATFORM_SECRET_ID',
-  webhookToken: 'WEBHOOK_TOKEN_SECRET_ID',
-  linkSigningKey: 'LINK_SIGNING_SECRET_ID',
 }
 
 /** Sizing of each function: memory (MB) and timeout. */
@@ -113,8 +112,10 @@ export class StatelessStack extends Stack {
     // Per deployment, never a literal in the template: the stack's UUID. The cursor HMAC protects
     // integrity only; whoever can read a function's configuration can already read the tables.
     const cursorSecret = Fn.join('-', ['partnerops-cursor', Fn.select(2, Fn.split('/', this.stackId))])
-    const tableEnv = Object.fromEntries(TABLES.map((t) => [t.configKey, tables[t.key].tableName]))
-    const common: Record<string, string> = {
+    // What this deployment gives each setting (typed: only settings of shared/env.ts exist). Each
+    // function receives the ones it reads (SETTINGS usedBy, secret ids by its grants); the rest keep
+    // their defaults.
+    const deployed: SettingValues = {
       PARTNER_ID: config.partnerId,
       PARTNER_API_BASE_URL: config.partnerApiBaseUrl,
       PARTNER_API_AUTH: config.partnerApiAuth,
@@ -122,36 +123,39 @@ export class StatelessStack extends Stack {
       EVENT_SINK: 'eventbridge',
       EVENT_BUS_NAME: this.bus.eventBusName,
       CURSOR_SECRET: cursorSecret,
-      ...tableEnv,
+      WEBHOOK_SIGNATURE: webhookAuth.signature,
+      WEBHOOK_RETENTION_DAYS: String(config.webhookRetentionDays),
+      POLL_PAGE_SIZE: String(config.pollPageSize),
+      POLL_CONCURRENCY: String(config.pollConcurrency),
+      CANCELLATION_BUDGET_PER_HOUR: String(config.cancellationBudgetPerHour),
+      ...(config.onboardingDefaultRedirectUrl
+        ? { ONBOARDING_DEFAULT_REDIRECT_URL: config.onboardingDefaultRedirectUrl }
+        : {}),
     }
-    const secretsOf = (name: FunctionKey): SecretName[] =>
-      ACCESS[name].secrets.filter((s) => secrets[s] !== undefined)
-    const secretEnv = (name: FunctionKey): Record<string, string> =>
-      Object.fromEntries(secretsOf(name).map((s) => [SECRET_ENV[s], secrets[s]?.secretArn ?? '']))
-
-    const fnEnv: Record<FunctionKey, Record<string, string>> = {
-      webhook: {
-        WEBHOOK_SIGNATURE: webhookAuth.signature,
-        WEBHOOK_RETENTION_DAYS: String(config.webhookRetentionDays),
-      },
+    for (const t of TABLES) deployed[t.configKey] = tables[t.key].tableName
+    for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingInfo][]) {
+      const secret = spec.secretId === undefined ? undefined : secrets[spec.secretId]
+      if (secret) deployed[name] = secret.secretArn
+    }
+    // Settings one function is given whatever the deployment says.
+    const fnSettings: Record<FunctionKey, SettingValues> = {
+      webhook: {},
       webhookApplier: {},
       poller: {
-        POLL_PAGE_SIZE: String(config.pollPageSize),
-        POLL_CONCURRENCY: String(config.pollConcurrency),
         // A run stops starting work 60 s before the function timeout; the lease outlives the timeout.
         POLL_BUDGET_MS: String(FUNCTION_SIZING.poller.timeout.toMilliseconds() - 60_000),
         POLL_LEASE_MS: String(FUNCTION_SIZING.poller.timeout.toMilliseconds() + 60_000),
       },
-      api: {
-        CANCELLATION_BUDGET_PER_HOUR: String(config.cancellationBudgetPerHour),
-        UPSTREAM_BUDGET_MS: '20000',
-      },
-      onboarding: {
-        UPSTREAM_BUDGET_MS: '20000',
-        ...(config.onboardingDefaultRedirectUrl
-          ? { ONBOARDING_DEFAULT_REDIRECT_URL: config.onboardingDefaultRedirectUrl }
-          : {}),
-      },
+      api: { UPSTREAM_BUDGET_MS: '20000' },
+      onboarding: { UPSTREAM_BUDGET_MS: '20000' },
+    }
+    const environmentOf = (name: FunctionKey, extra: SettingValues): SettingValues => {
+      const values: SettingValues = { ...deployed, ...fnSettings[name], ...extra }
+      const env: SettingValues = {}
+      for (const key of Object.keys(values) as SettingName[]) {
+        if (readsSetting(key, name, ACCESS[name].secrets)) env[key] = values[key]
+      }
+      return env
     }
     const descriptions: Record<FunctionKey, string> = {
       webhook: 'PartnerOps: 360dialog webhook receiver (POST /webhooks/360dialog)',
@@ -161,12 +165,12 @@ export class StatelessStack extends Stack {
       poller: 'PartnerOps: scheduled reconciliation with the Partner API',
     }
 
-    const make = (name: FunctionKey, extraEnv: Record<string, string> = {}): PartnerFunction =>
+    const make = (name: FunctionKey, extraEnv: SettingValues = {}): PartnerFunction =>
       new PartnerFunction(this, `${pascal(name)}Function`, {
         name,
         description: descriptions[name],
         ...FUNCTION_SIZING[name],
-        environment: { ...common, ...secretEnv(name), ...fnEnv[name], ...extraEnv },
+        environment: environmentOf(name, extraEnv),
         logRetention,
         ...(name === 'poller'
           ? {

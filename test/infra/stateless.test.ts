@@ -8,7 +8,7 @@ import { ALARM_DEFAULTS } from '../../infra/constructs/monitoring'
 import { SERVICES, WEBHOOK_OUTCOMES } from '../../infra/metrics'
 import { APPLIER_STREAM, FUNCTION_SIZING } from '../../infra/stacks/stateless-stack'
 import type { TableKey } from '../../shared/adapters/dynamo/tables'
-import { loadConfig } from '../../shared/env'
+import { loadConfig, readsSetting, SETTINGS, type SettingInfo, type SettingName } from '../../shared/env'
 import { ROUTES } from '../../shared/http/routes'
 import type { SecretName } from '../../shared/ports'
 import { resourcesOf, type Synthesized, synthesize } from './synth'
@@ -80,12 +80,17 @@ describe('stateless stack', () => {
   })
 
   it('gives each function an environment that shared/env.ts accepts, with only its own secret ids', () => {
-    const secretEnv: Record<SecretName, string> = {
-      partnerApi: 'PARTNER_API_SECRET_ID',
-      platformSecret: 'PLATFORM_SECRET_ID',
-      webhookToken: 'WEBHOOK_TOKEN_SECRET_ID',
-      linkSigningKey: 'LINK_SIGNING_SECRET_ID',
-    }
+    const secretEnv = Object.fromEntries(
+      (Object.entries(SETTINGS) as [SettingName, SettingInfo][]).flatMap(([name, spec]) =>
+        spec.secretId ? [[spec.secretId, name]] : [],
+      ),
+    ) as Record<SecretName, SettingName>
+    expect(Object.keys(secretEnv).sort()).toEqual([
+      'linkSigningKey',
+      'partnerApi',
+      'platformSecret',
+      'webhookToken',
+    ])
     for (const name of FUNCTIONS) {
       const vars = (fns[name].props.Environment as { Variables: Record<string, unknown> }).Variables
       // Tokens (table names, ARNs) become placeholders; everything literal is checked by the real parser.
@@ -126,6 +131,29 @@ describe('stateless stack', () => {
     expect(JSON.stringify(onboardingVars.ONBOARDING_CALLBACK_URL)).toContain(
       `/${STAGE_NAME}/onboarding/callback`,
     )
+  })
+
+  it('sets only settings defined in shared/env.ts, each on the functions that read it, and never a secret value', () => {
+    const runtime = [
+      'NODE_OPTIONS',
+      'POWERTOOLS_SERVICE_NAME',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_LOG_LEVEL',
+    ]
+    for (const name of FUNCTIONS) {
+      const vars = (fns[name].props.Environment as { Variables: Record<string, unknown> }).Variables
+      for (const key of Object.keys(vars).filter((k) => !runtime.includes(k))) {
+        expect(key in SETTINGS, `${name} ${key}`).toBe(true)
+        expect(readsSetting(key as SettingName, name, ACCESS[name].secrets), `${name} ${key}`).toBe(true)
+        const spec: SettingInfo = SETTINGS[key as SettingName]
+        expect(spec.secretValue ?? spec.secret, `${name} ${key}`).toBeUndefined()
+      }
+    }
+    // The Partner API settings go to the functions that call it, not to the webhook path.
+    for (const name of ['webhook', 'webhookApplier'] as const) {
+      const vars = (fns[name].props.Environment as { Variables: Record<string, unknown> }).Variables
+      expect(vars.PARTNER_API_BASE_URL, name).toBeUndefined()
+    }
   })
 
   it('runs the webhook applier as service webhook-applier, sized like the webhook, without secrets', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../../shared/domain/errors'
-import { loadConfig } from '../../shared/env'
+import { loadConfig, localSettings, SETTINGS, type SettingInfo, startEnvSettings } from '../../shared/env'
 
 describe('loadConfig', () => {
   it('applies documented defaults around the one required setting', () => {
@@ -47,5 +47,26 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ PARTNER_ID: 'aPA', SECRETS_SOURCE: 'env', PARTNER_API_AUTH: 'bearer' }),
     ).toThrow(/PARTNER_API_USERNAME/)
+  })
+
+  it('never deploys a setting that holds a secret value, and names each secret id once', () => {
+    const specs = Object.entries(SETTINGS) as [string, SettingInfo][]
+    for (const [name, spec] of specs) {
+      if (spec.secretValue || spec.secret) expect(spec.usedBy, name).toEqual([])
+    }
+    const ids = specs.flatMap(([, spec]) => (spec.secretId ? [spec.secretId] : []))
+    expect(new Set(ids).size).toBe(ids.length)
+  })
+
+  it('gives npm start a configuration that parses with env secrets and the file sink', () => {
+    const c = loadConfig(localSettings())
+    expect(c).toMatchObject({ PARTNER_ID: 'demoPA', SECRETS_SOURCE: 'env', EVENT_SINK: 'file' })
+    expect(c.PLATFORM_SECRET).toBe('local-platform-secret')
+  })
+
+  it('takes from npm start only the settings marked startEnv, blank ones as unset', () => {
+    expect(
+      startEnvSettings({ PARTNER_ID: 'aPA', PLATFORM_SECRET: ' ', TABLE_OPS: 'x', HOME: '/root' }),
+    ).toEqual({ PARTNER_ID: 'aPA' })
   })
 })

@@ -1,0 +1,2 @@
+/** The Lambda functions of the product. */
+export type FunctionKey = 'webhook' | 'webhookApplier' | 'api' | 'onboarding' | 'poller'
