@@ -9,15 +9,6 @@ import { type BundlingOptions, OutputFormat, SourceMapMode } from 'aws-cdk-lib/a
 /** Repository root (infra/..), for entry paths and the lock file. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-/** Lambda entry file of each function, relative to the repository root. */
-export const FUNCTION_ENTRIES = {
-  webhook: 'functions/webhook/index.ts',
-  webhookApplier: 'functions/webhook-applier/index.ts',
-  api: 'functions/api/index.ts',
-  onboarding: 'functions/onboarding/index.ts',
-  poller: 'functions/poller/index.ts',
-} as const
-
 // ESM output cannot `require` the CommonJS dependencies esbuild inlines; this gives them one.
 const REQUIRE_BANNER =
   "import { createRequire as __partnerOpsCreateRequire } from 'node:module';const require = __partnerOpsCreateRequire(import.meta.url);"

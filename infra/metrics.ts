@@ -1,4 +1,4 @@
-import type { FunctionKey } from './access'
+import type { FunctionKey } from '../shared/functions'
 
 /**
  * The custom metrics the alarms and the dashboard read: one place for their names. The functions emit
@@ -8,18 +8,6 @@ import type { FunctionKey } from './access'
 
 /** EMF namespace of every PartnerOps metric (shared/observability.ts METRICS_NAMESPACE). */
 export const NAMESPACE = 'PartnerOps'
-
-/**
- * Powertools service names (POWERTOOLS_SERVICE_NAME and the name each entry passes to createAppDeps),
- * which are also the `service` metric dimension.
- */
-export const SERVICES = {
-  webhook: 'webhook',
-  webhookApplier: 'webhook-applier',
-  api: 'api',
-  onboarding: 'onboarding',
-  poller: 'poller',
-} as const satisfies Record<FunctionKey, string>
 
 /**
  * Metrics of webhook ingestion, emitted by the webhook function only (shared/services/webhooks/ingest-webhook.ts,

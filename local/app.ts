@@ -1,22 +1,16 @@
 import { join } from 'node:path'
-import { ACCESS, type FunctionKey } from '../infra/access'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
 import { KEYS } from '../shared/adapters/dynamo/tables'
 import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
 import type { AppDeps } from '../shared/deps'
 import type { ChangeEvent } from '../shared/domain/types'
-import { loadConfig, localSettings, SETTINGS, type SettingValues } from '../shared/env'
-import { CALLBACK_PATH, type HttpFunctionName, WEBHOOK_PATH } from '../shared/http/routes'
+import { type Config, loadConfig, localSettings, SETTINGS, type SettingValues } from '../shared/env'
+import { FUNCTION_KEYS, FUNCTIONS, type FunctionKey, type HttpFunctionKey } from '../shared/functions'
+import { CALLBACK_PATH, WEBHOOK_PATH } from '../shared/http/routes'
 import { createAppDeps, createSecretSource } from '../shared/wiring'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
-import {
-  type HttpHandler,
-  httpFunctions,
-  localLambdaContext,
-  pollerFunction,
-  streamFunctions,
-} from './handlers'
-import { guardDynamoClient, guardedSink, guardSecrets } from './iam-guard'
+import { type HttpHandler, LOCAL_BUILDERS, localLambdaContext } from './handlers'
+import { guardDynamoClient, guardEvents, guardSecrets } from './iam-guard'
 import { startLocalServer } from './server'
 import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
 import { captureInserts, createStreamQueue, type StreamQueue } from './stream-queue'
@@ -97,7 +91,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       : await startDynalite(dataDir === null ? {} : { path: join(dataDir, 'dynamodb') })
     if ('close' in dynamo) cleanups.push(() => dynamo.close())
 
-    const handlers: Partial<Record<HttpFunctionName, HttpHandler>> = {}
+    const handlers: Partial<Record<HttpFunctionKey, HttpHandler>> = {}
     const server = await startLocalServer({
       host,
       port: opts.port ?? 0,
@@ -126,16 +120,21 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       cleanups.push(() => sim.close())
     }
 
-    const config = loadConfig({
-      ...localSettings(),
-      ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl } : {}),
-      ONBOARDING_CALLBACK_URL: `${server.url}${CALLBACK_PATH}`,
-      ...overrides,
-      SECRETS_SOURCE: 'env',
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      EVENT_SINK: dataDir === null ? 'none' : 'file',
-      EVENTS_FILE: dataDir === null ? 'events.jsonl' : join(dataDir, 'events.jsonl'),
-    })
+    // The local values of SETTINGS, then (per function, as the stack gives them) the function's own
+    // settings, then the caller's; what makes it local always wins.
+    const configWith = (own: SettingValues): Config =>
+      loadConfig({
+        ...localSettings(),
+        ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl } : {}),
+        ONBOARDING_CALLBACK_URL: `${server.url}${CALLBACK_PATH}`,
+        ...own,
+        ...overrides,
+        SECRETS_SOURCE: 'env',
+        DYNAMODB_ENDPOINT: dynamo.endpoint,
+        EVENT_SINK: dataDir === null ? 'none' : 'file',
+        EVENTS_FILE: dataDir === null ? 'events.jsonl' : join(dataDir, 'events.jsonl'),
+      })
+    const config = configWith({})
     const dynamoClient = createLocalDynamoClient(dynamo.endpoint)
     const tables = tableNamesFromConfig(config)
     cleanups.push(async () => dynamoClient.destroy())
@@ -155,38 +154,36 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       process.stderr.write(`${message}\n`)
     }
     const secrets = createSecretSource(config)
-    // Each function gets its own DynamoDB client and secret source, held to its IAM grant in
-    // infra/access.ts, so a grant the stack lacks fails here too, not only in AWS.
+    // Each function gets its own configuration (with its settings from FUNCTIONS), DynamoDB client
+    // and secret source, held to its grants in FUNCTIONS, so a grant the stack lacks fails here too,
+    // not only in AWS.
     let stream: StreamQueue | null = null
     const depsFor = (fn: FunctionKey): AppDeps => {
-      const access = ACCESS[fn]
-      const client = guardDynamoClient(createLocalDynamoClient(dynamo.endpoint), fn, access, tables, report)
+      const client = guardDynamoClient(createLocalDynamoClient(dynamo.endpoint), fn, tables, report)
       captureInserts(client, tables.events, KEYS.events.pk, (key) => stream?.push(key))
       cleanups.push(async () => client.destroy())
-      return createAppDeps(config, `partnerops-${fn}`, {
-        store: createDynamoStore({ client, tables, cursorSecret: config.CURSOR_SECRET }),
-        secrets: guardSecrets(secrets, fn, access.secrets, report),
-        events: access.publishesEvents ? events : guardedSink(fn, report),
+      const own = configWith(FUNCTIONS[fn].settings)
+      return createAppDeps(own, FUNCTIONS[fn].service, {
+        store: createDynamoStore({ client, tables, cursorSecret: own.CURSOR_SECRET }),
+        secrets: guardSecrets(secrets, fn, report),
+        events: guardEvents(events, fn, report),
       })
     }
 
     const applierStream = await startEventsStream(depsFor('webhookApplier'), opts.holdStream ?? false)
     stream = applierStream
-    for (const [name, build] of Object.entries(httpFunctions)) {
-      if (build) handlers[name as HttpFunctionName] = await build(depsFor(name as HttpFunctionName))
+    for (const fn of FUNCTION_KEYS) {
+      if (isHttp(fn)) handlers[fn] = await LOCAL_BUILDERS[fn](depsFor(fn))
     }
-    if (applierStream) cleanups.push(() => applierStream.close())
-    const poller = pollerFunction.build ? await pollerFunction.build(depsFor('poller')) : null
+    cleanups.push(() => applierStream.close())
+    const poller = await LOCAL_BUILDERS.poller(depsFor('poller'))
     let running: Promise<unknown> | null = null
-    const poll = async (): Promise<unknown> => {
-      if (!poller) throw new Error('the poller is not built yet')
-      const ctx = localLambdaContext('poller', config.POLL_BUDGET_MS + 30_000)
-      return poller(
+    const poll = async (): Promise<unknown> =>
+      poller(
         { source: 'local.timer', 'detail-type': 'Scheduled Event', time: new Date().toISOString() },
-        ctx,
+        localLambdaContext('poller'),
       )
-    }
-    if (opts.pollIntervalSeconds && poller) {
+    if (opts.pollIntervalSeconds) {
       const tick = (): void => {
         if (running) return
         running = poll()
@@ -210,7 +207,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       deps,
       credentials: { ...credentials, region: LOCAL_DEFAULTS.region, service: LOCAL_DEFAULTS.service },
       poll,
-      settle: () => applierStream?.settle() ?? Promise.resolve(),
+      settle: () => applierStream.settle(),
       close: closeAll,
     }
   } catch (err) {
@@ -220,25 +217,26 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
 }
 
 /**
- * Stream records per applier invocation, and invocations at once: like a table whose stream has a few
- * shards. Concurrent applies are safe: every state write is a compare-and-set on what was read.
+ * Applier invocations at once: like a table whose stream has a few shards. Concurrent applies are
+ * safe: every state write is a compare-and-set on what was read.
  */
-const STREAM_BATCH_SIZE = 25
 const STREAM_CONCURRENCY = 4
+
+const isHttp = (fn: FunctionKey): fn is HttpFunctionKey => FUNCTIONS[fn].trigger.kind === 'http'
+
 /**
  * Stands in for the events table's DynamoDB stream (dynalite has none): every event stored for the
  * first time (a PutItem that succeeds, seen by captureInserts on the functions' clients) is queued
- * as an INSERT and handed to the same applier Lambda runs.
+ * as an INSERT and handed to the same applier Lambda runs, in batches of its stream trigger's size.
  */
-async function startEventsStream(deps: AppDeps, held: boolean): Promise<StreamQueue | null> {
-  const applier = streamFunctions.webhookApplier ? await streamFunctions.webhookApplier(deps) : null
-  if (!applier) return null
+async function startEventsStream(deps: AppDeps, held: boolean): Promise<StreamQueue> {
+  const applier = await LOCAL_BUILDERS.webhookApplier(deps)
   return createStreamQueue({
     handler: applier,
     keyAttribute: KEYS.events.pk,
     eventSourceARN: `arn:aws:dynamodb:us-east-1:000000000000:table/${deps.config.TABLE_EVENTS}/stream/local`,
     concurrency: STREAM_CONCURRENCY,
-    batchSize: STREAM_BATCH_SIZE,
+    batchSize: FUNCTIONS.webhookApplier.trigger.batchSize,
     held,
     onFailure: (keys, error) =>
       deps.logger.warn('webhook events left pending for the sweep', {

@@ -7,52 +7,59 @@ import type {
   DynamoDBStreamEvent,
 } from 'aws-lambda'
 import type { AppDeps } from '../shared/deps'
-import type { HttpFunctionName } from '../shared/http/routes'
+import { FUNCTIONS, type FunctionKey } from '../shared/functions'
 
 /** An HTTP function as the local server calls it: the same middy-wrapped handler Lambda runs. */
 export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>
 
-/**
- * How the local server builds each HTTP function from the shared deps. A function that is not built
- * yet is absent, and its routes answer 501 with the contract's error body.
- */
-export const httpFunctions: Partial<Record<HttpFunctionName, (deps: AppDeps) => Promise<HttpHandler>>> = {
-  webhook: async (deps) => (await import('../functions/webhook/handler')).buildWebhookHandler(deps),
-  onboarding: async (deps) => (await import('../functions/onboarding/handler')).buildOnboardingHandler(deps),
-  api: async (deps) =>
-    (await import('../functions/api/handler')).buildApiHandler(deps, { streamResponses: true }),
-}
-
 /** The poller as the local timer calls it: the same handler EventBridge Scheduler invokes. */
 export type PollerHandler = (event: unknown, context: Context) => Promise<unknown>
-
-/** How the local runner builds the poller from the shared deps (absent until built). */
-export const pollerFunction: { build?: (deps: AppDeps) => Promise<PollerHandler> } = {
-  build: async (deps) => (await import('../functions/poller/handler')).buildPollerHandler(deps),
-}
 
 /** A DynamoDB Streams consumer as the local runner's stream stand-in calls it. */
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>
 
-/** How the local runner builds each stream consumer from the shared deps (absent until built). */
-export const streamFunctions: { webhookApplier?: (deps: AppDeps) => Promise<StreamHandler> } = {
+/** The handler type of a trigger kind. */
+type HandlerOf<Kind> = Kind extends 'http'
+  ? HttpHandler
+  : Kind extends 'stream'
+    ? StreamHandler
+    : PollerHandler
+
+/** The handler type of one function, from its trigger in FUNCTIONS. */
+export type FunctionHandler<K extends FunctionKey> = HandlerOf<(typeof FUNCTIONS)[K]['trigger']['kind']>
+
+/**
+ * How the local runner builds each function of FUNCTIONS (shared/functions.ts) from its deps: the same
+ * `build…Handler` factory its Lambda entry calls. A function added to FUNCTIONS without a builder
+ * here is a compile error. The management API streams its CSV export locally (no 6 MB cap).
+ */
+export const LOCAL_BUILDERS: { [K in FunctionKey]: (deps: AppDeps) => Promise<FunctionHandler<K>> } = {
+  webhook: async (deps) => (await import('../functions/webhook/handler')).buildWebhookHandler(deps),
   webhookApplier: async (deps) =>
     (await import('../functions/webhook-applier/handler')).buildWebhookApplierHandler(deps),
+  api: async (deps) =>
+    (await import('../functions/api/handler')).buildApiHandler(deps, { streamResponses: true }),
+  onboarding: async (deps) => (await import('../functions/onboarding/handler')).buildOnboardingHandler(deps),
+  poller: async (deps) => (await import('../functions/poller/handler')).buildPollerHandler(deps),
 }
 
 /**
- * The Lambda context the local runner passes to a handler: `fn` names the function (as in
- * partnerops-<fn>-local) and `timeoutMs` is its timeout, counted down like Lambda's.
+ * The Lambda context the local runner passes to a function's handler: named partnerops-<service>-local,
+ * with the function's memory size, and `timeoutMs` (default: the function's own timeout) counted down
+ * like Lambda's.
  */
-export function localLambdaContext(fn: string, timeoutMs: number): Context {
+export function localLambdaContext(
+  fn: FunctionKey,
+  timeoutMs = FUNCTIONS[fn].timeoutSeconds * 1000,
+): Context {
   const deadline = Date.now() + timeoutMs
-  const name = `partnerops-${fn}-local`
+  const name = `partnerops-${FUNCTIONS[fn].service}-local`
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: name,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-    memoryLimitInMB: '512',
+    memoryLimitInMB: String(FUNCTIONS[fn].memoryMb),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${name}`,
     logStreamName: 'local',

@@ -1,12 +1,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import type { FunctionAccess, TableAction } from '../infra/access'
 import type { TableKey, TableNames } from '../shared/adapters/dynamo/tables'
+import { FUNCTIONS, type FunctionAccess, type FunctionKey, type TableAction } from '../shared/functions'
 import type { EventSink, SecretSource } from '../shared/ports'
 
 /**
- * Local stand-in for IAM: the CDK stack grants each function exactly the DynamoDB actions and
- * secrets listed in infra/access.ts, and the local runner holds each function to the same list, so
- * a grant that is missing fails in every local run and integration test instead of only in AWS.
+ * Local stand-in for IAM: the CDK stack grants each function exactly the DynamoDB actions, secrets
+ * and bus access of its definition (FUNCTIONS in shared/functions.ts), and the local runner holds each
+ * function to the same definition, so a grant that is missing fails in every local run and
+ * integration test instead of only in AWS.
  * Hand-written because no library emulates IAM for an in-process client; it checks only what
  * PartnerOps grants (action, table, index, secret name).
  */
@@ -27,11 +28,12 @@ export function requiredAccess(
   return { action, table, index: input.IndexName ?? null }
 }
 
-/** Why `access` does not allow the request, or null when it does. */
+/** Why function `fn`'s grants do not allow the request, or null when they do. */
 export function denial(
-  access: FunctionAccess,
+  fn: FunctionKey,
   req: { action: TableAction; table: TableKey | null; index: string | null },
 ): string | null {
+  const access: FunctionAccess = FUNCTIONS[fn].access
   if (req.table === null) return `dynamodb:${req.action} on a table that is not PartnerOps'`
   const grant = access.tables[req.table]
   if (!grant) return `no access to table ${req.table}`
@@ -48,17 +50,16 @@ export function denial(
 /** Adds the grant check to a DynamoDB client (every command, before it is sent). */
 export function guardDynamoClient(
   client: DynamoDBClient,
-  fn: string,
-  access: FunctionAccess,
+  fn: FunctionKey,
   tables: TableNames,
   report: (message: string) => void,
 ): DynamoDBClient {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const req = requiredAccess(context.commandName ?? '', args.input as { TableName?: string }, tables)
-      const why = denial(access, req)
+      const why = denial(fn, req)
       if (why !== null) {
-        const message = `local IAM: function ${fn} is not granted ${why} (infra/access.ts)`
+        const message = `local IAM: function ${fn} is not granted ${why} (shared/functions.ts)`
         report(message)
         throw new LocalAccessDeniedError(message)
       }
@@ -72,14 +73,14 @@ export function guardDynamoClient(
 /** Wraps a secret source so that a function can read only the secrets it is granted. */
 export function guardSecrets(
   secrets: SecretSource,
-  fn: string,
-  allowed: readonly string[],
+  fn: FunctionKey,
   report: (message: string) => void,
 ): SecretSource {
+  const allowed: readonly string[] = FUNCTIONS[fn].access.secrets
   return {
     async get(name, opts) {
       if (!allowed.includes(name)) {
-        const message = `local IAM: function ${fn} is not granted the ${name} secret (infra/access.ts)`
+        const message = `local IAM: function ${fn} is not granted the ${name} secret (shared/functions.ts)`
         report(message)
         throw new LocalAccessDeniedError(message)
       }
@@ -88,12 +89,18 @@ export function guardSecrets(
   }
 }
 
-/** An event sink for a function not granted events:PutEvents: any publish is refused. */
-export function guardedSink(fn: string, report: (message: string) => void): EventSink {
+/** The event sink a function may use: `events` when it is granted events:PutEvents, else one that refuses. */
+export function guardEvents(
+  events: EventSink,
+  fn: FunctionKey,
+  report: (message: string) => void,
+): EventSink {
+  const access: FunctionAccess = FUNCTIONS[fn].access
+  if (access.publishesEvents) return events
   return {
     async publish(events) {
       if (events.length === 0) return
-      const message = `local IAM: function ${fn} is not granted events:PutEvents (infra/access.ts)`
+      const message = `local IAM: function ${fn} is not granted events:PutEvents (shared/functions.ts)`
       report(message)
       throw new LocalAccessDeniedError(message)
     },

@@ -3,9 +3,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { DynamoDBStreamEvent } from 'aws-lambda'
 import { localLambdaContext, type StreamHandler } from './handlers'
 
-/** The applier's timeout in the stack. */
-const APPLIER_TIMEOUT_MS = 60_000
-
 /** Options of the local stand-in for a DynamoDB stream and its event source mapping. */
 export interface StreamQueueOptions {
   /** The consumer, as Lambda would invoke it. */
@@ -74,10 +71,7 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
   const invoke = async (keys: string[]): Promise<void> => {
     const event = toEvent(keys)
     try {
-      const { batchItemFailures } = await opts.handler(
-        event,
-        localLambdaContext('webhook-applier', APPLIER_TIMEOUT_MS),
-      )
+      const { batchItemFailures } = await opts.handler(event, localLambdaContext('webhookApplier'))
       if (batchItemFailures.length > 0) {
         const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier))
         const keysFailed = event.Records.filter((r) => failed.has(r.dynamodb?.SequenceNumber ?? '')).map(

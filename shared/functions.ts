@@ -1,2 +1,233 @@
+import type { TableKey } from './adapters/dynamo/tables'
+import type { SettingValues } from './env'
+import { type HttpFunctionName, ROUTES, type RouteSpec } from './http/routes'
+import type { SecretName } from './ports'
+
+/**
+ * One definition of each Lambda function of the product, as plain data: its entry file, service name,
+ * sizing, how it is invoked, what it may touch (IAM) and the settings it is given whatever the
+ * deployment says. The CDK stack (infra/stacks/stateless-stack.ts) builds the functions, their grants
+ * and triggers from it; the local runner (local/app.ts, local/handlers.ts) builds and invokes the same
+ * handlers from it; the local IAM guard (local/iam-guard.ts) holds each function to the same grants.
+ * The routes each HTTP function serves are in the route table (shared/http/routes.ts, `fn`).
+ *
+ * Grants are derived from the repository methods each function's services call
+ * (shared/adapters/dynamo/DESIGN.md lists the DynamoDB operation behind each method).
+ */
+
 /** The Lambda functions of the product. */
 export type FunctionKey = 'webhook' | 'webhookApplier' | 'api' | 'onboarding' | 'poller'
+
+/** DynamoDB data-plane actions PartnerOps uses (no batch, no transactions, no PartiQL). */
+export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan'
+
+/** Access to one table: actions on the table itself, and Query on named indexes. */
+export interface TableGrant {
+  actions: readonly TableAction[]
+  indexes?: readonly string[]
+}
+
+/** What one function may touch. */
+export interface FunctionAccess {
+  tables: Partial<Record<TableKey, TableGrant>>
+  /** Secrets it may read (the webhook token only exists when the webhook auth mode uses one). */
+  secrets: readonly SecretName[]
+  /** events:PutEvents on the change-event bus. */
+  publishesEvents: boolean
+}
+
+/** How a function is invoked. */
+export type Trigger =
+  /** API Gateway routes (ROUTES entries whose `fn` is this function). */
+  | { kind: 'http' }
+  /** The events table's DynamoDB stream, INSERT records only, with partial batch responses. */
+  | {
+      kind: 'stream'
+      table: TableKey
+      batchSize: number
+      retryAttempts: number
+      maxRecordAgeSeconds: number
+      parallelizationFactor: number
+    }
+  /** EventBridge Scheduler, at the deployment's poll rate (asynchronous: one retry, then a queue). */
+  | { kind: 'schedule'; asyncRetryAttempts: number }
+
+/** One function. */
+export interface FunctionSpec {
+  /** Lambda entry file, relative to the repository root. */
+  entry: string
+  /** Powertools service name: POWERTOOLS_SERVICE_NAME and the `service` metric dimension. */
+  service: string
+  description: string
+  memoryMb: number
+  timeoutSeconds: number
+  /** Reserved concurrency; absent = the account's unreserved pool. */
+  reservedConcurrency?: number
+  trigger: Trigger
+  access: FunctionAccess
+  /** Settings (shared/env.ts) this function is given whatever the deployment says. */
+  settings: SettingValues
+}
+
+/** The poller's timeout: a run stops starting work a minute before it, and its lease outlives it. */
+const POLLER_TIMEOUT_SECONDS = 300
+/** Under API Gateway's 29 s integration timeout, the management functions give upstream calls 20 s. */
+const HTTP_UPSTREAM_BUDGET: SettingValues = { UPSTREAM_BUDGET_MS: '20000' }
+
+/** Every function of the product. */
+export const FUNCTIONS = {
+  webhook: {
+    entry: 'functions/webhook/index.ts',
+    service: 'webhook',
+    description: 'PartnerOps: 360dialog webhook receiver (POST /webhooks/360dialog)',
+    // 360dialog waits 5 s for the 200 and retries otherwise: working longer than that is wasted.
+    memoryMb: 512,
+    timeoutSeconds: 5,
+    trigger: { kind: 'http' },
+    // ingestWebhook: store first and answer; a redelivery of a still-pending event completes it
+    // inline (the same applyPendingEvent the applier runs), hence the state grants.
+    access: {
+      tables: {
+        events: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+        clients: { actions: ['GetItem', 'PutItem'] },
+        channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
+        cancellations: { actions: ['GetItem', 'PutItem'] },
+        ops: { actions: ['UpdateItem'] },
+      },
+      secrets: ['platformSecret', 'webhookToken'],
+      publishesEvents: true,
+    },
+    settings: {},
+  },
+  webhookApplier: {
+    entry: 'functions/webhook-applier/index.ts',
+    service: 'webhook-applier',
+    description: "PartnerOps: applies stored webhook events from the events table's stream",
+    // A batch of up to 25 events, one at a time, a few single-item writes each: seconds, not a minute.
+    memoryMb: 512,
+    timeoutSeconds: 60,
+    trigger: {
+      kind: 'stream',
+      table: 'events',
+      batchSize: 25,
+      retryAttempts: 5,
+      maxRecordAgeSeconds: 3600,
+      // One batch per shard at a time keeps stream order per shard. Concurrent applies would be safe
+      // (every state write is a compare-and-set), but one is enough for the webhook rates in scope.
+      parallelizationFactor: 1,
+    },
+    // applyPendingEvents: re-read each new event by key, apply it to state (compare-and-set writes),
+    // record its outcome, add the sharded outcome counters. The stream read rights come from the
+    // event source mapping (grantStreamRead), not from here.
+    access: {
+      tables: {
+        events: { actions: ['GetItem', 'UpdateItem'] },
+        clients: { actions: ['GetItem', 'PutItem'] },
+        channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
+        cancellations: { actions: ['GetItem', 'PutItem'] },
+        ops: { actions: ['UpdateItem'] },
+      },
+      secrets: [],
+      publishesEvents: true,
+    },
+    settings: {},
+  },
+  api: {
+    entry: 'functions/api/index.ts',
+    service: 'api',
+    description: 'PartnerOps: management API (reads, cancellation, export, status)',
+    // Under API Gateway's 29 s integration timeout.
+    memoryMb: 1024,
+    timeoutSeconds: 28,
+    trigger: { kind: 'http' },
+    // Reads, cancellation (idempotency, budget, the upstream snapshot stored through applyChannel), audit.
+    access: {
+      tables: {
+        clients: { actions: ['GetItem', 'Scan'], indexes: ['byStatus'] },
+        channels: { actions: ['GetItem', 'PutItem', 'Scan'], indexes: ['byClient', 'byLifecycle'] },
+        events: { actions: [], indexes: ['pending'] },
+        cancellations: { actions: ['GetItem', 'PutItem'] },
+        // Query: GET /status sums the sharded webhook counters.
+        ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },
+        audit: { actions: ['PutItem'] },
+      },
+      secrets: ['partnerApi'],
+      publishesEvents: true,
+    },
+    settings: HTTP_UPSTREAM_BUDGET,
+  },
+  onboarding: {
+    entry: 'functions/onboarding/index.ts',
+    service: 'onboarding',
+    description: 'PartnerOps: onboarding links, onboarding callback, client settings',
+    memoryMb: 512,
+    timeoutSeconds: 28,
+    trigger: { kind: 'http' },
+    // Onboarding links, the callback (applies one client and its channels from the Partner API, rate
+    // budget per source), PATCH /clients (idempotency, guarded write); every outcome audited.
+    access: {
+      tables: {
+        clients: { actions: ['GetItem', 'PutItem'] },
+        // byClient: the callback reads the client's stored channels in one query.
+        channels: { actions: ['GetItem', 'PutItem'], indexes: ['byClient'] },
+        cancellations: { actions: ['GetItem', 'PutItem'] },
+        ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+        audit: { actions: ['PutItem'] },
+      },
+      secrets: ['partnerApi', 'linkSigningKey'],
+      publishesEvents: true,
+    },
+    settings: HTTP_UPSTREAM_BUDGET,
+  },
+  poller: {
+    entry: 'functions/poller/index.ts',
+    service: 'poller',
+    description: 'PartnerOps: scheduled reconciliation with the Partner API',
+    memoryMb: 1024,
+    timeoutSeconds: POLLER_TIMEOUT_SECONDS,
+    // One run at a time: the lease also guards this, the reservation keeps retries from piling up.
+    reservedConcurrency: 1,
+    trigger: { kind: 'schedule', asyncRetryAttempts: 1 },
+    // reconcile: digests (Scan), guarded writes, absence marks, lease and summaries, the pending sweep.
+    access: {
+      tables: {
+        clients: { actions: ['GetItem', 'PutItem', 'Scan'] },
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Scan'], indexes: ['byPhone'] },
+        // The sweep lists the pending index, then re-reads each event by key before completing it.
+        events: { actions: ['GetItem', 'UpdateItem'], indexes: ['pending'] },
+        cancellations: { actions: ['GetItem', 'PutItem'] },
+        ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+      },
+      secrets: ['partnerApi'],
+      publishesEvents: true,
+    },
+    settings: {
+      POLL_BUDGET_MS: String((POLLER_TIMEOUT_SECONDS - 60) * 1000),
+      POLL_LEASE_MS: String((POLLER_TIMEOUT_SECONDS + 60) * 1000),
+    },
+  },
+} as const satisfies Record<FunctionKey, FunctionSpec>
+
+/** Every function key, in definition order. */
+export const FUNCTION_KEYS = Object.keys(FUNCTIONS) as FunctionKey[]
+
+/** The functions invoked by API Gateway: exactly the ones the route table serves. */
+export type HttpFunctionKey = {
+  [K in FunctionKey]: (typeof FUNCTIONS)[K]['trigger']['kind'] extends 'http' ? K : never
+}[FunctionKey]
+
+// The route table and this definition agree on which functions serve HTTP (a compile error otherwise).
+const httpAgrees: [HttpFunctionKey, HttpFunctionName] extends [HttpFunctionName, HttpFunctionKey]
+  ? true
+  : never = true
+void httpAgrees
+
+/** The routes one function serves (none unless its trigger is http). */
+export function routesOf(fn: FunctionKey): readonly RouteSpec[] {
+  return ROUTES.filter((r) => r.fn === fn)
+}
+
+/** One value per function, built from its key. */
+export function perFunction<T>(build: (fn: FunctionKey) => T): Record<FunctionKey, T> {
+  return Object.fromEntries(FUNCTION_KEYS.map((fn) => [fn, build(fn)])) as Record<FunctionKey, T>
+}

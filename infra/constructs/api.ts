@@ -187,18 +187,21 @@ export class PartnerOpsApi extends Construct {
   }
 
   /** Adds every route of ROUTES, each to the function that serves it (call once, with all functions). */
-  addRoutes(functions: Record<HttpFunctionName, lambda.IFunction>): void {
-    const integrations = Object.fromEntries(
-      (Object.entries(functions) as [HttpFunctionName, lambda.IFunction][]).map(([name, fn]) => [
-        name,
-        new apigw.LambdaIntegration(fn, { proxy: true, allowTestInvoke: false }),
-      ]),
-    ) as Record<HttpFunctionName, apigw.LambdaIntegration>
+  addRoutes(functions: Record<HttpFunctionName, { fn: lambda.IFunction }>): void {
+    const integrations = new Map<HttpFunctionName, apigw.LambdaIntegration>()
+    const integration = (name: HttpFunctionName): apigw.LambdaIntegration => {
+      let found = integrations.get(name)
+      if (!found) {
+        found = new apigw.LambdaIntegration(functions[name].fn, { proxy: true, allowTestInvoke: false })
+        integrations.set(name, found)
+      }
+      return found
+    }
 
     for (const route of ROUTES) {
       const method = this.api.root
         .resourceForPath(route.path)
-        .addMethod(route.method, integrations[route.fn], {
+        .addMethod(route.method, integration(route.fn), {
           authorizationType:
             route.auth === 'iam' ? apigw.AuthorizationType.IAM : apigw.AuthorizationType.NONE,
         })

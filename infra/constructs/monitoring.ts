@@ -6,9 +6,9 @@ import * as sns from 'aws-cdk-lib/aws-sns'
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
 import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
+import { FUNCTIONS, type FunctionKey } from '../../shared/functions'
 import { CANCELLATION_PATH, WEBHOOK_PATH } from '../../shared/http/routes'
-import type { FunctionKey } from '../access'
-import { NAMESPACE, POLLER, SERVICES, WEBHOOK, WEBHOOK_OUTCOME_SERVICES, WEBHOOK_OUTCOMES } from '../metrics'
+import { NAMESPACE, POLLER, WEBHOOK, WEBHOOK_OUTCOME_SERVICES, WEBHOOK_OUTCOMES } from '../metrics'
 import type { PartnerOpsApi } from './api'
 
 /** Alarm thresholds that are not deployment settings. */
@@ -45,7 +45,7 @@ export function partnerMetric(
   return new cloudwatch.Metric({
     namespace: NAMESPACE,
     metricName,
-    dimensionsMap: { service: SERVICES[service] },
+    dimensionsMap: { service: FUNCTIONS[service].service },
     statistic,
     period,
   })

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib'
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import * as lambda from 'aws-cdk-lib/aws-lambda'
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations'
@@ -8,20 +8,16 @@ import * as logs from 'aws-cdk-lib/aws-logs'
 import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import type { SettingValues } from '../../shared/env'
-import type { FunctionKey } from '../access'
-import { FUNCTION_ENTRIES, nodejsBundling, REPO_ROOT } from '../bundling'
-import { NAMESPACE, SERVICES } from '../metrics'
+import { FUNCTIONS, type FunctionKey, type FunctionSpec } from '../../shared/functions'
+import { nodejsBundling, REPO_ROOT } from '../bundling'
+import { NAMESPACE } from '../metrics'
 
-/** Settings of one PartnerOps function. */
+/** One PartnerOps function: its definition is FUNCTIONS[name] (shared/functions.ts). */
 export interface PartnerFunctionProps {
   name: FunctionKey
-  description: string
-  memorySize: number
-  timeout: Duration
   /** Its settings (shared/env.ts); the Node and Powertools variables are added here. */
   environment: SettingValues
   logRetention: logs.RetentionDays
-  reservedConcurrency?: number
   /** Asynchronous invocations only: failed events go to this queue after `retryAttempts`. */
   asyncFailures?: { queue: sqs.IQueue; retryAttempts: number; maxEventAge: Duration }
 }
@@ -38,6 +34,7 @@ export class PartnerFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: PartnerFunctionProps) {
     super(scope, id)
+    const spec: FunctionSpec = FUNCTIONS[props.name]
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -54,15 +51,15 @@ export class PartnerFunction extends Construct {
       }),
     )
     this.fn = new NodejsFunction(this, 'Function', {
-      description: props.description,
-      entry: join(REPO_ROOT, FUNCTION_ENTRIES[props.name]),
+      description: spec.description,
+      entry: join(REPO_ROOT, spec.entry),
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize,
-      timeout: props.timeout,
+      memorySize: spec.memoryMb,
+      timeout: Duration.seconds(spec.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
@@ -71,12 +68,12 @@ export class PartnerFunction extends Construct {
       environment: {
         ...props.environment,
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: SERVICES[props.name],
+        POWERTOOLS_SERVICE_NAME: spec.service,
         POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
-      ...(props.reservedConcurrency !== undefined
-        ? { reservedConcurrentExecutions: props.reservedConcurrency }
+      ...(spec.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: spec.reservedConcurrency }
         : {}),
       ...(props.asyncFailures
         ? {

@@ -19,9 +19,16 @@ import {
   type SettingName,
   type SettingValues,
 } from '../../shared/env'
+import {
+  FUNCTION_KEYS,
+  FUNCTIONS,
+  type FunctionAccess,
+  type FunctionKey,
+  perFunction,
+  type Trigger,
+} from '../../shared/functions'
 import { CALLBACK_PATH, WEBHOOK_PATH } from '../../shared/http/routes'
 import type { SecretName } from '../../shared/ports'
-import { ACCESS, type FunctionKey } from '../access'
 import { type DeployConfig, webhookAuthSettings } from '../config'
 import { nagResource, PartnerOpsApi } from '../constructs/api'
 import { Monitoring } from '../constructs/monitoring'
@@ -34,33 +41,11 @@ export interface StatelessStackProps extends StackProps {
   secrets: Partial<Record<SecretName, secretsmanager.ISecret>>
 }
 
-/** Sizing of each function: memory (MB) and timeout. */
-export const FUNCTION_SIZING: Record<FunctionKey, { memorySize: number; timeout: Duration }> = {
-  // 360dialog waits 5 s for the 200 and retries otherwise: working longer than that is wasted.
-  webhook: { memorySize: 512, timeout: Duration.seconds(5) },
-  // A batch of up to 25 events, one at a time, a few single-item writes each: seconds, not a minute.
-  webhookApplier: { memorySize: 512, timeout: Duration.seconds(60) },
-  // Under API Gateway's 29 s integration timeout; upstream calls get a 20 s budget (UPSTREAM_BUDGET_MS).
-  api: { memorySize: 1024, timeout: Duration.seconds(28) },
-  onboarding: { memorySize: 512, timeout: Duration.seconds(28) },
-  poller: { memorySize: 1024, timeout: Duration.minutes(5) },
-}
-
-/** How the webhook applier reads the events table's stream (see the event source in the stack). */
-export const APPLIER_STREAM = {
-  batchSize: 25,
-  retryAttempts: 5,
-  maxRecordAge: Duration.hours(1),
-  // One batch per shard at a time keeps stream order per shard. Concurrent applies would be safe
-  // (every state write is a compare-and-set), but one is enough for the webhook rates in scope.
-  parallelizationFactor: 1,
-} as const
-
 /**
  * Everything that can be replaced freely: the five functions (webhook, webhook applier, API,
  * onboarding, poller), the REST API, the events-stream mapping, the poll schedule, the change-event
  * bus with its archive, the dead-letter queues, alarms, the dashboard and the caller policies. IAM is
- * least privilege per function from ACCESS (infra/access.ts).
+ * least privilege per function; every function is built from its definition in shared/functions.ts.
  */
 export class StatelessStack extends Stack {
   readonly functions: Record<FunctionKey, PartnerFunction>
@@ -109,6 +94,14 @@ export class StatelessStack extends Stack {
         "This queue is itself the on-failure destination of the webhook applier's stream mapping: it receives the shard and sequence range of records given up after the retries; the events stay pending in the table and the reconciliation sweep completes them. Alarmed on depth, never consumed automatically.",
     })
 
+    this.api = new PartnerOpsApi(this, 'Api', {
+      apiName: `${config.stackPrefix}-api`,
+      stageThrottle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
+      webhookThrottle: { rateLimit: config.webhookRateLimit, burstLimit: config.webhookBurstLimit },
+      callbackThrottle: { rateLimit: config.callbackRateLimit, burstLimit: config.callbackBurstLimit },
+      logRetention,
+    })
+
     // Per deployment, never a literal in the template: the stack's UUID. The cursor HMAC protects
     // integrity only; whoever can read a function's configuration can already read the tables.
     const cursorSecret = Fn.join('-', ['partnerops-cursor', Fn.select(2, Fn.split('/', this.stackId))])
@@ -131,90 +124,57 @@ export class StatelessStack extends Stack {
       ...(config.onboardingDefaultRedirectUrl
         ? { ONBOARDING_DEFAULT_REDIRECT_URL: config.onboardingDefaultRedirectUrl }
         : {}),
+      // From the API id alone: the routes (which need the onboarding function) come after it.
+      ONBOARDING_CALLBACK_URL: this.api.stableUrlFor(CALLBACK_PATH),
     }
     for (const t of TABLES) deployed[t.configKey] = tables[t.key].tableName
     for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingInfo][]) {
       const secret = spec.secretId === undefined ? undefined : secrets[spec.secretId]
       if (secret) deployed[name] = secret.secretArn
     }
-    // Settings one function is given whatever the deployment says.
-    const fnSettings: Record<FunctionKey, SettingValues> = {
-      webhook: {},
-      webhookApplier: {},
-      poller: {
-        // A run stops starting work 60 s before the function timeout; the lease outlives the timeout.
-        POLL_BUDGET_MS: String(FUNCTION_SIZING.poller.timeout.toMilliseconds() - 60_000),
-        POLL_LEASE_MS: String(FUNCTION_SIZING.poller.timeout.toMilliseconds() + 60_000),
-      },
-      api: { UPSTREAM_BUDGET_MS: '20000' },
-      onboarding: { UPSTREAM_BUDGET_MS: '20000' },
-    }
-    const environmentOf = (name: FunctionKey, extra: SettingValues): SettingValues => {
-      const values: SettingValues = { ...deployed, ...fnSettings[name], ...extra }
+    const environmentOf = (name: FunctionKey): SettingValues => {
+      const values: SettingValues = { ...deployed, ...FUNCTIONS[name].settings }
       const env: SettingValues = {}
       for (const key of Object.keys(values) as SettingName[]) {
-        if (readsSetting(key, name, ACCESS[name].secrets)) env[key] = values[key]
+        if (readsSetting(key, name, FUNCTIONS[name].access.secrets)) env[key] = values[key]
       }
       return env
     }
-    const descriptions: Record<FunctionKey, string> = {
-      webhook: 'PartnerOps: 360dialog webhook receiver (POST /webhooks/360dialog)',
-      webhookApplier: "PartnerOps: applies stored webhook events from the events table's stream",
-      api: 'PartnerOps: management API (reads, cancellation, export, status)',
-      onboarding: 'PartnerOps: onboarding links, onboarding callback, client settings',
-      poller: 'PartnerOps: scheduled reconciliation with the Partner API',
-    }
-
-    const make = (name: FunctionKey, extraEnv: SettingValues = {}): PartnerFunction =>
-      new PartnerFunction(this, `${pascal(name)}Function`, {
+    const make = (name: FunctionKey): PartnerFunction => {
+      const trigger: Trigger = FUNCTIONS[name].trigger
+      return new PartnerFunction(this, `${pascal(name)}Function`, {
         name,
-        description: descriptions[name],
-        ...FUNCTION_SIZING[name],
-        environment: environmentOf(name, extraEnv),
+        environment: environmentOf(name),
         logRetention,
-        ...(name === 'poller'
+        ...(trigger.kind === 'schedule'
           ? {
-              // One run at a time: the lease also guards this, the reservation keeps retries from piling up.
-              reservedConcurrency: 1,
-              asyncFailures: { queue: pollerFailures, retryAttempts: 1, maxEventAge: pollInterval },
+              asyncFailures: {
+                queue: pollerFailures,
+                retryAttempts: trigger.asyncRetryAttempts,
+                maxEventAge: pollInterval,
+              },
             }
           : {}),
       })
-
-    this.api = new PartnerOpsApi(this, 'Api', {
-      apiName: `${config.stackPrefix}-api`,
-      stageThrottle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
-      webhookThrottle: { rateLimit: config.webhookRateLimit, burstLimit: config.webhookBurstLimit },
-      callbackThrottle: { rateLimit: config.callbackRateLimit, burstLimit: config.callbackBurstLimit },
-      logRetention,
-    })
-    this.functions = {
-      webhook: make('webhook'),
-      webhookApplier: make('webhookApplier'),
-      api: make('api'),
-      // The callback URL from the API id alone: the routes (which need this function) come after.
-      onboarding: make('onboarding', { ONBOARDING_CALLBACK_URL: this.api.stableUrlFor(CALLBACK_PATH) }),
-      poller: make('poller'),
     }
-    this.api.addRoutes({
-      webhook: this.functions.webhook.fn,
-      api: this.functions.api.fn,
-      onboarding: this.functions.onboarding.fn,
-    })
-    for (const name of Object.keys(this.functions) as FunctionKey[]) this.grantAccess(name, props)
+
+    this.functions = perFunction(make)
+    this.api.addRoutes(this.functions)
+    for (const name of FUNCTION_KEYS) this.grantAccess(name, props)
 
     // New events only: MODIFY (outcome, delivery count) and REMOVE (TTL) records never invoke the
     // applier. Partial batch failures retry only the records whose event could not be completed;
     // also grants the stream read rights (grantStreamRead) and the on-failure queue.
+    const applierStream = FUNCTIONS.webhookApplier.trigger
     this.functions.webhookApplier.fn.addEventSource(
-      new DynamoEventSource(tables.events, {
+      new DynamoEventSource(tables[applierStream.table], {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: APPLIER_STREAM.batchSize,
+        batchSize: applierStream.batchSize,
         bisectBatchOnError: true,
-        retryAttempts: APPLIER_STREAM.retryAttempts,
-        maxRecordAge: APPLIER_STREAM.maxRecordAge,
+        retryAttempts: applierStream.retryAttempts,
+        maxRecordAge: Duration.seconds(applierStream.maxRecordAgeSeconds),
         reportBatchItemFailures: true,
-        parallelizationFactor: APPLIER_STREAM.parallelizationFactor,
+        parallelizationFactor: applierStream.parallelizationFactor,
         filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') })],
         onFailure: new SqsDlq(applierFailures),
       }),
@@ -247,13 +207,7 @@ export class StatelessStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       alarmEmail: config.alarmEmail,
-      functions: {
-        webhook: this.functions.webhook.fn,
-        webhookApplier: this.functions.webhookApplier.fn,
-        api: this.functions.api.fn,
-        onboarding: this.functions.onboarding.fn,
-        poller: this.functions.poller.fn,
-      },
+      functions: perFunction((name) => this.functions[name].fn),
       api: this.api,
       deadLetterQueues: {
         PollerFailures: {
@@ -266,7 +220,7 @@ export class StatelessStack extends Stack {
         },
         WebhookApplierFailures: {
           queue: applierFailures,
-          meaning: `stream records of new webhook events were given up after ${APPLIER_STREAM.retryAttempts} retries or ${APPLIER_STREAM.maxRecordAge.toHumanString()}. Those events stay pending; the reconciliation sweep completes them. Fix the cause (the applier logs), then delete the messages.`,
+          meaning: `stream records of new webhook events were given up after ${applierStream.retryAttempts} retries or ${Duration.seconds(applierStream.maxRecordAgeSeconds).toHumanString()}. Those events stay pending; the reconciliation sweep completes them. Fix the cause (the applier logs), then delete the messages.`,
         },
       },
       pollRateMinutes: config.pollRateMinutes,
@@ -314,10 +268,10 @@ export class StatelessStack extends Stack {
     output('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard')
   }
 
-  /** Grants one function exactly the table actions, secrets and bus access of ACCESS[name]. */
+  /** Grants one function exactly the table actions, secrets and bus access of its definition. */
   private grantAccess(name: FunctionKey, props: StatelessStackProps): void {
     const role = this.functions[name].role
-    const access = ACCESS[name]
+    const access: FunctionAccess = FUNCTIONS[name].access
     for (const [key, grant] of Object.entries(access.tables) as [
       TableKey,
       NonNullable<(typeof access.tables)[TableKey]>,

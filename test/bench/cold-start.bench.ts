@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
-import type { FunctionKey } from '../../infra/access'
-import { BUNDLE, FUNCTION_ENTRIES, REPO_ROOT } from '../../infra/bundling'
+import { BUNDLE, REPO_ROOT } from '../../infra/bundling'
+import { FUNCTION_KEYS, FUNCTIONS } from '../../shared/functions'
 import { lambdaEnv } from '../infra/lambda-env'
 import { type Bench, type BenchTable, percentile, round } from './harness'
 
@@ -91,9 +91,9 @@ export const bench: Bench = {
   async run(): Promise<BenchTable[]> {
     const outDir = mkdtempSync(join(tmpdir(), 'partnerops-cold-start-'))
     try {
-      const names = Object.keys(FUNCTION_ENTRIES) as FunctionKey[]
+      const names = FUNCTION_KEYS
       const built: Built[] = [await bundle(outDir, 'reference', { source: REFERENCE_SOURCE })]
-      for (const name of names) built.push(await bundle(outDir, name, { path: FUNCTION_ENTRIES[name] }))
+      for (const name of names) built.push(await bundle(outDir, name, { path: FUNCTIONS[name].entry }))
 
       const tables: BenchTable[] = []
       for (const sourceMaps of [false, true]) {

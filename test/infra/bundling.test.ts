@@ -3,8 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { FunctionKey } from '../../infra/access'
-import { SERVICES } from '../../infra/metrics'
+import { FUNCTION_KEYS, FUNCTIONS, type FunctionKey } from '../../shared/functions'
 import { lambdaEnv } from './lambda-env'
 import { type BuiltApp, buildApp, nagViolations } from './synth'
 
@@ -26,9 +25,7 @@ describe('real bundling', () => {
       const env = (resource.Properties.Environment as { Variables: Record<string, string> }).Variables
       const key = String((resource.Properties.Code as { S3Key: unknown }).S3Key)
       // File assets are staged as asset.<hash> next to the templates; the S3 key is <hash>.zip.
-      const name = (Object.keys(SERVICES) as FunctionKey[]).find(
-        (k) => SERVICES[k] === env.POWERTOOLS_SERVICE_NAME,
-      )
+      const name = FUNCTION_KEYS.find((k) => FUNCTIONS[k].service === env.POWERTOOLS_SERVICE_NAME)
       if (!name) throw new Error(`unknown service ${env.POWERTOOLS_SERVICE_NAME}`)
       bundles[name] = join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`)
     }
@@ -64,7 +61,7 @@ describe('real bundling', () => {
           '-e',
           `const m = await import(${JSON.stringify(url)}); console.log(typeof m.handler)`,
         ],
-        { encoding: 'utf8', env: lambdaEnv(SERVICES[name]), timeout: 30_000 },
+        { encoding: 'utf8', env: lambdaEnv(FUNCTIONS[name].service), timeout: 30_000 },
       )
       expect(run.stderr, name).toBe('')
       expect(run.stdout.trim(), name).toBe('function')

@@ -1,13 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import {
-  NAMESPACE,
-  POLLER,
-  SERVICES,
-  WEBHOOK,
-  WEBHOOK_OUTCOME_SERVICES,
-  WEBHOOK_OUTCOMES,
-} from '../../infra/metrics'
+import { NAMESPACE, POLLER, WEBHOOK, WEBHOOK_OUTCOME_SERVICES, WEBHOOK_OUTCOMES } from '../../infra/metrics'
+import { FUNCTION_KEYS, FUNCTIONS } from '../../shared/functions'
 import { METRICS_NAMESPACE } from '../../shared/observability'
 import { WEBHOOK_METRICS } from '../../shared/services/webhooks/apply-pending-event'
 
@@ -45,10 +39,11 @@ describe('metric names the alarms and dashboard read', () => {
   })
 
   it('use the service names the function entries pass to createAppDeps', () => {
-    expect(SERVICES.webhookApplier).toBe('webhook-applier')
-    for (const service of Object.values(SERVICES)) {
-      const entry = source(`functions/${service}/index.ts`)
-      expect(entry).toContain(`'${service}')`)
+    expect(FUNCTIONS.webhookApplier.service).toBe('webhook-applier')
+    for (const fn of FUNCTION_KEYS) {
+      const { entry, service } = FUNCTIONS[fn]
+      expect(entry).toBe(`functions/${service}/index.ts`)
+      expect(source(entry)).toContain(`'${service}')`)
     }
   })
 })

@@ -2,13 +2,12 @@ import type { Stack } from 'aws-cdk-lib'
 import { Match } from 'aws-cdk-lib/assertions'
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { ACCESS, type FunctionKey } from '../../infra/access'
 import { CALLER_POLICIES, STAGE_NAME } from '../../infra/constructs/api'
 import { ALARM_DEFAULTS } from '../../infra/constructs/monitoring'
-import { SERVICES, WEBHOOK_OUTCOMES } from '../../infra/metrics'
-import { APPLIER_STREAM, FUNCTION_SIZING } from '../../infra/stacks/stateless-stack'
+import { WEBHOOK_OUTCOMES } from '../../infra/metrics'
 import type { TableKey } from '../../shared/adapters/dynamo/tables'
 import { loadConfig, readsSetting, SETTINGS, type SettingInfo, type SettingName } from '../../shared/env'
+import { FUNCTION_KEYS, FUNCTIONS, type FunctionAccess, type FunctionKey } from '../../shared/functions'
 import { ROUTES } from '../../shared/http/routes'
 import type { SecretName } from '../../shared/ports'
 import { resourcesOf, type Synthesized, synthesize } from './synth'
@@ -19,7 +18,7 @@ interface Statement {
   Resource: unknown
 }
 
-const FUNCTIONS: FunctionKey[] = ['webhook', 'webhookApplier', 'api', 'onboarding', 'poller']
+const FNS: FunctionKey[] = ['webhook', 'webhookApplier', 'api', 'onboarding', 'poller']
 // What the stream mapping grants the applier on the events table's stream (grantStreamRead).
 const STREAM_ACTIONS = [
   'dynamodb:DescribeStream',
@@ -28,7 +27,7 @@ const STREAM_ACTIONS = [
   'dynamodb:ListStreams',
 ]
 const keyOfService = (service: unknown): FunctionKey => {
-  const key = (Object.keys(SERVICES) as FunctionKey[]).find((k) => SERVICES[k] === service)
+  const key = FUNCTION_KEYS.find((k) => FUNCTIONS[k].service === service)
   if (!key) throw new Error(`no function with service name ${String(service)}`)
   return key
 }
@@ -66,16 +65,17 @@ describe('stateless stack', () => {
   })
 
   it('has exactly the five functions, on nodejs24.x and arm64 with tracing', () => {
-    expect(Object.keys(fns).sort()).toEqual([...FUNCTIONS].sort())
+    expect(Object.keys(fns).sort()).toEqual([...FNS].sort())
+    expect([...FUNCTION_KEYS].sort()).toEqual([...FNS].sort())
     s.stateless.resourceCountIs('AWS::Lambda::Function', 5)
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const p = fns[name].props
       expect(p.Runtime).toBe('nodejs24.x')
       expect(p.Architectures).toEqual(['arm64'])
       expect(p.Handler).toBe('index.handler')
       expect(p.TracingConfig).toEqual({ Mode: 'Active' })
-      expect(p.MemorySize).toBe(FUNCTION_SIZING[name].memorySize)
-      expect(p.Timeout).toBe(FUNCTION_SIZING[name].timeout.toSeconds())
+      expect(p.MemorySize).toBe(FUNCTIONS[name].memoryMb)
+      expect(p.Timeout).toBe(FUNCTIONS[name].timeoutSeconds)
     }
   })
 
@@ -91,7 +91,7 @@ describe('stateless stack', () => {
       'platformSecret',
       'webhookToken',
     ])
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const vars = (fns[name].props.Environment as { Variables: Record<string, unknown> }).Variables
       // Tokens (table names, ARNs) become placeholders; everything literal is checked by the real parser.
       const env = Object.fromEntries(
@@ -102,7 +102,7 @@ describe('stateless stack', () => {
       expect(config.EVENT_SINK).toBe('eventbridge')
       expect(config.PARTNER_ID).toBe('examplePA')
       expect(vars.POWERTOOLS_METRICS_NAMESPACE).toBe('PartnerOps')
-      expect(vars.POWERTOOLS_SERVICE_NAME).toBe(SERVICES[name])
+      expect(vars.POWERTOOLS_SERVICE_NAME).toBe(FUNCTIONS[name].service)
       for (const key of [
         'TABLE_CLIENTS',
         'TABLE_CHANNELS',
@@ -114,7 +114,7 @@ describe('stateless stack', () => {
         expect(typeof vars[key], `${name} ${key}`).toBe('object')
       }
       const present = (Object.keys(secretEnv) as SecretName[]).filter((k) => vars[secretEnv[k]] !== undefined)
-      expect(present.sort(), name).toEqual([...ACCESS[name].secrets].sort())
+      expect(present.sort(), name).toEqual([...FUNCTIONS[name].access.secrets].sort())
       // Never a secret value, and the cursor secret is derived from the stack id, not a literal.
       expect(JSON.stringify(vars)).not.toMatch(
         /PARTNER_API_KEY|PLATFORM_SECRET"|WEBHOOK_TOKEN"|LINK_SIGNING_KEY"/,
@@ -124,8 +124,8 @@ describe('stateless stack', () => {
     const webhookVars = (fns.webhook.props.Environment as { Variables: Record<string, unknown> }).Variables
     expect(webhookVars.WEBHOOK_SIGNATURE).toBe('required')
     const pollerVars = (fns.poller.props.Environment as { Variables: Record<string, unknown> }).Variables
-    expect(Number(pollerVars.POLL_BUDGET_MS)).toBeLessThan(FUNCTION_SIZING.poller.timeout.toMilliseconds())
-    expect(Number(pollerVars.POLL_LEASE_MS)).toBeGreaterThan(FUNCTION_SIZING.poller.timeout.toMilliseconds())
+    expect(Number(pollerVars.POLL_BUDGET_MS)).toBeLessThan(FUNCTIONS.poller.timeoutSeconds * 1000)
+    expect(Number(pollerVars.POLL_LEASE_MS)).toBeGreaterThan(FUNCTIONS.poller.timeoutSeconds * 1000)
     const onboardingVars = (fns.onboarding.props.Environment as { Variables: Record<string, unknown> })
       .Variables
     expect(JSON.stringify(onboardingVars.ONBOARDING_CALLBACK_URL)).toContain(
@@ -140,11 +140,13 @@ describe('stateless stack', () => {
       'POWERTOOLS_METRICS_NAMESPACE',
       'POWERTOOLS_LOG_LEVEL',
     ]
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const vars = (fns[name].props.Environment as { Variables: Record<string, unknown> }).Variables
       for (const key of Object.keys(vars).filter((k) => !runtime.includes(k))) {
         expect(key in SETTINGS, `${name} ${key}`).toBe(true)
-        expect(readsSetting(key as SettingName, name, ACCESS[name].secrets), `${name} ${key}`).toBe(true)
+        expect(readsSetting(key as SettingName, name, FUNCTIONS[name].access.secrets), `${name} ${key}`).toBe(
+          true,
+        )
         const spec: SettingInfo = SETTINGS[key as SettingName]
         expect(spec.secretValue ?? spec.secret, `${name} ${key}`).toBeUndefined()
       }
@@ -182,14 +184,14 @@ describe('stateless stack', () => {
     expect(JSON.stringify(m.EventSourceArn)).toMatch(new RegExp(`${tableIds.events}.*StreamArn`))
     expect(m).toMatchObject({
       StartingPosition: 'TRIM_HORIZON',
-      BatchSize: APPLIER_STREAM.batchSize,
+      BatchSize: FUNCTIONS.webhookApplier.trigger.batchSize,
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: 5,
       MaximumRecordAgeInSeconds: 3600,
       ParallelizationFactor: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     })
-    expect(APPLIER_STREAM.batchSize).toBe(25)
+    expect(FUNCTIONS.webhookApplier.trigger.batchSize).toBe(25)
     const patterns = (m.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) =>
       JSON.parse(f.Pattern),
     )
@@ -207,7 +209,7 @@ describe('stateless stack', () => {
   })
 
   it('grants each function exactly its table actions, on its tables and indexes only', () => {
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const dynamo = fns[name].statements.filter(
         (st) =>
           list(st.Action).some((a) => a.startsWith('dynamodb:')) &&
@@ -225,7 +227,10 @@ describe('stateless stack', () => {
         }
       }
       const expected = new Map<string, string[]>()
-      for (const [table, grant] of Object.entries(ACCESS[name].tables)) {
+      for (const [table, grant] of Object.entries(
+        FUNCTIONS[name].access.tables as FunctionAccess['tables'],
+      )) {
+        if (!grant) continue
         if (grant.actions.length > 0) expected.set(table, grant.actions.map((a) => `dynamodb:${a}`).sort())
         for (const index of grant.indexes ?? []) expected.set(`${table}/index/${index}`, ['dynamodb:Query'])
       }
@@ -234,7 +239,7 @@ describe('stateless stack', () => {
   })
 
   it('lets only the applier read the events stream, with the stream actions alone, and on that stream only', () => {
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const stream = fns[name].statements.filter((st) =>
         list(st.Action).some((a) => STREAM_ACTIONS.includes(a)),
       )
@@ -251,7 +256,7 @@ describe('stateless stack', () => {
   })
 
   it('grants the applier exactly its table actions, the bus and its failure queue, and nothing else', () => {
-    expect(ACCESS.webhookApplier).toEqual({
+    expect(FUNCTIONS.webhookApplier.access).toEqual({
       tables: {
         events: { actions: ['GetItem', 'UpdateItem'] },
         clients: { actions: ['GetItem', 'PutItem'] },
@@ -277,7 +282,10 @@ describe('stateless stack', () => {
   })
 
   it('lets the poller re-read pending events by key for the sweep, and write their outcome', () => {
-    expect(ACCESS.poller.tables.events).toEqual({ actions: ['GetItem', 'UpdateItem'], indexes: ['pending'] })
+    expect(FUNCTIONS.poller.access.tables.events).toEqual({
+      actions: ['GetItem', 'UpdateItem'],
+      indexes: ['pending'],
+    })
     const onEvents = fns.poller.statements.filter((st) =>
       JSON.stringify(st.Resource).includes(tableIds.events),
     )
@@ -289,7 +297,7 @@ describe('stateless stack', () => {
   })
 
   it('keeps the audit table append-only: PutItem and nothing else, for every function', () => {
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const onAudit = fns[name].statements.filter((st) =>
         list(st.Resource).some((r) => JSON.stringify(r).includes(tableIds.audit)),
       )
@@ -311,7 +319,7 @@ describe('stateless stack', () => {
       poller: ['partnerApi'],
       onboarding: ['partnerApi', 'linkSigningKey'],
     }
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const reads = fns[name].statements.filter((st) =>
         list(st.Action).some((a) => a.startsWith('secretsmanager:')),
       )
@@ -342,7 +350,7 @@ describe('stateless stack', () => {
       }
     }
     // Function roles carry no AWS managed policy (logs go to each function's own log group only).
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const roleId = (fns[name].props.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
       const role = resourcesOf(s.stateless, 'AWS::IAM::Role')[roleId]
       expect(role?.Properties.ManagedPolicyArns).toBeUndefined()
@@ -354,7 +362,7 @@ describe('stateless stack', () => {
 
   it('gives every function an explicit log group with the configured retention', () => {
     const groups = resourcesOf(s.stateless, 'AWS::Logs::LogGroup')
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       const ref = (fns[name].props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref
       expect(groups[ref]?.Properties.RetentionInDays).toBe(90)
     }
@@ -492,8 +500,8 @@ describe('stateless stack', () => {
       EventPattern: { source: ['partnerops'] },
       RetentionDays: 30,
     })
-    for (const name of FUNCTIONS) {
-      expect(ACCESS[name].publishesEvents, name).toBe(true)
+    for (const name of FNS) {
+      expect(FUNCTIONS[name].access.publishesEvents, name).toBe(true)
       const put = fns[name].statements.find((st) => list(st.Action).includes('events:PutEvents'))
       expect(JSON.stringify(put?.Resource)).toMatch(/ChangeEvents/)
     }
@@ -519,7 +527,7 @@ describe('stateless stack', () => {
       )
     expect(find('Errors')).toHaveLength(5)
     expect(find('Throttles')).toHaveLength(5)
-    for (const name of FUNCTIONS) {
+    for (const name of FNS) {
       expect(onFunction('Errors', name), name).toHaveLength(1)
       expect(onFunction('Throttles', name), name).toHaveLength(1)
     }

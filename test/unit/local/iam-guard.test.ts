@@ -1,5 +1,4 @@
 import { describe, expect, it, vi } from 'vitest'
-import { ACCESS } from '../../../infra/access'
 import { denial, guardSecrets, LocalAccessDeniedError, requiredAccess } from '../../../local/iam-guard'
 import type { TableNames } from '../../../shared/adapters/dynamo/tables'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
@@ -26,21 +25,19 @@ describe('local IAM guard', () => {
   })
 
   it('allows exactly what a function is granted', () => {
-    expect(denial(ACCESS.api, { action: 'PutItem', table: 'audit', index: null })).toBeNull()
-    expect(denial(ACCESS.api, { action: 'Query', table: 'channels', index: 'byLifecycle' })).toBeNull()
+    expect(denial('api', { action: 'PutItem', table: 'audit', index: null })).toBeNull()
+    expect(denial('api', { action: 'Query', table: 'channels', index: 'byLifecycle' })).toBeNull()
   })
 
   it('refuses an ungranted action, an updated audit entry, an ungranted index and a foreign table', () => {
-    expect(denial(ACCESS.webhook, { action: 'Scan', table: 'channels', index: null })).toMatch(
-      /Scan on channels/,
-    )
-    expect(denial(ACCESS.api, { action: 'UpdateItem', table: 'audit', index: null })).toMatch(
+    expect(denial('webhook', { action: 'Scan', table: 'channels', index: null })).toMatch(/Scan on channels/)
+    expect(denial('api', { action: 'UpdateItem', table: 'audit', index: null })).toMatch(
       /UpdateItem on audit/,
     )
-    expect(denial(ACCESS.webhook, { action: 'Query', table: 'channels', index: 'byLifecycle' })).toMatch(
+    expect(denial('webhook', { action: 'Query', table: 'channels', index: 'byLifecycle' })).toMatch(
       /byLifecycle/,
     )
-    expect(denial(ACCESS.webhook, { action: 'GetItem', table: null, index: null })).toMatch(/not PartnerOps/)
+    expect(denial('webhook', { action: 'GetItem', table: null, index: null })).toMatch(/not PartnerOps/)
   })
 
   it('lets a function read only its own secrets, and reports the refusal', async () => {
@@ -48,7 +45,6 @@ describe('local IAM guard', () => {
     const secrets = guardSecrets(
       createEnvSecretSource({ partnerApi: 'k', platformSecret: 's' }),
       'webhook',
-      ACCESS.webhook.secrets,
       report,
     )
     expect(await secrets.get('platformSecret')).toBe('s')
