@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import type { SimulatorOptions } from './server'
+import { DEFAULT_VARIANTS, parseVarianceSetting, VARIANT_NAMES, type VarianceSetting } from './variance'
 
 /**
  * Everything the simulator reads from the environment, parsed in one place (`npm run simulator`
@@ -18,6 +19,21 @@ const envSchema = z.object({
   SIMULATOR_WEBHOOK_URL: z.url().optional(),
   SIMULATOR_WEBHOOKS: onOff.default('on'),
   SIMULATOR_AUTO_ADVANCE_MS: z.coerce.number().int().min(0).default(20_000),
+  SIMULATOR_VARIANCE: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return DEFAULT_VARIANTS as VarianceSetting
+      const setting = parseVarianceSetting(raw)
+      if (setting === null) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be on, off or a comma-separated list of ${VARIANT_NAMES.join(', ')}`,
+        })
+        return z.NEVER
+      }
+      return setting
+    }),
 })
 
 /** The simulator's typed settings. */
@@ -34,6 +50,8 @@ export interface SimulatorConfig {
   deliverWebhooks: boolean
   /** Demo-mode interval; null = off. */
   autoAdvanceMs: number | null
+  /** Which real-world variants of bodies it emits (README "Variance"). */
+  variance: VarianceSetting
 }
 
 /** A setting that does not parse; the message names the variable. */
@@ -61,6 +79,7 @@ export function loadSimulatorConfig(env: Record<string, string | undefined> = pr
     webhookUrl: e.SIMULATOR_WEBHOOK_URL ?? null,
     deliverWebhooks: e.SIMULATOR_WEBHOOKS === 'on',
     autoAdvanceMs: e.SIMULATOR_AUTO_ADVANCE_MS === 0 ? null : e.SIMULATOR_AUTO_ADVANCE_MS,
+    variance: e.SIMULATOR_VARIANCE,
   }
 }
 
@@ -76,5 +95,6 @@ export function simulatorOptions(config: SimulatorConfig): SimulatorOptions {
     webhookHeaders: config.webhookToken ? { 'x-webhook-token': config.webhookToken } : {},
     deliverWebhooks: config.deliverWebhooks,
     autoAdvanceMs: config.autoAdvanceMs,
+    variance: config.variance,
   }
 }

@@ -31,6 +31,7 @@ import type {
   UpstreamClientJson,
 } from './types'
 import { isPlainObject } from './util'
+import { DEFAULT_VARIANTS, Variance, type VarianceSetting } from './variance'
 import { WebhookDispatcher } from './webhooks'
 
 export type { GenerateOptions, OnboardOptions } from './state'
@@ -41,6 +42,7 @@ export type {
   UpstreamChannelJson,
   UpstreamClientJson,
 } from './types'
+export { VARIANT_NAMES, type VarianceSetting, type VariantName } from './variance'
 
 /** Options of {@link startSimulator}; every field has a local default. */
 export interface SimulatorOptions {
@@ -77,6 +79,15 @@ export interface SimulatorOptions {
   /** Default 'demo'. */
   seed?: SeedKind
   clock?: () => Date
+  /**
+   * Real-world variants of bodies to emit (README "Variance"): 'on' (all), 'off', or a set of
+   * variant names. Default: `DEFAULT_VARIANTS`, as `SIMULATOR_VARIANCE` unset.
+   */
+  variance?: VarianceSetting
+  /** Seed of the deterministic choice of which objects and deliveries vary; default 11. */
+  varianceSeed?: number
+  /** Share (0–1) of objects and deliveries each enabled variant applies to; default 0.3 (1 = all). */
+  varianceRate?: number
 }
 
 /** What a list hook may do between pages (insert/delete items to simulate pagination drift). */
@@ -138,6 +149,7 @@ class PartnerApiSimulator implements Simulator {
   onList: ListHook | undefined = undefined
 
   private readonly state: SimState
+  private readonly variance: Variance
   private readonly demo: DemoMode
   private readonly dispatcher: WebhookDispatcher
   private readonly server: Server
@@ -163,10 +175,13 @@ class PartnerApiSimulator implements Simulator {
     this.seedKind = opts.seed ?? 'demo'
     this.maxPageSize = Math.max(1, opts.maxPageSize ?? 1000)
     this.defaultPageSize = Math.min(Math.max(1, opts.defaultPageSize ?? 100), this.maxPageSize)
+    this.variance = new Variance(opts.variance ?? DEFAULT_VARIANTS, opts.varianceSeed, opts.varianceRate)
+    const variance = this.variance
     this.state = new SimState({
       partnerId: this.partnerId,
       clock: this.clock,
       webhookUrl: opts.webhookUrl ?? null,
+      isV1Channel: (id) => variance.isV1Channel(id),
     })
     loadSeed(this.state, this.seedKind)
     this.demo = new DemoMode(this.state)
@@ -178,6 +193,7 @@ class PartnerApiSimulator implements Simulator {
       clock: this.clock,
       baseDelayMs: opts.webhookRetryBaseMs ?? 200,
       maxAttempts: opts.webhookMaxAttempts ?? 5,
+      shape: (envelope) => variance.envelope(envelope),
     })
     this.server = createServer((req, res) => {
       this.handle(req, res).catch(() => {
@@ -297,12 +313,12 @@ class PartnerApiSimulator implements Simulator {
 
   /** Sends events in order; each one's first attempt completes before the next starts. */
   private async emit(events: SimEvent[]): Promise<void> {
-    for (const e of events) await this.dispatcher.send(e.event, e.data)
+    for (const e of this.variance.expand(events)) await this.dispatcher.send(e.event, e.data)
   }
 
   /** Fire-and-forget delivery: an API answer never waits for a webhook. */
   private emitInBackground(events: SimEvent[]): void {
-    const serialized = events.map((e) => this.dispatcher.send(e.event, e.data))
+    const serialized = this.variance.expand(events).map((e) => this.dispatcher.send(e.event, e.data))
     void Promise.all(serialized)
   }
 
@@ -404,8 +420,8 @@ class PartnerApiSimulator implements Simulator {
       if (rest.length === 1) return only('GET', () => this.list('clients', url))
       if (b === undefined) return metaReply(404, 'Not found')
       if (rest.length === 2) {
-        if (method === 'GET') return { status: 200, body: state.getClient(b) }
-        if (method === 'PATCH') return { status: 200, body: state.patchClient(b, body) }
+        if (method === 'GET') return { status: 200, body: this.variance.client(state.getClient(b)) }
+        if (method === 'PATCH') return { status: 200, body: this.variance.client(state.patchClient(b, body)) }
         return metaReply(405, 'Method not allowed')
       }
       if (rest.length === 4 && c === 'info' && d === 'balance') {
@@ -423,7 +439,7 @@ class PartnerApiSimulator implements Simulator {
             const enabled = f === 'reactivate' ? false : enabledFlag(body)
             const change = state.cancellation(b, d, enabled)
             this.emitInBackground(change.events)
-            return { status: 200, body: change.channel }
+            return { status: 200, body: this.variance.channel(change.channel) }
           })
         }
       }
@@ -440,11 +456,15 @@ class PartnerApiSimulator implements Simulator {
   private async list(kind: ListKind, url: URL): Promise<Reply> {
     const query = parseListQuery(url.searchParams, this.maxPageSize, this.defaultPageSize)
     if (this.onList) await this.onList(kind, query.offset)
-    const page = kind === 'clients' ? this.state.listClients(query) : this.state.listChannels(query)
-    const { items, ...envelope } = page
+    // The envelope is always the documented one; only its items may show variants.
+    if (kind === 'clients') {
+      const { items, ...envelope } = this.state.listClients(query)
+      return { status: 200, body: { ...envelope, clients: items.map((c) => this.variance.client(c)) } }
+    }
+    const { items, ...envelope } = this.state.listChannels(query)
     return {
       status: 200,
-      body: { ...envelope, [kind === 'clients' ? 'clients' : 'partner_channels']: items },
+      body: { ...envelope, partner_channels: items.map((c) => this.variance.channel(c)) },
     }
   }
 

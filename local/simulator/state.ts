@@ -38,6 +38,8 @@ export interface SimStateOptions {
   partnerId: string
   clock: () => Date
   webhookUrl: string | null
+  /** Whether a channel added with this id is a version 1 (Classic Signup) channel; default never. */
+  isV1Channel?: (channelId: string) => boolean
 }
 
 /** Options of bulk generation (see {@link SimState.generate}). */
@@ -60,6 +62,20 @@ export const NEXT_STATUS: Readonly<Record<string, string>> = {
   submitted: 'ready',
   ready: 'running',
   running: 'live',
+}
+
+/**
+ * Lifecycle steps of a version 1 (Classic Signup) channel: its `status` alone says where it is, and
+ * `ready` means registered and live.
+ */
+export const NEXT_STATUS_V1: Readonly<Record<string, string>> = {
+  created: 'verified',
+  verified: 'ready',
+}
+
+/** The status a channel's next lifecycle step leads to, if any. */
+export function nextStatus(channel: UpstreamChannelJson): string | undefined {
+  return (channel.version === 1 ? NEXT_STATUS_V1 : NEXT_STATUS)[channel.status]
 }
 
 /** Most channels one onboarding may create. */
@@ -186,7 +202,7 @@ export class SimState {
   onboardingChannelIds(): string[] {
     const ids: string[] = []
     for (const channel of this.channels.values()) {
-      if (NEXT_STATUS[channel.status] !== undefined && channel.terminated_at === null) ids.push(channel.id)
+      if (nextStatus(channel) !== undefined && channel.terminated_at === null) ids.push(channel.id)
     }
     return ids
   }
@@ -292,6 +308,11 @@ export class SimState {
       appId: null,
       now: this.now(),
     })
+    if (partial.version === undefined && this.opts.isV1Channel?.(id)) {
+      // A Classic Signup channel: version 1, read by its status; account_mode belongs to version 2.
+      base.version = 1
+      delete base.account_mode
+    }
     const { client: _ignored, ...rest } = partial
     const channel = deepMerge(base, rest)
     channel.id = id
@@ -367,15 +388,17 @@ export class SimState {
 
   /**
    * One lifecycle step: a due cancellation terminates the channel (cancellation_processed); otherwise
-   * created → submitted → ready → running (app id set) → live. Live and terminated channels stay put.
+   * created → submitted → ready → running (app id set) → live, or for a version 1 channel
+   * created → verified → ready (live). Live and terminated channels stay put.
    */
   advance(id: string): ChannelChange {
     const channel = this.getChannel(id)
     const now = this.now()
     if (channel.status === 'terminated') return { channel, events: [] }
     if (isTerminated(channel, now)) return this.terminate(channel)
-    const next = NEXT_STATUS[channel.status]
+    const next = nextStatus(channel)
     if (next === undefined) return { channel, events: [] }
+    if (channel.version === 1) return this.advanceV1(channel, next)
     channel.status = next
     if (next === 'running') {
       channel.integration = {
@@ -399,6 +422,30 @@ export class SimState {
     this.touch(channel)
     if (next === 'live') channel.billing_started_at = isoSeconds(Date.parse(channel.modified_at))
     return { channel, events: [{ event: `channel_${next}`, data: channel }] }
+  }
+
+  /**
+   * A version 1 step. `ready` is live: registered, app id set, billing started; it is announced with
+   * `channel_ready`. No webhook is documented for `verified` (the Commerce Policy review), so that
+   * step sends none: a consumer learns of it from the next list read.
+   */
+  private advanceV1(channel: UpstreamChannelJson, next: string): ChannelChange {
+    channel.status = next
+    if (next !== 'ready') {
+      this.touch(channel)
+      return { channel, events: [] }
+    }
+    channel.integration = {
+      enabled: true,
+      app_id: channel.integration.app_id ?? this.nextAppId(),
+      state: 'running',
+    }
+    channel.availability_status = 'ready'
+    channel.current_limit = channel.current_limit ?? 'TIER_250'
+    channel.current_quality_rating = channel.current_quality_rating ?? 'GREEN'
+    this.touch(channel)
+    channel.billing_started_at = isoSeconds(Date.parse(channel.modified_at))
+    return { channel, events: [{ event: 'channel_ready', data: channel }] }
   }
 
   private terminate(channel: UpstreamChannelJson): ChannelChange {

@@ -88,7 +88,10 @@ export interface UpstreamChannelJson {
   client_id: string
   client: ChannelClientJson
   status: string
-  account_mode: 'sandbox' | 'live'
+  /** Absent on version 1 (Classic Signup) channels, whose `status` decides. */
+  account_mode?: 'sandbox' | 'live'
+  /** 1 for a Classic Signup channel; absent on the (version 2) channels of the examples. */
+  version?: number
   created_at: string
   modified_at: string
   billing_started_at: string | null
@@ -155,7 +158,8 @@ export interface RequestLogEntry {
 /** One webhook event and how its delivery went so far. */
 export interface DeliveryLogEntry {
   event: string
-  id: string
+  /** The envelope's id as sent (a number under the numeric_ids variant). */
+  id: string | number
   status: number | 'error' | 'pending'
   attempts: number
 }

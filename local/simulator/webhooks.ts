@@ -15,7 +15,12 @@ export interface WebhookDispatcherOptions {
   /** Per-attempt timeout (360dialog expects an answer within 5 s). */
   timeoutMs?: number
   fetchImpl?: typeof fetch
+  /** Reshapes each envelope before it is signed (real-world variants); default unchanged. */
+  shape?: (envelope: Envelope) => Envelope
 }
+
+/** A webhook envelope before serialization: `{id, event, data, timestamp}` and whatever a variant adds. */
+export type Envelope = Record<string, unknown> & { id: string | number; event: string; data: unknown }
 
 /** Lowercase hex HMAC-SHA256 of the raw body: the `x-360dialog-signature` value. */
 export function signBody(body: string | Buffer, secret: string): string {
@@ -44,9 +49,15 @@ export class WebhookDispatcher {
   send(event: string, data: unknown): Promise<void> {
     const url = this.opts.url()
     if (!this.opts.enabled || url === null || this.closed) return Promise.resolve()
-    const id = `sim_${randomUUID()}`
-    const body = JSON.stringify({ id, event, data, timestamp: this.opts.clock().toISOString() })
-    const entry: DeliveryLogEntry = { event, id, status: 'pending', attempts: 0 }
+    const envelope: Envelope = {
+      id: `sim_${randomUUID()}`,
+      event,
+      data,
+      timestamp: this.opts.clock().toISOString(),
+    }
+    const shaped = this.opts.shape ? this.opts.shape(envelope) : envelope
+    const body = JSON.stringify(shaped)
+    const entry: DeliveryLogEntry = { event, id: shaped.id, status: 'pending', attempts: 0 }
     this.log.push(entry)
     if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG)
     return this.attempt(url, body, entry)

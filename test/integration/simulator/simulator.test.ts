@@ -61,7 +61,7 @@ describe('simulator over HTTP', () => {
   let api: string
 
   beforeAll(async () => {
-    sim = await startSimulator({ platformSecret: SECRET })
+    sim = await startSimulator({ platformSecret: SECRET, variance: 'off' })
     api = `${sim.baseUrl}/partners/${sim.partnerId}`
   })
   afterAll(async () => {
@@ -560,6 +560,71 @@ describe('simulator over HTTP', () => {
       expect(
         (await fetch(`${sim.url}/_sim/faults`, { method: 'POST', body: '{"errorRate":2}' })).status,
       ).toBe(400)
+    })
+  })
+
+  describe('variance', () => {
+    it('keeps the documented list envelope exactly while items show the variants', async () => {
+      const local = await startSimulator({ variance: 'on', varianceRate: 1, deliverWebhooks: false })
+      try {
+        const client = local.addClient({})
+        local.addChannel({ client_id: client.id })
+        const res = await fetch(`${local.baseUrl}/partners/demoPA/channels?limit=500`, { headers: KEY })
+        const body = (await res.json()) as Record<string, unknown> & {
+          partner_channels: Record<string, unknown>[]
+        }
+        expect(Object.keys(body).sort()).toEqual([
+          'count',
+          'filters',
+          'limit',
+          'offset',
+          'partner_channels',
+          'sort',
+          'total',
+        ])
+        expect(body.count).toBe(body.partner_channels.length)
+        const added = body.partner_channels.find((c) => c['client_id'] === client.id)
+        expect(added).toMatchObject({ version: 1, is_on_biz_app: false })
+        expect(added).not.toHaveProperty('account_mode')
+        expect(added).not.toHaveProperty('billing_started_at')
+      } finally {
+        await local.close()
+      }
+    })
+
+    it('delivers signed variant webhooks and channel_permission_granted after channel_ready', async () => {
+      const receiver = await startReceiver()
+      const local = await startSimulator({
+        platformSecret: SECRET,
+        webhookUrl: receiver.url,
+        variance: new Set(['undated_webhooks', 'numeric_ids', 'nested_entities', 'permission_granted']),
+        varianceRate: 1,
+      })
+      try {
+        const created = local.addChannel({ client_id: 'Kd82nQ1zCL' })
+        await local.advance(created.id)
+        await local.advance(created.id)
+        await waitFor(() => receiver.got.length >= 3, 'three deliveries')
+        expect(receiver.got.every(verifies)).toBe(true)
+        const bodies = receiver.got.map((r) => r.body as unknown as Record<string, unknown>)
+        expect(bodies.map((b) => b['event'])).toEqual([
+          'channel_submitted',
+          'channel_ready',
+          'channel_permission_granted',
+        ])
+        for (const b of bodies) {
+          expect(typeof b['id']).toBe('number')
+          expect(b).not.toHaveProperty('timestamp')
+          const data = b['data'] as { channel: Record<string, unknown>; client: { id: string } }
+          expect(data.channel).toMatchObject({ id: created.id, client_id: 'Kd82nQ1zCL' })
+          expect(data.channel).not.toHaveProperty('modified_at')
+          expect(data.client.id).toBe('Kd82nQ1zCL')
+        }
+        expect(bodies[2]).toMatchObject({ data: { channel: { status: 'ready' } } })
+      } finally {
+        await local.close()
+        await receiver.close()
+      }
     })
   })
 })

@@ -34,8 +34,8 @@ function statusOf(run: () => unknown): number {
 function lifecycleOf(ch: UpstreamChannelJson, now: Date): string {
   return deriveLifecycle(
     {
-      version: parseVersion(undefined),
-      accountMode: ch.account_mode,
+      version: parseVersion(ch.version),
+      accountMode: ch.account_mode ?? null,
       status: ch.status,
       availabilityStatus: ch.availability_status,
       terminatedAt: ch.terminated_at,
