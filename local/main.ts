@@ -1,6 +1,7 @@
 import { ConfigError } from '../shared/domain/errors'
-import { int, loadConfig, localSettings, oneOf, parseSettings, startEnvSettings, text } from '../shared/env'
+import { int, loadConfig, localSettings, parseSettings, startEnvSettings, text } from '../shared/env'
 import { type App, LOCAL_DEFAULTS, startApp } from './app'
+import { loadSimulatorConfig, type SimulatorConfig, SimulatorConfigError } from './simulator/config'
 
 /**
  * `npm start`: the whole product on this machine (README, Running locally). Reads only the documented
@@ -10,16 +11,16 @@ import { type App, LOCAL_DEFAULTS, startApp } from './app'
  * never a stack trace.
  */
 
-/** The runner's own settings: where it listens and stores, and how the simulator behaves. */
+/**
+ * The runner's own settings: where it listens and stores. The simulator's (SIMULATOR_*) are parsed
+ * by its own config (local/simulator/config.ts).
+ */
 const RUNNER_SETTINGS = {
   PORT: int(3000, 0, 65_535),
-  SIMULATOR_PORT: int(4010, 0, 65_535),
   DATA_DIR: text('.data', 1),
   POLL_INTERVAL_SECONDS: int(60, 1, 86_400),
   LOCAL_ACCESS_KEY_ID: text(LOCAL_DEFAULTS.accessKeyId, 1),
   LOCAL_SECRET_ACCESS_KEY: text(LOCAL_DEFAULTS.secretAccessKey, 1),
-  SIMULATOR_WEBHOOKS: oneOf(['on', 'off'], 'on'),
-  SIMULATOR_AUTO_ADVANCE_MS: int(20_000, 0, Number.MAX_SAFE_INTEGER),
 }
 
 type RunnerEnv = ReturnType<typeof parseSettings<typeof RUNNER_SETTINGS>>['values']
@@ -42,6 +43,13 @@ function describeStartError(err: unknown, env: RunnerEnv): string {
 async function main(): Promise<void> {
   const { values: env, problems } = parseSettings(RUNNER_SETTINGS, process.env)
   if (problems.length > 0) fail(`invalid environment: ${problems.join('; ')}`)
+  let sim: SimulatorConfig
+  try {
+    sim = loadSimulatorConfig(process.env)
+  } catch (err) {
+    if (err instanceof SimulatorConfigError) fail(`invalid environment: ${err.message}`)
+    throw err
+  }
   const overrides = startEnvSettings(process.env)
   const external = overrides.PARTNER_API_BASE_URL !== undefined
   if (external && (!overrides.PARTNER_ID || !overrides.PARTNER_API_KEY)) {
@@ -67,9 +75,10 @@ async function main(): Promise<void> {
       simulator: external
         ? false
         : {
-            port: env.SIMULATOR_PORT,
-            deliverWebhooks: env.SIMULATOR_WEBHOOKS === 'on',
-            autoAdvanceMs: env.SIMULATOR_AUTO_ADVANCE_MS === 0 ? null : env.SIMULATOR_AUTO_ADVANCE_MS,
+            port: sim.port,
+            deliverWebhooks: sim.deliverWebhooks,
+            autoAdvanceMs: sim.autoAdvanceMs,
+            variance: sim.variance,
           },
       onChange: (e) => {
         const d = e.detail
