@@ -13,7 +13,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Partner webhook receiver (HMAC-signed, not SigV4) */
+        /**
+         * Partner webhook receiver (HMAC-signed, not SigV4)
+         * @description 360dialog delivers partner webhooks here. The signature (and the optional token) is checked on
+         *     the raw bytes before anything is parsed; the event is stored with one conditional write keyed
+         *     by its `id` (or a hash of the body) and the answer is 200 only once it is stored. It is
+         *     applied to state moments later. Duplicates answer 200 with `duplicate: true` and change
+         *     nothing; unknown event types are stored and counted.
+         */
         post: operations["receiveWebhook"];
         delete?: never;
         options?: never;
@@ -28,6 +35,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List clients
+         * @description One page of the partner's clients, optionally only those with an upstream `status`.
+         */
         get: operations["listClients"];
         put?: never;
         post?: never;
@@ -46,13 +57,21 @@ export interface paths {
             };
             cookie?: never;
         };
+        /**
+         * Get a client
+         * @description One client as stored, with the number of its channels by lifecycle and their ids.
+         */
         get: operations["getClient"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change maxChannels and/or partnerPayload upstream, then in state */
+        /**
+         * Change maxChannels and/or partnerPayload upstream, then in state
+         * @description Sends the client PATCH to the Partner API, stores the client it returns, audits the change and
+         *     answers the client. Unknown client → 404 with nothing sent; upstream refusal → 502.
+         */
         patch: operations["patchClient"];
         trace?: never;
     };
@@ -63,6 +82,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List channels
+         * @description One page of channels; the filters combine with AND.
+         */
         get: operations["listChannels"];
         put?: never;
         post?: never;
@@ -81,6 +104,10 @@ export interface paths {
             };
             cookie?: never;
         };
+        /**
+         * Get a channel
+         * @description One channel as stored (never its API key).
+         */
         get: operations["getChannel"];
         put?: never;
         post?: never;
@@ -100,9 +127,14 @@ export interface paths {
             };
             cookie?: never;
         };
+        /**
+         * Get a channel's cancellation record
+         * @description The latest cancellation record of the channel (404 when none was ever requested).
+         */
         get: operations["getCancellation"];
         put?: never;
         /**
+         * Request a channel's cancellation
          * @description Requests the channel's cancellation upstream, exactly once per idempotency key (scoped to the
          *     caller's principal). Same key and request → the first response again, byte for byte (with
          *     header `idempotent-replayed: true`); same key with another request → 422; while the first is
@@ -110,7 +142,12 @@ export interface paths {
          *     against the caller's hourly cancellation budget (replays do not).
          */
         post: operations["requestCancellation"];
-        /** @description Revokes a pending cancellation upstream (`{"enabled": false}`); idempotent like the request. */
+        /**
+         * Revoke a pending cancellation
+         * @description Revokes a pending cancellation upstream (`{"enabled": false}`); idempotent like the request.
+         *     The record becomes `revoked` only when upstream shows no termination date any more; if it
+         *     still does, 502 `revoke_not_applied`. Nothing pending → 409 `nothing_pending`.
+         */
         delete: operations["revokeCancellation"];
         options?: never;
         head?: never;
@@ -124,6 +161,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Export every channel as CSV
+         * @description One row per channel, streamed locally; in AWS one buffered response, 413 `export_too_large`
+         *     beyond 5,000,000 bytes (page through `GET /channels` instead).
+         */
         get: operations["exportChannels"];
         put?: never;
         post?: never;
@@ -140,6 +182,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Operational status
+         * @description The last reconciliation run and the last successful one, stored channels by lifecycle, and
+         *     webhook counts (received, duplicates, rejected, unknown type, stale, unauthorized, applied,
+         *     and events stuck pending for more than 5 minutes).
+         */
         get: operations["getStatus"];
         put?: never;
         post?: never;
@@ -158,6 +206,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Create a client onboarding link
+         * @description A link to 360dialog's permission page with `partner` set to your payload and a `redirect_url`
+         *     back to PartnerOps carrying a signed reference (valid 7 days by default) to the payload and
+         *     your `redirectUrl`. `redirectUrl` must be https (http only for localhost) and may not use the
+         *     query names `client`, `channel` or `project`.
+         */
         post: operations["createOnboardingLink"];
         delete?: never;
         options?: never;
@@ -172,6 +227,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Onboarding callback (public, the client's browser)
+         * @description Where 360dialog sends the client's browser after onboarding. Checks the ids and the signed
+         *     `ref`, reconciles the client and its channels from the Partner API at once, sets the client's
+         *     partner payload upstream when it is missing, and redirects to the partner's `redirectUrl`
+         *     with `client` and `channels` appended. Rate limited per source address.
+         */
         get: operations["onboardingCallback"];
         put?: never;
         post?: never;
@@ -342,6 +404,14 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "channel_not_found",
+                 *         "message": "Channel not found"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -351,6 +421,25 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "already_cancelled",
+                 *         "message": "A cancellation of this channel is already pending"
+                 *       },
+                 *       "cancellation": {
+                 *         "channelId": "Ch7Kp2VxCH",
+                 *         "clientId": "Kd82nQ1zCL",
+                 *         "state": "requested",
+                 *         "requestedBy": "arn:aws:iam::123456789012:role/support-tool",
+                 *         "requestedAt": "2026-11-21T09:00:00.000Z",
+                 *         "idempotencyKey": "5b0c7f7e-4d7b-4c55-9c1e-2f3c1a9d8e10",
+                 *         "reason": "customer churned",
+                 *         "terminatesAt": "2026-12-21T09:00:00.000Z",
+                 *         "confirmedAt": null
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     error: components["schemas"]["ErrorDetail"];
                     cancellation?: components["schemas"]["Cancellation"] | null;
@@ -387,6 +476,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "id": "evt-7f3a9c",
+                 *       "event": "channel_live",
+                 *       "timestamp": "2026-11-20T10:15:00Z",
+                 *       "data": {
+                 *         "channel": {
+                 *           "id": "Ch7Kp2VxCH",
+                 *           "client_id": "Kd82nQ1zCL",
+                 *           "account_mode": "live"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     id?: string | number;
                     event: string;
@@ -401,6 +504,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "accepted",
+                     *       "eventKey": "id#evt-7f3a9c",
+                     *       "duplicate": false
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status: "accepted";
@@ -421,6 +531,10 @@ export interface operations {
                 limit?: components["parameters"]["limit"];
                 /** @description Opaque; from the previous page's nextCursor. A bad cursor → 400. */
                 cursor?: components["parameters"]["cursor"];
+                /**
+                 * @description Only clients with this upstream status.
+                 * @example active
+                 */
                 status?: string;
             };
             header?: never;
@@ -435,6 +549,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "clientId": "Kd82nQ1zCL",
+                     *           "name": "Acme Retail",
+                     *           "organisation": "Acme Retail GmbH",
+                     *           "status": "active",
+                     *           "partnerPayload": "customer-42",
+                     *           "contactEmail": "ops@acme.example",
+                     *           "maxChannels": 5,
+                     *           "upstreamCreatedAt": "2026-10-01T08:00:00.000Z",
+                     *           "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
+                     *           "updatedAt": "2026-11-20T10:15:02.114Z",
+                     *           "source": "webhook"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "eyJjbGllbnRJZCI6IktkODJuUTF6Q0wifQ.6b1f0c2e"
+                     *     }
+                     */
                     "application/json": {
                         items: components["schemas"]["Client"][];
                         nextCursor: string | null;
@@ -462,6 +596,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "clientId": "Kd82nQ1zCL",
+                     *       "name": "Acme Retail",
+                     *       "organisation": "Acme Retail GmbH",
+                     *       "status": "active",
+                     *       "partnerPayload": "customer-42",
+                     *       "contactEmail": "ops@acme.example",
+                     *       "maxChannels": 5,
+                     *       "upstreamCreatedAt": "2026-10-01T08:00:00.000Z",
+                     *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
+                     *       "updatedAt": "2026-11-20T10:15:02.114Z",
+                     *       "source": "webhook",
+                     *       "channels": {
+                     *         "total": 2,
+                     *         "byLifecycle": {
+                     *           "draft": 0,
+                     *           "onboarding": 0,
+                     *           "error": 0,
+                     *           "live": 1,
+                     *           "pending_deletion": 1,
+                     *           "terminated": 0
+                     *         },
+                     *         "channelIds": [
+                     *           "Ch7Kp2VxCH",
+                     *           "Ch9Lm3WyCH"
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ClientWithChannels"];
                 };
             };
@@ -483,6 +647,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "maxChannels": 5,
+                 *       "partnerPayload": "customer-42"
+                 *     }
+                 */
                 "application/json": {
                     maxChannels?: number;
                     partnerPayload?: string;
@@ -496,6 +666,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "clientId": "Kd82nQ1zCL",
+                     *       "name": "Acme Retail",
+                     *       "organisation": "Acme Retail GmbH",
+                     *       "status": "active",
+                     *       "partnerPayload": "customer-42",
+                     *       "contactEmail": "ops@acme.example",
+                     *       "maxChannels": 5,
+                     *       "upstreamCreatedAt": "2026-10-01T08:00:00.000Z",
+                     *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
+                     *       "updatedAt": "2026-11-20T10:15:02.114Z",
+                     *       "source": "webhook"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Client"];
                 };
             };
@@ -513,7 +698,15 @@ export interface operations {
                 limit?: components["parameters"]["limit"];
                 /** @description Opaque; from the previous page's nextCursor. A bad cursor → 400. */
                 cursor?: components["parameters"]["cursor"];
+                /**
+                 * @description Only this client's channels.
+                 * @example Kd82nQ1zCL
+                 */
                 clientId?: components["schemas"]["Id"];
+                /**
+                 * @description Only channels in this lifecycle state.
+                 * @example live
+                 */
                 lifecycle?: components["schemas"]["Lifecycle"];
             };
             header?: never;
@@ -528,6 +721,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "channelId": "Ch7Kp2VxCH",
+                     *           "clientId": "Kd82nQ1zCL",
+                     *           "phoneNumber": "+4915112345678",
+                     *           "displayName": "Acme Support",
+                     *           "lifecycle": "live",
+                     *           "accountMode": "live",
+                     *           "status": "ready",
+                     *           "availabilityStatus": "active",
+                     *           "terminatedAt": null,
+                     *           "partnerPayload": "customer-42",
+                     *           "companyName": "Acme Retail GmbH",
+                     *           "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
+                     *           "updatedAt": "2026-11-20T10:15:02.114Z",
+                     *           "source": "webhook"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
                     "application/json": {
                         items: components["schemas"]["Channel"][];
                         nextCursor: string | null;
@@ -555,6 +771,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "channelId": "Ch7Kp2VxCH",
+                     *       "clientId": "Kd82nQ1zCL",
+                     *       "phoneNumber": "+4915112345678",
+                     *       "displayName": "Acme Support",
+                     *       "lifecycle": "live",
+                     *       "accountMode": "live",
+                     *       "status": "ready",
+                     *       "availabilityStatus": "active",
+                     *       "terminatedAt": null,
+                     *       "partnerPayload": "customer-42",
+                     *       "companyName": "Acme Retail GmbH",
+                     *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
+                     *       "updatedAt": "2026-11-20T10:15:02.114Z",
+                     *       "source": "webhook"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Channel"];
                 };
             };
@@ -580,6 +814,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "channelId": "Ch7Kp2VxCH",
+                     *       "clientId": "Kd82nQ1zCL",
+                     *       "state": "confirmed",
+                     *       "requestedBy": "arn:aws:iam::123456789012:role/support-tool",
+                     *       "requestedAt": "2026-11-21T09:00:00.000Z",
+                     *       "idempotencyKey": "5b0c7f7e-4d7b-4c55-9c1e-2f3c1a9d8e10",
+                     *       "reason": "customer churned",
+                     *       "terminatesAt": "2026-12-21T09:00:00.000Z",
+                     *       "confirmedAt": "2026-11-21T09:00:03.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Cancellation"];
                 };
             };
@@ -602,6 +849,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "customer churned"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CancellationBody"];
             };
         };
@@ -612,6 +864,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "channelId": "Ch7Kp2VxCH",
+                     *       "clientId": "Kd82nQ1zCL",
+                     *       "state": "requested",
+                     *       "requestedBy": "arn:aws:iam::123456789012:role/support-tool",
+                     *       "requestedAt": "2026-11-21T09:00:00.000Z",
+                     *       "idempotencyKey": "5b0c7f7e-4d7b-4c55-9c1e-2f3c1a9d8e10",
+                     *       "reason": "customer churned",
+                     *       "terminatesAt": "2026-12-21T09:00:00.000Z",
+                     *       "confirmedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["Cancellation"];
                 };
             };
@@ -649,6 +914,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /** @example {} */
                 "application/json": components["schemas"]["CancellationBody"];
             };
         };
@@ -659,6 +925,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "channelId": "Ch7Kp2VxCH",
+                     *       "clientId": "Kd82nQ1zCL",
+                     *       "state": "revoked",
+                     *       "requestedBy": "arn:aws:iam::123456789012:role/support-tool",
+                     *       "requestedAt": "2026-11-21T09:00:00.000Z",
+                     *       "idempotencyKey": "5b0c7f7e-4d7b-4c55-9c1e-2f3c1a9d8e10",
+                     *       "reason": "customer churned",
+                     *       "terminatesAt": null,
+                     *       "confirmedAt": "2026-11-21T09:00:03.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Cancellation"];
                 };
             };
@@ -686,6 +965,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example client_id,company_name,phone_number,contact_email,lifecycle,account_mode,availability_status,number_registration,meta_business_verification,message_on_behalf,terminated_at,partner_payload,upstream_modified_at
+                     *     Kd82nQ1zCL,Acme Retail GmbH,+4915112345678,ops@acme.example,live,live,active,registered,verified,approved,,customer-42,2026-11-20T10:15:00.000Z
+                     */
                     "text/csv": string;
                 };
             };
@@ -708,6 +991,54 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "reconciliation": {
+                     *         "last": {
+                     *           "runId": "01JD4Q8Z3V7M",
+                     *           "startedAt": "2026-11-21T09:00:00.000Z",
+                     *           "endedAt": "2026-11-21T09:00:04.210Z",
+                     *           "outcome": "succeeded",
+                     *           "error": null,
+                     *           "complete": true,
+                     *           "pages": 3,
+                     *           "calls": 4,
+                     *           "retries": 0
+                     *         },
+                     *         "lastSuccess": {
+                     *           "runId": "01JD4Q8Z3V7M",
+                     *           "startedAt": "2026-11-21T09:00:00.000Z",
+                     *           "endedAt": "2026-11-21T09:00:04.210Z",
+                     *           "outcome": "succeeded",
+                     *           "error": null,
+                     *           "complete": true
+                     *         }
+                     *       },
+                     *       "channels": {
+                     *         "total": 12,
+                     *         "byLifecycle": {
+                     *           "draft": 1,
+                     *           "onboarding": 2,
+                     *           "error": 0,
+                     *           "live": 7,
+                     *           "pending_deletion": 1,
+                     *           "terminated": 1
+                     *         }
+                     *       },
+                     *       "webhooks": {
+                     *         "received": 1840,
+                     *         "duplicates": 37,
+                     *         "rejected": 0,
+                     *         "unknown": 2,
+                     *         "stale": 5,
+                     *         "unauthorized": 0,
+                     *         "applied": 1796,
+                     *         "stuck": 0,
+                     *         "stuckCapped": false
+                     *       },
+                     *       "at": "2026-11-21T09:01:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Status"];
                 };
             };
@@ -723,6 +1054,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "partnerPayload": "customer-42",
+                 *       "redirectUrl": "https://app.example.com/whatsapp/done"
+                 *     }
+                 */
                 "application/json": {
                     partnerPayload: string;
                     /** Format: uri */
@@ -738,9 +1075,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "url": "https://hub.360dialog.com/dashboard/app/demoPA/permissions?partner=customer-42&redirect_url=https%3A%2F%2Fabc123defg.execute-api.eu-west-1.amazonaws.com%2Fv1%2Fonboarding%2Fcallback%3Fref%3DeyJwIjoiY3VzdG9tZXItNDIifQ.3f9a",
+                     *       "expiresAt": "2026-12-03T10:15:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uri */
                         url: string;
+                        /** Format: date-time */
+                        expiresAt?: string;
                     };
                 };
             };
@@ -751,9 +1096,13 @@ export interface operations {
     onboardingCallback: {
         parameters: {
             query: {
+                /** @example Kd82nQ1zCL */
                 client: string;
+                /** @example [Ch7Kp2VxCH] */
                 channels: string;
+                /** @example [] */
                 revokedChannels?: string;
+                /** @example eyJwIjoiY3VzdG9tZXItNDIifQ.3f9a */
                 ref: string;
             };
             header?: never;

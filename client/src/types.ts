@@ -47,9 +47,7 @@ export type ChannelFilters = ListChannelsQuery & {
 
 export type ClientSettings = JsonOf<operations['patchClient']['requestBody']>
 export type OnboardingLinkRequest = JsonOf<operations['createOnboardingLink']['requestBody']>
-export type OnboardingLink = JsonOf<operations['createOnboardingLink']['responses'][200]> & {
-  expiresAt?: string
-}
+export type OnboardingLink = JsonOf<operations['createOnboardingLink']['responses'][200]>
 export type CancellationRequest = Schemas['CancellationBody']
 
 // The two routes below are in the product's interface but not served yet, so not in

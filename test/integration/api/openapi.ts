@@ -77,3 +77,10 @@ export function openApiProblems(
   }
   return problems
 }
+
+/** Checks `value` against a schema of the document (its `$ref`s resolve to the components). */
+export function schemaProblems(schema: unknown, value: unknown): string[] {
+  const validate = ajv.compile(rewrite(schema) as object)
+  if (validate(value)) return []
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '(value)'} ${e.message ?? ''}`)
+}
