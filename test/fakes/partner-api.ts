@@ -1,12 +1,56 @@
-import { NotFoundError, UpstreamError } from '../../shared/domain/errors'
+import { UpstreamError } from '../../shared/domain/errors'
 import type { UpstreamChannel, UpstreamClient, UpstreamPartner } from '../../shared/domain/upstream'
 import type { IterateOptions, ListPage, ListQuery, PartnerApi, PartnerApiStats } from '../../shared/ports'
 
 type Failure = () => Error
 
+/** Where the fake stands in time unless told otherwise: the unit-test clocks' month (January 2026). */
+const DEFAULT_NOW = '2026-01-15T00:00:00.000Z'
+
+function refused(status: number, message: string): UpstreamError {
+  // What the real client throws for a 4xx: not retryable, the upstream developer_message kept.
+  return new UpstreamError(`Upstream refused the request: ${message}`, {
+    upstreamStatus: status,
+    retryable: false,
+    upstreamMessage: message,
+  })
+}
+
+function endOfUtcMonth(now: Date): string {
+  const end = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 0, 23, 59, 59)
+  return new Date(end).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+function getPath(value: unknown, path: string): unknown {
+  let current: unknown = value
+  for (const part of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined
+    current = (current as Record<string, unknown>)[part]
+  }
+  return current
+}
+
+function matches(item: object, filters: Record<string, unknown>): boolean {
+  return Object.entries(filters).every(([path, expected]) => {
+    const actual = getPath(item, path)
+    return expected === null ? actual === null || actual === undefined : actual === expected
+  })
+}
+
+function compare(a: unknown, b: unknown): number {
+  if (a === b) return 0
+  if (a === null || a === undefined) return -1
+  if (b === null || b === undefined) return 1
+  return String(a) < String(b) ? -1 : 1
+}
+
 /**
- * In-memory PartnerApi for service unit tests. Items are served sorted by id; `failNext` queues
- * errors for named methods; `calls` records every call by method name.
+ * In-memory PartnerApi for service unit tests. It keeps to the same expectations as the simulator
+ * behind the real client (test/integration/partner-api/partner-api-contract.ts): list filters are
+ * equality on dotted paths, `sort` keys (`-` descends) with ties and the default order by id;
+ * cancellation ends at the end of the fake's current month and a repeat changes nothing; refusals
+ * are the client's non-retryable UpstreamErrors with upstream's message. `failNext` queues errors for
+ * named methods; `calls` records every call by method name.
  */
 export class FakePartnerApi implements PartnerApi {
   readonly clients = new Map<string, UpstreamClient>()
@@ -21,6 +65,11 @@ export class FakePartnerApi implements PartnerApi {
   pageSize = 100
   private readonly failures = new Map<string, Failure[]>()
   private readonly counters: PartnerApiStats = { calls: 0, retries: 0 }
+  private readonly now: () => Date
+
+  constructor(opts: { now?: () => Date } = {}) {
+    this.now = opts.now ?? (() => new Date(DEFAULT_NOW))
+  }
 
   /** Makes the next call(s) of `method` throw. */
   failNext(method: keyof PartnerApi, ...errors: Failure[]): void {
@@ -32,6 +81,39 @@ export class FakePartnerApi implements PartnerApi {
     return this.calls.filter((c) => c.method === method).length
   }
 
+  /** Puts a client upstream, with defaults for what is not given (no partner payload unless given). */
+  addClient(partial: Partial<UpstreamClient> & { id: string }): UpstreamClient {
+    const at = this.now().toISOString()
+    const client: UpstreamClient = {
+      name: `Client ${partial.id}`,
+      status: 'active',
+      partner_payload: null,
+      max_channels: 10,
+      created_at: at,
+      modified_at: at,
+      ...partial,
+    }
+    this.clients.set(client.id, client)
+    return structuredClone(client)
+  }
+
+  /** Puts a draft channel upstream (sandbox, no app id, not terminated) unless told otherwise. */
+  addChannel(partial: Partial<UpstreamChannel> & { id: string; client_id: string }): UpstreamChannel {
+    const at = this.now().toISOString()
+    const channel: UpstreamChannel = {
+      status: 'created',
+      account_mode: 'sandbox',
+      created_at: at,
+      modified_at: at,
+      billing_started_at: null,
+      terminated_at: null,
+      integration: { enabled: false, app_id: null, state: 'pending' },
+      ...partial,
+    }
+    this.channels.set(channel.id, channel)
+    return structuredClone(channel)
+  }
+
   private record(method: string, ...args: unknown[]): void {
     this.calls.push({ method, args })
     this.counters.calls++
@@ -41,11 +123,16 @@ export class FakePartnerApi implements PartnerApi {
   }
 
   private page<T extends { id: string }>(all: T[], q: ListQuery = {}): ListPage<T> {
+    const keys = (q.sort ?? []).map((k) => ({ desc: k.startsWith('-'), path: k.replace(/^[-+]/, '') }))
     const filtered = all
-      .filter((item) =>
-        Object.entries(q.filters ?? {}).every(([k, v]) => (item as Record<string, unknown>)[k] === v),
-      )
-      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .filter((item) => matches(item, q.filters ?? {}))
+      .sort((a, b) => {
+        for (const k of keys) {
+          const c = compare(getPath(a, k.path), getPath(b, k.path))
+          if (c !== 0) return k.desc ? -c : c
+        }
+        return compare(a.id, b.id)
+      })
     const offset = q.offset ?? 0
     const limit = Math.min(q.limit ?? this.pageSize, this.pageSize)
     return {
@@ -60,9 +147,10 @@ export class FakePartnerApi implements PartnerApi {
     all: () => T[],
     opts: IterateOptions = {},
   ): AsyncIterable<T[]> {
+    const { concurrency: _c, budgetMs: _b, signal: _s, ...query } = opts
     let offset = 0
     for (;;) {
-      const p = this.page(all(), { ...opts, offset })
+      const p = this.page(all(), { ...query, offset })
       if (p.items.length === 0) return
       yield p.items
       offset += p.items.length
@@ -104,23 +192,14 @@ export class FakePartnerApi implements PartnerApi {
   ): Promise<UpstreamClient> {
     this.record('patchClient', clientId, patch)
     const c = this.clients.get(clientId)
-    if (!c)
-      throw new UpstreamError('Upstream refused the request: Client not found', {
-        upstreamStatus: 404,
-        retryable: false,
-        upstreamMessage: 'Client not found',
-      })
-    const next = {
-      ...c,
-      ...patch,
-      modified_at: new Date(Date.parse(c.modified_at ?? '2026-01-01T00:00:00Z') + 1000).toISOString(),
-    }
+    if (!c) throw refused(404, 'Client not found')
+    const next = { ...c, ...patch, modified_at: bump(c.modified_at) }
     this.clients.set(clientId, next)
     return structuredClone(next)
   }
   async getClientBalance(clientId: string): Promise<Record<string, unknown>> {
     this.record('getClientBalance', clientId)
-    if (!this.clients.has(clientId)) throw new NotFoundError('Client not found')
+    if (!this.clients.has(clientId)) throw refused(404, 'Client not found')
     return { balance: 0, currency: 'USD' }
   }
   async listChannels(query?: ListQuery): Promise<ListPage<UpstreamChannel>> {
@@ -141,34 +220,30 @@ export class FakePartnerApi implements PartnerApi {
     const c = this.clients.get(clientId)
     return c ? structuredClone(c) : null
   }
+  /** The client's channel, or the 404 upstream answers for another client's or an unknown one. */
+  private ownChannel(clientId: string, channelId: string): UpstreamChannel {
+    const c = this.channels.get(channelId)
+    if (!c || c.client_id !== clientId) throw refused(404, 'Channel not found')
+    return c
+  }
+  private terminated(c: UpstreamChannel): boolean {
+    if (c.status === 'terminated') return true
+    const at = c.terminated_at ? Date.parse(c.terminated_at) : Number.NaN
+    return !Number.isNaN(at) && at <= this.now().getTime()
+  }
   async requestCancellation(clientId: string, channelId: string): Promise<UpstreamChannel> {
     this.record('requestCancellation', clientId, channelId)
-    const c = this.channels.get(channelId)
-    if (!c || c.client_id !== clientId) {
-      throw new UpstreamError('Upstream refused the request: Channel not found', {
-        upstreamStatus: 404,
-        retryable: false,
-        upstreamMessage: 'Channel not found',
-      })
-    }
-    const next = {
-      ...c,
-      terminated_at: c.terminated_at ?? '2026-01-31T23:59:59Z',
-      modified_at: bump(c.modified_at),
-    }
+    const c = this.ownChannel(clientId, channelId)
+    if (this.terminated(c)) throw refused(400, 'Wrong payload')
+    if (c.terminated_at) return structuredClone(c)
+    const next = { ...c, terminated_at: endOfUtcMonth(this.now()), modified_at: bump(c.modified_at) }
     this.channels.set(channelId, next)
     return structuredClone(next)
   }
   async revokeCancellation(clientId: string, channelId: string): Promise<UpstreamChannel> {
     this.record('revokeCancellation', clientId, channelId)
-    const c = this.channels.get(channelId)
-    if (!c || c.client_id !== clientId || !c.terminated_at) {
-      throw new UpstreamError('Upstream refused the request: Nothing to revoke', {
-        upstreamStatus: 400,
-        retryable: false,
-        upstreamMessage: 'Nothing to revoke',
-      })
-    }
+    const c = this.ownChannel(clientId, channelId)
+    if (!c.terminated_at || this.terminated(c)) throw refused(400, 'Wrong payload')
     const next = { ...c, terminated_at: null, modified_at: bump(c.modified_at) }
     this.channels.set(channelId, next)
     return structuredClone(next)
