@@ -52,3 +52,12 @@ export const POLLER = {
   eventsSwept: 'EventsSwept',
   cancellationsConfirmed: 'CancellationsConfirmed',
 } as const
+
+/**
+ * Partner settings drift: the poller compares the partner's settings at 360dialog (webhook URL,
+ * redirect URL) with this deployment's and emits 1 when they differ. The alarm reads the metric; the
+ * check that emits it is separate work (until it lands, the metric is absent and the alarm stays OK).
+ */
+export const PARTNER_SETTINGS = {
+  drift: 'PartnerSettingsDrift',
+} as const

@@ -97,6 +97,36 @@ export class PartnerOpsApi extends Construct {
       throttlingRateLimit: t.rateLimit,
       throttlingBurstLimit: t.burstLimit,
     })
+    // A method override replaces the stage's settings for that route: a field it leaves out does not
+    // fall back to the stage's value (the cancellation routes ran at API Gateway's own throttling and
+    // the webhook route wrote no error logs). So every override repeats the stage's logging and its
+    // throttling, unless the route has throttling of its own.
+    const stageLogging: apigw.MethodDeploymentOptions = {
+      loggingLevel: apigw.MethodLoggingLevel.ERROR,
+      dataTraceEnabled: false,
+    }
+    const override = (t: Throttle, metricsEnabled: boolean): apigw.MethodDeploymentOptions => ({
+      ...throttle(t),
+      ...stageLogging,
+      ...(metricsEnabled ? { metricsEnabled: true } : {}),
+    })
+    const detailed = (path: string, method: string): boolean =>
+      DETAILED_METRIC_ROUTES.some((r) => r.path === path && r.method === method)
+    const ownThrottle: Record<string, Throttle> = {
+      [methodKey(WEBHOOK_PATH, 'POST')]: props.webhookThrottle,
+      [methodKey(CALLBACK_PATH, 'GET')]: props.callbackThrottle,
+    }
+    const overridden = [
+      ...DETAILED_METRIC_ROUTES.map((r) => ({ path: r.path, method: r.method })),
+      { path: WEBHOOK_PATH, method: 'POST' },
+      { path: CALLBACK_PATH, method: 'GET' },
+    ]
+    const methodOptions = Object.fromEntries(
+      overridden.map(({ path, method }) => [
+        methodKey(path, method),
+        override(ownThrottle[methodKey(path, method)] ?? props.stageThrottle, detailed(path, method)),
+      ]),
+    )
     this.api = new apigw.RestApi(this, 'RestApi', {
       restApiName: props.apiName,
       description: 'PartnerOps: 360dialog webhooks and the SigV4 management API',
@@ -110,20 +140,11 @@ export class PartnerOpsApi extends Construct {
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
         accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
         // Execution logs at ERROR level only, never request/response data (dataTrace).
-        loggingLevel: apigw.MethodLoggingLevel.ERROR,
-        dataTraceEnabled: false,
+        ...stageLogging,
         tracingEnabled: true,
-        methodOptions: {
-          [methodKey(WEBHOOK_PATH, 'POST')]: { ...throttle(props.webhookThrottle), metricsEnabled: true },
-          [methodKey(CALLBACK_PATH, 'GET')]: throttle(props.callbackThrottle),
-          // Per-route metrics (count, latency, 4xx, 5xx) only where the dashboard reads them.
-          ...Object.fromEntries(
-            DETAILED_METRIC_ROUTES.filter((r) => r.path !== WEBHOOK_PATH).map((r) => [
-              methodKey(r.path, r.method),
-              { metricsEnabled: true },
-            ]),
-          ),
-        },
+        // Per-route metrics (count, latency, 4xx, 5xx) only where the dashboard reads them, and the
+        // public routes' own throttling.
+        methodOptions,
       },
     })
 

@@ -1,14 +1,23 @@
 import { Duration } from 'aws-cdk-lib'
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch'
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions'
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb'
 import type * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as sns from 'aws-cdk-lib/aws-sns'
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
 import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
+import type { TableAction } from '../../shared/functions'
 import { FUNCTIONS, type FunctionKey } from '../../shared/functions'
 import { CANCELLATION_PATH, WEBHOOK_PATH } from '../../shared/http/routes'
-import { NAMESPACE, POLLER, WEBHOOK, WEBHOOK_OUTCOME_SERVICES, WEBHOOK_OUTCOMES } from '../metrics'
+import {
+  NAMESPACE,
+  PARTNER_SETTINGS,
+  POLLER,
+  WEBHOOK,
+  WEBHOOK_OUTCOME_SERVICES,
+  WEBHOOK_OUTCOMES,
+} from '../metrics'
 import type { PartnerOpsApi } from './api'
 
 /** Alarm thresholds that are not deployment settings. */
@@ -19,12 +28,35 @@ export const ALARM_DEFAULTS = {
   staleIntervals: 3,
   /** The webhook applier is behind when its oldest stream record is older than this (minutes). */
   applierIteratorAgeMinutes: 5,
+  /** A function's p99 duration above this share of its timeout raises an alarm (it is close to timing out). */
+  durationShareOfTimeout: 0.8,
+  /**
+   * API latency p99 (ms, whole API, 5 minutes, 3 periods in a row). 360dialog gives a webhook 5 s and
+   * the functions that call upstream have a 20 s budget: 5 s sustained means something is slow.
+   */
+  apiLatencyP99Ms: 5_000,
+  apiLatencyPeriods: 3,
+  /** DynamoDB requests throttled per table in 5 minutes (on-demand tables throttle only past their limits). */
+  dynamoThrottledRequests: 1,
 } as const
+
+/** The DynamoDB operations PartnerOps calls (infra/access.ts), the ones whose throttling is alarmed. */
+export const DYNAMO_OPERATIONS: readonly TableAction[] = [
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+]
 
 /** What the monitoring construct watches. */
 export interface MonitoringProps {
   alarmEmail: string
-  functions: Record<FunctionKey, lambda.IFunction>
+  /** Every function (its timeout sets its duration alarm; a function without one has Lambda's 3 s). */
+  functions: Record<FunctionKey, lambda.Function>
+  /** Every DynamoDB table, by key (throttled requests are alarmed per table). */
+  tables: Record<string, dynamodb.ITableV2>
   api: PartnerOpsApi
   /** Dead-letter and on-failure queues, by a readable name, with what a message in each means. */
   deadLetterQueues: Record<string, { queue: sqs.IQueue; meaning: string }>
@@ -77,9 +109,11 @@ export function webhookOutcomeMetric(
 }
 
 /**
- * Alarms (to an SNS topic with an e-mail subscription) and the operations dashboard: function errors
- * and throttles, dead-letter queue depth, API 5xx, webhook authentication failures, rejected webhook
- * events, a lagging webhook applier (stream iterator age) and stale reconciliation.
+ * Alarms (to an SNS topic with an e-mail subscription) and the operations dashboard: function errors,
+ * throttles and a p99 duration close to the timeout, DynamoDB throttled requests per table,
+ * dead-letter queue depth, API 5xx and latency p99, a burst of webhook authentication failures,
+ * rejected webhook events, a lagging webhook applier (stream iterator age), stale reconciliation and
+ * partner settings drift.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic
@@ -101,11 +135,12 @@ export class Monitoring extends Construct {
       description: string,
       treatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
       comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods = 1,
     ): cloudwatch.Alarm => {
       const a = new cloudwatch.Alarm(this, alarmId, {
         metric,
         threshold,
-        evaluationPeriods: 1,
+        evaluationPeriods,
         comparisonOperator,
         treatMissingData,
         alarmDescription: description,
@@ -116,7 +151,7 @@ export class Monitoring extends Construct {
       return a
     }
 
-    for (const [name, fn] of Object.entries(props.functions) as [FunctionKey, lambda.IFunction][]) {
+    for (const [name, fn] of Object.entries(props.functions) as [FunctionKey, lambda.Function][]) {
       const label = name.charAt(0).toUpperCase() + name.slice(1)
       alarm(
         `${label}Errors`,
@@ -129,6 +164,28 @@ export class Monitoring extends Construct {
         fn.metricThrottles({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
         1,
         `The ${name} function was throttled (concurrency limit reached).`,
+      )
+      const timeout = fn.timeout ?? Duration.seconds(3)
+      const limitMs = Math.round(timeout.toMilliseconds() * ALARM_DEFAULTS.durationShareOfTimeout)
+      alarm(
+        `${label}DurationNearTimeout`,
+        fn.metricDuration({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.p(99) }),
+        limitMs,
+        `The ${name} function's p99 duration is above ${ALARM_DEFAULTS.durationShareOfTimeout * 100} % of its ${timeout.toHumanString()} timeout (${limitMs} ms): it is close to timing out. Check slow dependencies (DynamoDB, the Partner API) in its traces.`,
+        cloudwatch.TreatMissingData.NOT_BREACHING,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      )
+    }
+    for (const [key, table] of Object.entries(props.tables)) {
+      const label = key.charAt(0).toUpperCase() + key.slice(1)
+      alarm(
+        `${label}TableThrottled`,
+        table.metricThrottledRequestsForOperations({
+          operations: DYNAMO_OPERATIONS as dynamodb.Operation[],
+          period: FIVE_MINUTES,
+        }),
+        ALARM_DEFAULTS.dynamoThrottledRequests,
+        `DynamoDB throttled requests to the ${key} table (past the on-demand table's throughput limits, or a hot key). The functions retry; sustained throttling delays webhooks and reconciliation.`,
       )
     }
     for (const [name, { queue, meaning }] of Object.entries(props.deadLetterQueues)) {
@@ -161,10 +218,25 @@ export class Monitoring extends Construct {
       'The API answered 5xx (storage or Partner API unavailable, or a function failure).',
     )
     alarm(
+      'ApiLatencyP99',
+      props.api.api.metricLatency({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.p(99) }),
+      ALARM_DEFAULTS.apiLatencyP99Ms,
+      `The API's p99 latency stayed above ${ALARM_DEFAULTS.apiLatencyP99Ms} ms for ${ALARM_DEFAULTS.apiLatencyPeriods * 5} minutes (a slow dependency, cold starts under a burst, or throttled writes).`,
+      cloudwatch.TreatMissingData.NOT_BREACHING,
+      cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      ALARM_DEFAULTS.apiLatencyPeriods,
+    )
+    alarm(
       'WebhookUnauthorizedSpike',
       partnerMetric('webhook', WEBHOOK.unauthorized),
       props.unauthorizedAlarmThreshold,
-      'Many webhook requests failed signature or token checks: a wrong Platform Secret or token, or someone probing the endpoint.',
+      'A burst of webhook requests answered 401 (signature or token check failed). Most often the Platform Secret was rotated in the 360dialog Partner Hub and the new one is not stored yet: store it (npm run setup, or put both secrets as a JSON array during the rotation). Otherwise someone is probing the endpoint.',
+    )
+    alarm(
+      'PartnerSettingsDrift',
+      partnerMetric('poller', PARTNER_SETTINGS.drift, cloudwatch.Stats.MAXIMUM),
+      1,
+      "The partner's settings at 360dialog (webhook URL, redirect URL) no longer match this deployment: webhooks or onboarding redirects may go elsewhere. Re-run npm run setup (it registers both) or check who changed them in the Partner Hub.",
     )
     alarm(
       'WebhookRejectedEvents',

@@ -208,6 +208,7 @@ export class StatelessStack extends Stack {
     this.monitoring = new Monitoring(this, 'Monitoring', {
       alarmEmail: config.alarmEmail,
       functions: perFunction((name) => this.functions[name].fn),
+      tables,
       api: this.api,
       deadLetterQueues: {
         PollerFailures: {
