@@ -72,6 +72,16 @@ function encodeBody(body: Buffer): { body: string | null; isBase64Encoded: boole
     : { body: body.toString('base64'), isBase64Encoded: true }
 }
 
+/** False when the path holds a `%` sequence that is not valid percent-encoded UTF-8 (`%zz`, `%E0%A4`). */
+function decodablePath(path: string): boolean {
+  try {
+    decodeURIComponent(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * The local stand-in for API Gateway: routes by the shared route table, verifies SigV4 on `iam`
  * routes (401 locally where API Gateway answers 403), builds the same REST API proxy event and calls
@@ -81,6 +91,10 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     const url = new URL(req.url ?? '/', 'http://local')
     const method = (req.method ?? 'GET').toUpperCase()
+    if (!decodablePath(url.pathname)) {
+      send(res, errorResponse(400, 'invalid_path', 'The path has malformed percent-encoding'))
+      return 400
+    }
     const match = matchRoute(method, url.pathname)
     if (match === null) {
       send(res, errorResponse(404, 'route_not_found', 'No such route'))

@@ -49,12 +49,36 @@ export interface ListQuery {
   offset?: number
 }
 
+/**
+ * A list item that failed validation: kept aside with the reason instead of sinking its page
+ * (README, Reconciliation). `id` is the item's own id when it has a usable one.
+ */
+export interface QuarantinedItem {
+  kind: 'client' | 'channel'
+  id: string | null
+  /** What the schema refused, e.g. `client_id: expected string`. */
+  reason: string
+  /** The item as received, as JSON, cut to a few kilobytes. */
+  raw: string
+}
+
 /** One page of a Partner API list. */
 export interface ListPage<T> {
+  /** The items that passed validation, in page order. */
   items: T[]
   total: number
   offset: number
   limit: number
+  /** Items of this page that failed validation (absent: none). They count for offsets. */
+  quarantined?: QuarantinedItem[]
+}
+
+/** What a complete walk saw against what upstream said it holds. */
+export interface WalkTotals {
+  /** The upstream `total` of the last page read. */
+  total: number
+  /** Distinct items walked: valid ones plus quarantined ones. */
+  walked: number
 }
 
 /** Options of a whole-list walk. */
@@ -64,6 +88,10 @@ export interface IterateOptions extends Omit<ListQuery, 'offset'> {
   /** Stop (with an error) when the walk would exceed this time budget, in ms. */
   budgetMs?: number
   signal?: AbortSignal
+  /** Told about every item a page held that failed validation (the page's valid items are yielded). */
+  onQuarantined?: (items: QuarantinedItem[]) => void
+  /** Told, once a walk completes, how many items it walked against the upstream `total`. */
+  onComplete?: (totals: WalkTotals) => void
 }
 
 /** Counters of upstream work, for run summaries and benchmarks. */
@@ -205,6 +233,16 @@ export interface IdempotencyRepository {
   release(scope: string, key: string): Promise<void>
 }
 
+/** A quarantined upstream list item as kept for an operator (`GET /status`, README Reconciliation). */
+export interface QuarantineRecord extends QuarantinedItem {
+  /** The item's id, or `sha256:` and a hash of `raw` when it has none: one record per kind and key. */
+  key: string
+  /** The run that last saw it. */
+  runId: string
+  firstSeenAt: string
+  lastSeenAt: string
+}
+
 /** Operational records: the poll lease, run summaries, counters, rate budgets. */
 export interface OpsRepository {
   /** Acquires the named lease when free or expired; false when someone else holds it. */
@@ -226,6 +264,18 @@ export interface OpsRepository {
     windowMs: number,
     limit: number,
   ): Promise<{ allowed: boolean; retryAfterSeconds: number }>
+  /**
+   * Keeps a quarantined item (one record per kind and key: a repeat refreshes `lastSeenAt`, `runId`,
+   * reason and expiry and keeps `firstSeenAt`). `expiresAt` is epoch seconds (DynamoDB TTL).
+   */
+  saveQuarantined(record: QuarantineRecord, expiresAt: number): Promise<void>
+  /** Quarantined items not yet expired at `now`, at most `cap` of them, in no particular order. */
+  listQuarantined(now: Date, cap: number): Promise<QuarantineRecord[]>
+  /**
+   * Binds `key` (in namespace `name`) to `value` on first use with one conditional write. True when the
+   * key is bound to `value` (now or before), false when it is bound to another value.
+   */
+  bindOnce(name: string, key: string, value: string, expiresAt: number): Promise<boolean>
 }
 
 /** Everything the store offers, one repository per concern. */

@@ -14,7 +14,7 @@ import type {
   WebhookEventRecord,
 } from '../../shared/domain/types'
 import { LIFECYCLES } from '../../shared/domain/types'
-import type { Digest, GuardedWrite, StateStore } from '../../shared/ports'
+import type { Digest, GuardedWrite, QuarantineRecord, StateStore } from '../../shared/ports'
 
 /** Counts of store calls, so tests can assert "zero writes" and the like. */
 export interface MemoryStoreStats {
@@ -92,6 +92,8 @@ export class MemoryStore implements StateStore {
   }
   private readonly counters = new Map<string, Record<string, number>>()
   private readonly budgets = new Map<string, number>()
+  private readonly quarantine = new Map<string, { record: QuarantineRecord; expiresAt: number }>()
+  private readonly bindings = new Map<string, string>()
 
   constructor(opts?: { random?: () => number }) {
     if (opts?.random) this.random = opts.random
@@ -370,6 +372,28 @@ export class MemoryStore implements StateStore {
       this.write()
       this.budgets.set(k, used + 1)
       return { allowed: true, retryAfterSeconds: 0 }
+    },
+    saveQuarantined: async (record, expiresAt) => {
+      this.write()
+      const k = `${record.kind}#${record.key}`
+      const firstSeenAt = this.quarantine.get(k)?.record.firstSeenAt ?? record.firstSeenAt
+      this.quarantine.set(k, { record: { ...clone(record), firstSeenAt }, expiresAt })
+    },
+    listQuarantined: async (now, cap) => {
+      this.read()
+      const nowSeconds = Math.floor(now.getTime() / 1000)
+      return [...this.quarantine.values()]
+        .filter((q) => q.expiresAt > nowSeconds)
+        .slice(0, cap)
+        .map((q) => clone(q.record))
+    },
+    bindOnce: async (name, key, value) => {
+      const k = `${name}|${key}`
+      const bound = this.bindings.get(k)
+      if (bound !== undefined) return bound === value
+      this.write()
+      this.bindings.set(k, value)
+      return true
     },
   }
 

@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
 import type { IdempotencyRecord, RunSummary } from '../../domain/types'
-import type { IdempotencyRepository, OpsRepository } from '../../ports'
+import type { IdempotencyRepository, OpsRepository, QuarantineRecord } from '../../ports'
 import { type Db, type Item, strip } from './db'
 import { KEYS } from './tables'
 
@@ -17,7 +17,20 @@ export const opsKeys = {
     [O.pk]: `budget#${key}`,
     [O.sk]: `window#${windowStart}`,
   }),
+  quarantine: (kind: string, key: string): Item => ({ [O.pk]: 'quarantine', [O.sk]: `${kind}#${key}` }),
+  binding: (name: string, key: string): Item => ({ [O.pk]: `bind#${name}`, [O.sk]: `key#${key}` }),
 }
+
+const QUARANTINE_FIELDS = [
+  'kind',
+  'id',
+  'key',
+  'reason',
+  'raw',
+  'runId',
+  'firstSeenAt',
+  'lastSeenAt',
+] as const
 
 /** Counter attributes carry a prefix so a counter name never collides with a key or TTL attribute. */
 const COUNTER_PREFIX = 'c#'
@@ -236,5 +249,82 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
       )
       return allowed ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds }
     },
+    saveQuarantined: async (record, expiresAt) => {
+      await db.call('ops.saveQuarantined', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: opsKeys.quarantine(record.kind, record.key),
+            UpdateExpression:
+              'SET #kind = :kind, #id = :id, #key = :key, #reason = :reason, #raw = :raw, #run = :run, ' +
+              '#last = :last, #exp = :exp, #first = if_not_exists(#first, :first)',
+            ExpressionAttributeNames: {
+              '#kind': 'kind',
+              '#id': 'id',
+              '#key': 'key',
+              '#reason': 'reason',
+              '#raw': 'raw',
+              '#run': 'runId',
+              '#last': 'lastSeenAt',
+              '#first': 'firstSeenAt',
+              '#exp': 'expiresAt',
+            },
+            ExpressionAttributeValues: {
+              ':kind': record.kind,
+              ':id': record.id,
+              ':key': record.key,
+              ':reason': record.reason,
+              ':raw': record.raw,
+              ':run': record.runId,
+              ':last': record.lastSeenAt,
+              ':first': record.firstSeenAt,
+              ':exp': expiresAt,
+            },
+          }),
+        ),
+      )
+    },
+    listQuarantined: async (now, cap) => {
+      const out: QuarantineRecord[] = []
+      const nowSeconds = Math.floor(now.getTime() / 1000)
+      let start: Item | undefined
+      do {
+        const page = await db.call('ops.listQuarantined', () =>
+          db.doc.send(
+            new QueryCommand({
+              TableName: table,
+              KeyConditionExpression: '#pk = :pk',
+              ExpressionAttributeNames: { '#pk': O.pk },
+              ExpressionAttributeValues: { ':pk': 'quarantine' },
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          ),
+        )
+        for (const item of page.Items ?? []) {
+          // TTL deletes expired items only eventually (and dynalite never): expired ones are skipped here.
+          if (typeof item['expiresAt'] === 'number' && item['expiresAt'] <= nowSeconds) continue
+          out.push(
+            Object.fromEntries(
+              QUARANTINE_FIELDS.map((f) => [f, item[f] ?? null]),
+            ) as unknown as QuarantineRecord,
+          )
+          if (out.length >= cap) return out
+        }
+        start = page.LastEvaluatedKey
+      } while (start)
+      return out
+    },
+    bindOnce: (name, key, value, expiresAt) =>
+      db.conditional('ops.bindOnce', () =>
+        db.doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...opsKeys.binding(name, key), value, expiresAt },
+            ConditionExpression: 'attribute_not_exists(#pk) OR #value = :value',
+            ExpressionAttributeNames: { '#pk': O.pk, '#value': 'value' },
+            ExpressionAttributeValues: { ':value': value },
+          }),
+        ),
+      ),
   }
 }

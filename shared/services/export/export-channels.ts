@@ -19,10 +19,11 @@ export const CSV_COLUMNS = [
   'upstream_modified_at',
 ] as const
 
-// Spreadsheets run a cell that starts with one of these as a formula (contract §4).
-const FORMULA_START = /^[=+\-@]/
+// Spreadsheets run a cell that starts with one of these as a formula; a leading TAB or CR can hide
+// such a start from a check of the first character, so those are neutralised too (README, CSV export).
+const FORMULA_START = /^[=+\-@\t\r]/
 
-/** Neutralises spreadsheet formula injection: a field starting with = + - @ gets a leading `'`. */
+/** Neutralises spreadsheet formula injection: a field starting with = + - @ TAB or CR gets a leading `'`. */
 export function neutraliseFormula(value: string | null): string {
   if (value === null) return ''
   return FORMULA_START.test(value) ? `'${value}` : value

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import pLimit from 'p-limit'
 import type { AppDeps } from '../../deps'
 import { PartnerOpsError, UpstreamError } from '../../domain/errors'
@@ -30,6 +30,7 @@ export type CallbackRejection =
   | 'invalid_channels'
   | 'invalid_revoked_channels'
   | `ref_${RefFailure}`
+  | 'ref_used'
   | 'unknown_client'
 
 /** What happened to the client's `partner_payload` upstream. */
@@ -61,6 +62,8 @@ export const CALLBACK_ID = /^[A-Za-z0-9]{1,32}$/
 
 // Clock skew allowed between our issue time and upstream's client created_at.
 const CREATED_AT_SLACK_MS = 5 * 60_000
+// A ref's binding to its client is kept this long past the ref's expiry (an expired ref is refused anyway).
+const REF_BINDING_SLACK_SECONDS = 86_400
 const LIST_PAGE_SIZE = 100
 const MAX_LIST_PAGES = 10
 const STORE_CONCURRENCY = 8
@@ -129,6 +132,15 @@ async function run(
     deps.store.channels.listByClient(params.clientId),
   ])
   if (!client || client.id !== params.clientId) return reject('unknown_client')
+  // A ref is single-use: the first client that completes with it keeps it, so one link can never
+  // attach its payload to a second client (one conditional write decides a race between two).
+  const refKey = createHash('sha256')
+    .update(params.ref ?? '')
+    .digest('base64url')
+  const expiresAt = ref.exp + REF_BINDING_SLACK_SECONDS
+  if (!(await deps.store.ops.bindOnce('onboarding-ref', refKey, client.id, expiresAt))) {
+    return reject('ref_used')
+  }
   const { channels, matched, unmatched } = await matchChannels(deps, params, listed)
   audit.details['unmatchedChannels'] = unmatched
 

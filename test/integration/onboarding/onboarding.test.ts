@@ -136,6 +136,36 @@ describe('onboarding over the local app and simulator', () => {
     expect((await applyChannel(app.deps, up, { source: 'poll', kind: 'snapshot' })).outcome).toBe('unchanged')
   })
 
+  it('binds a ref to the first client that completes with it: another client gets the 400 page and no payload', async () => {
+    const callback = await callbackFor({
+      partnerPayload: 'acme-once',
+      redirectUrl: 'http://localhost:8080/done',
+    })
+    const first = sim().addClient({ partner_payload: null })
+    const firstChannel = sim().addChannel({ client_id: first.id })
+    const ok = await arrive(callback, `client=${first.id}&channels=[${firstChannel.id}]`)
+    expect(ok.status).toBe(302)
+    expect(patches(first.id)).toBe(1)
+
+    // Someone else holding the same link, with a brand-new client that has no payload yet.
+    const second = sim().addClient({ partner_payload: null })
+    const secondChannel = sim().addChannel({ client_id: second.id })
+    const reused = await arrive(callback, `client=${second.id}&channels=[${secondChannel.id}]`)
+    expect(reused.status).toBe(400)
+    expect(reused.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect((await app.deps.partnerApi.findClient(second.id))?.partner_payload ?? null).toBeNull()
+    await expectNothingStored(second.id, [secondChannel.id])
+    const audit = await app.deps.store.audit.list(`client#${second.id}`, 10)
+    expect(audit.items.map((a) => [a.action, a.outcome])).toEqual([
+      ['onboarding.callback', 'rejected_ref_used'],
+    ])
+
+    // The first client coming back with its own ref (a reload) still completes, setting nothing twice.
+    const again = await arrive(callback, `client=${first.id}&channels=[${firstChannel.id}]`)
+    expect(again.status).toBe(302)
+    expect(patches(first.id)).toBe(1)
+  })
+
   it('accepts the URL-encoded and quoted channel list forms', async () => {
     const callback = await callbackFor({ partnerPayload: 'acme-002' })
     const { client, channels } = await sim().onboard({ channels: 1 })

@@ -509,6 +509,50 @@ export function storeContract(factory: StoreFactory): void {
       })
     })
 
+    it('binds a key to the first value only, and answers true again for that value', async () => {
+      const store = await factory()
+      expect(await store.ops.bindOnce('ref', 'k1', 'clientA', 2_000_000_000)).toBe(true)
+      expect(await store.ops.bindOnce('ref', 'k1', 'clientB', 2_000_000_000)).toBe(false)
+      expect(await store.ops.bindOnce('ref', 'k1', 'clientA', 2_000_000_000)).toBe(true)
+      expect(await store.ops.bindOnce('other', 'k1', 'clientB', 2_000_000_000)).toBe(true)
+      const raced = await Promise.all(
+        ['x', 'y', 'z'].map((v) => store.ops.bindOnce('ref', 'k2', v, 2_000_000_000)),
+      )
+      expect(raced.filter(Boolean)).toHaveLength(1)
+    })
+
+    it('keeps one quarantine record per kind and key, refreshing it and hiding expired ones', async () => {
+      const store = await factory()
+      const now = new Date('2026-05-01T10:00:00.000Z')
+      const nowS = now.getTime() / 1000
+      const record = {
+        kind: 'channel' as const,
+        id: 'ch1',
+        key: 'ch1',
+        reason: 'client_id: expected string',
+        raw: '{"id":"ch1"}',
+        runId: 'r1',
+        firstSeenAt: '2026-05-01T09:00:00.000Z',
+        lastSeenAt: '2026-05-01T09:00:00.000Z',
+      }
+      await store.ops.saveQuarantined(record, nowS + 60)
+      await store.ops.saveQuarantined(
+        {
+          ...record,
+          runId: 'r2',
+          firstSeenAt: '2026-05-01T09:30:00.000Z',
+          lastSeenAt: '2026-05-01T09:30:00.000Z',
+        },
+        nowS + 60,
+      )
+      await store.ops.saveQuarantined({ ...record, kind: 'client', id: null, key: 'sha256:abc' }, nowS - 1)
+      expect(await store.ops.listQuarantined(now, 10)).toEqual([
+        { ...record, runId: 'r2', lastSeenAt: '2026-05-01T09:30:00.000Z' },
+      ])
+      expect(await store.ops.listQuarantined(new Date((nowS - 10) * 1000), 10)).toHaveLength(2)
+      expect(await store.ops.listQuarantined(new Date((nowS - 10) * 1000), 1)).toHaveLength(1)
+    })
+
     it('adds to named counters atomically', async () => {
       const store = await factory()
       expect(await store.ops.getCounters('webhook')).toEqual({})
