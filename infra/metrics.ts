@@ -51,6 +51,11 @@ export const POLLER = {
   channelsMissing: 'ChannelsMissing',
   eventsSwept: 'EventsSwept',
   cancellationsConfirmed: 'CancellationsConfirmed',
+  itemsQuarantined: 'ItemsQuarantined',
+  warningItemsKeyMissing: 'WarningItemsKeyMissing',
+  warningTotalMismatch: 'WarningTotalMismatch',
+  warningMassMissingHalted: 'WarningMassMissingHalted',
+  warningQuarantinedItems: 'WarningQuarantinedItems',
 } as const
 
 /**

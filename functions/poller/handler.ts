@@ -4,8 +4,16 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware'
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
-import type { RunSummary } from '../../shared/domain/types'
+import type { RunSummary, RunWarning } from '../../shared/domain/types'
 import { reconcile } from '../../shared/services/reconciliation/reconcile'
+
+/** The metric of each run warning this poller raises (1 in a run that raised it, else 0). */
+export const RUN_WARNING_METRICS: Partial<Record<RunWarning, string>> = {
+  items_key_missing: 'WarningItemsKeyMissing',
+  total_mismatch: 'WarningTotalMismatch',
+  mass_missing_halted: 'WarningMassMissingHalted',
+  quarantined_items: 'WarningQuarantinedItems',
+}
 
 /** The poller as Lambda (EventBridge Scheduler) and the local timer invoke it. */
 export type PollerLambda = middy.MiddyfiedHandler<unknown, RunSummary, Error, Context>
@@ -37,6 +45,11 @@ export async function recordRunMetrics(
     m.addMetric('ChannelsMissing', MetricUnit.Count, summary.missing.channels)
     m.addMetric('EventsSwept', MetricUnit.Count, summary.swept)
     m.addMetric('CancellationsConfirmed', MetricUnit.Count, summary.confirmedCancellations)
+    m.addMetric('ItemsQuarantined', MetricUnit.Count, summary.quarantined)
+    // One 0/1 count per warning code, so each can be graphed and alarmed on its own.
+    for (const [code, name] of Object.entries(RUN_WARNING_METRICS)) {
+      m.addMetric(name, MetricUnit.Count, summary.warnings.includes(code as RunWarning) ? 1 : 0)
+    }
   }
   try {
     // A successful run is its own last success; only other outcomes need the stored one.

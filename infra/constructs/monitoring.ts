@@ -112,8 +112,8 @@ export function webhookOutcomeMetric(
  * Alarms (to an SNS topic with an e-mail subscription) and the operations dashboard: function errors,
  * throttles and a p99 duration close to the timeout, DynamoDB throttled requests per table,
  * dead-letter queue depth, API 5xx and latency p99, a burst of webhook authentication failures,
- * rejected webhook events, a lagging webhook applier (stream iterator age), stale reconciliation and
- * partner settings drift.
+ * rejected webhook events, a lagging webhook applier (stream iterator age), stale reconciliation,
+ * a halted missing detection and partner settings drift.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic
@@ -244,6 +244,12 @@ export class Monitoring extends Construct {
       1,
       'A known webhook event did not fit its expected shape; it is stored as rejected and can be replayed after a fix.',
     )
+    alarm(
+      'ReconciliationMassMissingHalted',
+      partnerMetric('poller', POLLER.warningMassMissingHalted, cloudwatch.Stats.MAXIMUM),
+      1,
+      'A reconciliation run found more than 5 % (at least 10) of the stored clients or channels absent upstream and marked none of them missing. Check what the Partner API lists (GET /status shows the run); missing detection resumes once the lists agree again.',
+    )
     const staleSeconds = ALARM_DEFAULTS.staleIntervals * props.pollRateMinutes * 60
     alarm(
       'ReconciliationStale',
@@ -367,6 +373,17 @@ export class Monitoring extends Construct {
           (m) => partnerMetric('poller', m),
         ),
         right: [partnerMetric('poller', POLLER.runFailed)],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Reconciliation warnings',
+        width: 8,
+        left: [
+          POLLER.warningItemsKeyMissing,
+          POLLER.warningTotalMismatch,
+          POLLER.warningMassMissingHalted,
+          POLLER.warningQuarantinedItems,
+        ].map((m) => partnerMetric('poller', m)),
+        right: [partnerMetric('poller', POLLER.itemsQuarantined)],
       }),
       new cloudwatch.GraphWidget({
         title: 'Seconds since last successful run',

@@ -136,6 +136,21 @@ export interface WebhookEventRecord {
   deliveries: number
 }
 
+/**
+ * Warnings a reconciliation run can raise (README, Reconciliation): listed per run in `GET /status`
+ * and emitted as metrics. `sort_fallback` and `partner_settings_drift` belong to features that raise
+ * them; the codes are fixed here so every producer uses the same spelling.
+ */
+export const RUN_WARNINGS = [
+  'items_key_missing',
+  'total_mismatch',
+  'mass_missing_halted',
+  'sort_fallback',
+  'quarantined_items',
+  'partner_settings_drift',
+] as const
+export type RunWarning = (typeof RUN_WARNINGS)[number]
+
 /** Summary of one reconciliation run (served by GET /status). */
 export interface RunSummary {
   runId: string
@@ -143,7 +158,13 @@ export interface RunSummary {
   endedAt: string
   outcome: 'succeeded' | 'failed' | 'skipped'
   error: string | null
+  /** Every run walks everything (there is no incremental mode yet). */
+  mode: 'full'
   complete: boolean
+  /** Upstream list items that failed validation, kept aside (the rest of their pages applied). */
+  quarantined: number
+  /** Distinct warning codes, in the order first raised. */
+  warnings: RunWarning[]
   pages: number
   calls: number
   retries: number

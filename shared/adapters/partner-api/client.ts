@@ -15,6 +15,7 @@ import type {
   ListQuery,
   PartnerApi,
   PartnerApiStats,
+  QuarantinedItem,
   SecretSource,
 } from '../../ports'
 import {
@@ -102,20 +103,86 @@ function requireId(value: string, what: string): string {
   return encodeURIComponent(value)
 }
 
-function listSchema<T>(itemsKey: string, item: ZodType<T>): ZodType<ListPage<T>> {
-  return listEnvelopeSchema
-    .unwrap()
-    .extend({ [itemsKey]: z.array(item).nullish() })
-    .transform((env) => {
-      const items = ((env as Record<string, unknown>)[itemsKey] as T[] | null | undefined) ?? []
-      return { items, total: env.total, offset: env.offset ?? 0, limit: env.limit ?? items.length }
-    }) as unknown as ZodType<ListPage<T>>
+/** Longest raw item kept with a quarantined item, and longest reason. */
+const QUARANTINE_RAW_CHARS = 2048
+const QUARANTINE_REASON_CHARS = 500
+
+/** How one list resource's pages look: its items key and item schema. */
+interface ListKind<T> {
+  kind: QuarantinedItem['kind']
+  itemsKey: string
+  item: ZodType<T>
 }
 
-const clientsPageSchema = z.lazy(() => listSchema<UpstreamClient>('clients', upstreamClientSchema))
-const channelsPageSchema = z.lazy(() =>
-  listSchema<UpstreamChannel>('partner_channels', upstreamChannelSchema),
-)
+const CLIENTS: ListKind<UpstreamClient> = { kind: 'client', itemsKey: 'clients', item: upstreamClientSchema }
+const CHANNELS: ListKind<UpstreamChannel> = {
+  kind: 'channel',
+  itemsKey: 'partner_channels',
+  item: upstreamChannelSchema,
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** The item's own id when it has a usable one (a non-empty string or a finite number). */
+function rawId(item: unknown): string | null {
+  if (!isPlainObject(item)) return null
+  const id = item['id']
+  if (typeof id === 'string' && id !== '') return id
+  if (typeof id === 'number' && Number.isFinite(id)) return String(id)
+  return null
+}
+
+/**
+ * One list page: the envelope must be an object holding the resource's items array (else the page is
+ * refused with `items_key_missing`, never read as an empty page); each item is validated on its own,
+ * and one that fails is kept aside with the reason (`quarantined`) while the rest of the page stands.
+ */
+function parseListPage<T>(list: ListKind<T>, json: unknown, status: number): ListPage<T> {
+  const rawItems = isPlainObject(json) ? json[list.itemsKey] : undefined
+  if (!isPlainObject(json) || !Array.isArray(rawItems)) {
+    const keys = isPlainObject(json) ? Object.keys(json).slice(0, 20).join(',') : typeof json
+    throw new UpstreamError(
+      `partner API ${list.kind}s page has no '${list.itemsKey}' array (got: ${Array.isArray(json) ? 'array' : keys})`,
+      { upstreamStatus: status, retryable: false, code: 'items_key_missing' },
+    )
+  }
+  const env = listEnvelopeSchema.safeParse(json)
+  if (!env.success) {
+    throw new UpstreamError(
+      `invalid upstream list envelope (${env.error.issues.map((i) => i.path.join('.')).join(', ')})`,
+      { upstreamStatus: status, retryable: false, code: 'upstream_invalid_response' },
+    )
+  }
+  const items: T[] = []
+  let quarantined: QuarantinedItem[] | undefined
+  for (const raw of rawItems) {
+    const parsed = list.item.safeParse(raw)
+    if (parsed.success) {
+      items.push(parsed.data)
+      continue
+    }
+    const reason = parsed.error.issues
+      .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(item)'}: ${i.message}`)
+      .join('; ')
+    quarantined ??= []
+    quarantined.push({
+      kind: list.kind,
+      id: rawId(raw),
+      reason: reason.slice(0, QUARANTINE_REASON_CHARS),
+      raw: (JSON.stringify(raw) ?? String(raw)).slice(0, QUARANTINE_RAW_CHARS),
+    })
+  }
+  const { total, offset, limit } = env.data
+  return {
+    items,
+    total,
+    offset: offset ?? 0,
+    limit: limit ?? rawItems.length,
+    ...(quarantined ? { quarantined } : {}),
+  }
+}
 
 /** The 360dialog Partner API v2 client: auth, timeouts, retries with backoff, pagination, validation. */
 export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerApi {
@@ -335,42 +402,63 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
     }
   }
 
+  const listPage = async <T>(
+    list: ListKind<T>,
+    path: string,
+    query: ListQuery,
+    signal?: AbortSignal,
+    deadline?: number,
+  ): Promise<ListPage<T>> => {
+    const json = await send({
+      method: 'GET',
+      path,
+      query: listQueryString(query),
+      mode: 'safe',
+      authenticated: true,
+      schema: anyJson,
+      ...(signal ? { signal } : {}),
+      ...(deadline !== undefined ? { deadline } : {}),
+    })
+    const page = parseListPage(list, json, 200)
+    if (page.quarantined) {
+      log.warn('partner api list items quarantined', {
+        path,
+        offset: page.offset,
+        items: page.quarantined.map((q) => ({ id: q.id, reason: q.reason })),
+      })
+    }
+    return page
+  }
   const listClientsPage = (
     query: ListQuery,
     signal?: AbortSignal,
     deadline?: number,
-  ): Promise<ListPage<UpstreamClient>> =>
-    send({
-      method: 'GET',
-      path: `${partnerPath}/clients`,
-      query: listQueryString(query),
-      mode: 'safe',
-      authenticated: true,
-      schema: clientsPageSchema,
-      ...(signal ? { signal } : {}),
-      ...(deadline !== undefined ? { deadline } : {}),
-    })
+  ): Promise<ListPage<UpstreamClient>> => listPage(CLIENTS, `${partnerPath}/clients`, query, signal, deadline)
   const listChannelsPage = (
     query: ListQuery,
     signal?: AbortSignal,
     deadline?: number,
   ): Promise<ListPage<UpstreamChannel>> =>
-    send({
-      method: 'GET',
-      path: `${partnerPath}/channels`,
-      query: listQueryString(query),
-      mode: 'safe',
-      authenticated: true,
-      schema: channelsPageSchema,
-      ...(signal ? { signal } : {}),
-      ...(deadline !== undefined ? { deadline } : {}),
-    })
+    listPage(CHANNELS, `${partnerPath}/channels`, query, signal, deadline)
+  /** One item by id through the list filter; an item listed but quarantined is not "gone". */
+  const findById = async <T extends { id: string }>(page: ListPage<T>, id: string): Promise<T | null> => {
+    const found = page.items.find((item) => item.id === id)
+    if (found) return found
+    if (page.quarantined?.some((q) => q.id === id)) {
+      throw new UpstreamError(`partner API lists ${id} but the item failed validation`, {
+        upstreamStatus: 200,
+        retryable: false,
+        code: 'upstream_item_quarantined',
+      })
+    }
+    return null
+  }
 
   function iterate<T extends { id: string }>(
     list: (q: ListQuery, signal?: AbortSignal, deadline?: number) => Promise<ListPage<T>>,
     o: IterateOptions = {},
   ): AsyncIterable<T[]> {
-    const { concurrency, budgetMs: walkBudget, signal, ...query } = o
+    const { concurrency, budgetMs: walkBudget, signal, onQuarantined, onComplete, ...query } = o
     return {
       [Symbol.asyncIterator]: () => {
         const deadline = walkBudget === undefined ? undefined : now() + walkBudget
@@ -389,6 +477,8 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
             limit: query.limit ?? DEFAULT_PAGE_SIZE,
             concurrency: concurrency ?? 4,
             ...(signal ? { signal } : {}),
+            ...(onQuarantined ? { onQuarantined } : {}),
+            ...(onComplete ? { onComplete } : {}),
           },
         )
       },
@@ -468,13 +558,11 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
     iterateChannels: (o) => iterate(listChannelsPage, o),
     findChannel: async (channelId) => {
       requireId(channelId, 'channelId')
-      const page = await listChannelsPage({ filters: { id: channelId }, limit: 2 })
-      return page.items.find((c) => c.id === channelId) ?? null
+      return findById(await listChannelsPage({ filters: { id: channelId }, limit: 2 }), channelId)
     },
     findClient: async (clientId) => {
       requireId(clientId, 'clientId')
-      const page = await listClientsPage({ filters: { id: clientId }, limit: 2 })
-      return page.items.find((c) => c.id === clientId) ?? null
+      return findById(await listClientsPage({ filters: { id: clientId }, limit: 2 }), clientId)
     },
     requestCancellation: (clientId, channelId) => controlChannel(clientId, channelId, true),
     revokeCancellation: (clientId, channelId) => controlChannel(clientId, channelId, false),

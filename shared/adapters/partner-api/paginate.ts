@@ -1,6 +1,6 @@
 import pLimit from 'p-limit'
 import { UpstreamError } from '../../domain/errors'
-import type { ListPage } from '../../ports'
+import type { ListPage, QuarantinedItem, WalkTotals } from '../../ports'
 
 /** Fetches one page at `offset` asking for `limit` items. */
 export type FetchPage<T> = (offset: number, limit: number, signal: AbortSignal) => Promise<ListPage<T>>
@@ -12,6 +12,10 @@ export interface WalkOptions {
   /** Pages in flight at once once the total is known. */
   concurrency: number
   signal?: AbortSignal
+  /** Told about the items of each page that failed validation, in page order. */
+  onQuarantined?: (items: QuarantinedItem[]) => void
+  /** Told, when the walk completes, how many distinct items it saw against the last `total`. */
+  onComplete?: (totals: WalkTotals) => void
 }
 
 function abortError(): Error {
@@ -24,7 +28,8 @@ function abortError(): Error {
  * returned, so short pages (a server maximum below the asked limit) leave no gaps; prefetched pages
  * that no longer line up are dropped and fetched again. Stops when the offset reaches the latest
  * `total` or on an empty page; ids are yielded at most once per walk; the number of pages is capped
- * so a list that keeps growing cannot make the walk endless.
+ * so a list that keeps growing cannot make the walk endless. Items a page quarantined (failed
+ * validation) are not yielded but are handed to `onQuarantined` and count for offsets and totals.
  */
 export async function* walkPages<T extends { id: string }>(
   fetchPage: FetchPage<T>,
@@ -33,6 +38,8 @@ export async function* walkPages<T extends { id: string }>(
   const limiter = pLimit(Math.max(1, opts.concurrency))
   const inflight = new Map<number, { promise: Promise<ListPage<T>>; controller: AbortController }>()
   const seen = new Set<string>()
+  // Quarantined items without an id cannot be told apart across pages; each counts once.
+  let unnamed = 0
 
   const start = (offset: number, size: number): void => {
     const controller = new AbortController()
@@ -59,6 +66,7 @@ export async function* walkPages<T extends { id: string }>(
     let total: number | undefined
     let pages = 0
     let maxPages = Number.POSITIVE_INFINITY
+    let lastTotal = 0
     for (;;) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? abortError()
       if (total !== undefined) {
@@ -71,6 +79,7 @@ export async function* walkPages<T extends { id: string }>(
       inflight.delete(cursor)
       const page = await head.promise
       pages += 1
+      lastTotal = page.total
 
       const fresh: T[] = []
       for (const item of page.items) {
@@ -78,16 +87,29 @@ export async function* walkPages<T extends { id: string }>(
         seen.add(item.id)
         fresh.push(item)
       }
+      // Quarantined items hold their place in the list: offsets count them like any other item.
+      const quarantined = page.quarantined ?? []
+      const freshQuarantined = quarantined.filter((q) => {
+        if (q.id === null) {
+          unnamed += 1
+          return true
+        }
+        if (seen.has(q.id)) return false
+        seen.add(q.id)
+        return true
+      })
+      if (freshQuarantined.length > 0) opts.onQuarantined?.(freshQuarantined)
       if (fresh.length > 0) yield fresh
-      if (page.items.length === 0) break
+      const received = page.items.length + quarantined.length
+      if (received === 0) break
 
       if (total === undefined) {
         const echoed = page.limit > 0 ? page.limit : pageSize
-        pageSize = Math.max(1, Math.min(pageSize, echoed, page.items.length))
+        pageSize = Math.max(1, Math.min(pageSize, echoed, received))
         maxPages = 2 * Math.ceil(page.total / pageSize) + 10
       }
       total = page.total
-      cursor += page.items.length
+      cursor += received
       if (cursor >= total) break
       if (pages >= maxPages) {
         throw new UpstreamError('partner API list kept changing during the walk', {
@@ -99,6 +121,7 @@ export async function* walkPages<T extends { id: string }>(
       const aligned = cursor
       drop((o) => o >= aligned && (o - aligned) % pageSize === 0)
     }
+    opts.onComplete?.({ total: lastTotal, walked: seen.size + unnamed })
   } finally {
     drop(() => false)
   }

@@ -3,12 +3,13 @@ import pLimit from 'p-limit'
 import type { AppDeps } from '../../deps'
 import { PartnerOpsError, UpstreamError } from '../../domain/errors'
 import { channelFromUpstream, clientFromUpstream } from '../../domain/mapping'
-import type { ChangeEvent, RunSummary } from '../../domain/types'
+import type { ChangeEvent, RunSummary, RunWarning } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
-import type { Digest, PartnerApiStats } from '../../ports'
+import type { Digest, PartnerApiStats, QuarantinedItem, WalkTotals } from '../../ports'
 import { applyChannel, applyClient } from '../state/apply-upstream'
 import { sweepPendingEvents } from '../webhooks/sweep-webhooks'
 import { type AbsenceContext, markAbsentChannels, markAbsentClients } from './reconcile-absence'
+import { massMissing, QUARANTINE_STORED_PER_RUN, saveQuarantined } from './reconcile-guards'
 
 /** Name of the lease that keeps reconciliation runs one at a time. */
 export const POLL_LEASE = 'poll'
@@ -47,6 +48,7 @@ interface Tally {
   recovered: number
   swept: number
   confirmedCancellations: number
+  quarantined: number
 }
 
 const newTally = (): Tally => ({
@@ -60,6 +62,7 @@ const newTally = (): Tally => ({
   recovered: 0,
   swept: 0,
   confirmedCancellations: 0,
+  quarantined: 0,
 })
 
 function errorText(err: unknown): string {
@@ -93,6 +96,10 @@ async function digestMap(pages: AsyncIterable<Digest[]>): Promise<Map<string, Di
  * channel of the Partner API, writes only items whose content changed (guarded by order key, so a
  * newer webhook write is never overwritten), marks items missing after complete runs only, publishes
  * change events in batches and saves a run summary. A failed run saves its summary, then throws.
+ * Issue 11: list items that fail validation are quarantined (kept for an operator, the rest of the
+ * page applied); a page without its items array fails the run (`items_key_missing`); a walk that does
+ * not add up to upstream's total warns (`total_mismatch`); and when too many stored items are absent
+ * nothing is marked missing (`mass_missing_halted`).
  */
 export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}): Promise<RunSummary> {
   const { config, store, partnerApi, clock, logger } = deps
@@ -102,6 +109,7 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
   const tally = newTally()
   const statsBefore: PartnerApiStats = partnerApi.stats()
   let complete = false
+  const warnings = new Set<RunWarning>()
 
   const summarize = (outcome: RunSummary['outcome'], error: string | null): RunSummary => {
     const after = partnerApi.stats()
@@ -111,7 +119,10 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
       endedAt: clock.now().toISOString(),
       outcome,
       error,
+      mode: 'full',
       complete,
+      quarantined: tally.quarantined,
+      warnings: [...warnings],
       pages: tally.pages,
       calls: after.calls - statsBefore.calls,
       retries: after.retries - statsBefore.retries,
@@ -186,6 +197,30 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     }
   }
 
+  // Items kept aside: each still counts as listed (its digest is removed, so it is never taken for
+  // absent); a few per run are stored for an operator. An item without an id cannot be matched to a
+  // stored record, so its walk proves no absence at all.
+  const quarantine: QuarantinedItem[] = []
+  const unnamedQuarantined = { client: 0, channel: 0 }
+  const onQuarantined =
+    (digests: Map<string, Digest>) =>
+    (items: QuarantinedItem[]): void => {
+      warnings.add('quarantined_items')
+      tally.quarantined += items.length
+      for (const q of items) {
+        if (q.id === null) unnamedQuarantined[q.kind] += 1
+        else digests.delete(q.id)
+        if (quarantine.length < QUARANTINE_STORED_PER_RUN) quarantine.push(q)
+      }
+    }
+  const onComplete =
+    (kind: 'clients' | 'channels') =>
+    ({ total, walked }: WalkTotals): void => {
+      if (walked === total) return
+      warnings.add('total_mismatch')
+      logger.warn('reconciliation walk does not add up to the upstream total', { runId, kind, total, walked })
+    }
+
   let failure: unknown = null
   try {
     tally.swept = (await sweepPendingEvents(deps)).applied
@@ -195,11 +230,14 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     // still protected by the guarded write). Each sighting removes its digest, so what remains after
     // a complete walk is exactly what upstream no longer lists (no second set of ids in memory).
     const clientDigests = await digestMap(store.clients.digests())
+    const storedClients = clientDigests.size
     for await (const page of partnerApi.iterateClients({
       sort: CLIENT_SORT,
       limit: config.POLL_PAGE_SIZE,
       concurrency: config.POLL_CONCURRENCY,
       budgetMs: remainingMs(),
+      onQuarantined: onQuarantined(clientDigests),
+      onComplete: onComplete('clients'),
     })) {
       tally.pages += 1
       tally.seen.clients += page.length
@@ -224,11 +262,14 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     }
 
     const channelDigests = await digestMap(store.channels.digests())
+    const storedChannels = channelDigests.size
     for await (const page of partnerApi.iterateChannels({
       sort: CHANNEL_SORT,
       limit: config.POLL_PAGE_SIZE,
       concurrency: config.POLL_CONCURRENCY,
       budgetMs: remainingMs(),
+      onQuarantined: onQuarantined(channelDigests),
+      onComplete: onComplete('channels'),
     })) {
       tally.pages += 1
       tally.seen.channels += page.length
@@ -254,15 +295,30 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     complete = true
 
     // Absence only after a complete walk: an interrupted run proves nothing about what it did not reach.
+    // Nor does a walk that lost sight of a large part of what is stored (an upstream outage that
+    // answers empty or cut-down lists): then nothing is marked, and the run says so.
+    const absentChannels = [...channelDigests.values()].filter((d) => d.missingSince === null)
+    const absentClients = [...clientDigests.values()].filter((d) => d.missingSince === null)
+    const halted =
+      massMissing(absentChannels.length, storedChannels) || massMissing(absentClients.length, storedClients)
+    if (halted) {
+      warnings.add('mass_missing_halted')
+      logger.error('missing detection halted: too many stored items absent upstream', {
+        runId,
+        absentChannels: absentChannels.length,
+        storedChannels,
+        absentClients: absentClients.length,
+        storedClients,
+      })
+    }
     const ctx: AbsenceContext = {
       now: clock.now(),
       lookupBudget: { remaining: opts.absenceLookups ?? ABSENCE_LOOKUPS_PER_RUN },
       concurrency: config.POLL_CONCURRENCY,
       checkBudget,
     }
-    const absentChannels = [...channelDigests.values()]
     const channelAbsence = await markAbsentChannels(
-      absentChannels,
+      halted || unnamedQuarantined.channel > 0 ? [] : absentChannels,
       ctx,
       {
         findChannel: (id) => partnerApi.findChannel(id),
@@ -271,9 +327,8 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
       },
       collect,
     )
-    const absentClients = [...clientDigests.values()]
     const clientAbsence = await markAbsentClients(
-      absentClients,
+      halted || unnamedQuarantined.client > 0 ? [] : absentClients,
       ctx,
       {
         findClient: (id) => partnerApi.findClient(id),
@@ -292,7 +347,10 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     await flush()
   } catch (err: unknown) {
     failure = err
+    if (err instanceof UpstreamError && err.code === 'items_key_missing') warnings.add('items_key_missing')
   }
+  // Kept for an operator even when the run failed: they are what it saw.
+  await saveQuarantined(deps, runId, quarantine)
 
   const summary = summarize(
     failure === null ? 'succeeded' : 'failed',
@@ -314,6 +372,8 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     recovered: tally.recovered,
     swept: summary.swept,
     confirmedCancellations: summary.confirmedCancellations,
+    quarantined: summary.quarantined,
+    warnings: summary.warnings,
   }
   try {
     await store.ops.saveRunSummary(summary)

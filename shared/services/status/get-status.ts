@@ -1,5 +1,6 @@
 import type { AppDeps } from '../../deps'
 import type { Lifecycle, RunSummary } from '../../domain/types'
+import type { QuarantineRecord } from '../../ports'
 
 /** A webhook event still pending this long after it was received counts as stuck. */
 export const STUCK_AFTER_MS = 5 * 60_000
@@ -16,33 +17,65 @@ const WEBHOOK_COUNTERS = [
   'applied',
 ] as const
 
+/** Quarantined upstream items are counted up to this many; the most recently seen are listed. */
+export const QUARANTINE_COUNT_CAP = 1000
+export const QUARANTINE_LISTED = 20
+
+/** Upstream list items kept aside because they failed validation, for an operator. */
+export interface QuarantineView {
+  /** Items kept (not yet expired), counted up to {@link QUARANTINE_COUNT_CAP}. */
+  count: number
+  countCapped: boolean
+  /** The most recently seen, newest first. */
+  items: QuarantineRecord[]
+}
+
 /** `GET /status`: the last reconciliation, channels by lifecycle, webhook counts. */
 export interface StatusView {
-  reconciliation: { last: RunSummary | null; lastSuccess: RunSummary | null }
+  reconciliation: { last: RunSummary | null; lastSuccess: RunSummary | null; quarantine: QuarantineView }
   channels: { total: number; byLifecycle: Record<Lifecycle, number> }
   webhooks: Record<(typeof WEBHOOK_COUNTERS)[number], number> & { stuck: number; stuckCapped: boolean }
   at: string
 }
 
+/** A summary saved before runs carried mode, quarantine count and warnings reads as a plain full run. */
+function withDefaults(run: RunSummary | null): RunSummary | null {
+  return run === null
+    ? null
+    : { ...run, mode: run.mode ?? 'full', quarantined: run.quarantined ?? 0, warnings: run.warnings ?? [] }
+}
+
 /**
- * Operational status: the last and last successful reconciliation runs, stored channels by
- * lifecycle, webhook counters, and the webhook events stuck in `pending` for over five minutes.
+ * Operational status: the last and last successful reconciliation runs (with their warnings), the
+ * quarantined upstream items, stored channels by lifecycle, webhook counters, and the webhook events
+ * stuck in `pending` for over five minutes.
  */
 export async function getStatus(deps: Pick<AppDeps, 'store' | 'clock'>): Promise<StatusView> {
   const now = deps.clock.now()
   const before = new Date(now.getTime() - STUCK_AFTER_MS).toISOString()
-  const [runs, byLifecycle, counters, pending] = await Promise.all([
+  const [runs, byLifecycle, counters, pending, quarantined] = await Promise.all([
     deps.store.ops.getRunSummaries(),
     deps.store.channels.countByLifecycle(),
     deps.store.ops.getCounters('webhooks'),
     deps.store.events.countPending(before, STUCK_COUNT_CAP),
+    deps.store.ops.listQuarantined(now, QUARANTINE_COUNT_CAP),
   ])
   const webhooks = Object.fromEntries(WEBHOOK_COUNTERS.map((k) => [k, counters[k] ?? 0])) as Record<
     (typeof WEBHOOK_COUNTERS)[number],
     number
   >
   return {
-    reconciliation: runs,
+    reconciliation: {
+      last: withDefaults(runs.last),
+      lastSuccess: withDefaults(runs.lastSuccess),
+      quarantine: {
+        count: quarantined.length,
+        countCapped: quarantined.length >= QUARANTINE_COUNT_CAP,
+        items: quarantined
+          .sort((a, b) => (a.lastSeenAt < b.lastSeenAt ? 1 : a.lastSeenAt > b.lastSeenAt ? -1 : 0))
+          .slice(0, QUARANTINE_LISTED),
+      },
+    },
     channels: { total: Object.values(byLifecycle).reduce((a, b) => a + b, 0), byLifecycle },
     webhooks: { ...webhooks, stuck: pending, stuckCapped: pending >= STUCK_COUNT_CAP },
     at: now.toISOString(),

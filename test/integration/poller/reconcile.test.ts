@@ -4,7 +4,9 @@ import { type App, startApp } from '../../../local/app'
 import type { RunSummary } from '../../../shared/domain/types'
 import type { UpstreamChannel } from '../../../shared/domain/upstream'
 import { reconcile } from '../../../shared/services/reconciliation/reconcile'
+import { call } from '../api/support'
 import { countingStore } from './dynamo-counter'
+import { type RewritingProxy, startRewritingProxy } from './rewriting-proxy'
 
 const context = {
   callbackWaitsForEmptyEventLoop: false,
@@ -22,9 +24,12 @@ const context = {
 }
 
 let app: App | null = null
+let proxy: RewritingProxy | null = null
 afterEach(async () => {
   await app?.close()
   app = null
+  await proxy?.close()
+  proxy = null
 })
 
 async function start(channels: number, pageSize: number, env: Record<string, string> = {}): Promise<App> {
@@ -171,5 +176,147 @@ describe('reconciliation against the simulator and embedded DynamoDB', () => {
     const channelLists = (a.simulator?.requests() ?? []).filter((r) => r.path.endsWith('/channels'))
     expect(channelLists).toHaveLength(4)
     expect((await a.deps.store.ops.getRunSummaries()).last?.outcome).toBe('succeeded')
+  })
+})
+
+type Page = Record<string, unknown> & { partner_channels?: Record<string, unknown>[] }
+
+/** The app with its Partner API calls going through a rewriting proxy in front of the simulator. */
+async function startProxied(channels: number, pageSize: number): Promise<{ a: App; px: RewritingProxy }> {
+  const px = await startRewritingProxy()
+  proxy = px
+  const a = await start(channels, pageSize, { PARTNER_API_BASE_URL: px.baseUrl })
+  if (!a.simulator) throw new Error('no simulator')
+  px.target = a.simulator.url
+  return { a, px }
+}
+
+/** Rewrites only the channels list pages (the walk and the lookups by id alike). */
+function onChannelPages(rewrite: (page: Page) => unknown): RewritingProxy['rewrite'] {
+  return (path, _query, body) => (path.endsWith('/channels') ? rewrite(body as Page) : body)
+}
+
+async function expectNoneAbsent(a: App, channels: UpstreamChannel[]): Promise<void> {
+  for (const ch of channels) {
+    expect(await a.deps.store.channels.get(ch.id), ch.id).toMatchObject({ absentRuns: 0, missingSince: null })
+  }
+}
+
+describe('reconciliation against pages that are not what they should be (issue 11)', () => {
+  it('keeps an invalid channel aside with its reason, applies the rest of its page, and never takes it for missing', async () => {
+    const { a, px } = await startProxied(30, 10)
+    const sim = a.simulator as NonNullable<App['simulator']>
+    await a.poll()
+    const before = await upstreamChannels(a)
+    const broken = before[12] as UpstreamChannel
+    const renamed = before[14] as UpstreamChannel
+    sim.mutateChannel(renamed.id, { setup_info: { phone_name: 'Renamed on the same page' } })
+    px.rewrite = onChannelPages((page) => ({
+      ...page,
+      partner_channels: page.partner_channels?.map((c) =>
+        c['id'] === broken.id ? { ...c, client_id: { id: c['client_id'] } } : c,
+      ),
+    }))
+
+    // Before issue 11 the first of these runs failed as a whole (upstream_invalid_response).
+    for (let run = 0; run < 3; run++) {
+      expect(await a.poll()).toMatchObject({
+        outcome: 'succeeded',
+        quarantined: 1,
+        warnings: ['quarantined_items'],
+        seen: { channels: 29 },
+        missing: { channels: 0 },
+      })
+    }
+    expect((await a.deps.store.channels.get(renamed.id))?.displayName).toBe('Renamed on the same page')
+    await expectNoneAbsent(a, before)
+
+    const status = await call(a, '/status')
+    expect(status.status).toBe(200)
+    const rec = status.json['reconciliation'] as Record<string, unknown>
+    expect(rec['last']).toMatchObject({ quarantined: 1, warnings: ['quarantined_items'] })
+    expect(rec['quarantine']).toMatchObject({
+      count: 1,
+      countCapped: false,
+      items: [
+        { kind: 'channel', id: broken.id, key: broken.id, reason: expect.stringContaining('client_id') },
+      ],
+    })
+    const item = (rec['quarantine'] as { items: { raw: string }[] }).items[0]
+    expect(JSON.parse(item?.raw ?? '{}')).toMatchObject({
+      id: broken.id,
+      client_id: { id: broken.client_id },
+    })
+  })
+
+  it('proves no absence from a walk that quarantined an item without an id', async () => {
+    const { a, px } = await startProxied(30, 10)
+    await a.poll()
+    const before = await upstreamChannels(a)
+    const nameless = before[5] as UpstreamChannel
+    px.rewrite = onChannelPages((page) => ({
+      ...page,
+      partner_channels: page.partner_channels?.map((c) => {
+        if (c['id'] !== nameless.id) return c
+        const { id: _id, ...rest } = c
+        return rest
+      }),
+    }))
+    for (let run = 0; run < 3; run++) {
+      expect(await a.poll()).toMatchObject({ outcome: 'succeeded', quarantined: 1, missing: { channels: 0 } })
+    }
+    // The stored channel behind the nameless item cannot be told apart from one really gone.
+    await expectNoneAbsent(a, before)
+    const [item] = await a.deps.store.ops.listQuarantined(new Date(), 10)
+    expect(item).toMatchObject({ kind: 'channel', id: null, key: expect.stringMatching(/^sha256:/) })
+    expect(item?.reason).toMatch(/^id: /)
+  })
+
+  it('fails loudly on a channels page whose items key is spelled differently, and marks nothing missing', async () => {
+    const { a, px } = await startProxied(30, 10)
+    await a.poll()
+    const before = await upstreamChannels(a)
+    px.rewrite = onChannelPages(({ partner_channels, ...rest }) => ({ ...rest, channels: partner_channels }))
+
+    // Before issue 11 these runs "succeeded" with zero channels and the third marked every one missing.
+    for (let run = 0; run < 3; run++) {
+      await expect(a.poll()).rejects.toMatchObject({ code: 'items_key_missing' })
+    }
+    const { last } = await a.deps.store.ops.getRunSummaries()
+    expect(last).toMatchObject({ outcome: 'failed', complete: false, warnings: ['items_key_missing'] })
+    expect(last?.error).toContain('items_key_missing')
+    await expectNoneAbsent(a, before)
+  })
+
+  it('marks nothing missing when a well-formed list suddenly holds nothing, and says so', async () => {
+    const { a, px } = await startProxied(60, 20)
+    await a.poll()
+    const before = await upstreamChannels(a)
+    px.rewrite = onChannelPages((page) => ({ ...page, count: 0, total: 0, partner_channels: [] }))
+
+    // Before issue 11 the first such run marked 25 channels missing at once (their lookups found nothing).
+    for (let run = 0; run < 3; run++) {
+      expect(await a.poll()).toMatchObject({
+        outcome: 'succeeded',
+        complete: true,
+        warnings: ['mass_missing_halted'],
+        missing: { clients: 0, channels: 0 },
+      })
+    }
+    await expectNoneAbsent(a, before)
+    const status = await call(a, '/status')
+    expect(status.json['reconciliation']).toMatchObject({ last: { warnings: ['mass_missing_halted'] } })
+  })
+
+  it('warns when the walk does not add up to the upstream total', async () => {
+    const { a, px } = await startProxied(30, 10)
+    await a.poll()
+    px.rewrite = onChannelPages((page) => ({ ...page, total: Number(page['total']) + 5 }))
+    expect(await a.poll()).toMatchObject({
+      outcome: 'succeeded',
+      warnings: ['total_mismatch'],
+      seen: { channels: 30 },
+      missing: { channels: 0 },
+    })
   })
 })

@@ -160,7 +160,10 @@ describe('api handler: reads', () => {
       endedAt: '2026-01-15T09:59:30.000Z',
       outcome: 'succeeded',
       error: null,
+      mode: 'full',
       complete: true,
+      quarantined: 1,
+      warnings: ['quarantined_items', 'total_mismatch'],
       pages: 1,
       calls: 2,
       retries: 0,
@@ -195,7 +198,11 @@ describe('api handler: reads', () => {
     const res = await h.call('GET', '/status')
     expect(res.statusCode).toBe(200)
     expect(bodyOf(res)).toEqual({
-      reconciliation: { last: run, lastSuccess: run },
+      reconciliation: {
+        last: run,
+        lastSuccess: run,
+        quarantine: { count: 0, countCapped: false, items: [] },
+      },
       channels: {
         total: 1,
         byLifecycle: { draft: 0, onboarding: 0, error: 0, live: 1, pending_deletion: 0, terminated: 0 },

@@ -52,6 +52,11 @@ describe('poller handler', () => {
       ChannelsMissing: 0,
       EventsSwept: 0,
       CancellationsConfirmed: 0,
+      ItemsQuarantined: 0,
+      WarningItemsKeyMissing: 0,
+      WarningTotalMismatch: 0,
+      WarningMassMissingHalted: 0,
+      WarningQuarantinedItems: 0,
       SecondsSinceLastSuccess: 0,
     })
     expect(metricsOf(addMetric)).toHaveProperty('RunDuration')
@@ -78,6 +83,18 @@ describe('poller handler', () => {
       SecondsSinceLastSuccess: 120,
     })
     expect((await deps.store.ops.getRunSummaries()).last?.outcome).toBe('failed')
+  })
+
+  it('emits the halted missing detection as a metric the alarm reads', async () => {
+    const deps = makeDeps()
+    seedUpstream(deps.partnerApi, 2, 20)
+    const handler = buildPollerHandler(deps)
+    await handler(scheduledEvent, context)
+    deps.partnerApi.channels.clear()
+    const addMetric = vi.spyOn(deps.metrics, 'addMetric')
+    const summary = await handler(scheduledEvent, context)
+    expect(summary).toMatchObject({ outcome: 'succeeded', warnings: ['mass_missing_halted'] })
+    expect(metricsOf(addMetric)).toMatchObject({ WarningMassMissingHalted: 1, ChannelsMissing: 0 })
   })
 
   it('answers a skipped summary while another run holds the lease', async () => {

@@ -176,11 +176,55 @@ describe('response validation', () => {
     expect(requests).toHaveLength(1)
   })
 
-  it('rejects a channel list item with a wrong type', async () => {
+  it('quarantines a channel list item the schema refuses and keeps the rest of the page', async () => {
+    const bad = { client_id: 'cl1', status: 'ready' }
+    const named = { id: 'chBad', client_id: { nested: true } }
     const { api } = makeClient(() =>
-      json(200, { total: 1, partner_channels: [{ id: 'c', client_id: true }] }),
+      json(200, { total: 4, limit: 10, partner_channels: [channel('ch1'), bad, named, channel('ch2')] }),
     )
-    await expect(api.listChannels()).rejects.toThrow('invalid upstream response')
+    const page = await api.listChannels({ limit: 10 })
+    expect(page.items.map((c) => c.id)).toEqual(['ch1', 'ch2'])
+    expect(page.quarantined).toEqual([
+      { kind: 'channel', id: null, reason: expect.stringMatching(/^id: /), raw: JSON.stringify(bad) },
+      {
+        kind: 'channel',
+        id: 'chBad',
+        reason: expect.stringMatching(/^client_id: /),
+        raw: JSON.stringify(named),
+      },
+    ])
+  })
+
+  it('cuts a quarantined item kept for an operator to 2 KiB', async () => {
+    const huge = { id: 'chHuge', client_id: null, note: 'x'.repeat(10_000) }
+    const { api } = makeClient(() => json(200, { total: 1, partner_channels: [huge] }))
+    const page = await api.listChannels()
+    expect(page.items).toEqual([])
+    expect(page.quarantined?.[0]?.raw).toHaveLength(2048)
+  })
+
+  it.each([
+    ['an items key spelled differently', { total: 3, count: 3, channels: [{ id: 'a', client_id: 'c' }] }],
+    ['no items key at all', { total: 0, count: 0 }],
+    ['a null items value', { total: 0, partner_channels: null }],
+    ['items that are not an array', { total: 1, partner_channels: { id: 'a' } }],
+    ['a bare array', [{ id: 'a', client_id: 'c' }]],
+    ['a string', 'ok'],
+  ])('refuses a channels page with %s as items_key_missing, never as an empty page', async (_n, body) => {
+    const { api, requests } = makeClient(() => json(200, body))
+    const err = (await failure(api.listChannels())) as UpstreamError
+    expect(err).toBeInstanceOf(UpstreamError)
+    expect(err.code).toBe('items_key_missing')
+    expect(err.retryable).toBe(false)
+    expect(requests).toHaveLength(1)
+  })
+
+  it('does not call a listed but quarantined item gone when looking it up by id', async () => {
+    const { api } = makeClient(() =>
+      json(200, { total: 1, partner_channels: [{ id: 'ch1', client_id: null }] }),
+    )
+    const err = (await failure(api.findChannel('ch1'))) as UpstreamError
+    expect(err.code).toBe('upstream_item_quarantined')
   })
 })
 

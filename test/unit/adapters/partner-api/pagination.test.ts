@@ -157,6 +157,51 @@ describe('iterateChannels', () => {
     expect(requests.every((r) => r.url.pathname.endsWith('/clients'))).toBe(true)
   })
 
+  it('walks past quarantined items: offsets count them, the rest of each page is yielded, totals add up', async () => {
+    const all = ids(45)
+    const broken = new Set(['ch00003', 'ch00017', 'ch00018', 'ch00044'])
+    const { api, requests } = makeClient((req) => {
+      const offset = Number(req.url.searchParams.get('offset'))
+      const limit = Number(req.url.searchParams.get('limit'))
+      const items = all
+        .slice(offset, offset + limit)
+        .map((id) => (broken.has(id) ? { id, client_id: null } : channel(id)))
+      return json(200, { total: all.length, limit, offset, partner_channels: items })
+    })
+    const quarantined: string[] = []
+    const totals: unknown[] = []
+    const got: string[] = []
+    for await (const page of api.iterateChannels({
+      limit: 10,
+      concurrency: 3,
+      onQuarantined: (items) => quarantined.push(...items.map((q) => q.id ?? '?')),
+      onComplete: (t) => totals.push(t),
+    })) {
+      got.push(...page.map((c) => c.id))
+    }
+    expect(got).toEqual(all.filter((id) => !broken.has(id)))
+    expect(quarantined).toEqual([...broken])
+    expect(offsets(requests).sort((a, b) => a - b)).toEqual([0, 10, 20, 30, 40])
+    expect(totals).toEqual([{ total: 45, walked: 45 }])
+  })
+
+  it('reports a walk that does not add up to the total (an empty page before the end)', async () => {
+    const { api } = makeClient((req) => {
+      const offset = Number(req.url.searchParams.get('offset'))
+      const items = offset >= 20 ? [] : ids(10).map((id) => channel(`${id}-${offset}`))
+      return json(200, { total: 50, limit: 10, offset, partner_channels: items })
+    })
+    const totals: unknown[] = []
+    for await (const _ of api.iterateChannels({
+      limit: 10,
+      concurrency: 1,
+      onComplete: (t) => totals.push(t),
+    })) {
+      // drain
+    }
+    expect(totals).toEqual([{ total: 50, walked: 20 }])
+  })
+
   it('retries a failing page without losing or repeating items', async () => {
     let failed = false
     const { api } = makeClient((req, i) => {
