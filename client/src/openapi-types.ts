@@ -362,7 +362,16 @@ export interface components {
             /** @enum {unknown} */
             outcome: "succeeded" | "failed" | "skipped";
             error?: components["schemas"]["NullableString"];
+            /**
+             * @description every run is a full sweep of clients and channels
+             * @enum {unknown}
+             */
+            mode?: "full";
             complete: boolean;
+            /** @description upstream list items that failed validation, kept aside; the rest of their pages was applied */
+            quarantined?: number;
+            /** @description distinct warning codes of the run, in the order first raised (README, Reconciliation) */
+            warnings?: ("items_key_missing" | "total_mismatch" | "mass_missing_halted" | "sort_fallback" | "quarantined_items" | "partner_settings_drift")[];
             pages?: number;
             calls?: number;
             retries?: number;
@@ -372,10 +381,34 @@ export interface components {
             swept?: number;
             confirmedCancellations?: number;
         };
+        QuarantinedItem: {
+            /** @enum {unknown} */
+            kind: "client" | "channel";
+            id: components["schemas"]["NullableString"];
+            /** @description the id, or sha256: and a hash of the item when it has none */
+            key: string;
+            /** @description what validation refused */
+            reason: string;
+            /** @description the item as received (JSON) */
+            raw: string;
+            /** @description the last run that saw it */
+            runId: string;
+            /** Format: date-time */
+            firstSeenAt: string;
+            /** Format: date-time */
+            lastSeenAt: string;
+        };
         Status: {
             reconciliation: {
                 last: components["schemas"]["RunSummary"] | null;
                 lastSuccess: components["schemas"]["RunSummary"] | null;
+                /** @description upstream list items that failed validation, kept 7 days after the last run that saw them (one record per item); the 20 most recently seen are listed */
+                quarantine: {
+                    /** @description counted up to 1000 */
+                    count: number;
+                    countCapped: boolean;
+                    items: components["schemas"]["QuarantinedItem"][];
+                };
             };
             channels: {
                 total: number;
