@@ -1037,7 +1037,12 @@ export interface operations {
                      *           "endedAt": "2026-11-21T09:00:04.210Z",
                      *           "outcome": "succeeded",
                      *           "error": null,
+                     *           "mode": "full",
                      *           "complete": true,
+                     *           "quarantined": 1,
+                     *           "warnings": [
+                     *             "quarantined_items"
+                     *           ],
                      *           "pages": 3,
                      *           "calls": 4,
                      *           "retries": 0
@@ -1048,7 +1053,28 @@ export interface operations {
                      *           "endedAt": "2026-11-21T09:00:04.210Z",
                      *           "outcome": "succeeded",
                      *           "error": null,
-                     *           "complete": true
+                     *           "mode": "full",
+                     *           "complete": true,
+                     *           "quarantined": 1,
+                     *           "warnings": [
+                     *             "quarantined_items"
+                     *           ]
+                     *         },
+                     *         "quarantine": {
+                     *           "count": 1,
+                     *           "countCapped": false,
+                     *           "items": [
+                     *             {
+                     *               "kind": "channel",
+                     *               "id": "9aLm2QxCH",
+                     *               "key": "9aLm2QxCH",
+                     *               "reason": "client_id: Invalid input: expected string, received object",
+                     *               "raw": "{\"id\":\"9aLm2QxCH\",\"client_id\":{\"id\":\"3CpBg3xvCL\"},\"status\":\"ready\"}",
+                     *               "runId": "01JD4Q8Z3V7M",
+                     *               "firstSeenAt": "2026-11-21T08:45:02.118Z",
+                     *               "lastSeenAt": "2026-11-21T09:00:02.904Z"
+                     *             }
+                     *           ]
                      *         }
                      *       },
                      *       "channels": {
