@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import { FilterNotAppliedError } from './errors'
 import { Paginator } from './paginator'
 import { type RawResponse, type RequestOptions, Transport, type TransportOptions } from './transport'
 import type {
@@ -46,6 +47,33 @@ export const LOCAL_ENDPOINT = 'http://127.0.0.1:3000'
 
 const seg = (id: string): string => encodeURIComponent(id)
 
+type Field<T> = (item: T) => unknown
+/** Filters whose match the client can see in each item, checked so an ignored filter is never silent. */
+const CHANNEL_FILTER_FIELDS: Record<string, Field<Channel>> = {
+  clientId: (c) => c.clientId,
+  lifecycle: (c) => c.lifecycle,
+  accountMode: (c) => c.accountMode,
+  quality: (c) => (c as { qualityRating?: unknown }).qualityRating,
+  messagingLimit: (c) => (c as { messagingLimit?: unknown }).messagingLimit,
+}
+const CLIENT_FILTER_FIELDS: Record<string, Field<Client>> = { status: (c) => c.status }
+
+function checkFilters<T>(
+  path: string,
+  page: Page<T>,
+  filters: Record<string, string | number | undefined>,
+  fields: Record<string, Field<T>>,
+): Page<T> {
+  for (const [name, value] of Object.entries(filters)) {
+    const field = fields[name]
+    if (value === undefined || !field) continue
+    if (page.items.some((item) => String(field(item)) !== String(value))) {
+      throw new FilterNotAppliedError(name, String(value), path)
+    }
+  }
+  return page
+}
+
 /**
  * The PartnerOps management API, typed from docs/openapi.yaml and signed with SigV4. Lists are
  * async iterators; writes carry an Idempotency-Key that survives the client's own retries; errors
@@ -69,17 +97,28 @@ export class PartnerOpsClient {
     return (await res.response.json()) as T
   }
 
-  private list<T>(path: string, filters: Record<string, string | number | undefined>): Paginator<T> {
+  private list<T>(
+    path: string,
+    filters: Record<string, string | number | undefined>,
+    fields: Record<string, Field<T>>,
+  ): Paginator<T> {
     const { cursor, ...rest } = filters
     return new Paginator<T>(
-      (c) => this.json<Page<T>>({ method: 'GET', path, query: { ...rest, cursor: c } }),
+      async (c) =>
+        checkFilters(
+          path,
+          await this.json<Page<T>>({ method: 'GET', path, query: { ...rest, cursor: c } }),
+          rest,
+          fields,
+        ),
       cursor === undefined ? undefined : String(cursor),
     )
   }
 
   readonly clients = {
     /** `GET /clients`: every client matching the filters, page by page. */
-    list: (filters: ClientFilters = {}): Paginator<Client> => this.list<Client>('/clients', filters),
+    list: (filters: ClientFilters = {}): Paginator<Client> =>
+      this.list<Client>('/clients', filters, CLIENT_FILTER_FIELDS),
     /** `GET /clients/{clientId}`: one client with a summary of its channels. */
     get: (clientId: string, opts: CallOptions = {}): Promise<ClientWithChannels> =>
       this.json({ method: 'GET', path: `/clients/${seg(clientId)}`, ...opts }),
@@ -96,7 +135,8 @@ export class PartnerOpsClient {
 
   readonly channels = {
     /** `GET /channels`: every channel matching the filters (AND), page by page. */
-    list: (filters: ChannelFilters = {}): Paginator<Channel> => this.list<Channel>('/channels', filters),
+    list: (filters: ChannelFilters = {}): Paginator<Channel> =>
+      this.list<Channel>('/channels', filters, CHANNEL_FILTER_FIELDS),
     /** `GET /channels/{channelId}`. */
     get: (channelId: string, opts: CallOptions = {}): Promise<Channel> =>
       this.json({ method: 'GET', path: `/channels/${seg(channelId)}`, ...opts }),

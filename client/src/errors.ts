@@ -146,6 +146,20 @@ export class NetworkError extends PartnerOpsClientError {
   }
 }
 
+/**
+ * The API answered list items that do not match a filter the client sent: it does not apply that
+ * filter (an older deployment). Thrown instead of handing back unfiltered data as if filtered.
+ */
+export class FilterNotAppliedError extends PartnerOpsClientError {
+  override name = 'FilterNotAppliedError'
+  readonly code = 'filter_not_applied'
+  readonly filter: string
+  constructor(filter: string, value: string, path: string) {
+    super(`${path} answered items that do not match ${filter}=${value}: this API does not apply that filter`)
+    this.filter = filter
+  }
+}
+
 /** No credentials could be found, or the endpoint could not be determined (e.g. `--stack`). */
 export class ConfigurationError extends PartnerOpsClientError {
   override name = 'ConfigurationError'

@@ -137,6 +137,18 @@ describe('partnerops against the local runner', () => {
     expect(human.stderr).toMatch(/^more: --cursor \S+ \(or --all\)$/m)
   })
 
+  it('never prints channels that do not match a filter, even from an API that ignores it', async () => {
+    const res = await cli(['channels', 'list', '--quality', 'RED', '--json'])
+    if (res.code === 0) {
+      for (const c of (JSON.parse(res.stdout) as { items: { qualityRating?: string }[] }).items) {
+        expect(c.qualityRating).toBe('RED')
+      }
+    } else {
+      expect(res.code).toBe(EXIT.api)
+      expect(JSON.parse(res.stderr)).toMatchObject({ error: { code: 'filter_not_applied' } })
+    }
+  })
+
   it('clients list and get', async () => {
     const list = await cli(['clients', 'list'])
     expect(list.code).toBe(0)

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   backoffDelay,
   ConflictError,
+  FilterNotAppliedError,
   LOCAL_CREDENTIALS,
   NetworkError,
   PartnerOpsClient,
@@ -223,6 +224,50 @@ describe('retries with one Idempotency-Key per logical call', () => {
     await client.clients.list({ limit: 1 }).page()
     expect(server.seen[0]?.path).toBe('/v1/clients')
     expect(server.seen[0]?.signature).toBe('valid')
+  })
+})
+
+describe('filters the API does not apply', () => {
+  const channel = (over: Record<string, unknown>) => ({
+    channelId: 'A1',
+    clientId: 'C1',
+    lifecycle: 'live',
+    accountMode: 'live',
+    ...over,
+  })
+
+  it('throws FilterNotAppliedError instead of returning unfiltered items as filtered', async () => {
+    // An older deployment: answers every channel whatever the query says.
+    const server = await loopback((_req, _n, res) =>
+      reply(res, 200, {
+        items: [channel({ qualityRating: 'GREEN' }), channel({ channelId: 'A2', qualityRating: 'RED' })],
+        nextCursor: null,
+      }),
+    )
+    servers.push(server)
+    const { client } = clientFor(server.url)
+    const err = await client.channels
+      .list({ quality: 'RED' })
+      .toArray()
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FilterNotAppliedError)
+    expect(err).toMatchObject({ code: 'filter_not_applied', filter: 'quality' })
+    expect(server.seen[0]?.rawQuery).toBe('quality=RED')
+  })
+
+  it('accepts items that match every checked filter', async () => {
+    const server = await loopback((_req, _n, res) =>
+      reply(res, 200, {
+        items: [channel({ qualityRating: 'RED', messagingLimit: 'TIER_1K' })],
+        nextCursor: null,
+      }),
+    )
+    servers.push(server)
+    const { client } = clientFor(server.url)
+    const items = await client.channels
+      .list({ quality: 'RED', messagingLimit: 'TIER_1K', lifecycle: 'live', q: 'x' })
+      .toArray()
+    expect(items).toHaveLength(1)
   })
 })
 

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers'
 import { defaultCredentials } from '../auth'
 import { LOCAL_ENDPOINT, PartnerOpsClient } from '../client'
-import { ApiError, ConfigurationError, NetworkError } from '../errors'
+import { ApiError, ConfigurationError, FilterNotAppliedError, NetworkError } from '../errors'
 import type { Paginator } from '../paginator'
 import type { Cancellation, Channel, Client, Page } from '../types'
 import { bytes, keyValues, record, table } from './format'
@@ -541,7 +541,8 @@ function reportError(io: Io, json: boolean, err: unknown): number {
     )
   }
   if (err instanceof UsageError) {
-    write('usage', `${err.message}; see --help`)
+    if (json) write('usage', err.message)
+    else io.stderr.write(`partnerops: ${err.message}; see --help\n`)
     return EXIT.usage
   }
   if (err instanceof ApiError) {
@@ -549,6 +550,10 @@ function reportError(io: Io, json: boolean, err: unknown): number {
       status: err.status,
       ...(err.retryAfterSeconds !== null ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
     })
+    return EXIT.api
+  }
+  if (err instanceof FilterNotAppliedError) {
+    write(err.code, err.message)
     return EXIT.api
   }
   if (err instanceof NetworkError) {
