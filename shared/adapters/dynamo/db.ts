@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError, errorName, PartnerOpsError } from '../../domain/errors'
 import type { CursorCodec, StringKey } from './cursor'
 
@@ -102,6 +102,117 @@ export async function* readAll(read: (start: Item | undefined) => Promise<RawPag
     if (page.lastKey === undefined) return
     start = page.lastKey
   }
+}
+
+/**
+ * One Query, as data: a partition key value on a table or index, optionally a bound below which the
+ * sort key must stay, and equality filters. Every Query of the repositories is one of these.
+ */
+export interface QuerySpec {
+  table: string
+  index?: string
+  /** Partition key attribute and value. */
+  partition: readonly [name: string, value: string]
+  /** Only items whose sort key is less than this value. */
+  sortBelow?: readonly [name: string, value: string]
+  /** Keep only items with these attribute values (DynamoDB applies it after Limit). */
+  filter?: Readonly<Record<string, string>>
+  /** Strongly consistent (tables only). */
+  consistent?: boolean
+}
+
+/** The QueryCommand of a spec for one request: from `start`, at most `limit` items, or only a count. */
+function queryCommand(
+  spec: QuerySpec,
+  request: { start?: Item | undefined; limit?: number; count?: boolean },
+): QueryCommand {
+  const names: Record<string, string> = { '#pk': spec.partition[0] }
+  const values: Record<string, unknown> = { ':pk': spec.partition[1] }
+  let condition = '#pk = :pk'
+  if (spec.sortBelow) {
+    names['#sk'] = spec.sortBelow[0]
+    values[':sk'] = spec.sortBelow[1]
+    condition += ' AND #sk < :sk'
+  }
+  const filters = Object.entries(spec.filter ?? {}).map(([name, value], i) => {
+    names[`#f${i}`] = name
+    values[`:f${i}`] = value
+    return `#f${i} = :f${i}`
+  })
+  return new QueryCommand({
+    TableName: spec.table,
+    ...(spec.index ? { IndexName: spec.index } : {}),
+    KeyConditionExpression: condition,
+    ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ...(spec.consistent ? { ConsistentRead: true } : {}),
+    ...(request.count ? { Select: 'COUNT' } : {}),
+    ...(request.limit !== undefined ? { Limit: request.limit } : {}),
+    ...(request.start ? { ExclusiveStartKey: request.start } : {}),
+  })
+}
+
+/** One raw page of a query from `start`; `what` names the operation in errors. */
+export async function queryPage(
+  db: Db,
+  what: string,
+  spec: QuerySpec,
+  start: Item | undefined,
+  limit?: number,
+): Promise<RawPage> {
+  const out = await db.call(what, () =>
+    db.doc.send(queryCommand(spec, { start, ...(limit === undefined ? {} : { limit }) })),
+  )
+  return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey }
+}
+
+/** Every item of a query, page by page. */
+export function queryAll(db: Db, what: string, spec: QuerySpec): AsyncGenerator<Item[]> {
+  return readAll((start) => queryPage(db, what, spec, start))
+}
+
+/** How many items a query matches (Select COUNT: only the number travels), stopping at `cap`. */
+export async function queryCount(
+  db: Db,
+  what: string,
+  spec: QuerySpec,
+  cap = Number.POSITIVE_INFINITY,
+): Promise<number> {
+  let count = 0
+  let start: Item | undefined
+  // Bounded by the data: every round trip either ends it or moves the start key forward.
+  for (let round = 0; round < 100_000 && count < cap; round++) {
+    const out = await db.call(what, () =>
+      db.doc.send(
+        queryCommand(spec, { start, count: true, ...(Number.isFinite(cap) ? { limit: cap - count } : {}) }),
+      ),
+    )
+    count += out.Count ?? 0
+    if (out.LastEvaluatedKey === undefined) break
+    start = out.LastEvaluatedKey
+  }
+  return Math.min(count, cap)
+}
+
+/** One raw page of a table Scan from `start`. */
+export async function scanPage(
+  db: Db,
+  what: string,
+  table: string,
+  start: Item | undefined,
+  limit?: number,
+): Promise<RawPage> {
+  const out = await db.call(what, () =>
+    db.doc.send(
+      new ScanCommand({
+        TableName: table,
+        ...(limit === undefined ? {} : { Limit: limit }),
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    ),
+  )
+  return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey }
 }
 
 /** A copy of an item without the storage-only attributes. */

@@ -1,8 +1,20 @@
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import type { Channel, Client, Lifecycle, Page } from '../../domain/types'
 import { LIFECYCLES } from '../../domain/types'
 import type { ChannelRepository, ClientRepository, Digest, GuardedWrite } from '../../ports'
-import { type Db, type Item, pageSize, type RawPage, readAll, readPage, strip } from './db'
+import {
+  type Db,
+  type Item,
+  pageSize,
+  queryAll,
+  queryCount,
+  queryPage,
+  type RawPage,
+  readAll,
+  readPage,
+  scanPage,
+  strip,
+} from './db'
 import { KEYS } from './tables'
 
 const C = KEYS.clients
@@ -147,33 +159,20 @@ export function createClientRepository(db: Db, table: string): ClientRepository 
               keyNames: [C.pk],
               limit,
               cursor,
-              read: async (start, want) =>
-                raw(
-                  await db.call('clients.list', () =>
-                    db.doc.send(new ScanCommand({ TableName: table, Limit: want, ExclusiveStartKey: start })),
-                  ),
-                ),
+              read: (start, want) => scanPage(db, 'clients.list', table, start, want),
             })
           : await readPage(db, {
               binding: `${table}|${C.byStatus}|${JSON.stringify([status])}`,
               keyNames: [C.statusKey, C.pk],
               limit,
               cursor,
-              read: async (start, want) =>
-                raw(
-                  await db.call('clients.list', () =>
-                    db.doc.send(
-                      new QueryCommand({
-                        TableName: table,
-                        IndexName: C.byStatus,
-                        KeyConditionExpression: '#s = :s',
-                        ExpressionAttributeNames: { '#s': C.statusKey },
-                        ExpressionAttributeValues: { ':s': status },
-                        Limit: want,
-                        ExclusiveStartKey: start,
-                      }),
-                    ),
-                  ),
+              read: (start, want) =>
+                queryPage(
+                  db,
+                  'clients.list',
+                  { table, index: C.byStatus, partition: [C.statusKey, status] },
+                  start,
+                  want,
                 ),
             })
       return { items: page.items.map(fromItem), nextCursor: page.nextCursor }
@@ -185,55 +184,17 @@ export function createClientRepository(db: Db, table: string): ClientRepository 
 export function createChannelRepository(db: Db, table: string): ChannelRepository {
   const fromItem = (item: Item): Channel => strip<Channel>(item, [H.phoneKey])
 
-  const queryAll = async (
+  const listAll = async (
     what: string,
     index: string,
     attribute: string,
     value: string,
   ): Promise<Channel[]> => {
     const found: Channel[] = []
-    const pages = readAll(async (start) =>
-      raw(
-        await db.call(what, () =>
-          db.doc.send(
-            new QueryCommand({
-              TableName: table,
-              IndexName: index,
-              KeyConditionExpression: '#a = :v',
-              ExpressionAttributeNames: { '#a': attribute },
-              ExpressionAttributeValues: { ':v': value },
-              ExclusiveStartKey: start,
-            }),
-          ),
-        ),
-      ),
-    )
-    for await (const items of pages) found.push(...items.map(fromItem))
-    return found
-  }
-
-  const countLifecycle = async (lifecycle: Lifecycle): Promise<number> => {
-    let count = 0
-    let start: Item | undefined
-    for (let round = 0; round < 100_000; round++) {
-      const out = await db.call('channels.countByLifecycle', () =>
-        db.doc.send(
-          new QueryCommand({
-            TableName: table,
-            IndexName: H.byLifecycle,
-            KeyConditionExpression: '#l = :l',
-            ExpressionAttributeNames: { '#l': 'lifecycle' },
-            ExpressionAttributeValues: { ':l': lifecycle },
-            Select: 'COUNT',
-            ExclusiveStartKey: start,
-          }),
-        ),
-      )
-      count += out.Count ?? 0
-      if (out.LastEvaluatedKey === undefined) break
-      start = out.LastEvaluatedKey
+    for await (const items of queryAll(db, what, { table, index, partition: [attribute, value] })) {
+      found.push(...items.map(fromItem))
     }
-    return count
+    return found
   }
 
   return {
@@ -254,30 +215,19 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
           keyNames: ['clientId', H.pk],
           limit,
           cursor,
-          read: async (start, want) =>
-            raw(
-              await db.call('channels.list', () =>
-                db.doc.send(
-                  new QueryCommand({
-                    TableName: table,
-                    IndexName: H.byClient,
-                    KeyConditionExpression: '#c = :c',
-                    ...(lifecycle === undefined
-                      ? {
-                          ExpressionAttributeNames: { '#c': 'clientId' },
-                          ExpressionAttributeValues: { ':c': clientId },
-                        }
-                      : {
-                          FilterExpression: '#l = :l',
-                          ExpressionAttributeNames: { '#c': 'clientId', '#l': 'lifecycle' },
-                          ExpressionAttributeValues: { ':c': clientId, ':l': lifecycle },
-                        }),
-                    // A filter drops items after Limit applies: read wider pages then.
-                    Limit: lifecycle === undefined ? want : Math.max(want, 100),
-                    ExclusiveStartKey: start,
-                  }),
-                ),
-              ),
+          read: (start, want) =>
+            queryPage(
+              db,
+              'channels.list',
+              {
+                table,
+                index: H.byClient,
+                partition: ['clientId', clientId],
+                ...(lifecycle === undefined ? {} : { filter: { lifecycle } }),
+              },
+              start,
+              // A filter drops items after Limit applies: read wider pages then.
+              lifecycle === undefined ? want : Math.max(want, 100),
             ),
         })
       } else if (lifecycle !== undefined) {
@@ -286,21 +236,13 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
           keyNames: ['lifecycle', H.pk],
           limit,
           cursor,
-          read: async (start, want) =>
-            raw(
-              await db.call('channels.list', () =>
-                db.doc.send(
-                  new QueryCommand({
-                    TableName: table,
-                    IndexName: H.byLifecycle,
-                    KeyConditionExpression: '#l = :l',
-                    ExpressionAttributeNames: { '#l': 'lifecycle' },
-                    ExpressionAttributeValues: { ':l': lifecycle },
-                    Limit: want,
-                    ExclusiveStartKey: start,
-                  }),
-                ),
-              ),
+          read: (start, want) =>
+            queryPage(
+              db,
+              'channels.list',
+              { table, index: H.byLifecycle, partition: ['lifecycle', lifecycle] },
+              start,
+              want,
             ),
         })
       } else {
@@ -309,37 +251,28 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
           keyNames: [H.pk],
           limit,
           cursor,
-          read: async (start, want) =>
-            raw(
-              await db.call('channels.list', () =>
-                db.doc.send(new ScanCommand({ TableName: table, Limit: want, ExclusiveStartKey: start })),
-              ),
-            ),
+          read: (start, want) => scanPage(db, 'channels.list', table, start, want),
         })
       }
       return { items: page.items.map(fromItem), nextCursor: page.nextCursor }
     },
-    listByClient: (clientId) => queryAll('channels.listByClient', H.byClient, 'clientId', clientId),
+    listByClient: (clientId) => listAll('channels.listByClient', H.byClient, 'clientId', clientId),
     findByPhoneNumber: async (phoneNumber) =>
-      phoneNumber === '' ? [] : queryAll('channels.findByPhoneNumber', H.byPhone, H.phoneKey, phoneNumber),
+      phoneNumber === '' ? [] : listAll('channels.findByPhoneNumber', H.byPhone, H.phoneKey, phoneNumber),
     countByLifecycle: async () => {
-      const counts = await Promise.all(LIFECYCLES.map(countLifecycle))
+      const counts = await Promise.all(
+        LIFECYCLES.map((lifecycle) =>
+          queryCount(db, 'channels.countByLifecycle', {
+            table,
+            index: H.byLifecycle,
+            partition: ['lifecycle', lifecycle],
+          }),
+        ),
+      )
       return Object.fromEntries(LIFECYCLES.map((l, i) => [l, counts[i] ?? 0])) as Record<Lifecycle, number>
     },
     scan: (size = 100) => {
-      const pages = readAll(async (start) =>
-        raw(
-          await db.call('channels.scan', () =>
-            db.doc.send(
-              new ScanCommand({
-                TableName: table,
-                Limit: pageSize(size),
-                ExclusiveStartKey: start,
-              }),
-            ),
-          ),
-        ),
-      )
+      const pages = readAll((start) => scanPage(db, 'channels.scan', table, start, pageSize(size)))
       return (async function* () {
         for await (const items of pages) yield items.map(fromItem)
       })()

@@ -1,8 +1,8 @@
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
 import type { WebhookEventRecord } from '../../domain/types'
 import type { WebhookEventRepository } from '../../ports'
-import { type Db, type Item, pageSize, readAll, strip } from './db'
+import { type Db, type Item, pageSize, type QuerySpec, queryCount, queryPage, readAll, strip } from './db'
 import { KEYS } from './tables'
 
 const E = KEYS.events
@@ -79,52 +79,34 @@ export function createWebhookEventRepository(db: Db, table: string): WebhookEven
     listPending: async (before, limit) => {
       const max = pageSize(limit)
       const found: WebhookEventRecord[] = []
-      const pages = readAll(async (start) => {
-        const out = await db.call('events.listPending', () =>
-          db.doc.send(
-            new QueryCommand({
-              TableName: table,
-              IndexName: E.pending,
-              KeyConditionExpression: '#p = :p AND #r < :before',
-              ExpressionAttributeNames: { '#p': E.pendingShard, '#r': 'receivedAt' },
-              ExpressionAttributeValues: { ':p': PENDING_SHARD, ':before': before },
-              Limit: max - found.length,
-              ExclusiveStartKey: start,
-            }),
-          ),
-        )
-        return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey }
-      })
+      const pending: QuerySpec = {
+        table,
+        index: E.pending,
+        partition: [E.pendingShard, PENDING_SHARD],
+        sortBelow: ['receivedAt', before],
+      }
+      const pages = readAll((start) =>
+        queryPage(db, 'events.listPending', pending, start, max - found.length),
+      )
       for await (const items of pages) {
         found.push(...items.map(fromItem))
         if (found.length >= max) break
       }
       return found.slice(0, max)
     },
-    countPending: async (before, cap) => {
+    countPending: (before, cap) =>
       // Select COUNT: only the number travels back, never the stored bodies.
-      let count = 0
-      let start: Record<string, unknown> | undefined
-      do {
-        const out = await db.call('events.countPending', () =>
-          db.doc.send(
-            new QueryCommand({
-              TableName: table,
-              IndexName: E.pending,
-              KeyConditionExpression: '#p = :p AND #r < :before',
-              ExpressionAttributeNames: { '#p': E.pendingShard, '#r': 'receivedAt' },
-              ExpressionAttributeValues: { ':p': PENDING_SHARD, ':before': before },
-              Select: 'COUNT',
-              Limit: cap - count,
-              ExclusiveStartKey: start,
-            }),
-          ),
-        )
-        count += out.Count ?? 0
-        start = out.LastEvaluatedKey
-      } while (start && count < cap)
-      return Math.min(count, cap)
-    },
+      queryCount(
+        db,
+        'events.countPending',
+        {
+          table,
+          index: E.pending,
+          partition: [E.pendingShard, PENDING_SHARD],
+          sortBelow: ['receivedAt', before],
+        },
+        cap,
+      ),
     listSince: (since) => {
       // Replay is rare and operator-driven: a filtered Scan avoids an index written on every event.
       const pages = readAll(async (start) => {

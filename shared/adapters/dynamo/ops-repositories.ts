@@ -1,8 +1,8 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
 import type { IdempotencyRecord, RunSummary } from '../../domain/types'
 import type { IdempotencyRepository, OpsRepository, QuarantineRecord } from '../../ports'
-import { type Db, type Item, strip } from './db'
+import { type Db, type Item, queryPage, strip } from './db'
 import { KEYS } from './tables'
 
 const O = KEYS.ops
@@ -204,19 +204,14 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
       )
     },
     getCounters: async (name) => {
-      const out = await db.call('ops.getCounters', () =>
-        db.doc.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': O.pk },
-            ExpressionAttributeValues: { ':pk': `counters#${name}` },
-            ConsistentRead: true,
-          }),
-        ),
+      const out = await queryPage(
+        db,
+        'ops.getCounters',
+        { table, partition: [O.pk, `counters#${name}`], consistent: true },
+        undefined,
       )
       const counters: Record<string, number> = {}
-      for (const item of out.Items ?? []) {
+      for (const item of out.items) {
         for (const [attribute, value] of Object.entries(item)) {
           if (attribute.startsWith(COUNTER_PREFIX) && typeof value === 'number') {
             const counter = attribute.slice(COUNTER_PREFIX.length)

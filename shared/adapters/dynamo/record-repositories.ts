@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb'
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb'
 import type { AuditEntry, CancellationRecord } from '../../domain/types'
 import type { AuditRepository, CancellationRepository } from '../../ports'
-import { type Db, type Item, readPage, strip } from './db'
+import { type Db, type Item, queryPage, readPage, strip } from './db'
 import { KEYS } from './tables'
 
 const K = KEYS.cancellations
@@ -60,21 +60,8 @@ export function createAuditRepository(db: Db, table: string): AuditRepository {
         keyNames: [A.pk, A.sk],
         limit,
         cursor,
-        read: async (start, want) => {
-          const out = await db.call('audit.list', () =>
-            db.doc.send(
-              new QueryCommand({
-                TableName: table,
-                KeyConditionExpression: '#s = :s',
-                ExpressionAttributeNames: { '#s': A.pk },
-                ExpressionAttributeValues: { ':s': subject },
-                Limit: want,
-                ExclusiveStartKey: start,
-              }),
-            ),
-          )
-          return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey }
-        },
+        read: (start, want) =>
+          queryPage(db, 'audit.list', { table, partition: [A.pk, subject] }, start, want),
       })
       return { items: page.items.map((i: Item) => strip<AuditEntry>(i, [A.sk])), nextCursor: page.nextCursor }
     },
