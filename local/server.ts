@@ -12,12 +12,16 @@ import { type LocalCredential, verifySigV4 } from './sigv4'
 /** API Gateway REST API's integration timeout: the longest a handler can run behind it. */
 const API_GATEWAY_TIMEOUT_MS = 29_000
 
+/** Retry-After of the 503 answered while the functions are still being built. */
+const STARTING_RETRY_AFTER_SECONDS = 1
+
 /** API Gateway REST API's own payload limit; the webhook function enforces its smaller one itself. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024
 
 export interface LocalServerOptions {
   host: string
   port: number
+  /** The HTTP functions, filled in once built; until then their routes answer 503 `starting`. */
   handlers: Partial<Record<HttpFunctionName, HttpHandler>>
   credentials: LocalCredential[]
   region: string
@@ -137,8 +141,14 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     }
     const handler = opts.handlers[match.route.fn]
     if (!handler) {
-      send(res, errorResponse(501, 'not_implemented', 'This capability is not built yet'))
-      return 501
+      // The server listens before the functions are built (the simulator needs its URL first).
+      send(
+        res,
+        errorResponse(503, 'starting', 'PartnerOps is starting; retry in a moment', {
+          'retry-after': String(STARTING_RETRY_AFTER_SECONDS),
+        }),
+      )
+      return 503
     }
     const now = opts.now()
     const event: APIGatewayProxyEvent = {
