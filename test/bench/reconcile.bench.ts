@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb'
-import type { Context } from 'aws-lambda'
 import { buildPollerHandler } from '../../functions/poller/handler'
 import { createLocalDynamoClient, startDynalite } from '../../local/dynalite'
 import { startSimulator } from '../../local/simulator/server'
@@ -19,6 +18,7 @@ import type { PartnerApi } from '../../shared/ports'
 import { CHANNEL_SORT, CLIENT_SORT } from '../../shared/services/reconciliation/reconcile'
 import { createAppDeps } from '../../shared/wiring'
 import { countingStore, type DynamoCounts } from '../integration/poller/dynamo-counter'
+import { lambdaContext } from '../support/lambda'
 import type { Bench, BenchTable } from './harness'
 import { round, withPeakRss } from './harness'
 
@@ -152,20 +152,7 @@ interface Measure {
   changed: number
 }
 
-const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: 'partnerops-poller-bench',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-poller-bench',
-  memoryLimitInMB: '256',
-  awsRequestId: 'bench',
-  logGroupName: 'bench',
-  logStreamName: 'bench',
-  getRemainingTimeInMillis: () => 900_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} as Context
+const context = lambdaContext('poller', 900_000)
 
 function benchConfig(h: { endpoint: string; baseUrl: string }, tablePrefix: string): Config {
   return loadConfig({

@@ -26,6 +26,7 @@ import { verifySignature } from '../../shared/http/webhook-auth'
 import type { StateStore } from '../../shared/ports'
 import { applyWebhookEvent } from '../../shared/services/webhooks/apply-webhook-event'
 import fixtures from '../fixtures/partner-api.json'
+import { seededRandom } from '../support/lambda'
 import { startDynamoProcess } from './dynamo-process'
 import { type Bench, type BenchTable, percentile, round, withPeakRss } from './harness'
 
@@ -36,17 +37,6 @@ const MAX_ATTEMPTS = 6
 const SECRET = LOCAL_DEFAULTS.platformSecret
 const KINDS = ['channel_created', 'channel_ready', 'channel_running', 'channel_live'] as const
 const BASE = (fixtures.webhook_events.channel_created as { data: UpstreamChannel }).data
-
-/** Deterministic PRNG (mulberry32), so every variant gets the same order. */
-function prng(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Send {
   id: string
@@ -72,7 +62,7 @@ function dataset(prefix: string): { sends: Send[]; distinct: Set<string> } {
       distinct.push({ id, body, signature: createHmac('sha256', SECRET).update(body).digest('hex') })
     })
   }
-  const rand = prng(7)
+  const rand = seededRandom(7)
   const sends = [...distinct]
   for (let i = 0; i < DUPLICATES; i++) sends.push(distinct[Math.floor(rand() * distinct.length)] as Send)
   for (let i = sends.length - 1; i > 0; i--) {
@@ -294,7 +284,7 @@ function sample(from: Send[], distinct: number, duplicates: number): Send[] {
   const seen = new Map<string, Send>()
   for (const s of from) if (seen.size < distinct) seen.set(s.id, s)
   const unique = [...seen.values()]
-  const rand = prng(11)
+  const rand = seededRandom(11)
   const out = [...unique]
   for (let i = 0; i < duplicates; i++) out.push(unique[Math.floor(rand() * unique.length)] as Send)
   for (let i = out.length - 1; i > 0; i--) {

@@ -4,24 +4,12 @@ import { type App, startApp } from '../../../local/app'
 import type { RunSummary } from '../../../shared/domain/types'
 import type { UpstreamChannel } from '../../../shared/domain/upstream'
 import { reconcile } from '../../../shared/services/reconciliation/reconcile'
+import { lambdaContext } from '../../support/lambda'
 import { call } from '../api/support'
 import { countingStore } from './dynamo-counter'
 import { type RewritingProxy, startRewritingProxy } from './rewriting-proxy'
 
-const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: 'partnerops-poller-test',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-poller-test',
-  memoryLimitInMB: '512',
-  awsRequestId: 'test',
-  logGroupName: '/aws/lambda/partnerops-poller-test',
-  logStreamName: 'test',
-  getRemainingTimeInMillis: () => 300_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-}
+const context = lambdaContext('poller', 300_000)
 
 let app: App | null = null
 let proxy: RewritingProxy | null = null

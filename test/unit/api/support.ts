@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type { APIGatewayProxyResult } from 'aws-lambda'
 import { buildApiHandler } from '../../../functions/api/handler'
 import type { ApiOptions } from '../../../functions/api/router'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
@@ -8,13 +8,14 @@ import type { Channel, Client } from '../../../shared/domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
 import { loadConfig } from '../../../shared/env'
 import { matchRoute } from '../../../shared/http/routes'
-import { createLogger, createMetrics } from '../../../shared/observability'
 import type { CancellationInput } from '../../../shared/services/cancellation/cancellation-common'
 import { applyChannel, applyClient } from '../../../shared/services/state/apply-upstream'
+import { createAppDeps } from '../../../shared/wiring'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import { FakePartnerApi } from '../../fakes/partner-api'
 import fixtures from '../../fixtures/partner-api.json'
+import { apiEvent, lambdaContext } from '../../support/lambda'
 
 export const PRINCIPAL = 'arn:aws:iam::123456789012:user/billing'
 export const OTHER_PRINCIPAL = 'arn:aws:iam::123456789012:role/crm'
@@ -49,23 +50,6 @@ export interface ApiHarness {
   storedChannel(id: string): Promise<Channel | null>
 }
 
-export function lambdaContext(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'partnerops-api-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-api-test',
-    memoryLimitInMB: '512',
-    awsRequestId: 'test-request',
-    logGroupName: '/aws/lambda/partnerops-api-test',
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => 10_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  }
-}
-
 export function createApiHarness(opts: { env?: Record<string, string>; api?: ApiOptions } = {}): ApiHarness {
   const store = new MemoryStore()
   const api = new FakePartnerApi()
@@ -77,16 +61,13 @@ export function createApiHarness(opts: { env?: Record<string, string>; api?: Api
     PARTNER_API_KEY: 'canary-partner-key',
     ...opts.env,
   })
-  const deps: AppDeps = {
-    config,
+  const deps = createAppDeps(config, 'api-test', {
     store,
     partnerApi: api,
     secrets: createEnvSecretSource({ partnerApi: 'canary-partner-key' }),
     events: sink,
     clock,
-    logger: createLogger('api-test'),
-    metrics: createMetrics('api-test'),
-  }
+  })
   const handler = buildApiHandler(deps, opts.api)
   let counter = 0
   return {
@@ -99,25 +80,18 @@ export function createApiHarness(opts: { env?: Record<string, string>; api?: Api
     async call(method, fullPath, init = {}) {
       const url = new URL(fullPath, 'http://local')
       const match = matchRoute(method, url.pathname)
-      const query = Object.fromEntries(url.searchParams)
-      const headers = init.headers ?? {}
-      const event: APIGatewayProxyEvent = {
+      const event = apiEvent({
+        method,
         resource: match && 'route' in match ? match.route.path : url.pathname,
         path: url.pathname,
-        httpMethod: method,
-        headers,
-        multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-        queryStringParameters: Object.keys(query).length > 0 ? query : null,
-        multiValueQueryStringParameters: null,
+        headers: init.headers ?? {},
+        query: Object.fromEntries(url.searchParams),
         pathParameters: match && 'route' in match ? match.pathParameters : null,
-        stageVariables: null,
         body: init.body ?? null,
         isBase64Encoded: init.isBase64Encoded ?? false,
-        requestContext: {
-          identity: { userArn: init.principal === undefined ? PRINCIPAL : init.principal },
-        } as unknown as APIGatewayProxyEvent['requestContext'],
-      }
-      return handler(event, lambdaContext())
+        principal: init.principal === undefined ? PRINCIPAL : init.principal,
+      })
+      return handler(event, lambdaContext('api', 10_000))
     },
     async addChannel(overrides = {}, o = { stored: true }) {
       counter++
@@ -148,7 +122,4 @@ export function createApiHarness(opts: { env?: Record<string, string>; api?: Api
   }
 }
 
-/** Parses a JSON response body. */
-export function bodyOf(res: { body: string }): Record<string, unknown> {
-  return JSON.parse(res.body) as Record<string, unknown>
-}
+export { bodyOf, lambdaContext } from '../../support/lambda'

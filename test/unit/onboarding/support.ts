@@ -1,14 +1,15 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import { buildOnboardingHandler } from '../../../functions/onboarding/handler'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
 import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
 import { loadConfig } from '../../../shared/env'
-import { createLogger, createMetrics } from '../../../shared/observability'
+import { createAppDeps } from '../../../shared/wiring'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import { FakePartnerApi } from '../../fakes/partner-api'
+import { type ApiEventInit, lambdaContext, apiEvent as sharedApiEvent } from '../../support/lambda'
 
 export const LINK_KEY = 'test-link-signing-key'
 export const CALLBACK_URL = 'https://ops.example.com/onboarding/callback'
@@ -39,77 +40,28 @@ export function createHarness(env: Record<string, string> = {}): Harness {
     EVENT_SINK: 'none',
     ...env,
   })
-  const deps: AppDeps = {
-    config,
+  const deps = createAppDeps(config, 'onboarding-test', {
     store,
     partnerApi: api,
     secrets: createEnvSecretSource({ linkSigningKey: config.LINK_SIGNING_KEY ?? '' }),
     events: sink,
     clock,
-    logger: createLogger('onboarding-test'),
-    metrics: createMetrics('onboarding-test'),
-  }
+  })
   const handler = buildOnboardingHandler(deps)
-  return { deps, store, api, clock, sink, handler, call: (event) => handler(event, lambdaContext()) }
-}
-
-export function lambdaContext(): Context {
   return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'partnerops-onboarding-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-onboarding-test',
-    memoryLimitInMB: '256',
-    awsRequestId: 'test-request',
-    logGroupName: '/aws/lambda/partnerops-onboarding-test',
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => 5_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
+    deps,
+    store,
+    api,
+    clock,
+    sink,
+    handler,
+    call: (event) => handler(event, lambdaContext('onboarding')),
   }
 }
 
-/** A REST API (v1) proxy event as API Gateway builds it. */
-export function apiEvent(init: {
-  method: string
-  resource: string
-  path?: string
-  body?: string | null
-  headers?: Record<string, string>
-  query?: Record<string, string | string[]>
-  pathParameters?: Record<string, string>
-  principal?: string | null
-  sourceIp?: string
-}): APIGatewayProxyEvent {
-  const headers = init.headers ?? {}
-  const single: Record<string, string> = {}
-  const multi: Record<string, string[]> = {}
-  for (const [k, v] of Object.entries(init.query ?? {})) {
-    const list = Array.isArray(v) ? v : [v]
-    multi[k] = list
-    single[k] = list[list.length - 1] ?? ''
-  }
-  const hasQuery = Object.keys(multi).length > 0
-  return {
-    body: init.body ?? null,
-    headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-    httpMethod: init.method,
-    isBase64Encoded: false,
-    path: init.path ?? init.resource,
-    pathParameters: init.pathParameters ?? null,
-    queryStringParameters: hasQuery ? single : null,
-    multiValueQueryStringParameters: hasQuery ? multi : null,
-    stageVariables: null,
-    resource: init.resource,
-    requestContext: {
-      identity: {
-        sourceIp: init.sourceIp ?? '203.0.113.7',
-        userArn: init.principal === undefined ? PRINCIPAL : init.principal,
-      },
-    } as unknown as APIGatewayProxyEvent['requestContext'],
-  }
+/** A REST API (v1) proxy event as API Gateway builds it; the caller is PRINCIPAL unless told otherwise. */
+export function apiEvent(init: ApiEventInit): APIGatewayProxyEvent {
+  return sharedApiEvent({ ...init, principal: init.principal === undefined ? PRINCIPAL : init.principal })
 }
 
 /** The callback event for a query. */
@@ -171,6 +123,4 @@ export function refOf(link: string): string {
   return ref
 }
 
-export function bodyOf(res: APIGatewayProxyResult): Record<string, unknown> {
-  return JSON.parse(res.body) as Record<string, unknown>
-}
+export { bodyOf, lambdaContext } from '../../support/lambda'

@@ -1,24 +1,11 @@
-import type { Context } from 'aws-lambda'
 import { describe, expect, it, vi } from 'vitest'
 import { buildPollerHandler } from '../../../functions/poller/handler'
 import { UpstreamError } from '../../../shared/domain/errors'
 import { POLL_LEASE } from '../../../shared/services/reconciliation/reconcile'
+import { lambdaContext } from '../../support/lambda'
 import { makeDeps, seedUpstream } from './support'
 
-const context = {
-  functionName: 'partnerops-poller',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:partnerops-poller',
-  memoryLimitInMB: '512',
-  awsRequestId: 'req-1',
-  logGroupName: '/aws/lambda/partnerops-poller',
-  logStreamName: 'stream',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 300_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} as Context
+const context = lambdaContext('poller', 300_000)
 
 const scheduledEvent = { 'detail-type': 'Scheduled Event', source: 'aws.scheduler', detail: {} }
 

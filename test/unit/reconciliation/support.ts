@@ -2,8 +2,8 @@ import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import type { AppDeps } from '../../../shared/deps'
 import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
 import { loadConfig } from '../../../shared/env'
-import { createLogger, createMetrics } from '../../../shared/observability'
 import type { SecretSource } from '../../../shared/ports'
+import { createAppDeps } from '../../../shared/wiring'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import { FakePartnerApi } from '../../fakes/partner-api'
@@ -22,17 +22,20 @@ export function makeDeps(
   overrides: Partial<AppDeps> & { env?: Record<string, string> } = {},
 ): PollerTestDeps {
   const { env, ...rest } = overrides
-  return {
-    config: loadConfig({ PARTNER_ID: 'testPA', SECRETS_SOURCE: 'env', PARTNER_API_KEY: 'test-key', ...env }),
+  const config = loadConfig({
+    PARTNER_ID: 'testPA',
+    SECRETS_SOURCE: 'env',
+    PARTNER_API_KEY: 'test-key',
+    ...env,
+  })
+  return createAppDeps(config, 'poller-test', {
     store: new MemoryStore(),
     partnerApi: new FakePartnerApi(),
     secrets: secretsStub,
     events: createMemoryEventSink(),
     clock: new FakeClock('2026-01-15T10:00:00.000Z'),
-    logger: createLogger('poller-test'),
-    metrics: createMetrics('poller-test'),
     ...rest,
-  } as PollerTestDeps
+  }) as PollerTestDeps
 }
 
 const pad = (n: number, width = 5): string => String(n).padStart(width, '0')

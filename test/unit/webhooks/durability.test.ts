@@ -2,20 +2,10 @@ import { describe, expect, it, vi } from 'vitest'
 import { replayWebhooks } from '../../../shared/services/webhooks/replay-webhooks'
 import { sweepPendingEvents } from '../../../shared/services/webhooks/sweep-webhooks'
 import { MemoryStore } from '../../fakes/memory-store'
+import { seededRandom } from '../../support/lambda'
 import { bodyOf, createHarness, FIXTURE_EVENTS, lambdaContext, streamEvent } from './support'
 
 const live = JSON.stringify(FIXTURE_EVENTS.channel_live)
-
-/** A deterministic PRNG for fault injection (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('duplicates', () => {
   it('accepts the same event 10 times in a row with one stored event and one state change', async () => {
@@ -113,7 +103,7 @@ describe('crash between store and apply', () => {
 
 describe('storage faults', () => {
   it('with 20 % of writes failing, every 200 has its event stored and the rest answer 503', async () => {
-    const store = new MemoryStore({ random: seeded(42) })
+    const store = new MemoryStore({ random: seededRandom(42) })
     const h = createHarness({ store })
     const bodies = Array.from({ length: 200 }, (_, i) =>
       JSON.stringify({

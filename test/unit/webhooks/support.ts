@@ -2,7 +2,6 @@ import { createHmac } from 'node:crypto'
 import type {
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
-  Context,
   DynamoDBBatchResponse,
   DynamoDBStreamEvent,
 } from 'aws-lambda'
@@ -13,12 +12,14 @@ import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
 import type { ChangeEvent } from '../../../shared/domain/types'
 import { loadConfig } from '../../../shared/env'
-import { createLogger, createMetrics } from '../../../shared/observability'
+import { WEBHOOK_PATH } from '../../../shared/http/routes'
 import type { SecretSource } from '../../../shared/ports'
+import { createAppDeps } from '../../../shared/wiring'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import { FakePartnerApi } from '../../fakes/partner-api'
 import fixtures from '../../fixtures/partner-api.json'
+import { lambdaContext, apiEvent as sharedApiEvent } from '../../support/lambda'
 
 export const SECRET = 'test-platform-secret'
 
@@ -80,43 +81,13 @@ export function streamEvent(
   }
 }
 
-export function lambdaContext(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'partnerops-webhook-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:partnerops-webhook-test',
-    memoryLimitInMB: '256',
-    awsRequestId: 'test-request',
-    logGroupName: '/aws/lambda/partnerops-webhook-test',
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => 5_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  }
-}
-
+/** A webhook delivery as API Gateway hands it to the function. */
 export function apiEvent(
   body: string | null,
   headers: Record<string, string>,
   opts: { multiValueHeaders?: Record<string, string[]>; isBase64Encoded?: boolean } = {},
 ): APIGatewayProxyEvent {
-  return {
-    body,
-    headers,
-    multiValueHeaders:
-      opts.multiValueHeaders ?? Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-    httpMethod: 'POST',
-    isBase64Encoded: opts.isBase64Encoded ?? false,
-    path: '/webhooks/360dialog',
-    pathParameters: null,
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    stageVariables: null,
-    resource: '/webhooks/360dialog',
-    requestContext: {} as APIGatewayProxyEvent['requestContext'],
-  }
+  return sharedApiEvent({ method: 'POST', resource: WEBHOOK_PATH, body, headers, ...opts })
 }
 
 /** Deps over MemoryStore and fakes, with env-style secrets; any part can be replaced. */
@@ -146,16 +117,13 @@ export function createHarness(
       platformSecret: opts.platformSecret ?? SECRET,
       ...(opts.webhookToken ? { webhookToken: opts.webhookToken } : {}),
     })
-  const deps: AppDeps = {
-    config,
+  const deps = createAppDeps(config, 'webhook-test', {
     store,
     partnerApi: new FakePartnerApi(),
     secrets,
     events: sink,
     clock,
-    logger: createLogger('webhook-test'),
-    metrics: createMetrics('webhook-test'),
-  }
+  })
   const handler = buildWebhookHandler(deps)
   const applier = buildWebhookApplierHandler(deps)
   const post = (body: string, init: PostInit = {}): Promise<APIGatewayProxyResult> => {
@@ -168,10 +136,10 @@ export function createHarness(
       ...(init.multiValueHeaders ? { multiValueHeaders: init.multiValueHeaders } : {}),
       ...(init.isBase64Encoded ? { isBase64Encoded: true } : {}),
     })
-    return handler(event, lambdaContext())
+    return handler(event, lambdaContext('webhook'))
   }
   const stream = (keys: string[]): Promise<DynamoDBBatchResponse> =>
-    applier(streamEvent(keys), lambdaContext())
+    applier(streamEvent(keys), lambdaContext('webhook-applier'))
   return {
     deps,
     store,
@@ -193,7 +161,4 @@ export function createHarness(
   }
 }
 
-/** A parsed JSON response body. */
-export function bodyOf(res: APIGatewayProxyResult): Record<string, unknown> {
-  return JSON.parse(res.body) as Record<string, unknown>
-}
+export { bodyOf, lambdaContext } from '../../support/lambda'
