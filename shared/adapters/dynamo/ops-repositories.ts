@@ -2,7 +2,7 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import { DependencyUnavailableError } from '../../domain/errors'
 import type { IdempotencyRecord, RunSummary } from '../../domain/types'
 import type { IdempotencyRepository, OpsRepository, QuarantineRecord } from '../../ports'
-import { type Db, type Item, queryPage, strip } from './db'
+import { type Db, type Item, queryAll, queryPage, strip } from './db'
 import { KEYS } from './tables'
 
 const O = KEYS.ops
@@ -282,20 +282,11 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
     listQuarantined: async (now, cap) => {
       const out: QuarantineRecord[] = []
       const nowSeconds = Math.floor(now.getTime() / 1000)
-      let start: Item | undefined
-      do {
-        const page = await db.call('ops.listQuarantined', () =>
-          db.doc.send(
-            new QueryCommand({
-              TableName: table,
-              KeyConditionExpression: '#pk = :pk',
-              ExpressionAttributeNames: { '#pk': O.pk },
-              ExpressionAttributeValues: { ':pk': 'quarantine' },
-              ...(start ? { ExclusiveStartKey: start } : {}),
-            }),
-          ),
-        )
-        for (const item of page.Items ?? []) {
+      for await (const items of queryAll(db, 'ops.listQuarantined', {
+        table,
+        partition: [O.pk, 'quarantine'],
+      })) {
+        for (const item of items) {
           // TTL deletes expired items only eventually (and dynalite never): expired ones are skipped here.
           if (typeof item['expiresAt'] === 'number' && item['expiresAt'] <= nowSeconds) continue
           out.push(
@@ -305,8 +296,7 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
           )
           if (out.length >= cap) return out
         }
-        start = page.LastEvaluatedKey
-      } while (start)
+      }
       return out
     },
     bindOnce: (name, key, value, expiresAt) =>
