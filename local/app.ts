@@ -125,7 +125,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     const configWith = (own: SettingValues): Config =>
       loadConfig({
         ...localSettings(),
-        ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl } : {}),
+        ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl, HUB_BASE_URL: simulator.url } : {}),
         ONBOARDING_CALLBACK_URL: `${server.url}${CALLBACK_PATH}`,
         ...own,
         ...overrides,

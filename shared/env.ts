@@ -256,6 +256,11 @@ export const SETTINGS = {
     doc: 'lifetime of an onboarding link',
     usedBy: ['onboarding'],
   }),
+  HUB_BASE_URL: setting(url('https://hub.360dialog.com'), {
+    doc: 'where onboarding links point (the 360dialog Hub; locally the simulator, which serves its permission page)',
+    usedBy: ['onboarding'],
+    startEnv: true,
+  }),
   ONBOARDING_CALLBACK_URL: setting(optionalText, {
     doc: 'public URL of the onboarding callback',
     usedBy: ['onboarding'],

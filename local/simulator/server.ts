@@ -16,6 +16,7 @@ import {
   segmentsOf,
   writeReply,
 } from './http'
+import { controlsPage, htmlReply, permissionRoute } from './hub'
 import { parseListQuery } from './query'
 import { loadSeed, type SeedKind } from './seed'
 import { type GenerateOptions, type OnboardOptions, type SimEvent, SimState } from './state'
@@ -331,6 +332,10 @@ class PartnerApiSimulator implements Simulator {
       writeReply(res, await this.handleSim(req, method, url))
       return
     }
+    if (url.pathname.startsWith('/dashboard/')) {
+      writeReply(res, await this.handleHub(req, method, url))
+      return
+    }
     if (url.pathname !== '/api/v2' && !url.pathname.startsWith('/api/v2/')) {
       writeReply(res, metaReply(404, 'Not found'))
       return
@@ -473,12 +478,42 @@ class PartnerApiSimulator implements Simulator {
   private async handleSim(req: IncomingMessage, method: string, url: URL): Promise<Reply> {
     try {
       const seg = (segmentsOf(url.pathname) ?? []).slice(1)
-      if (seg.length === 0 && method === 'GET') return { status: 200, body: { controls: CONTROL_ROUTES } }
+      if (seg.length === 0 && method === 'GET') {
+        const wantsHtml = (req.headers.accept ?? '').includes('text/html')
+        return wantsHtml
+          ? { status: 200, html: controlsPage(CONTROL_ROUTES, this.baseUrl, this.partnerId) }
+          : {
+              status: 200,
+              body: { baseUrl: this.baseUrl, partnerId: this.partnerId, controls: CONTROL_ROUTES },
+            }
+      }
       const raw = await readBody(req)
       const body = parseBody(raw, req.headers['content-type'])
       return await controlRoute(this, method, seg, body)
     } catch (err) {
       return errorReply(err)
+    }
+  }
+
+  // ---- Hub pages ---------------------------------------------------------------------------------
+
+  private async handleHub(req: IncomingMessage, method: string, url: URL): Promise<Reply> {
+    const seg = segmentsOf(url.pathname)
+    if (
+      seg === null ||
+      seg.length !== 4 ||
+      seg[1] !== 'app' ||
+      seg[3] !== 'permissions' ||
+      seg[2] === undefined
+    ) {
+      return htmlReply(404, 'Not found', 'The simulator serves only the permission page of the Hub.')
+    }
+    try {
+      const form = method === 'POST' ? parseBody(await readBody(req), req.headers['content-type']) : undefined
+      return await permissionRoute(this, method, seg[2], url, form)
+    } catch (err) {
+      const reply = errorReply(err)
+      return htmlReply(reply.status, 'Request refused', 'The form could not be read.')
     }
   }
 }

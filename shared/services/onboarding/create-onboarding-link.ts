@@ -14,8 +14,8 @@ export interface OnboardingLink {
   expiresAt: string
 }
 
-/** The 360dialog Hub page where a client grants the partner permissions (partner-api.md §6.1). */
-export const PERMISSIONS_BASE_URL = 'https://hub.360dialog.com/dashboard/app'
+/** The path under the Hub (`HUB_BASE_URL`) where a client grants the partner permissions. */
+export const PERMISSIONS_PATH = '/dashboard/app'
 
 /** Query names 360dialog reserves in a partner's redirect URL (partner-api.md §6.1). */
 export const RESERVED_REDIRECT_PARAMS: readonly string[] = ['client', 'channel', 'project']
@@ -90,7 +90,7 @@ export async function createOnboardingLink(
   ]
   const partner = encodeURIComponent(deps.config.PARTNER_ID)
   return {
-    url: `${PERMISSIONS_BASE_URL}/${partner}/permissions?${params.join('&')}`,
+    url: `${deps.config.HUB_BASE_URL.replace(/\/+$/, '')}${PERMISSIONS_PATH}/${partner}/permissions?${params.join('&')}`,
     expiresAt: new Date(exp * 1000).toISOString(),
   }
 }

@@ -67,8 +67,9 @@ describe('onboarding over the local app and simulator', () => {
     expect(res.status).toBe(200)
     const { url } = (await res.json()) as { url: string }
     const link = new URL(url)
+    // Locally the link opens the simulator's Hub permission page (HUB_BASE_URL).
     expect(`${link.origin}${link.pathname}`).toBe(
-      `https://hub.360dialog.com/dashboard/app/${LOCAL_DEFAULTS.partnerId}/permissions`,
+      `${sim().url}/dashboard/app/${LOCAL_DEFAULTS.partnerId}/permissions`,
     )
     expect(link.searchParams.get('partner')).toBe('acme-001')
     expect(link.searchParams.get('number')).toBe('+4915112345678')
