@@ -27,18 +27,11 @@ export const VARIANT_NAMES = [
 export type VariantName = (typeof VARIANT_NAMES)[number]
 
 /**
- * What `SIMULATOR_VARIANCE` and `startSimulator` use when told nothing: every variant except those
- * the PartnerOps webhook receiver does not accept yet (numeric ids, nested entities and the minimal
- * `channel_live` of missing optional fields make it drop or misread deliveries). They are held back
- * so that `npm start` shows true state; `on` (or naming them) emits them. Add each back here once
- * the receiver accepts it.
+ * What `SIMULATOR_VARIANCE` and `startSimulator` use when told nothing: every variant. (While the
+ * PartnerOps webhook receiver could not read numeric ids, nested entities or a minimal
+ * `channel_live`, those three were held back here; it reads them now.)
  */
-export const DEFAULT_VARIANTS: ReadonlySet<VariantName> = new Set<VariantName>([
-  'v1_channels',
-  'undated_webhooks',
-  'unknown_fields',
-  'permission_granted',
-])
+export const DEFAULT_VARIANTS: ReadonlySet<VariantName> = new Set<VariantName>(VARIANT_NAMES)
 
 /** `'on'` = every variant, `'off'` = none, or exactly the given ones. */
 export type VarianceSetting = 'on' | 'off' | ReadonlySet<VariantName> | readonly VariantName[]
