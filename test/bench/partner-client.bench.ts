@@ -12,7 +12,8 @@ const LATENCY_MS = 20
 export const bench: Bench = {
   name: 'partner-client',
   async run(): Promise<BenchTable[]> {
-    const sim = await startSimulator({ seed: 'empty', deliverWebhooks: false })
+    // Variance off: the figures measure the client against canonical pages, comparable across runs.
+    const sim = await startSimulator({ seed: 'empty', deliverWebhooks: false, variance: 'off' })
     try {
       sim.generate({ clients: 500, channels: CHANNELS })
       const walk = async (concurrency: number, latencyMs: number) => {

@@ -66,6 +66,8 @@ async function child(): Promise<void> {
   const sim = await startSimulator({
     seed: 'empty',
     deliverWebhooks: false,
+    // Canonical pages: the figures measure reconciliation, not the simulator's variants.
+    variance: 'off',
     partnerId: PARTNER_ID,
     apiKeys: [API_KEY],
     maxPageSize: 1000,
