@@ -14,9 +14,25 @@ import { REPO_ROOT } from './bundling'
 
 /**
  * `npm run register-webhook [-- --dry-run] [--stack-prefix PartnerOps] [--region eu-central-1]`:
- * reads the deployed webhook URL and secret ARNs from the stack outputs and sets the partner webhook
- * URL through the Partner API, with the x-webhook-token header when the deployment uses a token.
+ * reads the deployed webhook URL, onboarding callback URL and secret ARNs from the stack outputs,
+ * sets the partner webhook URL through the Partner API (with the x-webhook-token header when the
+ * deployment uses a token) and the partner's `partner_redirect_url` to the onboarding callback, and
+ * reads both back. `npm run setup` runs the same steps (infra/setup/).
  */
+
+export const HELP = `Usage: npm run register-webhook -- [--dry-run] [--stack-prefix <prefix>] [--region <region>]
+
+Registers the deployed webhook URL (and the x-webhook-token header when the deployment uses a
+token) and the onboarding callback as partner_redirect_url with the 360dialog Partner API, then
+reads both back. Reads everything from the stack outputs; secret values are read from Secrets
+Manager and never printed. Idempotent: re-running sets the same values.
+
+Options:
+  --dry-run                 print the requests it would send, send nothing
+  --stack-prefix <prefix>   stack names <prefix>-Stateful / <prefix>-Stateless (default: cdk.json, else PartnerOps)
+  --region <region>         AWS region of the stacks (default: the AWS SDK's, e.g. AWS_REGION)
+  --help                    print this help and exit
+`
 
 /** What will be sent, from the stack outputs. Holds secret ARNs, never secret values. */
 export interface RegistrationPlan {
@@ -24,6 +40,8 @@ export interface RegistrationPlan {
   partnerApiBaseUrl: string
   partnerApiAuth: 'api_key' | 'bearer'
   webhookUrl: string
+  /** The onboarding callback, registered as the partner's `partner_redirect_url` (null: left alone). */
+  redirectUrl: string | null
   partnerApiSecretArn: string
   /** Set when the webhook auth mode uses a token: its value goes in the x-webhook-token header. */
   webhookTokenSecretArn: string | null
@@ -77,6 +95,7 @@ export async function readPlan(cfn: CloudFormationClient, stackPrefix: string): 
     partnerApiBaseUrl: need(stateless, 'PartnerApiBaseUrl', `${stackPrefix}-Stateless`),
     partnerApiAuth: auth === 'bearer' ? 'bearer' : 'api_key',
     webhookUrl: need(stateless, 'WebhookUrl', `${stackPrefix}-Stateless`),
+    redirectUrl: stateless.OnboardingCallbackUrl ?? null,
     partnerApiSecretArn: need(stateful, 'PartnerApiSecretArn', `${stackPrefix}-Stateful`),
     webhookTokenSecretArn: stateful.WebhookTokenSecretArn ?? null,
   }
@@ -91,17 +110,29 @@ export function describePlan(plan: RegistrationPlan): string {
     `auth: ${plan.partnerApiAuth === 'bearer' ? 'Bearer token from username/password' : 'X-API-Key'} read from ${plan.partnerApiSecretArn}`,
     ...(plan.webhookTokenSecretArn ? [`token: read from ${plan.webhookTokenSecretArn}`] : []),
     `body: ${JSON.stringify(body)}`,
+    ...(plan.redirectUrl
+      ? [
+          `PATCH ${plan.partnerApiBaseUrl.replace(/\/+$/, '')}/partners/${encodeURIComponent(plan.partnerId)}`,
+          `body: ${JSON.stringify({ partner_redirect_url: plan.redirectUrl })}`,
+        ]
+      : []),
   ].join('\n')
 }
 
+/** What the Partner API reports after registration. */
+export interface Registered {
+  webhookUrl: string | null
+  redirectUrl: string | null
+}
+
 /**
- * Sets the partner webhook URL (with the token header when configured) and reads it back. Returns the
- * URL the Partner API now reports.
+ * Sets the partner webhook URL (with the token header when configured) and the partner redirect URL,
+ * and reads both back. Setting the same values again changes nothing (idempotent).
  */
 export async function registerWebhook(
   plan: RegistrationPlan,
   deps: { secrets: SecretSource; fetch?: typeof fetch },
-): Promise<string | null> {
+): Promise<Registered> {
   const client = createPartnerApiClient({
     baseUrl: plan.partnerApiBaseUrl,
     partnerId: plan.partnerId,
@@ -116,7 +147,12 @@ export async function registerWebhook(
     headers = { [TOKEN_HEADER]: token }
   }
   await client.setWebhookUrl(plan.webhookUrl, headers)
-  return client.getWebhookUrl()
+  let redirectUrl: string | null = null
+  if (plan.redirectUrl) {
+    const partner = await client.patchPartner({ partner_redirect_url: plan.redirectUrl })
+    redirectUrl = (partner as { partner_redirect_url?: string | null }).partner_redirect_url ?? null
+  }
+  return { webhookUrl: await client.getWebhookUrl(), redirectUrl }
 }
 
 /** Parses `--dry-run`, `--stack-prefix X` and `--region X`; the prefix defaults to cdk.json context. */
@@ -140,7 +176,8 @@ export function parseArgs(argv: string[], defaultPrefix: string): RegisterOption
   return opts
 }
 
-function contextStackPrefix(): string {
+/** The stack prefix from cdk.json's context, else PartnerOps. */
+export function contextStackPrefix(): string {
   try {
     const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
       context?: { stackPrefix?: unknown }
@@ -153,7 +190,18 @@ function contextStackPrefix(): string {
 }
 
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2), contextStackPrefix())
+  const argv = process.argv.slice(2)
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP)
+    return
+  }
+  let opts: RegisterOptions
+  try {
+    opts = parseArgs(argv, contextStackPrefix())
+  } catch (err: unknown) {
+    process.stderr.write(`register-webhook: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(2)
+  }
   const clientConfig = opts.region ? { region: opts.region } : {}
   const plan = await readPlan(new CloudFormationClient(clientConfig), opts.stackPrefix)
   process.stdout.write(`${describePlan(plan)}\n`)
@@ -171,7 +219,9 @@ async function main(): Promise<void> {
     },
   })
   const reported = await registerWebhook(plan, { secrets })
-  process.stdout.write(`registered: the Partner API now reports webhook_url ${reported ?? '(none)'}\n`)
+  process.stdout.write(
+    `registered: the Partner API now reports webhook_url ${reported.webhookUrl ?? '(none)'}, partner_redirect_url ${reported.redirectUrl ?? '(unchanged)'}\n`,
+  )
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,6 +1,10 @@
 import { ConfigError } from '../shared/domain/errors'
 import { int, loadConfig, localSettings, parseSettings, startEnvSettings, text } from '../shared/env'
+import { createLogger, logStyle } from '../shared/observability'
 import { type App, LOCAL_DEFAULTS, startApp } from './app'
+import { cliOrExit } from './cli'
+import { type ControlServer, startControlServer } from './control'
+import { acquireDataDirLock, type DataDirLock, DataDirLockedError } from './lock'
 import { loadSimulatorConfig, type SimulatorConfig, SimulatorConfigError } from './simulator/config'
 
 /**
@@ -40,7 +44,51 @@ function describeStartError(err: unknown, env: RunnerEnv): string {
   return err instanceof Error ? (err.message.split('\n')[0] ?? 'failed to start') : String(err)
 }
 
+const CLI = {
+  usage: 'npm start [-- --help]',
+  description: `The whole product on this machine: embedded DynamoDB under DATA_DIR, the Partner API simulator,
+the local API (same handlers as Lambda, SigV4 checked locally) and the reconciliation timer. One
+process per DATA_DIR: a second one stops with one line naming the holder.`,
+  flags: {},
+  env: {
+    PORT: 'local API port (default 3000, 0 = any free port)',
+    SIMULATOR_PORT: 'simulator port (default 4010)',
+    DATA_DIR: 'embedded DynamoDB, event log and lock (default .data)',
+    POLL_INTERVAL_SECONDS: 'reconciliation interval (default 60)',
+    PARTNER_API_BASE_URL: 'a real Partner API instead of the simulator (then PARTNER_ID, PARTNER_API_KEY)',
+    LOCAL_ACCESS_KEY_ID: 'SigV4 key id the local server accepts (default AKIDLOCALPARTNEROPS)',
+    LOCAL_SECRET_ACCESS_KEY: 'its secret (default local-secret-access-key)',
+    LOG_FORMAT: 'text (one line each), json, or auto (default: text on a terminal, else JSON)',
+    POWERTOOLS_LOG_LEVEL: 'DEBUG, INFO (default here), WARN, ERROR, SILENT',
+  },
+} as const
+
 async function main(): Promise<void> {
+  cliOrExit('partnerops', CLI)
+  // Signal handlers before anything async: a signal during startup stops as soon as startup ends,
+  // instead of killing the process with half-open files (and exit code 143).
+  let app: App | null = null
+  let control: ControlServer | null = null
+  let lock: DataDirLock | null = null
+  let stopRequested: string | null = null
+  const stop = (signal: string): void => {
+    if (stopRequested) return
+    stopRequested = signal
+    if (!app) return // startup finishes first, then sees stopRequested
+    process.stdout.write(`\n${signal}: shutting down…\n`)
+    const closing = app
+    Promise.resolve(control?.close())
+      .then(() => closing.close())
+      .then(() => {
+        lock?.release()
+        process.stdout.write('stopped\n')
+        process.exit(0)
+      })
+      .catch((err: unknown) => fail(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`))
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+
   const { values: env, problems } = parseSettings(RUNNER_SETTINGS, process.env)
   if (problems.length > 0) fail(`invalid environment: ${problems.join('; ')}`)
   let sim: SimulatorConfig
@@ -64,9 +112,22 @@ async function main(): Promise<void> {
     throw err
   }
 
-  let app: App
   try {
-    app = await startApp({
+    lock = acquireDataDirLock(env.DATA_DIR, 'npm start')
+  } catch (err: unknown) {
+    if (err instanceof DataDirLockedError) fail(err.message)
+    fail(`DATA_DIR ${env.DATA_DIR} is not writable (${err instanceof Error ? err.message : String(err)})`)
+  }
+
+  // Readable one-liners on a terminal, JSON otherwise (LOG_FORMAT overrides): request and change
+  // lines go through the same logger as the functions' own lines (webhook accepted with its event
+  // type, one line per reconciliation run).
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO'
+  const style = logStyle()
+  const log = createLogger('local', style)
+  let started: App
+  try {
+    started = await startApp({
       port: env.PORT,
       dataDir: env.DATA_DIR,
       pollIntervalSeconds: env.POLL_INTERVAL_SECONDS,
@@ -82,34 +143,31 @@ async function main(): Promise<void> {
           },
       onChange: (e) => {
         const d = e.detail
-        process.stdout.write(
-          `event  ${e.detailType}: ${d.channelId ?? d.clientId} ${d.from ?? '∅'} → ${d.to} (${d.source})\n`,
-        )
+        const subject = d.channelId ?? d.clientId
+        const line = `${e.detailType}: ${subject} ${d.from ?? '∅'} → ${d.to} (${d.source})`
+        if (style === 'text') log.info(`event ${line}`)
+        else log.info('change event', { detailType: e.detailType, detail: d })
       },
       onRequest: (r) => {
-        process.stdout.write(`http   ${r.method} ${r.path.split('?')[0]} ${r.status} ${r.ms.toFixed(1)}ms\n`)
+        const path = r.path.split('?')[0] ?? r.path
+        if (style === 'text') log.info(`http ${r.method} ${path} ${r.status} ${r.ms.toFixed(1)}ms`)
+        else
+          log.info('http request', { method: r.method, path, status: r.status, ms: Number(r.ms.toFixed(1)) })
       },
     })
   } catch (err) {
     fail(describeStartError(err, env))
   }
-
-  // Handlers first: whoever reads the banner may signal at once.
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    process.stdout.write(`\n${signal}: shutting down…\n`)
-    app
-      .close()
-      .then(() => {
-        process.stdout.write('stopped\n')
-        process.exit(0)
-      })
-      .catch((err: unknown) => fail(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`))
+  app = started
+  // Tools such as `npm run replay` ask this process instead of opening its files (local/control.ts).
+  control = await startControlServer(started.deps)
+  control.setToken(lock.publishControl(control.url))
+  if (stopRequested) {
+    const signal = stopRequested
+    stopRequested = null
+    stop(signal)
+    return
   }
-  process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGTERM', () => stop('SIGTERM'))
 
   const key = env.LOCAL_ACCESS_KEY_ID
   const secretShown =
@@ -120,17 +178,17 @@ async function main(): Promise<void> {
     [
       '',
       'PartnerOps is running locally',
-      `  API                  ${app.url}`,
-      `  webhook receiver     POST ${app.url}/webhooks/360dialog`,
-      app.simulator
-        ? `  Partner API (sim)    ${app.simulator.baseUrl}   (X-API-Key: ${LOCAL_DEFAULTS.partnerApiKey}; controls at ${app.simulator.url}/_sim)`
+      `  API                  ${started.url}`,
+      `  webhook receiver     POST ${started.url}/webhooks/360dialog`,
+      started.simulator
+        ? `  Partner API (sim)    ${started.simulator.baseUrl}   (X-API-Key: ${LOCAL_DEFAULTS.partnerApiKey}; controls at ${started.simulator.url}/_sim)`
         : `  Partner API          ${overrides.PARTNER_API_BASE_URL}`,
-      `  data                 ${env.DATA_DIR}/ (DynamoDB, events.jsonl)`,
+      `  data                 ${env.DATA_DIR}/ (DynamoDB, events.jsonl; held by pid ${process.pid})`,
       `  reconciliation       every ${env.POLL_INTERVAL_SECONDS}s (one run now)`,
       `  SigV4 credentials    ${key} / ${secretShown}  (region us-east-1, service execute-api)`,
       '',
       'Try:',
-      `  curl -s --aws-sigv4 "aws:amz:us-east-1:execute-api" --user "${key}:${secretShown}" ${app.url}/channels?limit=5`,
+      `  curl -s --aws-sigv4 "aws:amz:us-east-1:execute-api" --user "${key}:${secretShown}" ${started.url}/channels?limit=5`,
       '',
       'Ctrl+C stops everything.',
       '',

@@ -1,3 +1,4 @@
+import { cliOrExit } from '../cli'
 import { loadSimulatorConfig, SimulatorConfigError, simulatorOptions } from './config'
 import { type Simulator, startSimulator } from './server'
 
@@ -9,7 +10,22 @@ function fail(message: string): never {
   process.exit(1)
 }
 
+const CLI = {
+  usage: 'npm run simulator [-- --help]',
+  description: `The 360dialog Partner API simulator on its own, in demo mode: seeded clients and channels that
+move forward over time, signed webhooks, and its controls at /_sim.`,
+  flags: {},
+  env: {
+    SIMULATOR_PORT: 'port (default 4010)',
+    PARTNER_ID: 'partner id (default demoPA)',
+    PARTNER_API_KEY: 'the X-API-Key it accepts (default local-partner-api-key)',
+    SIMULATOR_AUTO_ADVANCE_MS: 'how often a demo channel moves forward (default 20000, 0 = never)',
+    SIMULATOR_VARIANCE: 'on/off: also emit the documented real-world body variants',
+  },
+} as const
+
 async function main(): Promise<void> {
+  cliOrExit('simulator', CLI)
   let config: ReturnType<typeof loadSimulatorConfig>
   try {
     config = loadSimulatorConfig(process.env)

@@ -30,6 +30,7 @@ const PLAN: RegistrationPlan = {
   partnerApiBaseUrl: 'https://partner.example/api/v2',
   partnerApiAuth: 'api_key',
   webhookUrl: 'https://abc123.execute-api.eu-central-1.amazonaws.com/v1/webhooks/360dialog',
+  redirectUrl: 'https://abc123.execute-api.eu-central-1.amazonaws.com/v1/onboarding/callback',
   partnerApiSecretArn: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:PartnerApiSecret-abc',
   webhookTokenSecretArn: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:WebhookToken-def',
 }
@@ -51,6 +52,12 @@ function recordingFetch(): {
       body,
     })
     if (init?.method === 'POST') stored = body?.webhook_url ?? null
+    if (init?.method === 'PATCH') {
+      return new Response(JSON.stringify({ id: 'examplePA', webhook_url: stored, ...body }), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      })
+    }
     return new Response(JSON.stringify({ webhook_url: stored }), {
       status: 200,
       headers: { 'content-type': 'application/json' },
@@ -67,6 +74,7 @@ describe('register-webhook', () => {
         PartnerApiBaseUrl: PLAN.partnerApiBaseUrl,
         PartnerApiAuth: 'api_key',
         WebhookUrl: PLAN.webhookUrl,
+        OnboardingCallbackUrl: PLAN.redirectUrl ?? '',
       }),
     )
     cfn.on(DescribeStacksCommand, { StackName: 'PartnerOps-Stateful' }).resolves(
@@ -99,7 +107,7 @@ describe('register-webhook', () => {
     const { fetch, requests } = recordingFetch()
     const secrets = createEnvSecretSource({ partnerApi: 'the-partner-key', webhookToken: 'the-token' })
     const reported = await registerWebhook(PLAN, { secrets, fetch })
-    expect(reported).toBe(PLAN.webhookUrl)
+    expect(reported).toEqual({ webhookUrl: PLAN.webhookUrl, redirectUrl: PLAN.redirectUrl })
     const post = requests.find((r) => r.method === 'POST')
     expect(post?.url).toBe('https://partner.example/api/v2/partners/examplePA/webhook_url')
     expect(post?.headers.get('x-api-key')).toBe('the-partner-key')
@@ -111,6 +119,9 @@ describe('register-webhook', () => {
     const secrets = createEnvSecretSource({ partnerApi: 'the-partner-key' })
     await registerWebhook({ ...PLAN, webhookTokenSecretArn: null }, { secrets, fetch })
     expect(requests.find((r) => r.method === 'POST')?.body).toEqual({ webhook_url: PLAN.webhookUrl })
+    expect(requests.find((r) => r.method === 'PATCH')?.body).toEqual({
+      partner_redirect_url: PLAN.redirectUrl,
+    })
   })
 
   it('parses its arguments and rejects unknown ones', () => {

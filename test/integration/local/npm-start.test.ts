@@ -6,8 +6,6 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { signedFetch } from '../../support/signed-fetch'
 
-const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx')
-
 interface Run {
   child: ChildProcess
   output: () => string
@@ -15,7 +13,9 @@ interface Run {
 }
 
 function start(env: Record<string, string>): Run {
-  const child = spawn(tsx, ['local/main.ts'], {
+  // As `npm start` runs it: node --import tsx, so signals reach the process itself (the tsx CLI
+  // relays them through a 30 ms IPC handshake that misses under load and ends in exit 143).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

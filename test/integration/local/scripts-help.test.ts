@@ -31,3 +31,29 @@ describe('npm run bench', () => {
     expect(r.out).toContain('cold-start')
   })
 })
+
+// Every script: --help prints its usage and exits 0 without doing anything; an unknown flag is a
+// usage error (exit 2) with one line.
+const SCRIPTS: { name: string; file: string; usage: string }[] = [
+  { name: 'start', file: 'local/main.ts', usage: 'Usage: npm start' },
+  { name: 'simulator', file: 'local/simulator/main.ts', usage: 'Usage: npm run simulator' },
+  { name: 'replay', file: 'local/replay.ts', usage: 'Usage: npm run replay' },
+  { name: 'register-webhook', file: 'infra/register-webhook.ts', usage: 'Usage: npm run register-webhook' },
+]
+
+describe.each(SCRIPTS)('npm run $name', ({ file, usage }) => {
+  it('answers --help with its usage and exit 0', () => {
+    const r = run([file, '--help'])
+    expect(r.code, r.out).toBe(0)
+    expect(r.out).toContain(usage)
+    expect(r.out).toMatch(/--help/)
+    expect(r.out).not.toMatch(/\n\s+at /)
+  })
+
+  it('refuses an unknown flag with one line and exit 2', () => {
+    const r = run([file, '--no-such-flag'])
+    expect(r.code, r.out).toBe(2)
+    expect(r.out.trim().split('\n')).toHaveLength(1)
+    expect(r.out).toContain('--no-such-flag')
+  })
+})
