@@ -154,6 +154,8 @@ export class Transport {
 
     for (let attempt = 1; ; attempt++) {
       req.signal?.throwIfAborted()
+      // Outside the network try: a credential failure is not a network error and is not retried.
+      const signed = await this.signer.sign({ method: req.method, url, headers, ...(body ? { body } : {}) })
       let res: Response
       const timeout = new AbortController()
       const timer = setTimeout(
@@ -161,7 +163,6 @@ export class Transport {
         this.timeoutMs,
       )
       try {
-        const signed = await this.signer.sign({ method: req.method, url, headers, ...(body ? { body } : {}) })
         const signals = req.signal ? [timeout.signal, req.signal] : [timeout.signal]
         res = await this.fetchImpl(url, {
           method: req.method,

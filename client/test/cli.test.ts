@@ -266,6 +266,12 @@ describe('partnerops against the local runner', () => {
     expect((await cli(['channels', 'get', 'a', 'b'])).code).toBe(EXIT.usage)
     expect((await cli(['channels', 'list', '--limit', '500'])).code).toBe(EXIT.usage)
     expect((await cli(['status', '--endpoint', 'not a url'])).code).toBe(EXIT.usage)
+    // A deployed endpoint with no AWS credentials anywhere: a configuration error, nothing sent.
+    const noCreds = await cli(['status'], {
+      endpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/v1/',
+    })
+    expect(noCreds.code).toBe(EXIT.config)
+    expect(noCreds.stderr).toMatch(/^partnerops: .*credentials/im)
     const closed = await loopback(() => undefined)
     await closed.close()
     const down = await cli(['status'], { endpoint: closed.url })
