@@ -69,30 +69,31 @@ export class StatelessStack extends Stack {
       retention: Duration.days(config.eventArchiveRetentionDays),
     })
 
-    const queue = (queueId: string): sqs.Queue =>
-      new sqs.Queue(this, queueId, {
+    // Each queue here is itself a dead-letter destination (cdk-nag SQS3 wants one for every queue).
+    const deadLetterQueue = (queueId: string, whatItHolds: string): sqs.Queue => {
+      const q = new sqs.Queue(this, queueId, {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
       })
-    const pollerFailures = queue('PollerFailures')
-    const scheduleDeadLetters = queue('ScheduleDeadLetters')
-    const applierFailures = queue('WebhookApplierFailures')
-    Validations.of(pollerFailures).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason:
-        "This queue is itself the on-failure destination of the poller's asynchronous invocations (a dead-letter queue); messages are inspected by an operator, alarmed on depth, and never redriven automatically.",
-    })
-    Validations.of(scheduleDeadLetters).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the poll schedule (EventBridge Scheduler); alarmed on depth, never consumed automatically.',
-    })
-    Validations.of(applierFailures).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason:
-        "This queue is itself the on-failure destination of the webhook applier's stream mapping: it receives the shard and sequence range of records given up after the retries; the events stay pending in the table and the reconciliation sweep completes them. Alarmed on depth, never consumed automatically.",
-    })
+      Validations.of(q).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-SQS3',
+        reason: `This queue is itself ${whatItHolds}`,
+      })
+      return q
+    }
+    const pollerFailures = deadLetterQueue(
+      'PollerFailures',
+      "the on-failure destination of the poller's asynchronous invocations (a dead-letter queue); messages are inspected by an operator, alarmed on depth, and never redriven automatically.",
+    )
+    const scheduleDeadLetters = deadLetterQueue(
+      'ScheduleDeadLetters',
+      'the dead-letter queue of the poll schedule (EventBridge Scheduler); alarmed on depth, never consumed automatically.',
+    )
+    const applierFailures = deadLetterQueue(
+      'WebhookApplierFailures',
+      "the on-failure destination of the webhook applier's stream mapping: it receives the shard and sequence range of records given up after the retries; the events stay pending in the table and the reconciliation sweep completes them. Alarmed on depth, never consumed automatically.",
+    )
 
     this.api = new PartnerOpsApi(this, 'Api', {
       apiName: `${config.stackPrefix}-api`,

@@ -195,6 +195,36 @@ export async function queryCount(
   return Math.min(count, cap)
 }
 
+/**
+ * One caller page (readPage) of a table: through `query` when given, else a Scan. A filtered query
+ * reads pages of at least 100, since DynamoDB drops filtered-out items after applying Limit.
+ */
+export function listPage(
+  db: Db,
+  what: string,
+  q: {
+    table: string
+    binding: string
+    keyNames: readonly string[]
+    query?: QuerySpec | undefined
+    limit: number
+    cursor: string | undefined
+  },
+): Promise<{ items: Item[]; nextCursor: string | null }> {
+  const { query } = q
+  const filtered = Object.keys(query?.filter ?? {}).length > 0
+  return readPage(db, {
+    binding: q.binding,
+    keyNames: q.keyNames,
+    limit: q.limit,
+    cursor: q.cursor,
+    read: (start, want) =>
+      query
+        ? queryPage(db, what, query, start, filtered ? Math.max(want, 100) : want)
+        : scanPage(db, what, q.table, start, want),
+  })
+}
+
 /** One raw page of a table Scan from `start`. */
 export async function scanPage(
   db: Db,

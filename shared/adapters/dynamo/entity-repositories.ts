@@ -5,13 +5,13 @@ import type { ChannelRepository, ClientRepository, Digest, GuardedWrite } from '
 import {
   type Db,
   type Item,
+  listPage,
   pageSize,
+  type QuerySpec,
   queryAll,
   queryCount,
-  queryPage,
   type RawPage,
   readAll,
-  readPage,
   scanPage,
   strip,
 } from './db'
@@ -152,29 +152,18 @@ export function createClientRepository(db: Db, table: string): ClientRepository 
       return out.Item ? fromItem(out.Item) : null
     },
     list: async ({ status, limit, cursor }): Promise<Page<Client>> => {
-      const page =
-        status === undefined
-          ? await readPage(db, {
-              binding: `${table}|scan`,
-              keyNames: [C.pk],
-              limit,
-              cursor,
-              read: (start, want) => scanPage(db, 'clients.list', table, start, want),
-            })
-          : await readPage(db, {
+      const page = await listPage(db, 'clients.list', {
+        table,
+        limit,
+        cursor,
+        ...(status === undefined
+          ? { binding: `${table}|scan`, keyNames: [C.pk] }
+          : {
               binding: `${table}|${C.byStatus}|${JSON.stringify([status])}`,
               keyNames: [C.statusKey, C.pk],
-              limit,
-              cursor,
-              read: (start, want) =>
-                queryPage(
-                  db,
-                  'clients.list',
-                  { table, index: C.byStatus, partition: [C.statusKey, status] },
-                  start,
-                  want,
-                ),
-            })
+              query: { table, index: C.byStatus, partition: [C.statusKey, status] },
+            }),
+      })
       return { items: page.items.map(fromItem), nextCursor: page.nextCursor }
     },
   }
@@ -208,52 +197,34 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
     list: async ({ clientId, lifecycle, limit, cursor }): Promise<Page<Channel>> => {
       const binding = (index: string): string =>
         `${table}|${index}|${JSON.stringify([clientId ?? null, lifecycle ?? null])}`
-      let page: { items: Item[]; nextCursor: string | null }
-      if (clientId !== undefined) {
-        page = await readPage(db, {
-          binding: binding(H.byClient),
-          keyNames: ['clientId', H.pk],
-          limit,
-          cursor,
-          read: (start, want) =>
-            queryPage(
-              db,
-              'channels.list',
-              {
+      // By client (lifecycle as a filter), else by lifecycle, else the whole table.
+      const by: { index: string; keyNames: string[]; query: QuerySpec } | null =
+        clientId !== undefined
+          ? {
+              index: H.byClient,
+              keyNames: ['clientId', H.pk],
+              query: {
                 table,
                 index: H.byClient,
                 partition: ['clientId', clientId],
                 ...(lifecycle === undefined ? {} : { filter: { lifecycle } }),
               },
-              start,
-              // A filter drops items after Limit applies: read wider pages then.
-              lifecycle === undefined ? want : Math.max(want, 100),
-            ),
-        })
-      } else if (lifecycle !== undefined) {
-        page = await readPage(db, {
-          binding: binding(H.byLifecycle),
-          keyNames: ['lifecycle', H.pk],
-          limit,
-          cursor,
-          read: (start, want) =>
-            queryPage(
-              db,
-              'channels.list',
-              { table, index: H.byLifecycle, partition: ['lifecycle', lifecycle] },
-              start,
-              want,
-            ),
-        })
-      } else {
-        page = await readPage(db, {
-          binding: binding('scan'),
-          keyNames: [H.pk],
-          limit,
-          cursor,
-          read: (start, want) => scanPage(db, 'channels.list', table, start, want),
-        })
-      }
+            }
+          : lifecycle !== undefined
+            ? {
+                index: H.byLifecycle,
+                keyNames: ['lifecycle', H.pk],
+                query: { table, index: H.byLifecycle, partition: ['lifecycle', lifecycle] },
+              }
+            : null
+      const page = await listPage(db, 'channels.list', {
+        table,
+        limit,
+        cursor,
+        binding: binding(by?.index ?? 'scan'),
+        keyNames: by?.keyNames ?? [H.pk],
+        query: by?.query,
+      })
       return { items: page.items.map(fromItem), nextCursor: page.nextCursor }
     },
     listByClient: (clientId) => listAll('channels.listByClient', H.byClient, 'clientId', clientId),
