@@ -40,7 +40,7 @@ export interface SecretSource {
 // ---------------------------------------------------------------------------------------------
 // Partner API
 
-/** Query of a Partner API list call (docs/partner-api.md §3.1). */
+/** Query of a Partner API list call (docs/partner-api-notes.md §3). */
 export interface ListQuery {
   filters?: Record<string, string | number | boolean | null>
   /** Sort keys, `-` prefix for descending. */
@@ -292,7 +292,7 @@ export interface StateStore {
 // ---------------------------------------------------------------------------------------------
 // Change events
 
-/** Publishes contract §5 change events (EventBridge in AWS, a JSON-lines file locally). */
+/** Publishes change events (docs/change-events.md) (EventBridge in AWS, a JSON-lines file locally). */
 export interface EventSink {
   publish(events: ChangeEvent[]): Promise<void>
 }

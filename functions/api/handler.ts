@@ -11,7 +11,7 @@ import { type ApiOptions, createRoutes, resolveRoute } from './router'
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>
 
 /**
- * Builds the management API function: every SigV4 route of contract §4 except the onboarding ones,
+ * Builds the management API function: every SigV4 route of docs/openapi.yaml except the onboarding ones,
  * behind one small router.
  *
  * Why one function and not one per route: the routes share one dependency set, so one warm container

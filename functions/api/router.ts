@@ -96,7 +96,7 @@ async function bufferedExport(deps: AppDeps, maxBytes: number): Promise<APIGatew
 }
 
 /**
- * The management API's routes (contract §4) over the shared services. The handler has checked the
+ * The management API's routes (docs/openapi.yaml) over the shared services. The handler has checked the
  * caller's principal before any route runs.
  */
 export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<string, RouteHandler> {

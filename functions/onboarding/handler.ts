@@ -39,7 +39,7 @@ export const ONBOARDING_METRICS = {
 } as const
 
 /**
- * Builds the onboarding function (contract §4 "Client settings", "Onboarding"): `POST
+ * Builds the onboarding function (docs/openapi.yaml): `POST
  * /onboarding-links` and `PATCH /clients/{clientId}` (SigV4, JSON) and the public `GET
  * /onboarding/callback` (HTML pages and redirects only, never JSON or reflected input).
  */

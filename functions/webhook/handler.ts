@@ -11,7 +11,7 @@ import { ingestWebhook } from '../../shared/services/webhooks/ingest-webhook'
 export type WebhookHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>
 
 /**
- * Builds the webhook function (`POST /webhooks/360dialog`, contract §3): hands the raw body and
+ * Builds the webhook function (`POST /webhooks/360dialog`, docs/openapi.yaml): hands the raw body and
  * headers to ingestWebhook and answers 200 once the event is durably stored.
  */
 export function buildWebhookHandler(deps: AppDeps): WebhookHandler {

@@ -61,7 +61,7 @@ export class StatelessStack extends Stack {
     const webhookAuth = webhookAuthSettings(config)
 
     this.bus = new events.EventBus(this, 'ChangeEvents', {
-      description: 'PartnerOps change events (source partnerops, contract §5)',
+      description: 'PartnerOps change events (source partnerops; docs/change-events.md)',
     })
     this.bus.archive('ChangeEventArchive', {
       description: 'Every PartnerOps change event, for replay',

@@ -5,7 +5,7 @@ import { DependencyUnavailableError } from '../domain/errors'
 import type { ChangeEvent } from '../domain/types'
 import type { EventSink } from '../ports'
 
-/** Source of every PartnerOps change event (contract §5). */
+/** Source of every PartnerOps change event (docs/change-events.md). */
 export const EVENT_SOURCE = 'partnerops'
 
 // PutEvents takes at most 10 entries per call.

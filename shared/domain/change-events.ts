@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { ChangeDetailType, ChangeEvent, Source } from './types'
 
 /**
- * Contract §5 change events, derived from one stored item's images before and after a write: the
+ * Change events (docs/change-events.md), derived from one stored item's images before and after a write: the
  * same pure function runs on the tables' DynamoDB streams in AWS and on the local runner's storage
  * writes. Which fact of which table makes which event is the table CHANGE_RULES below; a new event is
  * one more row. No AWS, no I/O: images are plain objects with the tables' attribute names.
@@ -50,7 +50,7 @@ const text = (v: unknown): string | null | undefined => {
   return null
 }
 
-/** Every change event and the fact it follows (contract §5). */
+/** Every change event and the fact it follows (docs/change-events.md). */
 export const CHANGE_RULES: readonly ChangeRule[] = [
   {
     table: 'clients',

@@ -26,7 +26,7 @@ const HUB_GONE: ReadonlySet<string> = new Set(['deleted', 'terminated'])
 const HUB_CANCELLING: ReadonlySet<string> = new Set(['pending_deletion', 'cancelled'])
 
 /**
- * Derives a channel's lifecycle from the documented rules (docs/partner-api.md §4.4, contract §4),
+ * Derives a channel's lifecycle from the documented rules (docs/partner-api-notes.md §4),
  * first match wins: terminated, pending_deletion, live, error, onboarding, draft. Where
  * `terminated_at` is absent, `hub_status` (`deleted`/`terminated` → terminated;
  * `pending_deletion`/`cancelled` → pending deletion) and a set `cancelled_at` (pending deletion) decide

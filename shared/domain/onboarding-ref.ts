@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import * as z from 'zod'
 
 /**
- * The signed, expiring reference carried by an onboarding link's callback URL (contract §4
+ * The signed, expiring reference carried by an onboarding link's callback URL (docs/openapi.yaml
  * "Onboarding"): `base64url(JSON payload) "." base64url(HMAC-SHA256(key, "onboarding-ref.v1." payload))`.
  * It binds the partner payload and the partner's own redirect URL to the link without storing
  * anything, and it cannot be forged, changed or reused after `exp` without the link signing key.

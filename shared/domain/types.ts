@@ -3,7 +3,7 @@
 export const LIFECYCLES = ['draft', 'onboarding', 'error', 'live', 'pending_deletion', 'terminated'] as const
 export type Lifecycle = (typeof LIFECYCLES)[number]
 
-/** Who wrote a record last (contract §4 `source`; `api` for management and onboarding writes). */
+/** Who wrote a record last (docs/openapi.yaml `source`; `api` for management and onboarding writes). */
 export type Source = 'webhook' | 'poll' | 'api'
 
 /** Fields every upstream-mirrored record carries for ordering and change detection. */
@@ -14,7 +14,7 @@ export interface Versioned {
   contentHash: string
 }
 
-/** A client as stored and served (contract §4). */
+/** A client as stored and served (docs/openapi.yaml). */
 export interface Client extends Versioned {
   clientId: string
   name: string | null
@@ -31,7 +31,7 @@ export interface Client extends Versioned {
   missingSince: string | null
 }
 
-/** A channel as stored and served (contract §4). */
+/** A channel as stored and served (docs/openapi.yaml). */
 export interface Channel extends Versioned {
   channelId: string
   clientId: string
@@ -77,10 +77,10 @@ export interface Channel extends Versioned {
   missingSince: string | null
 }
 
-/** Cancellation record states (contract §4 Cancellation). */
+/** Cancellation record states (docs/openapi.yaml). */
 export type CancellationState = 'requested' | 'confirmed' | 'failed' | 'unknown' | 'revoked'
 
-/** The cancellation record of one channel (contract §4). */
+/** The cancellation record of one channel (docs/openapi.yaml). */
 export interface CancellationRecord {
   channelId: string
   clientId: string
@@ -193,7 +193,7 @@ export interface IdempotencyRecord {
   expiresAt: number
 }
 
-/** Contract §5 change event. */
+/** A change event (docs/change-events.md). */
 export type ChangeDetailType =
   | 'Channel Lifecycle Changed'
   | 'Channel Discovered'

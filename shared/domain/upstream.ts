@@ -3,7 +3,7 @@ import * as z from 'zod'
 /**
  * zod schemas for what the 360dialog Partner API (and its webhooks) send. The partner is an
  * untrusted input: unknown fields are tolerated (loose objects keep them), wrong types are rejected,
- * and every field the docs do not guarantee is optional and nullable (docs/partner-api.md §10).
+ * and every field the docs do not guarantee is optional and nullable (docs/partner-api-notes.md §3).
  *
  * Each object schema is wrapped in `z.lazy`: it is built on its first parse, not at import. Building
  * zod schemas is not free (every instance gets its methods), and a Lambda cold start imports this
@@ -14,7 +14,7 @@ import * as z from 'zod'
 const str = () => z.string().nullish()
 const isoTime = str
 /**
- * An upstream id: a string, or a number in some real bodies (docs/partner-api.md, real-world
+ * An upstream id: a string, or a number in some real bodies (docs/partner-api-notes.md §7, real-world
  * variants), stored as its decimal string. Bounded so that a bogus value cannot exceed DynamoDB's
  * key size and turn a rejection into a storage failure.
  */
@@ -44,7 +44,7 @@ export const upstreamChannelClientSchema = z.lazy(() =>
 )
 
 /**
- * A PartnerChannel (partner-api.md §4.2). `client_id` may be left out when the embedded client
+ * A PartnerChannel (docs/partner-api-notes.md §4). `client_id` may be left out when the embedded client
  * carries the id; a channel with neither is refused (it cannot be attached to a client).
  */
 export const upstreamChannelSchema = z.lazy(() =>
@@ -97,7 +97,7 @@ export const upstreamChannelSchema = z.lazy(() =>
 )
 export type UpstreamChannel = z.infer<typeof upstreamChannelSchema>
 
-/** A PartnerClient (partner-api.md §3.2). */
+/** A PartnerClient (docs/partner-api-notes.md §3). */
 export const upstreamClientSchema = z.lazy(() =>
   z.looseObject({
     id: id(),
@@ -114,7 +114,7 @@ export const upstreamClientSchema = z.lazy(() =>
 )
 export type UpstreamClient = z.infer<typeof upstreamClientSchema>
 
-/** PartnerOut (partner-api.md §2.1). */
+/** PartnerOut (docs/partner-api-notes.md §2). */
 export const upstreamPartnerSchema = z.lazy(() =>
   z.looseObject({
     id: z.string().min(1),
@@ -128,7 +128,7 @@ export const upstreamPartnerSchema = z.lazy(() =>
 export type UpstreamPartner = z.infer<typeof upstreamPartnerSchema>
 
 /**
- * The documented list envelope (partner-api.md §3.1); the items key differs per resource
+ * The documented list envelope (docs/partner-api-notes.md §3); the items key differs per resource
  * (`listEnvelopeSchema.unwrap().extend(...)`).
  */
 export const listEnvelopeSchema = z.lazy(() =>
@@ -142,7 +142,7 @@ export const listEnvelopeSchema = z.lazy(() =>
   }),
 )
 
-/** The `meta` error envelope (partner-api.md §1.3). */
+/** The `meta` error envelope (docs/partner-api-notes.md §1). */
 export const upstreamErrorSchema = z.lazy(() =>
   z.looseObject({
     meta: z.looseObject({
@@ -153,7 +153,7 @@ export const upstreamErrorSchema = z.lazy(() =>
   }),
 )
 
-/** A partner webhook envelope (partner-api.md §7.2): `event` and `data` required, the rest kept. */
+/** A partner webhook envelope (docs/partner-api-notes.md §6): `event` and `data` required, the rest kept. */
 export const webhookEnvelopeSchema = z.lazy(() =>
   z.looseObject({
     id: z.union([z.string(), z.number()]).nullish(),

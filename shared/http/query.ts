@@ -1,6 +1,6 @@
 import { ValidationError } from '../domain/errors'
 
-/** Page size bounds of every list route (contract §4). */
+/** Page size bounds of every list route (docs/openapi.yaml). */
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 100
 const MAX_CURSOR_LENGTH = 4096

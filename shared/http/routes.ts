@@ -1,5 +1,5 @@
 /**
- * The route table of the public API (contract §3, §4), shared by the CDK stack (which builds API
+ * The route table of the public API (docs/openapi.yaml), shared by the CDK stack (which builds API
  * Gateway resources from it) and the local server (which routes requests with it).
  */
 
@@ -15,11 +15,11 @@ export interface RouteSpec {
   auth: 'iam' | 'none'
 }
 
-/** The webhook route (contract §3). */
+/** The webhook route (docs/openapi.yaml). */
 export const WEBHOOK_PATH = '/webhooks/360dialog'
-/** The public onboarding callback (contract §4). */
+/** The public onboarding callback (docs/openapi.yaml). */
 export const CALLBACK_PATH = '/onboarding/callback'
-/** The cancellation route (contract §4): request, read, revoke. */
+/** The cancellation route (docs/openapi.yaml): request, read, revoke. */
 export const CANCELLATION_PATH = '/clients/{clientId}/channels/{channelId}/cancellation'
 
 export const ROUTES: readonly RouteSpec[] = [

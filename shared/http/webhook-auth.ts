@@ -1,10 +1,10 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { PayloadTooLargeError } from '../domain/errors'
 
-/** Largest accepted webhook body, in bytes (contract §3). */
+/** Largest accepted webhook body, in bytes (docs/openapi.yaml). */
 export const MAX_WEBHOOK_BYTES = 256 * 1024
 
-/** The signature header 360dialog sends (partner-api.md §7.1). */
+/** The signature header 360dialog sends (docs/partner-api-notes.md §6). */
 export const SIGNATURE_HEADER = 'x-360dialog-signature'
 /** The optional shared-token header configured with the webhook URL. */
 export const TOKEN_HEADER = 'x-webhook-token'

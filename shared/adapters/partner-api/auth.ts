@@ -18,7 +18,7 @@ export type TokenFetcher = (
   password: string,
 ) => Promise<{ accessToken: string; expiresInSeconds: number }>
 
-/** The token response (partner-api.md §1.2); only the access token is required. Built on first parse. */
+/** The token response (docs/partner-api-notes.md §1); only the access token is required. Built on first parse. */
 export const tokenResponseSchema = z.lazy(() =>
   z.looseObject({
     access_token: z.string().min(1),

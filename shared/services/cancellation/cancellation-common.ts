@@ -33,7 +33,7 @@ export interface CancellationInput {
 /** The HTTP response of a cancellation use case and whether it is a replay. */
 export type CancellationResult = AttemptResult
 
-/** Longest accepted `reason`, in characters (contract §4). */
+/** Longest accepted `reason`, in characters (docs/openapi.yaml). */
 export const MAX_REASON_CHARS = 500
 
 // Built on first parse (z.lazy), not at import: it keeps the schema out of every cold start.

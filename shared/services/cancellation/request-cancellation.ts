@@ -34,7 +34,7 @@ export const BUDGET_WINDOW_MS = 3_600_000
 const CANCELLED: ReadonlySet<Channel['lifecycle']> = new Set(['pending_deletion', 'terminated'])
 
 /**
- * `POST /clients/{clientId}/channels/{channelId}/cancellation` (contract §4): validates the key and
+ * `POST /clients/{clientId}/channels/{channelId}/cancellation` (docs/openapi.yaml): validates the key and
  * body, then, once per idempotency key, checks the caller's budget and that the channel is the
  * client's, takes the channel's upstream-call lock (a conditional write on the cancellation record,
  * so at most one upstream call is in flight per channel whatever the keys), sends the one upstream

@@ -32,7 +32,7 @@ import {
 export const EXTERNAL_REQUESTER = 'external'
 
 /**
- * `DELETE /clients/{clientId}/channels/{channelId}/cancellation` (contract §4): once per idempotency
+ * `DELETE /clients/{clientId}/channels/{channelId}/cancellation` (docs/openapi.yaml): once per idempotency
  * key, reads the channel upstream (the truth about what is pending), and when a cancellation is
  * pending takes the channel's upstream-call lock and sends the revoke (`{"enabled": false}`); the
  * record becomes `revoked`. 409 when nothing is pending. Every attempt is audited.

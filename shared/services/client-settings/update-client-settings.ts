@@ -54,7 +54,7 @@ const bodySchema = z.lazy(() =>
 export type ClientSettingsBody = z.infer<typeof bodySchema>
 
 /**
- * `PATCH /clients/{clientId}` (contract §4 "Client settings"): once per idempotency key, checks that
+ * `PATCH /clients/{clientId}` (docs/openapi.yaml): once per idempotency key, checks that
  * the client exists (stored state, else a lookup upstream; 404 with nothing sent otherwise), sends
  * the documented client PATCH (`max_channels`, `partner_payload`), stores the returned client through
  * the ordering guard and answers 200 with it; an upstream refusal is a 502 (kept for replay), an

@@ -2,7 +2,7 @@ import { stringify } from 'csv-stringify/sync'
 import type { AppDeps } from '../../deps'
 import type { Channel } from '../../domain/types'
 
-/** The export's columns, in contract order (§4 CSV export). */
+/** The export's columns, in the documented order (docs/openapi.yaml, CSV export). */
 export const CSV_COLUMNS = [
   'client_id',
   'company_name',

@@ -17,7 +17,7 @@ export interface OnboardingLink {
 /** The path under the Hub (`HUB_BASE_URL`) where a client grants the partner permissions. */
 export const PERMISSIONS_PATH = '/dashboard/app'
 
-/** Query names 360dialog reserves in a partner's redirect URL (partner-api.md §6.1). */
+/** Query names 360dialog reserves in a partner's redirect URL (docs/partner-api-notes.md §5). */
 export const RESERVED_REDIRECT_PARAMS: readonly string[] = ['client', 'channel', 'project']
 
 /** Longest accepted partner redirect URL, in characters. */
@@ -58,7 +58,7 @@ const bodySchema = z.lazy(() =>
 export type OnboardingLinkBody = z.infer<typeof bodySchema>
 
 /**
- * `POST /onboarding-links` (contract §4 "Onboarding"): validates the body, signs an expiring
+ * `POST /onboarding-links` (docs/openapi.yaml): validates the body, signs an expiring
  * reference to the partner payload and redirect URL with the link signing key, and answers the Hub
  * permissions URL with `partner`, `redirect_url` (the callback carrying the reference) and `number`.
  * Nothing is stored: the reference is the state.

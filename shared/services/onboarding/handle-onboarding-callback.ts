@@ -57,7 +57,7 @@ export const MAX_QUERY_CHARS = 12_000
 export const MAX_QUERY_PARAMS = 16
 /** Most channel ids in `channels` or `revokedChannels` (a client has at most 100 numbers). */
 export const MAX_CHANNEL_IDS = 100
-/** Partner API ids: short alphanumerics such as `3CpBg3xvCL` (partner-api.md §1.2). */
+/** Partner API ids: short alphanumerics such as `3CpBg3xvCL` (docs/partner-api-notes.md §1). */
 export const CALLBACK_ID = /^[A-Za-z0-9]{1,32}$/
 
 // Clock skew allowed between our issue time and upstream's client created_at.
@@ -70,7 +70,7 @@ const STORE_CONCURRENCY = 8
 const LOOKUP_CONCURRENCY = 4
 
 /**
- * `GET /onboarding/callback` (contract §4 "Onboarding"), where 360dialog sends the client's browser:
+ * `GET /onboarding/callback` (docs/openapi.yaml), where 360dialog sends the client's browser:
  * rate limited per source address; checks the parameters' shape and the signed `ref` (nothing read
  * upstream or stored otherwise); reads the client and all its channels from the Partner API, sets
  * the client's `partner_payload` upstream when it is missing (only for a client created after the

@@ -9,7 +9,7 @@ export type ClientView = Omit<Client, 'orderKey' | 'contentHash'>
 /** A channel as served by the management API: the stored record without ordering bookkeeping. */
 export type ChannelView = Omit<Channel, 'orderKey' | 'contentHash' | 'absentRuns'>
 
-/** A cancellation record as served (contract §4): no lock or concurrency bookkeeping. */
+/** A cancellation record as served (docs/openapi.yaml): no lock or concurrency bookkeeping. */
 export type CancellationView = Omit<CancellationRecord, 'inFlight' | 'version'>
 
 /** Serves a stored client. */

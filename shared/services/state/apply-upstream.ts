@@ -47,7 +47,7 @@ export interface ApplyResult<T> {
  * Applies one upstream channel (webhook data, poll item, callback read) to stored state: derives the
  * lifecycle, writes only when the content changed and the fact is not older than what is stored
  * (conditional write, so a concurrent newer write always wins), confirms or revokes the channel's
- * cancellation record, and emits contract §5 change events only on a real change.
+ * cancellation record, and emits change events (docs/change-events.md) only on a real change.
  */
 export async function applyChannel(
   deps: ApplyDeps,

@@ -34,7 +34,7 @@ export interface WebhookRequest extends RawHeaders {
   isBase64Encoded: boolean
 }
 
-/** The answer to an accepted webhook (contract §3). */
+/** The answer to an accepted webhook (docs/openapi.yaml). */
 export interface IngestResult {
   eventKey: string
   duplicate: boolean
@@ -167,7 +167,7 @@ function parseEnvelope(body: Buffer): WebhookEnvelope {
 }
 
 /**
- * Ingests one webhook delivery (contract §3): size limit and authentication on the raw bytes, then
+ * Ingests one webhook delivery (docs/openapi.yaml): size limit and authentication on the raw bytes, then
  * envelope validation, then one durable conditional store keyed by the dedupe key, and the answer.
  * A new event is stored `pending` and applied afterwards by the stream applier
  * (functions/webhook-applier); a redelivery of an event still pending after HEAL_DUPLICATE_AFTER_MS

@@ -13,7 +13,7 @@ const base: LifecycleInput = {
 }
 const derive = (patch: Partial<LifecycleInput>): string => deriveLifecycle({ ...base, ...patch }, NOW)
 
-describe('deriveLifecycle (docs/partner-api.md §4.4, contract §4)', () => {
+describe('deriveLifecycle (docs/partner-api-notes.md §4)', () => {
   it('is draft with neither app_id nor terminated_at', () => {
     expect(derive({})).toBe('draft')
   })
