@@ -3,7 +3,7 @@
  * shared/http maps them to status codes once. 4xx messages are shown to callers, 5xx never.
  */
 
-/** Base class: `code` is the snake_case code of the contract's error body. */
+/** Base class: `code` is the snake_case code of the API's error body (docs/openapi.yaml). */
 export abstract class PartnerOpsError extends Error {
   abstract readonly status: number
   readonly code: string

@@ -6,7 +6,7 @@ import { toErrorResponse } from './responses'
 
 /**
  * The HTTP error handler, registered last in every HTTP function's middy chain: it turns a thrown
- * error into the contract's error body and logs 5xx (with the error, never the request body).
+ * error into the API's error body (docs/openapi.yaml) and logs 5xx (with the error, never the request body).
  */
 export function httpErrorHandler(
   logger: Logger,

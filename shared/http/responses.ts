@@ -1,7 +1,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda'
 import { PartnerOpsError, RateLimitedError } from '../domain/errors'
 
-/** The contract's error body: `{"error":{"code":"snake_case_code","message":"…"}}`. */
+/** The API's error body (docs/openapi.yaml): `{"error":{"code":"snake_case_code","message":"…"}}`. */
 export interface ErrorBody {
   error: { code: string; message: string }
 }
@@ -17,7 +17,7 @@ export function json(
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) }
 }
 
-/** An error response with the contract's body. */
+/** An error response with the API's error body. */
 export function errorResponse(
   statusCode: number,
   code: string,

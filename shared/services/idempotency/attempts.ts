@@ -40,7 +40,7 @@ export function storedJson(statusCode: number, body: unknown): StoredResponse {
   return { statusCode, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) }
 }
 
-/** The contract's error response of an error, with extra top-level fields (e.g. the existing record). */
+/** The API's error response of an error, with extra top-level fields (e.g. the existing record). */
 export function storedError(err: PartnerOpsError, extra: Record<string, unknown> = {}): StoredResponse {
   const base = toErrorResponse(err)
   const headers: Record<string, string> = {}
