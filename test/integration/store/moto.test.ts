@@ -24,6 +24,11 @@ const moto = onPath('moto_server')
 if (moto === null)
   console.warn('moto_server is not on PATH: the StateStore contract suite on moto is skipped')
 
+// Seen here: 6 of 8 concurrent budget updates passed a `used < 5` condition on one item.
+const MOTO_RACE =
+  'moto applies concurrent conditional updates of one item without a lock (6 of 8 passed a limit of 5)'
+if (moto !== null) console.warn(`moto: the concurrent-budget case is skipped: ${MOTO_RACE}`)
+
 /** Starts moto_server on an ephemeral loopback port and resolves its endpoint once it prints it. */
 function startMoto(path: string): Promise<{ child: ChildProcess; endpoint: string }> {
   return new Promise((resolve, reject) => {
@@ -93,5 +98,8 @@ describe.skipIf(moto === null)('StateStore contract: DynamoDB adapter on moto', 
     }
   })
 
-  storeContract(freshTablesFactory(() => client, 'moto'))
+  storeContract(
+    freshTablesFactory(() => client, 'moto'),
+    { nonAtomicConditionalWrites: MOTO_RACE },
+  )
 })
