@@ -39,6 +39,8 @@ const SCRIPTS: { name: string; file: string; usage: string }[] = [
   { name: 'simulator', file: 'local/simulator/main.ts', usage: 'Usage: npm run simulator' },
   { name: 'replay', file: 'local/replay.ts', usage: 'Usage: npm run replay' },
   { name: 'register-webhook', file: 'infra/register-webhook.ts', usage: 'Usage: npm run register-webhook' },
+  { name: 'setup', file: 'infra/setup/main.ts', usage: 'Usage: npm run setup' },
+  { name: 'teardown', file: 'infra/setup/teardown.ts', usage: 'Usage: npm run teardown' },
 ]
 
 describe.each(SCRIPTS)('npm run $name', ({ file, usage }) => {
