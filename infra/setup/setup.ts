@@ -159,22 +159,15 @@ export async function preflight(input: SetupInput, deps: SetupDeps): Promise<Pre
   return result
 }
 
-/** The CDK CLI arguments of the deploy (context as -c, never a secret). */
-export function cdkDeployArgs(input: SetupInput, region: string): string[] {
+/**
+ * The CDK CLI arguments of the deploy (context as -c, never a secret). The CLI has no region flag:
+ * runLocalCdk passes the region as AWS_REGION and CDK_DEFAULT_REGION.
+ */
+export function cdkDeployArgs(input: SetupInput): string[] {
   const context = Object.entries(input.context)
     .filter(([k]) => k in CONTEXT_KEYS)
     .flatMap(([k, v]) => ['-c', `${k}=${v}`])
-  return [
-    'deploy',
-    '--all',
-    '--require-approval',
-    'never',
-    '--progress',
-    'events',
-    ...context,
-    '--region',
-    region,
-  ]
+  return ['deploy', '--all', '--require-approval', 'never', '--progress', 'events', ...context]
 }
 
 /** Runs the CDK CLI pinned in package.json with CDK_HOME in the checkout; output goes to the terminal. */
@@ -247,7 +240,7 @@ export async function runSetup(
   }
 
   // 2. Deploy (idempotent: CloudFormation applies only what changed).
-  const args = cdkDeployArgs(input, region)
+  const args = cdkDeployArgs(input)
   if (input.dryRun) {
     say(
       `[deploy] would run: cdk ${args.join(' ')} (CDK_HOME=.cdk, account ${pre.account}, ${pre.deployed ? 'update' : 'first deploy'})`,
