@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import type { AppDeps } from '../shared/deps'
 import { PartnerOpsError } from '../shared/domain/errors'
+import { statusOf } from '../shared/http/answers'
 import { type ReplaySummary, replayWebhooks } from '../shared/services/webhooks/replay-webhooks'
 
 /**
@@ -82,8 +83,8 @@ export async function startControlServer(
         })
         json(res, 200, summary)
       } catch (err: unknown) {
-        if (err instanceof PartnerOpsError && err.status < 500)
-          return error(res, err.status, err.code, err.message)
+        if (err instanceof PartnerOpsError && statusOf(err.code) < 500)
+          return error(res, statusOf(err.code), err.code, err.message)
         error(
           res,
           500,

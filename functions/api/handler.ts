@@ -5,6 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { AppDeps } from '../../shared/deps'
 import { httpErrorHandler } from '../../shared/http/middleware'
 import { principalFromEvent } from '../../shared/http/principal'
+import { checkPathIds } from '../../shared/http/query'
 import { type ApiOptions, createRoutes, resolveRoute } from './router'
 
 /** The management API function as Lambda (and the local server) calls it. */
@@ -30,7 +31,9 @@ export function buildApiHandler(deps: AppDeps, opts: ApiOptions = {}): ApiHandle
     .handler(async (event) => {
       const { handler, params } = resolveRoute(event, routes)
       // Every management route is AWS_IAM: nothing runs without a principal (401 otherwise).
-      principalFromEvent(event)
-      return handler(event, params)
+      const principal = principalFromEvent(event)
+      // Malformed ids are a 400 before anything is read, counted or sent upstream.
+      checkPathIds(params)
+      return handler(event, params, principal)
     })
 }

@@ -1,22 +1,29 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
 import { NotFoundError, PayloadTooLargeError } from '../../shared/domain/errors'
-import { LIFECYCLES, type Lifecycle, type StoredResponse } from '../../shared/domain/types'
-import { principalFromEvent } from '../../shared/http/principal'
+import { ID_PATTERN } from '../../shared/domain/ids'
+import type { CancellationOutcome } from '../../shared/domain/outcomes'
+import { LIFECYCLES, type Lifecycle } from '../../shared/domain/types'
+import { cancellationAnswer, ok } from '../../shared/http/answers'
+import { type CancellationBody, parseCancellationBody } from '../../shared/http/bodies'
+import { auditedWrite, type WriteRequest } from '../../shared/http/idempotency'
 import { optionalFilter, parsePageQuery } from '../../shared/http/query'
-import { json } from '../../shared/http/responses'
 import { matchRoute } from '../../shared/http/routes'
-import type { CancellationInput } from '../../shared/services/cancellation/cancellation-common'
+import {
+  type CancellationDeps,
+  type CancellationInput,
+  cancellationPath,
+} from '../../shared/services/cancellation/cancellation-common'
 import { getCancellation } from '../../shared/services/cancellation/get-cancellation'
 import { requestCancellation } from '../../shared/services/cancellation/request-cancellation'
 import { revokeCancellation } from '../../shared/services/cancellation/revoke-cancellation'
 import { exportChannels } from '../../shared/services/export/export-channels'
-import { idempotencyKeyHeader } from '../../shared/services/idempotency/idempotency'
+import { lockDurationMs } from '../../shared/services/idempotency/attempts'
 import { getChannel } from '../../shared/services/reads/get-channel'
 import { getClient } from '../../shared/services/reads/get-client'
 import { listChannels } from '../../shared/services/reads/list-channels'
 import { listClients } from '../../shared/services/reads/list-clients'
-import { ID_PATTERN } from '../../shared/services/reads/views'
+import { toCancellationView } from '../../shared/services/reads/views'
 import { getStatus } from '../../shared/services/status/get-status'
 
 /**
@@ -42,9 +49,11 @@ export interface ApiOptions {
 /** Default cap of a buffered export (about 25,000 channels at ~200 bytes a row). */
 export const EXPORT_MAX_BYTES = 5_000_000
 
-type RouteHandler = (
+/** A route: the event, its checked path parameters and the caller's principal. */
+export type RouteHandler = (
   event: APIGatewayProxyEvent,
   params: Record<string, string>,
+  principal: string,
 ) => Promise<APIGatewayProxyResult | StreamingResult>
 
 const CSV_HEADERS = {
@@ -56,27 +65,34 @@ const CSV_HEADERS = {
 const STATUS_FILTER = /^[A-Za-z0-9_-]{1,64}$/
 const LIFECYCLE_FILTER = new RegExp(`^(${LIFECYCLES.join('|')})$`)
 
-function decodedBody(event: APIGatewayProxyEvent): string | null {
-  if (event.body === null || event.body === undefined) return null
-  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body
-}
-
-function fromStored(response: StoredResponse, replayed: boolean): APIGatewayProxyResult {
-  return {
-    statusCode: response.statusCode,
-    headers: replayed ? { ...response.headers, 'idempotent-replayed': 'true' } : { ...response.headers },
-    body: response.body,
-  }
-}
-
-function cancellationInput(event: APIGatewayProxyEvent, params: Record<string, string>): CancellationInput {
-  return {
-    principal: principalFromEvent(event),
-    clientId: params['clientId'] ?? '',
-    channelId: params['channelId'] ?? '',
-    idempotencyKey: idempotencyKeyHeader(event.headers),
-    body: decodedBody(event),
-  }
+/** An audited, idempotent cancellation route (request or revoke) over its service. */
+function cancellationRoute(
+  deps: AppDeps,
+  action: 'cancellation.request' | 'cancellation.revoke',
+  method: 'POST' | 'DELETE',
+  service: (deps: CancellationDeps, input: CancellationInput) => Promise<CancellationOutcome>,
+): RouteHandler {
+  return auditedWrite<CancellationBody>(deps, {
+    action,
+    method,
+    path: (p) => cancellationPath(p['clientId'] ?? '', p['channelId'] ?? ''),
+    subject: (p) => `channel#${p['channelId'] ?? ''}`,
+    details: (p) => ({ clientId: p['clientId'] ?? '' }),
+    parseBody: parseCancellationBody,
+    auditBody: (b) => (b.reason !== undefined ? { reason: b.reason } : {}),
+    lockMs: lockDurationMs(deps.config),
+    run: async (req: WriteRequest<CancellationBody>) =>
+      cancellationAnswer(
+        await service(deps, {
+          principal: req.principal,
+          clientId: req.params['clientId'] ?? '',
+          channelId: req.params['channelId'] ?? '',
+          key: req.key,
+          reason: req.body.reason ?? null,
+          attempt: req.attempt,
+        }),
+      ),
+  })
 }
 
 async function bufferedExport(deps: AppDeps, maxBytes: number): Promise<APIGatewayProxyResult> {
@@ -97,7 +113,7 @@ async function bufferedExport(deps: AppDeps, maxBytes: number): Promise<APIGatew
 
 /**
  * The management API's routes (docs/openapi.yaml) over the shared services. The handler has checked the
- * caller's principal before any route runs.
+ * caller's principal and every path id before any route runs.
  */
 export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<string, RouteHandler> {
   const maxBytes = opts.exportMaxBytes ?? EXPORT_MAX_BYTES
@@ -105,16 +121,16 @@ export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<strin
     'GET /clients': async (event) => {
       const q = event.queryStringParameters
       const status = optionalFilter(q, 'status', STATUS_FILTER)
-      return json(200, await listClients(deps, { ...parsePageQuery(q), ...(status ? { status } : {}) }))
+      return ok(200, await listClients(deps, { ...parsePageQuery(q), ...(status ? { status } : {}) }))
     },
     'GET /clients/{clientId}': async (_event, params) => {
-      return json(200, await getClient(deps, params['clientId'] ?? ''))
+      return ok(200, await getClient(deps, params['clientId'] ?? ''))
     },
     'GET /channels': async (event) => {
       const q = event.queryStringParameters
       const clientId = optionalFilter(q, 'clientId', ID_PATTERN)
       const lifecycle = optionalFilter(q, 'lifecycle', LIFECYCLE_FILTER) as Lifecycle | undefined
-      return json(
+      return ok(
         200,
         await listChannels(deps, {
           ...parsePageQuery(q),
@@ -124,24 +140,26 @@ export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<strin
       )
     },
     'GET /channels/{channelId}': async (_event, params) => {
-      return json(200, await getChannel(deps, params['channelId'] ?? ''))
+      return ok(200, await getChannel(deps, params['channelId'] ?? ''))
     },
-    'POST /clients/{clientId}/channels/{channelId}/cancellation': async (event, params) => {
-      const result = await requestCancellation(deps, cancellationInput(event, params))
-      return fromStored(result.response, result.replayed)
-    },
-    'DELETE /clients/{clientId}/channels/{channelId}/cancellation': async (event, params) => {
-      const result = await revokeCancellation(deps, cancellationInput(event, params))
-      return fromStored(result.response, result.replayed)
-    },
+    'POST /clients/{clientId}/channels/{channelId}/cancellation': cancellationRoute(
+      deps,
+      'cancellation.request',
+      'POST',
+      requestCancellation,
+    ),
+    'DELETE /clients/{clientId}/channels/{channelId}/cancellation': cancellationRoute(
+      deps,
+      'cancellation.revoke',
+      'DELETE',
+      revokeCancellation,
+    ),
     'GET /clients/{clientId}/channels/{channelId}/cancellation': async (_event, params) => {
-      return json(
-        200,
-        await getCancellation(deps, {
-          clientId: params['clientId'] ?? '',
-          channelId: params['channelId'] ?? '',
-        }),
-      )
+      const record = await getCancellation(deps, {
+        clientId: params['clientId'] ?? '',
+        channelId: params['channelId'] ?? '',
+      })
+      return ok(200, toCancellationView(record))
     },
     'GET /exports/channels.csv': async () => {
       if (!opts.streamResponses) return bufferedExport(deps, maxBytes)
@@ -154,7 +172,7 @@ export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<strin
       return streaming
     },
     'GET /status': async () => {
-      return json(200, await getStatus(deps))
+      return ok(200, await getStatus(deps))
     },
   }
 }

@@ -1,4 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda'
+import type { CallbackOutcome } from '../../shared/domain/outcomes'
+import { callbackStatus } from '../../shared/http/answers'
 
 /**
  * The callback's browser-facing answers: small static HTML pages and the redirect, with headers that
@@ -71,10 +73,31 @@ export function tooManyRequestsPage(retryAfterSeconds: number): APIGatewayProxyR
 }
 
 /** 502/503: the onboarding could not be completed right now; reloading retries it. */
-export function unavailablePage(statusCode: 502 | 503): APIGatewayProxyResult {
+function unavailablePage(statusCode: number): APIGatewayProxyResult {
   return page(
     statusCode,
     'Onboarding could not be completed yet',
     'We could not finish setting up your account right now. Please reload this page in a moment.',
   )
+}
+
+/** The page of a callback outcome, with the status ../../shared/http/answers.ts gives it. */
+export function callbackPage(outcome: CallbackOutcome): APIGatewayProxyResult {
+  const statusCode = callbackStatus(outcome)
+  return { ...render(outcome, statusCode), statusCode }
+}
+
+function render(outcome: CallbackOutcome, statusCode: number): APIGatewayProxyResult {
+  switch (outcome.kind) {
+    case 'redirect':
+      return outcome.location === null ? confirmationPage(outcome.clientId) : redirectPage(outcome.location)
+    case 'confirmation':
+      return confirmationPage(outcome.clientId)
+    case 'rejected':
+      return invalidLinkPage()
+    case 'rate_limited':
+      return tooManyRequestsPage(outcome.retryAfterSeconds)
+    case 'unavailable':
+      return unavailablePage(statusCode)
+  }
 }

@@ -1,6 +1,6 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets'
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { DependencyUnavailableError, ValidationError } from '../domain/errors'
+import { DependencyUnavailableError } from '../domain/errors'
 import type { SecretName, SecretSource } from '../ports'
 
 /**
@@ -72,17 +72,18 @@ function nonEmpty(v: unknown): v is string {
 
 /**
  * Parses the `partnerApi` secret: a plain key, `{"apiKey":"…"}` or `{"username":"…","password":"…"}`.
- * Throws ValidationError (never quoting the value) when none of these fits.
+ * Throws DependencyUnavailableError `invalid_secret` (never quoting the value) when none of these fits.
  */
 export function parsePartnerCredentials(value: string): PartnerCredentials {
   const trimmed = value.trim()
-  if (trimmed === '') throw new ValidationError('partner API secret is empty', { code: 'invalid_secret' })
+  if (trimmed === '')
+    throw new DependencyUnavailableError('partner API secret is empty', { code: 'invalid_secret' })
   if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return { kind: 'api_key', apiKey: trimmed }
   let parsed: unknown
   try {
     parsed = JSON.parse(trimmed)
   } catch {
-    throw new ValidationError('partner API secret is not valid JSON', { code: 'invalid_secret' })
+    throw new DependencyUnavailableError('partner API secret is not valid JSON', { code: 'invalid_secret' })
   }
   if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
     const o = parsed as Record<string, unknown>
@@ -91,7 +92,7 @@ export function parsePartnerCredentials(value: string): PartnerCredentials {
       return { kind: 'password', username: o['username'], password: o['password'] }
     }
   }
-  throw new ValidationError('partner API secret needs apiKey, or username and password', {
+  throw new DependencyUnavailableError('partner API secret needs apiKey, or username and password', {
     code: 'invalid_secret',
   })
 }
@@ -107,10 +108,12 @@ export function parseSecretList(value: string): string[] {
     try {
       parsed = JSON.parse(trimmed)
     } catch {
-      throw new ValidationError('secret list is not valid JSON', { code: 'invalid_secret' })
+      throw new DependencyUnavailableError('secret list is not valid JSON', { code: 'invalid_secret' })
     }
     if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === 'string')) {
-      throw new ValidationError('secret list must be an array of strings', { code: 'invalid_secret' })
+      throw new DependencyUnavailableError('secret list must be an array of strings', {
+        code: 'invalid_secret',
+      })
     }
     return parsed.filter((s: string) => s !== '')
   }

@@ -1,129 +1,178 @@
 /**
  * The one error hierarchy of PartnerOps. Adapters translate SDK and HTTP failures into these;
- * shared/http maps them to status codes once. 4xx messages are shown to callers, 5xx never.
+ * services throw them. An error carries a typed `code` and no HTTP status: shared/http/answers.ts
+ * maps every code to its status, body and replayability, once.
  */
+
+/**
+ * Every error code PartnerOps answers or records (the snake_case `code` of the API's error body
+ * (docs/openapi.yaml)). One union, so a new code is a compile-time decision and the HTTP mapping must cover it.
+ */
+export type ErrorCode =
+  // 400: the request does not fit
+  | 'validation_error'
+  | 'invalid_body'
+  | 'invalid_json'
+  | 'invalid_envelope'
+  | 'invalid_id'
+  | 'invalid_path'
+  | 'invalid_query'
+  | 'invalid_limit'
+  | 'invalid_cursor'
+  | 'invalid_since'
+  | 'invalid_redirect_url'
+  | 'missing_idempotency_key'
+  | 'invalid_idempotency_key'
+  // 401
+  | 'unauthorized'
+  | 'invalid_signature'
+  // 404
+  | 'not_found'
+  | 'route_not_found'
+  | 'channel_not_found'
+  | 'client_not_found'
+  | 'cancellation_not_found'
+  // 405
+  | 'method_not_allowed'
+  // 409: a conflict of the moment
+  | 'conflict'
+  | 'cancellation_in_flight'
+  | 'idempotency_key_in_flight'
+  | 'already_cancelled'
+  | 'nothing_pending'
+  // 413
+  | 'payload_too_large'
+  // 422
+  | 'idempotency_key_reused'
+  // 429: the caller's budget
+  | 'rate_limited'
+  // 500
+  | 'internal_error'
+  | 'configuration_error'
+  // 501 / 502: the local server's own answers (a route without a handler, a handler that crashed)
+  | 'not_implemented'
+  | 'bad_gateway'
+  // 502: upstream answered, and the answer is final
+  | 'upstream_rejected'
+  | 'upstream_unauthorized'
+  | 'upstream_lookup_failed'
+  | 'upstream_invalid_response'
+  | 'upstream_redirect'
+  | 'upstream_item_quarantined'
+  | 'items_key_missing'
+  | 'revoke_not_applied'
+  // 503: nothing final happened; a retry may succeed
+  | 'service_unavailable'
+  | 'invalid_secret'
+  | 'upstream_unavailable'
+  | 'upstream_outcome_unknown'
+  | 'upstream_rate_limited'
+  | 'upstream_ambiguous'
+  | 'upstream_timeout'
+  | 'upstream_unreachable'
+  | 'upstream_budget_exhausted'
+  | 'upstream_list_unstable'
+  | 'poll_budget_exhausted'
+
+interface ErrorOptions<C extends ErrorCode = ErrorCode> {
+  cause?: unknown
+  code?: C
+  details?: Record<string, unknown>
+  /** When a retry may succeed, in seconds (a `Retry-After` header). */
+  retryAfterSeconds?: number
+}
 
 /** Base class: `code` is the snake_case code of the API's error body (docs/openapi.yaml). */
 export abstract class PartnerOpsError extends Error {
-  abstract readonly status: number
-  readonly code: string
+  readonly code: ErrorCode
   readonly details?: Record<string, unknown>
+  readonly retryAfterSeconds?: number
 
-  constructor(
-    code: string,
-    message: string,
-    options?: { cause?: unknown; details?: Record<string, unknown> },
-  ) {
+  constructor(code: ErrorCode, message: string, options?: Omit<ErrorOptions, 'code'>) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.name = new.target.name
     if (options?.details) this.details = options.details
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds
   }
 }
 
-/** Input that does not fit: 400. */
+/** Input that does not fit. */
 export class ValidationError extends PartnerOpsError {
-  readonly status = 400
-  constructor(
-    message: string,
-    options?: { cause?: unknown; code?: string; details?: Record<string, unknown> },
-  ) {
+  constructor(message: string, options?: ErrorOptions) {
     super(options?.code ?? 'validation_error', message, options)
   }
 }
 
-/** Missing or wrong credentials, signature or token: 401. */
+/** Missing or wrong credentials, signature or token. */
 export class UnauthorizedError extends PartnerOpsError {
-  readonly status = 401
-  constructor(message = 'Unauthorized', options?: { cause?: unknown; code?: string }) {
+  constructor(message = 'Unauthorized', options?: ErrorOptions) {
     super(options?.code ?? 'unauthorized', message, options)
   }
 }
 
-/** The addressed thing does not exist (or is not the caller's to see): 404. */
+/** The addressed thing does not exist (or is not the caller's to see). */
 export class NotFoundError extends PartnerOpsError {
-  readonly status = 404
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(message: string, options?: ErrorOptions) {
     super(options?.code ?? 'not_found', message, options)
   }
 }
 
-/** The request conflicts with current state (in flight, already done): 409. */
+/** The request conflicts with current state (in flight, already done, same key other request). */
 export class ConflictError extends PartnerOpsError {
-  readonly status = 409
-  constructor(
-    message: string,
-    options?: { cause?: unknown; code?: string; details?: Record<string, unknown> },
-  ) {
+  constructor(message: string, options?: ErrorOptions) {
     super(options?.code ?? 'conflict', message, options)
   }
 }
 
-/** Same idempotency key, different request: 422. */
-export class UnprocessableError extends PartnerOpsError {
-  readonly status = 422
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
-    super(options?.code ?? 'unprocessable', message, options)
-  }
-}
-
-/** Body larger than allowed: 413. */
+/** Body larger than allowed. */
 export class PayloadTooLargeError extends PartnerOpsError {
-  readonly status = 413
-  constructor(message = 'Request body too large', options?: { cause?: unknown }) {
+  constructor(message = 'Request body too large', options?: Omit<ErrorOptions, 'code'>) {
     super('payload_too_large', message, options)
   }
 }
 
-/** Caller over its budget: 429 with Retry-After. */
+/** Caller over its budget, with the seconds until it may retry. */
 export class RateLimitedError extends PartnerOpsError {
-  readonly status = 429
-  readonly retryAfterSeconds: number
-  constructor(message: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
-    super('rate_limited', message, options)
-    this.retryAfterSeconds = retryAfterSeconds
+  constructor(message: string, retryAfterSeconds: number, options?: Omit<ErrorOptions, 'code'>) {
+    super('rate_limited', message, { ...options, retryAfterSeconds })
   }
 }
 
 /**
- * The Partner API (or another upstream) failed. `status` is the upstream HTTP status (0 for a network
- * error or timeout), `retryable` says whether trying again can help, `upstreamMessage` is the
- * upstream `developer_message` (never the raw body).
+ * The Partner API (or another upstream) failed. `upstreamStatus` is the upstream HTTP status (0 for
+ * a network error or timeout), `retryable` says whether trying again can help, `upstreamMessage` is
+ * the upstream `developer_message` (never the raw body). Without a code, a retryable failure is
+ * `upstream_unavailable` and any other `upstream_rejected`.
  */
 export class UpstreamError extends PartnerOpsError {
-  readonly status: number
   readonly upstreamStatus: number
   readonly retryable: boolean
   readonly upstreamMessage: string | undefined
   constructor(
     message: string,
-    options: {
-      upstreamStatus: number
-      retryable: boolean
-      upstreamMessage?: string
-      cause?: unknown
-      code?: string
-    },
+    options: ErrorOptions & { upstreamStatus: number; retryable: boolean; upstreamMessage?: string },
   ) {
-    super(options.code ?? 'upstream_error', message, options)
+    super(
+      options.code ?? (options.retryable ? 'upstream_unavailable' : 'upstream_rejected'),
+      message,
+      options,
+    )
     this.upstreamStatus = options.upstreamStatus
     this.retryable = options.retryable
     this.upstreamMessage = options.upstreamMessage
-    this.status = options.retryable ? 503 : 502
   }
 }
 
-/** A dependency we own (DynamoDB, Secrets Manager, EventBridge) is unavailable: 503, nothing acknowledged. */
+/** A dependency we own (DynamoDB, Secrets Manager, EventBridge) is unavailable: nothing acknowledged. */
 export class DependencyUnavailableError extends PartnerOpsError {
-  readonly status = 503
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(message: string, options?: ErrorOptions) {
     super(options?.code ?? 'service_unavailable', message, options)
   }
 }
 
 /** Configuration missing or invalid: fails at start, names every bad variable. */
 export class ConfigError extends PartnerOpsError {
-  readonly status = 500
   constructor(message: string) {
     super('configuration_error', message)
   }
@@ -132,4 +181,22 @@ export class ConfigError extends PartnerOpsError {
 /** The name of a thrown value, for logs and messages: never its message or contents. */
 export function errorName(err: unknown): string {
   return err instanceof Error ? err.name : 'unknown'
+}
+
+/** Longest upstream message passed on to a caller, in characters. */
+export const MAX_UPSTREAM_MESSAGE = 300
+
+/**
+ * Upstream's own message (its `developer_message`) as PartnerOps passes it on, everywhere: control
+ * characters become spaces, the text is trimmed and cut at {@link MAX_UPSTREAM_MESSAGE}. Never the
+ * raw body or our request; `HTTP <status>` when upstream gave no message.
+ */
+export function upstreamMessageOf(err: unknown): string {
+  const raw =
+    err instanceof UpstreamError && err.upstreamMessage
+      ? err.upstreamMessage
+      : `HTTP ${err instanceof UpstreamError ? err.upstreamStatus : 'error'}`
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const clean = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
+  return clean.length > MAX_UPSTREAM_MESSAGE ? `${clean.slice(0, MAX_UPSTREAM_MESSAGE)}…` : clean
 }

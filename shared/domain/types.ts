@@ -100,6 +100,8 @@ export interface CancellationRecord {
   inFlight: { owner: string; until: string } | null
   /** Optimistic concurrency counter, incremented on every write. */
   version: number
+  /** Which call left the record `unknown` (absent on records written before it existed: a request). */
+  unknownCall?: 'request' | 'revoke'
 }
 
 /** One append-only audit entry. */

@@ -2,11 +2,11 @@ import type { Logger } from '@aws-lambda-powertools/logger'
 import type middy from '@middy/core'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import { PartnerOpsError } from '../domain/errors'
-import { toErrorResponse } from './responses'
+import { errorAnswer } from './answers'
 
 /**
  * The HTTP error handler, registered last in every HTTP function's middy chain: it turns a thrown
- * error into the API's error body (docs/openapi.yaml) and logs 5xx (with the error, never the request body).
+ * error into its answer (./answers.ts) and logs 5xx (with the error, never the request body).
  */
 export function httpErrorHandler(
   logger: Logger,
@@ -14,7 +14,7 @@ export function httpErrorHandler(
   return {
     onError: async (request) => {
       const err = request.error
-      const response = toErrorResponse(err)
+      const response = errorAnswer(err)
       if (response.statusCode >= 500) {
         logger.error('request failed', { error: err, status: response.statusCode })
       } else if (err instanceof PartnerOpsError) {

@@ -1,4 +1,5 @@
 import { ValidationError } from '../domain/errors'
+import { isValidId } from '../domain/ids'
 
 /** Page size bounds of every list route (docs/openapi.yaml). */
 export const DEFAULT_LIMIT = 50
@@ -46,4 +47,18 @@ export function optionalFilter(params: QueryParams, name: string, pattern: RegEx
 
 function invalidLimit(): ValidationError {
   return new ValidationError(`limit must be an integer from 1 to ${MAX_LIMIT}`, { code: 'invalid_limit' })
+}
+
+/**
+ * Checks every path parameter as an id (1–128 characters of `A-Z a-z 0-9 _ -`), at the edge before
+ * anything is read, counted or sent upstream: ValidationError `invalid_id` (400) naming the parameter.
+ */
+export function checkPathIds(params: Record<string, string>): void {
+  for (const [name, value] of Object.entries(params)) {
+    if (!isValidId(value)) {
+      throw new ValidationError(`Invalid ${name}: ids are 1 to 128 characters of A-Z a-z 0-9 _ -`, {
+        code: 'invalid_id',
+      })
+    }
+  }
 }

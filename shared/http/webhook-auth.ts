@@ -1,5 +1,15 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { PayloadTooLargeError } from '../domain/errors'
+import { MetricUnit } from '@aws-lambda-powertools/metrics'
+import { parseSecretList } from '../adapters/secrets'
+import type { AppDeps } from '../deps'
+import {
+  DependencyUnavailableError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  ValidationError,
+} from '../domain/errors'
+import { type WebhookEnvelope, webhookEnvelopeSchema } from '../domain/upstream'
+import { countWebhookRequest, WEBHOOK_METRICS } from '../services/webhooks/ingest-webhook'
 
 /** Largest accepted webhook body, in bytes (docs/openapi.yaml). */
 export const MAX_WEBHOOK_BYTES = 256 * 1024
@@ -130,4 +140,80 @@ export function checkWebhookAuth(
   if (signature.kind === 'missing') return 'missing_signature'
   if (signature.kind === 'duplicated') return 'duplicated_signature'
   return verifySignature(body, signature.value, config.secrets) ? null : 'bad_signature'
+}
+
+/** Rations secret refreshes after failed signatures, so bad requests cannot hammer Secrets Manager. */
+const SECRET_REFRESH_INTERVAL_MS = 30_000
+const lastRefresh = new WeakMap<object, number>()
+
+/** What authenticating a webhook needs. */
+export type WebhookAuthDeps = Pick<AppDeps, 'config' | 'store' | 'secrets' | 'clock' | 'logger' | 'metrics'>
+
+/**
+ * The active platform secrets and the token. Any failure to read or parse them (a malformed
+ * rotation list included) is DependencyUnavailableError: the sender gets 503 and retries, and
+ * unauthenticated input is never accepted because a secret is missing.
+ */
+async function authConfig(deps: WebhookAuthDeps, forceRefresh: boolean): Promise<WebhookAuthConfig> {
+  const signature = deps.config.WEBHOOK_SIGNATURE
+  let secrets: string[]
+  let token: string | null
+  try {
+    const [platform, webhookToken] = await Promise.all([
+      signature === 'off' ? Promise.resolve(null) : deps.secrets.get('platformSecret', { forceRefresh }),
+      deps.secrets.get('webhookToken', { forceRefresh }),
+    ])
+    secrets = platform === null ? [] : parseSecretList(platform)
+    token = webhookToken
+  } catch (err: unknown) {
+    if (err instanceof DependencyUnavailableError && err.code === 'service_unavailable') throw err
+    throw new DependencyUnavailableError('webhook secrets could not be read', { cause: err })
+  }
+  if ((signature === 'required' && secrets.length === 0) || (signature === 'off' && token === null)) {
+    throw new DependencyUnavailableError('webhook authentication is not configured')
+  }
+  return { signature, secrets, token }
+}
+
+/**
+ * Authenticates one webhook delivery on its raw bytes, at the edge before anything is parsed or
+ * stored: UnauthorizedError `invalid_signature` (logged, counted) when it is not authentic.
+ */
+export async function authenticateWebhook(
+  deps: WebhookAuthDeps,
+  body: Uint8Array,
+  headers: RawHeaders,
+): Promise<void> {
+  let failure = checkWebhookAuth(body, headers, await authConfig(deps, false))
+  if (failure === 'bad_signature' || failure === 'bad_token') {
+    // A rotation may have added a secret since it was cached: look once more, at most every 30 s.
+    const now = deps.clock.now().getTime()
+    const last = lastRefresh.get(deps.secrets) ?? Number.NEGATIVE_INFINITY
+    if (now - last >= SECRET_REFRESH_INTERVAL_MS) {
+      lastRefresh.set(deps.secrets, now)
+      failure = checkWebhookAuth(body, headers, await authConfig(deps, true))
+    }
+  }
+  if (failure === null) return
+  deps.logger.warn('webhook refused', { reason: failure })
+  deps.metrics.addMetric(WEBHOOK_METRICS.unauthorized, MetricUnit.Count, 1)
+  await countWebhookRequest(deps, { unauthorized: 1 })
+  throw new UnauthorizedError('Missing or invalid webhook signature or token', { code: 'invalid_signature' })
+}
+
+/** Parses an authenticated body's envelope: ValidationError (400) when it is not JSON or lacks event/data. */
+export function parseWebhookEnvelope(body: Buffer): WebhookEnvelope {
+  let value: unknown
+  try {
+    value = JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new ValidationError('Body is not JSON', { code: 'invalid_json' })
+  }
+  const parsed = webhookEnvelopeSchema.safeParse(value)
+  if (!parsed.success) {
+    throw new ValidationError('Body must be a JSON object with "event" (string) and "data" (object)', {
+      code: 'invalid_envelope',
+    })
+  }
+  return parsed.data
 }

@@ -340,13 +340,15 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
           })
         }
         if (status === 429) {
+          delay = parseRetryAfter(outcome.retryAfter, now())
           error = new UpstreamError(`partner API ${what} rate limited`, {
             upstreamStatus: status,
             retryable: true,
             code: 'upstream_rate_limited',
             ...(upstreamMessage ? { upstreamMessage } : {}),
+            // Passed on to our caller (503 Retry-After): nothing happened upstream.
+            ...(delay !== null ? { retryAfterSeconds: Math.max(1, Math.ceil(delay / 1000)) } : {}),
           })
-          delay = parseRetryAfter(outcome.retryAfter, now())
         } else if (status >= 500) {
           if (req.mode === 'once') {
             throw new UpstreamError(`partner API ${what} failed with ${status}; outcome unknown`, {

@@ -1,16 +1,13 @@
-import * as z from 'zod'
 import type { AppDeps } from '../../deps'
-import { NotFoundError, PartnerOpsError, UpstreamError } from '../../domain/errors'
-import type { CancellationRecord, ChangeEvent, Channel, StoredResponse } from '../../domain/types'
-import { parseJsonBody } from '../../http/json-body'
 import {
-  type AttemptAudit,
-  type AttemptResult,
-  lookupFailure,
-  storedError,
-  storedJson,
-} from '../idempotency/attempts'
-import { ID_PATTERN, toCancellationView } from '../reads/views'
+  ConflictError,
+  NotFoundError,
+  PartnerOpsError,
+  UpstreamError,
+  upstreamMessageOf,
+} from '../../domain/errors'
+import type { CancellationRecord, ChangeEvent, Channel } from '../../domain/types'
+import { type AttemptAudit, lookupFailure } from '../idempotency/attempts'
 import { applyChannel } from '../state/apply-upstream'
 
 /** What the cancellation use cases need. */
@@ -19,45 +16,16 @@ export type CancellationDeps = Pick<
   'config' | 'store' | 'partnerApi' | 'events' | 'clock' | 'logger'
 >
 
-/** Input of a cancellation request or revoke, as the handler got it from the event. */
+/** A cancellation request or revoke as the edge checked it (ids, key and body are valid). */
 export interface CancellationInput {
   principal: string
   clientId: string
   channelId: string
-  /** The raw `Idempotency-Key` header, checked by the service. */
-  idempotencyKey: string | undefined
-  /** The raw request body (decoded), or null. */
-  body: string | null
-}
-
-/** The HTTP response of a cancellation use case and whether it is a replay. */
-export type CancellationResult = AttemptResult
-
-/** Longest accepted `reason`, in characters (docs/openapi.yaml). */
-export const MAX_REASON_CHARS = 500
-
-// Built on first parse (z.lazy), not at import: it keeps the schema out of every cold start.
-const bodySchema = z.lazy(() =>
-  z.strictObject({
-    reason: z
-      .string()
-      .refine(
-        (s) => [...s].length <= MAX_REASON_CHARS,
-        `reason must be at most ${MAX_REASON_CHARS} characters`,
-      )
-      .optional(),
-  }),
-)
-
-/** The validated body of a cancellation request or revoke. */
-export type CancellationBody = z.infer<typeof bodySchema>
-
-/** Parses an optional `{"reason":"…"}` body; any other field, type or size → ValidationError (400). */
-export function parseCancellationBody(raw: string | null): CancellationBody {
-  return parseJsonBody(raw, bodySchema, {
-    unknownFieldsMessage: 'Only the field reason is accepted',
-    shapeMessage: 'The body must be a JSON object such as {"reason":"…"}',
-  })
+  /** The checked `Idempotency-Key`. */
+  key: string
+  reason: string | null
+  /** This attempt's audit record: the service notes upstream statuses and the call's start. */
+  attempt: AttemptAudit
 }
 
 /** The resource path a cancellation request hash covers. */
@@ -65,21 +33,16 @@ export function cancellationPath(clientId: string, channelId: string): string {
   return `/clients/${clientId}/channels/${channelId}/cancellation`
 }
 
-/** A 409 with the existing cancellation record (or null) next to the error. */
-export function conflictWithRecord(
-  code: string,
-  message: string,
-  record: CancellationRecord | null,
-): StoredResponse {
-  return storedJson(409, {
-    error: { code, message },
-    cancellation: record ? toCancellationView(record) : null,
-  })
-}
-
 /** The one 404 of the cancellation routes (unknown channel, or another client's). */
 export function channelNotFound(): NotFoundError {
   return new NotFoundError('Channel not found for this client', { code: 'channel_not_found' })
+}
+
+/** The 409 of a channel whose upstream-call lock is held. */
+export function inFlight(): ConflictError {
+  return new ConflictError('A cancellation call for this channel is in progress; retry later', {
+    code: 'cancellation_in_flight',
+  })
 }
 
 /**
@@ -91,7 +54,6 @@ export async function resolveOwnedChannel(
   clientId: string,
   channelId: string,
 ): Promise<Channel> {
-  if (!ID_PATTERN.test(clientId) || !ID_PATTERN.test(channelId)) throw channelNotFound()
   let channel = await deps.store.channels.get(channelId)
   if (!channel) {
     const up = await deps.partnerApi.findChannel(channelId).catch((err: unknown) => {
@@ -123,75 +85,64 @@ export function stateChanged(
   }
 }
 
-/** A new attempt record for the audit trail. */
-export function newAttempt(action: string, input: CancellationInput): AttemptAudit {
-  return {
-    action,
-    subject: `channel#${input.channelId.slice(0, 128)}`,
-    principal: input.principal,
-    idempotencyKey: input.idempotencyKey?.slice(0, 255) ?? null,
-    requestHash: null,
-    outcome: null,
-    upstreamStatus: null,
-    details: { clientId: input.clientId.slice(0, 128) },
+/**
+ * How an upstream call failed: `refused` (a 4xx other than 429: final, nothing happened),
+ * `rate_limited` (429: nothing happened, retry later) or `ambiguous` (timeout, 5xx, an unreadable
+ * answer: the outcome is unknown and is resolved by a read).
+ */
+export type UpstreamFailure =
+  | { kind: 'refused'; upstreamStatus: number; upstreamMessage: string }
+  | { kind: 'rate_limited'; upstreamStatus: number; retryAfterSeconds: number | undefined }
+  | { kind: 'ambiguous'; upstreamStatus: number }
+
+/** Classifies a failed upstream call (see {@link UpstreamFailure}). */
+export function classifyUpstreamFailure(err: unknown): UpstreamFailure {
+  if (!(err instanceof UpstreamError)) return { kind: 'ambiguous', upstreamStatus: 0 }
+  if (err.upstreamStatus === 429) {
+    return { kind: 'rate_limited', upstreamStatus: 429, retryAfterSeconds: err.retryAfterSeconds }
   }
-}
-
-const MAX_UPSTREAM_MESSAGE = 300
-
-/** Upstream's own message (developer_message), trimmed; never the raw body or our request. */
-export function upstreamMessageOf(err: unknown): string {
-  const raw =
-    err instanceof UpstreamError && err.upstreamMessage
-      ? err.upstreamMessage
-      : `HTTP ${err instanceof UpstreamError ? err.upstreamStatus : 'error'}`
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-  const clean = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
-  return clean.length > MAX_UPSTREAM_MESSAGE ? `${clean.slice(0, MAX_UPSTREAM_MESSAGE)}…` : clean
-}
-
-/** How an upstream call failed: refused (a 4xx, final) or ambiguous (timeout, 5xx: resolved later). */
-export function classifyUpstreamFailure(err: unknown): {
-  refused: boolean
-  upstreamStatus: number
-  upstreamMessage: string | null
-} {
-  const refused = err instanceof UpstreamError && !err.retryable && err.code !== 'upstream_invalid_response'
-  return {
-    refused,
-    upstreamStatus: err instanceof UpstreamError ? err.upstreamStatus : 0,
-    upstreamMessage: refused ? upstreamMessageOf(err) : null,
+  if (!err.retryable && err.code !== 'upstream_invalid_response') {
+    return { kind: 'refused', upstreamStatus: err.upstreamStatus, upstreamMessage: upstreamMessageOf(err) }
   }
+  return { kind: 'ambiguous', upstreamStatus: err.upstreamStatus }
 }
+
+/** Seconds a caller waits after an upstream 429 that named no Retry-After. */
+export const DEFAULT_UPSTREAM_RETRY_AFTER_SECONDS = 30
 
 /**
- * The answer to a failed upstream cancellation or revoke: 502 with upstream's message when it was
- * refused, 503 (retry resolves it) when the outcome is unknown. Records the outcome on the attempt.
+ * The error that answers a failed upstream cancellation or revoke: `upstream_rejected` with
+ * upstream's message when refused (502, final), `upstream_rate_limited` with Retry-After (503),
+ * `upstream_outcome_unknown` (503) when ambiguous.
  */
-export function upstreamFailureResponse(
+export function upstreamFailureError(
   deps: Pick<CancellationDeps, 'logger'>,
-  attempt: AttemptAudit,
   what: 'cancellation' | 'revoke',
+  failure: UpstreamFailure,
   err: unknown,
-): StoredResponse {
-  const { refused, upstreamStatus, upstreamMessage } = classifyUpstreamFailure(err)
-  if (refused) {
-    attempt.outcome = 'upstream_rejected'
-    return storedError(
-      new UpstreamError(`Upstream refused the ${what}: ${upstreamMessage}`, {
-        upstreamStatus,
+): UpstreamError {
+  switch (failure.kind) {
+    case 'refused':
+      return new UpstreamError(`Upstream refused the ${what}: ${failure.upstreamMessage}`, {
+        upstreamStatus: failure.upstreamStatus,
         retryable: false,
         code: 'upstream_rejected',
-      }),
-    )
+      })
+    case 'rate_limited':
+      return new UpstreamError(`Upstream is rate limiting; the ${what} was not sent, retry later`, {
+        upstreamStatus: 429,
+        retryable: true,
+        code: 'upstream_rate_limited',
+        retryAfterSeconds: failure.retryAfterSeconds ?? DEFAULT_UPSTREAM_RETRY_AFTER_SECONDS,
+      })
+    case 'ambiguous':
+      if (!(err instanceof PartnerOpsError)) {
+        deps.logger.error(`${what} call failed unexpectedly`, { error: err })
+      }
+      return new UpstreamError(`Upstream did not confirm the ${what}; retry to resolve it`, {
+        upstreamStatus: failure.upstreamStatus,
+        retryable: true,
+        code: 'upstream_outcome_unknown',
+      })
   }
-  if (!(err instanceof PartnerOpsError)) deps.logger.error(`${what} call failed unexpectedly`, { error: err })
-  attempt.outcome = 'upstream_outcome_unknown'
-  return storedError(
-    new UpstreamError(`Upstream did not confirm the ${what}; retry to resolve it`, {
-      upstreamStatus,
-      retryable: true,
-      code: 'upstream_outcome_unknown',
-    }),
-  )
 }

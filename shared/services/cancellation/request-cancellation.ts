@@ -1,86 +1,48 @@
 import { randomUUID } from 'node:crypto'
-import { ConflictError, NotFoundError, PartnerOpsError, RateLimitedError } from '../../domain/errors'
-import type { CancellationRecord, Channel, StoredResponse } from '../../domain/types'
-import type { UpstreamChannel } from '../../domain/upstream'
 import {
-  type AttemptAudit,
-  appendAudit,
-  audited,
-  lockDurationMs,
-  lookupFailure,
-  storedError,
-  storedJson,
-} from '../idempotency/attempts'
-import { hashRequest, parseIdempotencyKey, withIdempotency } from '../idempotency/idempotency'
-import { toCancellationView } from '../reads/views'
+  confirmed,
+  isLocked,
+  lockForRequest,
+  noteUpstreamOk,
+  requestAccepted,
+  requestFailed,
+} from '../../domain/cancellation'
+import { RateLimitedError } from '../../domain/errors'
+import type { CancellationOutcome } from '../../domain/outcomes'
+import type { CancellationRecord, Channel } from '../../domain/types'
+import type { UpstreamChannel } from '../../domain/upstream'
+import { appendAudit, lockDurationMs, lookupFailure } from '../idempotency/attempts'
 import { applyChannel, publishQuietly } from '../state/apply-upstream'
 import {
   type CancellationDeps,
   type CancellationInput,
-  type CancellationResult,
-  cancellationPath,
+  channelNotFound,
   classifyUpstreamFailure,
-  conflictWithRecord,
-  newAttempt,
-  parseCancellationBody,
+  inFlight,
   resolveOwnedChannel,
   stateChanged,
-  upstreamFailureResponse,
+  upstreamFailureError,
 } from './cancellation-common'
 
-/** Length of the per-principal cancellation budget window (contract: N per hour). */
+/** Length of the per-principal cancellation budget window (N per hour). */
 export const BUDGET_WINDOW_MS = 3_600_000
 
 const CANCELLED: ReadonlySet<Channel['lifecycle']> = new Set(['pending_deletion', 'terminated'])
 
 /**
- * `POST /clients/{clientId}/channels/{channelId}/cancellation` (docs/openapi.yaml): validates the key and
- * body, then, once per idempotency key, checks the caller's budget and that the channel is the
- * client's, takes the channel's upstream-call lock (a conditional write on the cancellation record,
- * so at most one upstream call is in flight per channel whatever the keys), sends the one upstream
- * request and records the outcome. An earlier ambiguous outcome (`unknown`) is resolved by reading
- * the channel upstream before any new call. Every attempt is audited.
+ * `POST /clients/{clientId}/channels/{channelId}/cancellation` (docs/openapi.yaml), run once per
+ * idempotency key by the edge: checks the caller's budget and that the channel is the client's,
+ * takes the channel's upstream-call lock (a conditional write on the cancellation record, so at
+ * most one upstream call is in flight per channel whatever the keys), sends the one upstream request
+ * and records the outcome. An earlier ambiguous outcome (`unknown`) is resolved by reading the
+ * channel upstream before any new call. Throws RateLimitedError, NotFoundError, ConflictError
+ * (`cancellation_in_flight`) or UpstreamError (`upstream_rejected`, `upstream_rate_limited`,
+ * `upstream_outcome_unknown`, lookups).
  */
 export async function requestCancellation(
   deps: CancellationDeps,
   input: CancellationInput,
-): Promise<CancellationResult> {
-  const attempt = newAttempt('cancellation.request', input)
-  return audited(deps, attempt, async () => {
-    const key = parseIdempotencyKey(input.idempotencyKey)
-    const body = parseCancellationBody(input.body)
-    const path = cancellationPath(input.clientId, input.channelId)
-    attempt.requestHash = hashRequest('POST', path, body)
-    if (body.reason !== undefined) attempt.details['reason'] = body.reason
-    const lockMs = lockDurationMs(deps.config)
-    return withIdempotency(
-      deps,
-      { scope: `${input.principal}|cancellation.request`, key, requestHash: attempt.requestHash },
-      () => respond(attempt, () => cancelOnce(deps, attempt, input, key, body.reason ?? null, lockMs)),
-      { lockMs },
-    )
-  })
-}
-
-/** Turns a refusal thrown by a step into its (possibly stored) response. */
-async function respond(attempt: AttemptAudit, step: () => Promise<StoredResponse>): Promise<StoredResponse> {
-  try {
-    return await step()
-  } catch (err) {
-    if (!(err instanceof PartnerOpsError) || err.status >= 500) throw err
-    attempt.outcome = err.code
-    return storedError(err)
-  }
-}
-
-async function cancelOnce(
-  deps: CancellationDeps,
-  attempt: AttemptAudit,
-  input: CancellationInput,
-  key: string,
-  reason: string | null,
-  lockMs: number,
-): Promise<StoredResponse> {
+): Promise<CancellationOutcome> {
   const budget = await deps.store.ops.consumeBudget(
     `cancellation#${input.principal}`,
     deps.clock.now(),
@@ -96,100 +58,56 @@ async function cancelOnce(
   let record = await deps.store.cancellations.get(input.channelId)
   let channel = await resolveOwnedChannel(deps, input.clientId, input.channelId)
   const now = deps.clock.now()
-  if (record?.inFlight && Date.parse(record.inFlight.until) > now.getTime()) {
-    throw new ConflictError('A cancellation request for this channel is in progress; retry later', {
-      code: 'cancellation_in_flight',
-    })
-  }
+  if (isLocked(record, now.getTime())) throw inFlight()
 
   if (record?.state === 'unknown') {
     // The last call's outcome is unknown: upstream state decides whether a new call is needed.
     const up = await deps.partnerApi.findChannel(input.channelId).catch((err: unknown) => {
       throw lookupFailure(err)
     })
-    if (!up || up.client_id !== input.clientId) {
-      throw new NotFoundError('Channel not found for this client', { code: 'channel_not_found' })
-    }
+    if (!up || up.client_id !== input.clientId) throw channelNotFound()
     const applied = await applyChannel(deps, up, { source: 'api', kind: 'snapshot' })
     channel = applied.record
     record = await deps.store.cancellations.get(input.channelId)
     if (up.terminated_at && record) {
-      const resolved = await settleResolved(deps, record, up)
-      attempt.outcome = 'resolved_without_new_call'
-      return storedJson(202, toCancellationView(resolved))
+      return { kind: 'resolved_without_new_call', record: await settleResolved(deps, record, up) }
     }
   }
 
   if (CANCELLED.has(channel.lifecycle) || record?.state === 'requested') {
-    if (record && isOwnRequest(record, input.principal, key)) {
-      attempt.outcome = 'already_requested_by_this_key'
-      return storedJson(202, toCancellationView(record))
+    if (record && isOwnRequest(record, input.principal, input.key)) {
+      return { kind: 'already_requested', record }
     }
-    attempt.outcome = 'already_cancelled'
-    return conflictWithRecord(
-      'already_cancelled',
-      channel.lifecycle === 'terminated'
-        ? 'The channel is already terminated'
-        : 'A cancellation of this channel is already pending',
-      record,
-    )
+    return { kind: 'already_cancelled', record, terminated: channel.lifecycle === 'terminated' }
   }
 
-  const at = now.toISOString()
-  const locked: CancellationRecord = {
-    channelId: input.channelId,
-    clientId: input.clientId,
-    // Until upstream answers, the outcome is unknown: a crash here leaves exactly that on record.
-    state: 'unknown',
-    requestedBy: input.principal,
-    requestedAt: at,
-    idempotencyKey: key,
-    reason,
-    terminatesAt: null,
-    confirmedAt: null,
-    upstreamStatus: null,
-    upstreamMessage: null,
-    updatedAt: at,
-    inFlight: { owner: randomUUID(), until: new Date(now.getTime() + lockMs).toISOString() },
-    version: (record?.version ?? 0) + 1,
+  const lock = {
+    owner: randomUUID(),
+    until: new Date(now.getTime() + lockDurationMs(deps.config)).toISOString(),
   }
-  if (!(await deps.store.cancellations.put(locked, record?.version ?? null))) {
-    throw new ConflictError('A cancellation request for this channel is in progress; retry later', {
-      code: 'cancellation_in_flight',
-    })
-  }
-  await appendAudit(deps, attempt, 'upstream_call_started', null)
+  const locked = lockForRequest(record, { ...input, reason: input.reason }, now.toISOString(), lock)
+  if (!(await deps.store.cancellations.put(locked, record?.version ?? null))) throw inFlight()
+  await appendAudit(deps, input.attempt, 'upstream_call_started', null)
 
   let up: UpstreamChannel
   try {
     up = await deps.partnerApi.requestCancellation(input.clientId, input.channelId)
   } catch (err) {
-    return settleFailure(deps, attempt, locked, record?.state ?? null, err)
+    return settleFailure(deps, input, locked, record?.state ?? null, err)
   }
-  attempt.upstreamStatus = 200
-  const terminated = up.terminated_at ?? null
-  const done: CancellationRecord = {
-    ...locked,
-    state: terminated ? 'confirmed' : 'requested',
-    terminatesAt: terminated,
-    confirmedAt: terminated ? deps.clock.now().toISOString() : null,
-    upstreamStatus: 200,
-    updatedAt: deps.clock.now().toISOString(),
-    inFlight: null,
-    version: locked.version + 1,
-  }
+  input.attempt.upstreamStatus = 200
+  const done = requestAccepted(locked, up.terminated_at ?? null, deps.clock.now().toISOString())
   // The channel first, the record (which releases the lock) second: whoever sees the lock gone also
   // sees the channel pending deletion, so no second call can start in between.
   const applied = await applyChannel(deps, up, { source: 'api', kind: 'snapshot', publish: false })
   const written = await deps.store.cancellations.put(done, locked.version)
   // Otherwise applyChannel (or a webhook) confirmed the record already; what is stored is the truth.
-  const final = written ? done : await noteUpstreamStatus(deps, input.channelId, key)
+  const final = written ? done : await noteUpstreamStatus(deps, input.channelId, input.key)
   await publishQuietly(deps, [
     ...applied.changes,
     ...(written ? [stateChanged(final, record?.state ?? null, final.updatedAt)] : []),
   ])
-  attempt.outcome = 'accepted'
-  return storedJson(202, toCancellationView(final))
+  return { kind: 'accepted', record: final }
 }
 
 /** The stored record after someone else confirmed it during our call, marked with our call's 200. */
@@ -201,7 +119,7 @@ async function noteUpstreamStatus(
   const stored = await deps.store.cancellations.get(channelId)
   if (!stored) throw new Error('cancellation record vanished')
   if (stored.idempotencyKey !== key || stored.upstreamStatus !== null) return stored
-  const next = { ...stored, upstreamStatus: 200, version: stored.version + 1 }
+  const next = noteUpstreamOk(stored)
   return (await deps.store.cancellations.put(next, stored.version)) ? next : stored
 }
 
@@ -223,15 +141,7 @@ async function settleResolved(
   // applyChannel confirms unknown records when it writes; when the channel was already stored as is, do it here.
   if (record.state !== 'unknown') return record
   const at = deps.clock.now().toISOString()
-  const next: CancellationRecord = {
-    ...record,
-    state: 'confirmed',
-    terminatesAt: up.terminated_at ?? null,
-    confirmedAt: at,
-    updatedAt: at,
-    inFlight: null,
-    version: record.version + 1,
-  }
+  const next = confirmed(record, up.terminated_at ?? null, at)
   if (!(await deps.store.cancellations.put(next, record.version))) {
     return (await deps.store.cancellations.get(record.channelId)) ?? record
   }
@@ -239,35 +149,34 @@ async function settleResolved(
   return next
 }
 
-/** Records a failed upstream call: refused (4xx) → `failed` and 502; ambiguous → `unknown` and 503. */
+/**
+ * Records a failed upstream call and throws its answer: refused (4xx) or rate limited (429) →
+ * `failed` (nothing happened upstream); ambiguous → `unknown`. A record confirmed meanwhile (by a
+ * webhook or a poll) wins: the cancellation did happen.
+ */
 async function settleFailure(
   deps: CancellationDeps,
-  attempt: AttemptAudit,
+  input: CancellationInput,
   locked: CancellationRecord,
   previous: CancellationRecord['state'] | null,
   err: unknown,
-): Promise<StoredResponse> {
-  const { refused, upstreamStatus, upstreamMessage } = classifyUpstreamFailure(err)
-  attempt.upstreamStatus = upstreamStatus
+): Promise<CancellationOutcome> {
+  const failure = classifyUpstreamFailure(err)
+  input.attempt.upstreamStatus = failure.upstreamStatus
   const at = deps.clock.now().toISOString()
-  const next: CancellationRecord = {
-    ...locked,
-    state: refused ? 'failed' : 'unknown',
-    upstreamStatus,
-    upstreamMessage,
-    updatedAt: at,
-    inFlight: null,
-    version: locked.version + 1,
-  }
-  const written = await deps.store.cancellations.put(next, locked.version)
-  if (!written) {
+  const next = requestFailed(
+    locked,
+    failure.kind === 'ambiguous' ? 'unknown' : 'failed',
+    { status: failure.upstreamStatus, message: failure.kind === 'refused' ? failure.upstreamMessage : null },
+    at,
+  )
+  if (await deps.store.cancellations.put(next, locked.version)) {
+    await publishQuietly(deps, [stateChanged(next, previous, at)])
+  } else {
     const stored = await deps.store.cancellations.get(locked.channelId)
     if (stored && (stored.state === 'confirmed' || stored.state === 'requested')) {
-      attempt.outcome = 'confirmed_meanwhile'
-      return storedJson(202, toCancellationView(stored))
+      return { kind: 'confirmed_meanwhile', record: stored }
     }
-  } else {
-    await publishQuietly(deps, [stateChanged(next, previous, at)])
   }
-  return upstreamFailureResponse(deps, attempt, 'cancellation', err)
+  throw upstreamFailureError(deps, 'cancellation', failure, err)
 }

@@ -1,53 +1,22 @@
 import { randomUUID } from 'node:crypto'
 import type { AppDeps } from '../../deps'
-import { PartnerOpsError, UpstreamError } from '../../domain/errors'
-import type { StoredResponse } from '../../domain/types'
-import { toErrorResponse } from '../../http/responses'
+import { UpstreamError } from '../../domain/errors'
 
 /**
  * What the audited, idempotent management writes share (cancellation request and revoke, client
- * settings): the attempt record appended to the audit trail whatever happens, the stored responses
- * replayed for an idempotency key, and how upstream lookups fail.
+ * settings): the attempt appended to the audit trail whatever happens, and how upstream lookups fail.
  */
 
 /** What appending an attempt needs. */
 export type AttemptDeps = Pick<AppDeps, 'store' | 'clock' | 'logger'>
 
-/** The answer of one attempt and whether it is a replay of the first one. */
-export interface AttemptResult {
-  response: StoredResponse
-  replayed: boolean
-}
-
-/** The code of a refused upstream lookup: refused credentials keep their own code. */
-export function lookupCode(err: UpstreamError): string {
-  return err.code === 'upstream_unauthorized' ? err.code : 'upstream_lookup_failed'
-}
-
 /**
  * How long one attempt holds its idempotency key (and a cancellation its channel's upstream-call
- * lock): one upstream lookup (retried within the upstream budget), one single-shot call, and a margin. A crashed attempt
- * is taken over after this.
+ * lock): one upstream lookup (retried within the upstream budget), one single-shot call, and a
+ * margin. A crashed attempt is taken over after this.
  */
 export function lockDurationMs(config: AppDeps['config']): number {
   return config.UPSTREAM_BUDGET_MS + config.UPSTREAM_TIMEOUT_MS + 5_000
-}
-
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
-
-/** A JSON response as stored for replay. */
-export function storedJson(statusCode: number, body: unknown): StoredResponse {
-  return { statusCode, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) }
-}
-
-/** The API's error response of an error, with extra top-level fields (e.g. the existing record). */
-export function storedError(err: PartnerOpsError, extra: Record<string, unknown> = {}): StoredResponse {
-  const base = toErrorResponse(err)
-  const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(base.headers ?? {})) headers[k] = String(v)
-  const body =
-    Object.keys(extra).length > 0 ? JSON.stringify({ ...JSON.parse(base.body), ...extra }) : base.body
-  return { statusCode: base.statusCode, headers, body }
 }
 
 /** Maps an upstream failure of a read of `what` to an error that says nothing about the upstream request. */
@@ -56,20 +25,26 @@ export function lookupFailure(err: unknown, what: 'channel' | 'client' = 'channe
     return new UpstreamError(`The ${what} could not be looked up upstream`, {
       upstreamStatus: err.upstreamStatus,
       retryable: err.retryable,
-      code: err.retryable ? 'upstream_unavailable' : lookupCode(err),
+      code: err.retryable
+        ? 'upstream_unavailable'
+        : err.code === 'upstream_unauthorized'
+          ? err.code
+          : 'upstream_lookup_failed',
     })
   }
   return err
 }
 
-/** What one attempt did, filled in as it goes and appended to the audit trail at the end. */
+/**
+ * What one attempt did, filled in as it goes: the audit middleware creates it and appends it at the
+ * end with the answer's outcome and status; the service notes the upstream status and details.
+ */
 export interface AttemptAudit {
   action: string
   subject: string
   principal: string
   idempotencyKey: string | null
   requestHash: string | null
-  outcome: string | null
   upstreamStatus: number | null
   details: Record<string, unknown>
 }
@@ -100,27 +75,4 @@ export async function appendAudit(
     deps.logger.error('audit entry not written', { error: err, action: attempt.action, outcome })
     return false
   }
-}
-
-/**
- * Runs one attempt and appends its audit entry whatever happens (accepted, refused, replayed or
- * failed). Audit trouble never changes the answer: the attempt's effect, if any, has already happened.
- */
-export async function audited<R extends AttemptResult>(
-  deps: AttemptDeps,
-  attempt: AttemptAudit,
-  fn: () => Promise<R>,
-): Promise<R> {
-  let result: R
-  try {
-    result = await fn()
-  } catch (err) {
-    const status = err instanceof PartnerOpsError ? err.status : 500
-    const code = err instanceof PartnerOpsError ? err.code : 'internal_error'
-    await appendAudit(deps, attempt, attempt.outcome ?? code, status)
-    throw err
-  }
-  const outcome = result.replayed ? 'replayed' : (attempt.outcome ?? 'ok')
-  await appendAudit(deps, attempt, outcome, result.response.statusCode)
-  return result
 }

@@ -1,8 +1,6 @@
-import * as z from 'zod'
 import type { AppDeps } from '../../deps'
 import { ConfigError, ValidationError } from '../../domain/errors'
 import { signOnboardingRef } from '../../domain/onboarding-ref'
-import { parseJsonBody } from '../../http/json-body'
 
 /** What building a link needs. */
 export type OnboardingLinkDeps = Pick<AppDeps, 'config' | 'secrets' | 'clock'>
@@ -24,50 +22,24 @@ export const RESERVED_REDIRECT_PARAMS: readonly string[] = ['client', 'channel',
 export const MAX_REDIRECT_URL_LENGTH = 2048
 
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]'])
-// C0 controls and DEL: never useful in an identifier and troublesome in logs, CSV and URLs.
-function hasControl(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0x20 || c === 0x7f) return true
-  }
-  return false
+
+/** What a link is built from (the body of `POST /onboarding-links`, validated at the edge). */
+export interface OnboardingLinkInput {
+  partnerPayload: string
+  redirectUrl?: string | undefined
+  number?: string | undefined
 }
 
-/** The partner payload rule shared by links and client settings: 1–255 characters, no controls. */
-export const partnerPayloadSchema = z.lazy(() =>
-  z
-    .string()
-    .min(1, 'must be 1 to 255 characters')
-    .max(255, 'must be 1 to 255 characters')
-    .refine((s) => !hasControl(s), 'must not contain control characters'),
-)
-
-// Schemas are built on first parse (z.lazy), not at import: it keeps them out of every cold start.
-const bodySchema = z.lazy(() =>
-  z.strictObject({
-    partnerPayload: partnerPayloadSchema,
-    redirectUrl: z.string().min(1).max(MAX_REDIRECT_URL_LENGTH).optional(),
-    number: z
-      .string()
-      .regex(/^\+?[0-9]{6,15}$/, 'must be a phone number in international format, digits only')
-      .optional(),
-  }),
-)
-
-/** The validated body of `POST /onboarding-links`. */
-export type OnboardingLinkBody = z.infer<typeof bodySchema>
-
 /**
- * `POST /onboarding-links` (docs/openapi.yaml): validates the body, signs an expiring
+ * `POST /onboarding-links` (docs/openapi.yaml): checks the redirect URL, signs an expiring
  * reference to the partner payload and redirect URL with the link signing key, and answers the Hub
  * permissions URL with `partner`, `redirect_url` (the callback carrying the reference) and `number`.
  * Nothing is stored: the reference is the state.
  */
 export async function createOnboardingLink(
   deps: OnboardingLinkDeps,
-  rawBody: string | null,
+  body: OnboardingLinkInput,
 ): Promise<OnboardingLink> {
-  const body = parseLinkBody(rawBody)
   const redirectUrl = body.redirectUrl === undefined ? undefined : checkRedirectUrl(body.redirectUrl)
   const callback = deps.config.ONBOARDING_CALLBACK_URL
   if (!callback) throw new ConfigError('ONBOARDING_CALLBACK_URL is not configured')
@@ -93,15 +65,6 @@ export async function createOnboardingLink(
     url: `${deps.config.HUB_BASE_URL.replace(/\/+$/, '')}${PERMISSIONS_PATH}/${partner}/permissions?${params.join('&')}`,
     expiresAt: new Date(exp * 1000).toISOString(),
   }
-}
-
-/** Parses the JSON body strictly; any unknown field, wrong type or size → ValidationError (400). */
-export function parseLinkBody(raw: string | null): OnboardingLinkBody {
-  return parseJsonBody(raw, bodySchema, {
-    requiredMessage: 'A JSON body with partnerPayload is required',
-    unknownFieldsMessage: 'Only the fields partnerPayload, redirectUrl and number are accepted',
-    shapeMessage: 'The body must be a JSON object such as {"partnerPayload":"…"}',
-  })
 }
 
 /**

@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto'
 import pLimit from 'p-limit'
 import type { AppDeps } from '../../deps'
 import { PartnerOpsError, UpstreamError } from '../../domain/errors'
-import { type RefFailure, verifyOnboardingRef } from '../../domain/onboarding-ref'
+import { verifyOnboardingRef } from '../../domain/onboarding-ref'
+import type { CallbackOutcome, CallbackRejection, PayloadOutcome } from '../../domain/outcomes'
 import type { AuditEntry, ChangeEvent } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
-import { consumeSourceBudget } from '../../http/rate-limit'
 import { applyChannel, applyClient, publishQuietly } from '../state/apply-upstream'
 
 /** What the callback needs. */
@@ -18,37 +18,9 @@ export type OnboardingCallbackDeps = Pick<
 export interface OnboardingCallbackInput {
   queryStringParameters: Record<string, string | undefined> | null | undefined
   multiValueQueryStringParameters: Record<string, string[] | undefined> | null | undefined
-  /** The caller's normalized source address (shared/http/rate-limit.ts `sourceAddress`). */
-  source: string
 }
 
-/** Why a callback was refused with the 400 page (audited; never shown). */
-export type CallbackRejection =
-  | 'oversized'
-  | 'repeated_parameter'
-  | 'invalid_client'
-  | 'invalid_channels'
-  | 'invalid_revoked_channels'
-  | `ref_${RefFailure}`
-  | 'ref_used'
-  | 'unknown_client'
-
-/** What happened to the client's `partner_payload` upstream. */
-export type PayloadOutcome = 'already_set' | 'set' | 'failed' | 'skipped_client_predates_link'
-
-/** The outcome of one callback, rendered by the handler (HTML, never reflecting input). */
-export type CallbackOutcome =
-  | {
-      kind: 'redirect' | 'confirmation'
-      /** The partner's redirect URL (or the configured default) with `client` and `channels`; null for the page. */
-      location: string | null
-      clientId: string
-      channelIds: string[]
-      payload: PayloadOutcome
-    }
-  | { kind: 'rejected'; status: 400; reason: CallbackRejection }
-  | { kind: 'rate_limited'; status: 429; retryAfterSeconds: number }
-  | { kind: 'unavailable'; status: 502 | 503; reason: string }
+export type { CallbackOutcome, CallbackRejection, PayloadOutcome } from '../../domain/outcomes'
 
 /** Rate-limit window of the callback (the limit is ONBOARDING_CALLBACK_RATE_PER_MINUTE). */
 export const CALLBACK_WINDOW_MS = 60_000
@@ -70,31 +42,21 @@ const STORE_CONCURRENCY = 8
 const LOOKUP_CONCURRENCY = 4
 
 /**
- * `GET /onboarding/callback` (docs/openapi.yaml), where 360dialog sends the client's browser:
- * rate limited per source address; checks the parameters' shape and the signed `ref` (nothing read
- * upstream or stored otherwise); reads the client and all its channels from the Partner API, sets
- * the client's `partner_payload` upstream when it is missing (only for a client created after the
- * link was issued, so that a link cannot claim someone else's client), stores everything through the
- * reconciliation ordering guard with change events, records revoked channels in the audit trail, and
- * says where to send the browser. Every outcome except a rate-limited request is audited.
+ * `GET /onboarding/callback` (docs/openapi.yaml), where 360dialog sends the client's browser
+ * (the edge has applied the per-source rate limit): checks the parameters' shape and the signed
+ * `ref` (nothing read upstream or stored otherwise); reads the client and all its channels from the
+ * Partner API, sets the client's `partner_payload` upstream when it is missing (only for a client
+ * created after the link was issued, so that a link cannot claim someone else's client), stores
+ * everything through the reconciliation ordering guard with change events, records revoked channels
+ * in the audit trail, and says where to send the browser. Never throws: a failure is the
+ * `unavailable` outcome. The edge appends the trail's final entry with the answer it rendered.
  */
 export async function handleOnboardingCallback(
   deps: OnboardingCallbackDeps,
   input: OnboardingCallbackInput,
+  audit: CallbackAudit,
 ): Promise<CallbackOutcome> {
-  const budget = await consumeSourceBudget(deps, input.source, {
-    scope: 'onboarding-callback',
-    limit: deps.config.ONBOARDING_CALLBACK_RATE_PER_MINUTE,
-    windowMs: CALLBACK_WINDOW_MS,
-  })
-  if (!budget.allowed) {
-    deps.logger.warn('onboarding callback rate limited', { source: input.source })
-    return { kind: 'rate_limited', status: 429, retryAfterSeconds: budget.retryAfterSeconds }
-  }
-  const audit = new CallbackAudit(deps, input.source)
-  const outcome = await run(deps, input, audit).catch((err: unknown) => failure(deps, err))
-  await audit.finish(outcome)
-  return outcome
+  return run(deps, input, audit).catch((err: unknown) => failure(deps, err))
 }
 
 interface CallbackParams {
@@ -116,7 +78,7 @@ async function run(
   const key = await deps.secrets.get('linkSigningKey')
   if (!key) {
     deps.logger.error('link signing key not configured')
-    return { kind: 'unavailable', status: 503, reason: 'link_signing_key_missing' }
+    return { kind: 'unavailable', code: 'configuration_error' }
   }
   const verdict = verifyOnboardingRef(params.ref, key, deps.clock.now())
   if (!verdict.ok) return reject(`ref_${verdict.reason}`)
@@ -199,7 +161,7 @@ async function run(
 }
 
 function reject(reason: CallbackRejection): CallbackOutcome {
-  return { kind: 'rejected', status: 400, reason }
+  return { kind: 'rejected', reason }
 }
 
 /** An unexpected failure as an outcome: upstream trouble or our own, never a stack trace. */
@@ -208,17 +170,15 @@ function failure(deps: OnboardingCallbackDeps, err: unknown): CallbackOutcome {
     deps.logger.warn('onboarding callback upstream failure', { status: err.upstreamStatus })
     return {
       kind: 'unavailable',
-      status: err.retryable ? 503 : 502,
-      reason: err.retryable
+      code: err.retryable
         ? 'upstream_unavailable'
         : err.code === 'upstream_unauthorized'
           ? err.code
-          : 'upstream_refused',
+          : 'upstream_rejected',
     }
   }
   deps.logger.error('onboarding callback failed', { error: err })
-  const code = err instanceof PartnerOpsError ? err.code : 'internal_error'
-  return { kind: 'unavailable', status: 503, reason: code }
+  return { kind: 'unavailable', code: err instanceof PartnerOpsError ? err.code : 'internal_error' }
 }
 
 /**
@@ -353,8 +313,8 @@ function redirectTarget(value: string | undefined): URL | null {
   }
 }
 
-/** Collects what one callback did and appends it to the audit trail at the end. */
-class CallbackAudit {
+/** Collects what one callback did; the edge appends it to the audit trail with the answer it gave. */
+export class CallbackAudit {
   upstreamStatus: number | null = null
   readonly details: Record<string, unknown> = {}
   private subject = 'onboarding#callback'
@@ -385,17 +345,14 @@ class CallbackAudit {
     }
   }
 
-  async finish(outcome: CallbackOutcome): Promise<void> {
-    const [result, status] = describe(outcome)
+  /** Appends the callback's entry: what it did (`outcome`) and the status it was answered with. */
+  async finish(outcome: string, httpStatus: number, response?: 'redirect' | 'confirmation'): Promise<void> {
     await this.append({
       subject: this.subject,
       action: 'onboarding.callback',
-      outcome: result,
-      httpStatus: status,
-      details:
-        outcome.kind === 'redirect' || outcome.kind === 'confirmation'
-          ? { ...this.details, response: outcome.kind }
-          : this.details,
+      outcome,
+      httpStatus,
+      details: response ? { ...this.details, response } : this.details,
     })
   }
 
@@ -415,21 +372,5 @@ class CallbackAudit {
     } catch (err) {
       this.deps.logger.error('audit entry not written', { error: err, action: entry.action })
     }
-  }
-}
-
-/** The audit outcome and HTTP status of a callback outcome. */
-function describe(outcome: CallbackOutcome): [string, number] {
-  switch (outcome.kind) {
-    case 'redirect':
-      return ['stored', 302]
-    case 'confirmation':
-      return ['stored', 200]
-    case 'rejected':
-      return [`rejected_${outcome.reason}`, outcome.status]
-    case 'rate_limited':
-      return ['rate_limited', outcome.status]
-    case 'unavailable':
-      return [outcome.reason, outcome.status]
   }
 }

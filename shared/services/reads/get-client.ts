@@ -1,7 +1,7 @@
 import type { AppDeps } from '../../deps'
 import { NotFoundError } from '../../domain/errors'
 import { LIFECYCLES, type Lifecycle } from '../../domain/types'
-import { type ClientView, ID_PATTERN, toClientView } from './views'
+import { type ClientView, toClientView } from './views'
 
 /** The summary of a client's channels served with the client. */
 export interface ChannelSummary {
@@ -13,9 +13,9 @@ export interface ChannelSummary {
 /** A client with its channel summary (`GET /clients/{clientId}`). */
 export type ClientWithChannels = ClientView & { channels: ChannelSummary }
 
-/** One stored client with the counts of its channels by lifecycle and their ids; 404 when unknown. */
+/** One stored client with the counts of its channels by lifecycle and their ids; NotFoundError when unknown. */
 export async function getClient(deps: Pick<AppDeps, 'store'>, clientId: string): Promise<ClientWithChannels> {
-  const client = ID_PATTERN.test(clientId) ? await deps.store.clients.get(clientId) : null
+  const client = await deps.store.clients.get(clientId)
   if (!client) throw new NotFoundError('Client not found', { code: 'client_not_found' })
   const channels = await deps.store.channels.listByClient(clientId)
   const byLifecycle = Object.fromEntries(LIFECYCLES.map((l) => [l, 0])) as Record<Lifecycle, number>

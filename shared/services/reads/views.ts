@@ -1,7 +1,6 @@
 import type { CancellationRecord, Channel, Client } from '../../domain/types'
 
-/** Shape of a Partner API id (clients, channels) as accepted in management paths and filters. */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+export { ID_PATTERN } from '../../domain/ids'
 
 /** A client as served by the management API: the stored record without ordering bookkeeping. */
 export type ClientView = Omit<Client, 'orderKey' | 'contentHash'>
@@ -10,7 +9,7 @@ export type ClientView = Omit<Client, 'orderKey' | 'contentHash'>
 export type ChannelView = Omit<Channel, 'orderKey' | 'contentHash' | 'absentRuns'>
 
 /** A cancellation record as served (docs/openapi.yaml): no lock or concurrency bookkeeping. */
-export type CancellationView = Omit<CancellationRecord, 'inFlight' | 'version'>
+export type CancellationView = Omit<CancellationRecord, 'inFlight' | 'version' | 'unknownCall'>
 
 /** Serves a stored client. */
 export function toClientView(client: Client): ClientView {
@@ -27,6 +26,6 @@ export function toChannelView(channel: Channel): ChannelView {
 
 /** Serves a cancellation record. */
 export function toCancellationView(record: CancellationRecord): CancellationView {
-  const { inFlight: _i, version: _v, ...view } = record
+  const { inFlight: _i, version: _v, unknownCall: _u, ...view } = record
   return view
 }

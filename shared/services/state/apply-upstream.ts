@@ -1,4 +1,5 @@
 import type { AppDeps } from '../../deps'
+import { confirmed, revoked } from '../../domain/cancellation'
 import { channelFromUpstream, clientFromUpstream, rehash } from '../../domain/mapping'
 import { isNewer } from '../../domain/ordering'
 import type { CancellationRecord, ChangeEvent, Channel, Client, Source } from '../../domain/types'
@@ -201,20 +202,17 @@ async function syncCancellation(
   if (!record) return []
   let next: CancellationRecord | null = null
   if (channel.terminatedAt && CONFIRMABLE.has(record.state)) {
-    next = { ...record, state: 'confirmed', confirmedAt: at, terminatesAt: channel.terminatedAt }
+    next = confirmed(record, channel.terminatedAt, at)
   } else if (
     kind === 'cancellation_revoke' &&
     !channel.terminatedAt &&
     record.state !== 'revoked' &&
     record.state !== 'failed'
   ) {
-    next = { ...record, state: 'revoked' }
+    next = { ...revoked(record, null, at), terminatesAt: record.terminatesAt }
   }
   if (!next) return []
-  const written = await deps.store.cancellations.put(
-    { ...next, updatedAt: at, inFlight: null, version: record.version + 1 },
-    record.version,
-  )
+  const written = await deps.store.cancellations.put(next, record.version)
   if (!written) return []
   return [
     {

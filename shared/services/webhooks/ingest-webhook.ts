@@ -1,17 +1,9 @@
 import { createHash } from 'node:crypto'
 import { MetricUnit } from '@aws-lambda-powertools/metrics'
-import { parseSecretList } from '../../adapters/secrets'
 import type { AppDeps } from '../../deps'
-import {
-  DependencyUnavailableError,
-  errorName,
-  PartnerOpsError,
-  UnauthorizedError,
-  ValidationError,
-} from '../../domain/errors'
+import { DependencyUnavailableError, errorName } from '../../domain/errors'
 import type { WebhookEventRecord, WebhookEventStatus } from '../../domain/types'
-import { type WebhookEnvelope, webhookEnvelopeSchema } from '../../domain/upstream'
-import { checkWebhookAuth, type RawHeaders, rawBody, type WebhookAuthConfig } from '../../http/webhook-auth'
+import type { WebhookEnvelope } from '../../domain/upstream'
 import { applyPendingEvent, countOutcome, WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
 
 export { WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
@@ -25,13 +17,11 @@ export const HEAL_DUPLICATE_AFTER_MS = 3_000
 
 /** Longest event id used as the dedupe key verbatim (longer ids are hashed). */
 const MAX_ID_KEY = 200
-/** Sweeps secret refreshes after failed signatures, so bad requests cannot hammer Secrets Manager. */
-const SECRET_REFRESH_INTERVAL_MS = 30_000
 
-/** One webhook request as the handler hands it over: raw body and headers, untouched. */
-export interface WebhookRequest extends RawHeaders {
-  body: string | null
-  isBase64Encoded: boolean
+/** One authenticated webhook delivery as the edge hands it over: the raw bytes and their envelope. */
+export interface WebhookDelivery {
+  body: Buffer
+  envelope: WebhookEnvelope
 }
 
 /** The answer to an accepted webhook (docs/openapi.yaml). */
@@ -48,8 +38,6 @@ export type IngestDeps = Pick<
   'config' | 'store' | 'secrets' | 'events' | 'clock' | 'logger' | 'metrics'
 >
 
-const lastRefresh = new WeakMap<object, number>()
-
 /** The dedupe key: the event's `id` when present, else the SHA-256 of the raw body. */
 export function dedupeKey(envelope: Pick<WebhookEnvelope, 'id'>, body: Uint8Array): string {
   const id = envelope.id
@@ -60,29 +48,6 @@ export function dedupeKey(envelope: Pick<WebhookEnvelope, 'id'>, body: Uint8Arra
       : `idsha256:${createHash('sha256').update(text).digest('hex')}`
   }
   return `sha256:${createHash('sha256').update(body).digest('hex')}`
-}
-
-async function authConfig(deps: IngestDeps, forceRefresh: boolean): Promise<WebhookAuthConfig> {
-  let platform: string | null
-  let token: string | null
-  try {
-    ;[platform, token] = await Promise.all([
-      deps.config.WEBHOOK_SIGNATURE === 'off'
-        ? Promise.resolve(null)
-        : deps.secrets.get('platformSecret', { forceRefresh }),
-      deps.secrets.get('webhookToken', { forceRefresh }),
-    ])
-  } catch (err: unknown) {
-    if (err instanceof DependencyUnavailableError) throw err
-    throw new DependencyUnavailableError('webhook secrets could not be read', { cause: err })
-  }
-  const secrets = platform === null ? [] : parseSecretList(platform)
-  const signature = deps.config.WEBHOOK_SIGNATURE
-  // Never accept unauthenticated input because a secret is missing: refuse with 503 so the sender retries.
-  if ((signature === 'required' && secrets.length === 0) || (signature === 'off' && token === null)) {
-    throw new DependencyUnavailableError('webhook authentication is not configured')
-  }
-  return { signature, secrets, token }
 }
 
 /** Counter deltas waiting for the next write, and the write in flight, per store. */
@@ -98,7 +63,10 @@ const counterBatches = new WeakMap<object, CounterBatch>()
  * one ADD per request when requests arrive one at a time (Lambda), one ADD for many concurrent
  * requests in one process (the local server). Counter failures never fail the request.
  */
-async function countRequest(deps: IngestDeps, deltas: Record<string, number>): Promise<void> {
+export async function countWebhookRequest(
+  deps: Pick<IngestDeps, 'store' | 'logger'>,
+  deltas: Record<string, number>,
+): Promise<void> {
   let batch = counterBatches.get(deps.store)
   if (!batch) {
     batch = { pending: null, waiters: [], flushing: false }
@@ -112,7 +80,7 @@ async function countRequest(deps: IngestDeps, deltas: Record<string, number>): P
   await done
 }
 
-async function flushCounters(deps: IngestDeps, b: CounterBatch): Promise<void> {
+async function flushCounters(deps: Pick<IngestDeps, 'store' | 'logger'>, b: CounterBatch): Promise<void> {
   b.flushing = true
   // Bounded by the requests in flight: each round takes everything queued so far.
   while (b.pending !== null) {
@@ -130,54 +98,15 @@ async function flushCounters(deps: IngestDeps, b: CounterBatch): Promise<void> {
   b.flushing = false
 }
 
-async function authenticate(deps: IngestDeps, body: Buffer, request: WebhookRequest): Promise<void> {
-  let failure = checkWebhookAuth(body, request, await authConfig(deps, false))
-  if (failure === 'bad_signature' || failure === 'bad_token') {
-    // A rotation may have added a secret since it was cached: look once more, at most every 30 s.
-    const now = deps.clock.now().getTime()
-    const last = lastRefresh.get(deps.secrets) ?? Number.NEGATIVE_INFINITY
-    if (now - last >= SECRET_REFRESH_INTERVAL_MS) {
-      lastRefresh.set(deps.secrets, now)
-      failure = checkWebhookAuth(body, request, await authConfig(deps, true))
-    }
-  }
-  if (failure === null) return
-  deps.logger.warn('webhook refused', { reason: failure })
-  deps.metrics.addMetric(WEBHOOK_METRICS.unauthorized, MetricUnit.Count, 1)
-  await countRequest(deps, { unauthorized: 1 })
-  throw new UnauthorizedError('Missing or invalid webhook signature or token', {
-    code: 'invalid_signature',
-  })
-}
-
-function parseEnvelope(body: Buffer): WebhookEnvelope {
-  let value: unknown
-  try {
-    value = JSON.parse(body.toString('utf8'))
-  } catch {
-    throw new ValidationError('Body is not JSON', { code: 'invalid_json' })
-  }
-  const parsed = webhookEnvelopeSchema.safeParse(value)
-  if (!parsed.success) {
-    throw new ValidationError('Body must be a JSON object with "event" (string) and "data" (object)', {
-      code: 'invalid_envelope',
-    })
-  }
-  return parsed.data
-}
-
 /**
- * Ingests one webhook delivery (docs/openapi.yaml): size limit and authentication on the raw bytes, then
- * envelope validation, then one durable conditional store keyed by the dedupe key, and the answer.
- * A new event is stored `pending` and applied afterwards by the stream applier
- * (functions/webhook-applier); a redelivery of an event still pending after HEAL_DUPLICATE_AFTER_MS
- * completes it inline. Throws PayloadTooLargeError (413), UnauthorizedError (401), ValidationError
- * (400) or DependencyUnavailableError (503, nothing stored or acknowledged).
+ * Ingests one webhook delivery (docs/openapi.yaml) that the edge has size-checked, authenticated on its
+ * raw bytes and parsed: one durable conditional store keyed by the dedupe key, and the answer. A new
+ * event is stored `pending` and applied afterwards by the stream applier (functions/webhook-applier);
+ * a redelivery of an event still pending after HEAL_DUPLICATE_AFTER_MS completes it inline. Throws
+ * DependencyUnavailableError (nothing stored or acknowledged).
  */
-export async function ingestWebhook(deps: IngestDeps, request: WebhookRequest): Promise<IngestResult> {
-  const body = rawBody(request.body, request.isBase64Encoded)
-  await authenticate(deps, body, request)
-  const envelope = parseEnvelope(body)
+export async function ingestWebhook(deps: IngestDeps, delivery: WebhookDelivery): Promise<IngestResult> {
+  const { body, envelope } = delivery
   const eventKey = dedupeKey(envelope, body)
   const now = deps.clock.now()
   const record: WebhookEventRecord = {
@@ -197,7 +126,7 @@ export async function ingestWebhook(deps: IngestDeps, request: WebhookRequest): 
   } catch (err: unknown) {
     deps.logger.error('webhook not stored', { eventKey, eventType: envelope.event, error: errorName(err) })
     deps.metrics.addMetric(WEBHOOK_METRICS.storeFailed, MetricUnit.Count, 1)
-    throw err instanceof PartnerOpsError && err.status === 503
+    throw err instanceof DependencyUnavailableError
       ? err
       : new DependencyUnavailableError('webhook event could not be stored', { cause: err })
   }
@@ -216,7 +145,7 @@ export async function ingestWebhook(deps: IngestDeps, request: WebhookRequest): 
     duplicate: stored === 'duplicate',
     outcome: status,
   })
-  await countRequest(deps, counts)
+  await countWebhookRequest(deps, counts)
   return { eventKey, duplicate: stored === 'duplicate', status }
 }
 

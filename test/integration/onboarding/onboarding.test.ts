@@ -365,7 +365,7 @@ describe('PATCH /clients/{clientId} over the local app and simulator', () => {
     )
     const res = await patchClient('Stale42CL', { maxChannels: 3 }, 'patch-502')
     expect(res.status).toBe(502)
-    expect(await res.json()).toMatchObject({ error: { code: 'upstream_refused' } })
+    expect(await res.json()).toMatchObject({ error: { code: 'upstream_rejected' } })
     expect(patches('Stale42CL')).toBe(1)
     expect((await app.deps.store.clients.get('Stale42CL'))?.maxChannels).toBeNull()
   })

@@ -7,7 +7,7 @@ import {
   parsePartnerCredentials,
   parseSecretList,
 } from '../../../shared/adapters/secrets'
-import { DependencyUnavailableError, ValidationError } from '../../../shared/domain/errors'
+import { DependencyUnavailableError } from '../../../shared/domain/errors'
 
 const client = new SecretsManagerClient({
   region: 'eu-central-1',
@@ -116,7 +116,8 @@ describe('parsePartnerCredentials', () => {
       } catch (e: unknown) {
         caught = e
       }
-      expect(caught).toBeInstanceOf(ValidationError)
+      expect(caught).toBeInstanceOf(DependencyUnavailableError)
+      expect(caught).toMatchObject({ code: 'invalid_secret' })
       if (v.length > 2) expect((caught as Error).message).not.toContain(v)
     },
   )
@@ -129,8 +130,8 @@ describe('parseSecretList', () => {
     expect(parseSecretList('   ')).toEqual([])
   })
 
-  it('rejects an array holding something other than strings', () => {
-    expect(() => parseSecretList('[1,2]')).toThrow(ValidationError)
-    expect(() => parseSecretList('[oops')).toThrow(ValidationError)
+  it("rejects an array holding something other than strings, as our fault (never the caller's)", () => {
+    expect(() => parseSecretList('[1,2]')).toThrow(DependencyUnavailableError)
+    expect(() => parseSecretList('[oops')).toThrow(DependencyUnavailableError)
   })
 })

@@ -8,7 +8,6 @@ import type { Channel, Client } from '../../../shared/domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
 import { loadConfig } from '../../../shared/env'
 import { matchRoute } from '../../../shared/http/routes'
-import type { CancellationInput } from '../../../shared/services/cancellation/cancellation-common'
 import { applyChannel, applyClient } from '../../../shared/services/state/apply-upstream'
 import { createAppDeps } from '../../../shared/wiring'
 import { FakeClock } from '../../fakes/clock'
@@ -46,8 +45,48 @@ export interface ApiHarness {
   /** An upstream channel known to the fake Partner API (and, with `stored`, to the store). */
   addChannel(overrides?: Partial<UpstreamChannel>, opts?: { stored?: boolean }): Promise<UpstreamChannel>
   addClient(up: UpstreamClient): Promise<Client>
-  input(overrides?: Partial<CancellationInput>): CancellationInput
+  input(overrides?: Partial<CancellationCall>): CancellationCall
+  /** `POST …/cancellation` through the real handler, as the caller sees it. */
+  request(input: CancellationCall): Promise<CallResult>
+  /** `DELETE …/cancellation` through the real handler, as the caller sees it. */
+  revoke(input: CancellationCall): Promise<CallResult>
   storedChannel(id: string): Promise<Channel | null>
+}
+
+/** A cancellation request or revoke as a caller sends it (raw key header and body). */
+export interface CancellationCall {
+  principal: string
+  clientId: string
+  channelId: string
+  idempotencyKey: string | undefined
+  body: string | null
+}
+
+/** An answer as the caller sees it: the bytes (without the replay header), and what they say. */
+export interface CallResult {
+  response: { statusCode: number; headers: Record<string, string>; body: string }
+  replayed: boolean
+  status: number
+  code: string | undefined
+}
+
+function callResult(res: APIGatewayProxyResult): CallResult {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(res.headers ?? {})) headers[k] = String(v)
+  const replayed = headers['idempotent-replayed'] === 'true'
+  delete headers['idempotent-replayed']
+  let code: string | undefined
+  try {
+    code = (JSON.parse(res.body) as { error?: { code?: string } }).error?.code
+  } catch {
+    code = undefined
+  }
+  return {
+    response: { statusCode: res.statusCode, headers, body: res.body },
+    replayed,
+    status: res.statusCode,
+    code,
+  }
 }
 
 export function createApiHarness(opts: { env?: Record<string, string>; api?: ApiOptions } = {}): ApiHarness {
@@ -70,7 +109,16 @@ export function createApiHarness(opts: { env?: Record<string, string>; api?: Api
   })
   const handler = buildApiHandler(deps, opts.api)
   let counter = 0
-  return {
+  const viaHandler = async (method: string, input: CancellationCall): Promise<CallResult> => {
+    const path = `/clients/${encodeURIComponent(input.clientId)}/channels/${encodeURIComponent(input.channelId)}/cancellation`
+    const res = await harness.call(method, path, {
+      body: input.body,
+      headers: input.idempotencyKey === undefined ? {} : { 'Idempotency-Key': input.idempotencyKey },
+      principal: input.principal,
+    })
+    return callResult(res)
+  }
+  const harness: ApiHarness = {
     deps,
     store,
     api,
@@ -119,7 +167,10 @@ export function createApiHarness(opts: { env?: Record<string, string>; api?: Api
       }
     },
     storedChannel: (id) => store.channels.get(id),
+    request: (input) => viaHandler('POST', input),
+    revoke: (input) => viaHandler('DELETE', input),
   }
+  return harness
 }
 
 export { bodyOf, lambdaContext } from '../../support/lambda'

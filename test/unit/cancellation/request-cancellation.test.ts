@@ -1,7 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it, vi } from 'vitest'
 import { UpstreamError } from '../../../shared/domain/errors'
-import { requestCancellation } from '../../../shared/services/cancellation/request-cancellation'
 import { CLIENT_B, createApiHarness, OTHER_PRINCIPAL, PRINCIPAL } from '../api/support'
 
 const refused = (): Error =>
@@ -24,10 +23,7 @@ describe('requestCancellation: accepted', () => {
     const h = createApiHarness()
     const ch = await h.addChannel()
     h.sink.events.length = 0
-    const res = await requestCancellation(
-      h.deps,
-      h.input({ channelId: ch.id, body: '{"reason":"customer left"}' }),
-    )
+    const res = await h.request(h.input({ channelId: ch.id, body: '{"reason":"customer left"}' }))
     expect(res.replayed).toBe(false)
     expect(res.response.statusCode).toBe(202)
     const body = parse(res.response.body)
@@ -75,7 +71,7 @@ describe('requestCancellation: accepted', () => {
       ...ch,
       modified_at: '2025-03-03T00:00:00Z',
     })
-    const res = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const res = await h.request(h.input({ channelId: ch.id }))
     expect(res.response.statusCode).toBe(202)
     expect(parse(res.response.body)).toMatchObject({
       state: 'requested',
@@ -87,9 +83,9 @@ describe('requestCancellation: accepted', () => {
   it('answers the same key and request with the first response byte for byte, without a new call', async () => {
     const h = createApiHarness()
     const ch = await h.addChannel()
-    const first = await requestCancellation(h.deps, h.input({ channelId: ch.id, body: '{"reason":"x"}' }))
+    const first = await h.request(h.input({ channelId: ch.id, body: '{"reason":"x"}' }))
     h.clock.advance(60_000)
-    const again = await requestCancellation(h.deps, h.input({ channelId: ch.id, body: '{ "reason" : "x" }' }))
+    const again = await h.request(h.input({ channelId: ch.id, body: '{ "reason" : "x" }' }))
     expect(again.replayed).toBe(true)
     expect(again.response).toEqual(first.response)
     expect(h.api.callCount('requestCancellation')).toBe(1)
@@ -99,7 +95,7 @@ describe('requestCancellation: accepted', () => {
   it('looks an unknown channel up upstream, stores it, and then cancels it', async () => {
     const h = createApiHarness()
     const ch = await h.addChannel({}, { stored: false })
-    const res = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const res = await h.request(h.input({ channelId: ch.id }))
     expect(res.response.statusCode).toBe(202)
     expect(h.api.callCount('findChannel')).toBe(1)
     expect(h.api.callCount('requestCancellation')).toBe(1)
@@ -113,9 +109,9 @@ describe('requestCancellation: refused before anything is sent', () => {
     const ch = await h.addChannel()
     const begin = vi.spyOn(h.store.idempotency, 'begin')
     for (const key of [undefined, '', 'ü', 'x'.repeat(256)]) {
-      await expect(
-        requestCancellation(h.deps, h.input({ channelId: ch.id, idempotencyKey: key })),
-      ).rejects.toMatchObject({ status: 400 })
+      await expect(h.request(h.input({ channelId: ch.id, idempotencyKey: key }))).resolves.toMatchObject({
+        status: 400,
+      })
     }
     expect(begin).not.toHaveBeenCalled()
     expect(await h.store.cancellations.get(ch.id)).toBeNull()
@@ -132,10 +128,7 @@ describe('requestCancellation: refused before anything is sent', () => {
     const h = createApiHarness()
     const ch = await h.addChannel()
     const reason = '😀'.repeat(500)
-    const res = await requestCancellation(
-      h.deps,
-      h.input({ channelId: ch.id, body: JSON.stringify({ reason }) }),
-    )
+    const res = await h.request(h.input({ channelId: ch.id, body: JSON.stringify({ reason }) }))
     expect(res.response.statusCode).toBe(202)
   })
 
@@ -177,8 +170,8 @@ describe('requestCancellation: refused before anything is sent', () => {
         fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme-ascii' }),
         async (body, key) => {
           const k = key.trim() === '' ? 'k' : key.trim()
-          const res = requestCancellation(h.deps, h.input({ channelId: ch.id, body, idempotencyKey: k }))
-          await expect(res).rejects.toMatchObject({ status: 400 })
+          const res = h.request(h.input({ channelId: ch.id, body, idempotencyKey: k }))
+          await expect(res).resolves.toMatchObject({ status: 400 })
         },
       ),
       { numRuns: 1500 },
@@ -195,8 +188,8 @@ describe('requestCancellation: refused before anything is sent', () => {
     const mine = await h.addChannel()
     const theirs = await h.addChannel({ client_id: CLIENT_B.id })
     const upstreamOnly = await h.addChannel({ client_id: CLIENT_B.id }, { stored: false })
-    for (const channelId of ['Nope00CH', theirs.id, upstreamOnly.id, '../etc', '']) {
-      const res = await requestCancellation(h.deps, h.input({ channelId, idempotencyKey: `k-${channelId}` }))
+    for (const channelId of ['Nope00CH', theirs.id, upstreamOnly.id]) {
+      const res = await h.request(h.input({ channelId, idempotencyKey: `k-${channelId}` }))
       expect(res.response.statusCode).toBe(404)
       expect(parse(res.response.body)).toEqual({
         error: { code: 'channel_not_found', message: 'Channel not found for this client' },
@@ -206,12 +199,31 @@ describe('requestCancellation: refused before anything is sent', () => {
     expect(await h.store.cancellations.get(mine.id)).toBeNull()
   })
 
+  it('answers 400 invalid_id for a malformed id before any read, budget use or upstream call', async () => {
+    const h = createApiHarness({ env: { CANCELLATION_BUDGET_PER_HOUR: '1' } })
+    const budget = vi.spyOn(h.store.ops, 'consumeBudget')
+    const read = vi.spyOn(h.store.channels, 'get')
+    const begin = vi.spyOn(h.store.idempotency, 'begin')
+    for (const channelId of ['../etc', 'a'.repeat(129), 'x'.repeat(2100), 'sp ace', 'ümlaut']) {
+      const res = await h.request(h.input({ channelId, idempotencyKey: 'k-bad' }))
+      expect(res.status).toBe(400)
+      expect(res.code).toBe('invalid_id')
+    }
+    expect(budget).not.toHaveBeenCalled()
+    expect(read).not.toHaveBeenCalled()
+    expect(begin).not.toHaveBeenCalled()
+    expect(h.api.calls).toHaveLength(0)
+    // 128 characters is still an id.
+    expect((await h.request(h.input({ channelId: 'a'.repeat(128), idempotencyKey: 'k-ok' }))).status).toBe(
+      404,
+    )
+  })
+
   it('answers 409 with the existing record when the channel is already pending deletion or terminated', async () => {
     const h = createApiHarness()
     const ch = await h.addChannel()
-    await requestCancellation(h.deps, h.input({ channelId: ch.id, idempotencyKey: 'first' }))
-    const res = await requestCancellation(
-      h.deps,
+    await h.request(h.input({ channelId: ch.id, idempotencyKey: 'first' }))
+    const res = await h.request(
       h.input({ channelId: ch.id, idempotencyKey: 'second', principal: OTHER_PRINCIPAL }),
     )
     expect(res.response.statusCode).toBe(409)
@@ -220,10 +232,7 @@ describe('requestCancellation: refused before anything is sent', () => {
     expect(body['cancellation']).toMatchObject({ state: 'confirmed', idempotencyKey: 'first' })
 
     const terminated = await h.addChannel({ terminated_at: '2025-12-31T23:59:59Z' })
-    const t = await requestCancellation(
-      h.deps,
-      h.input({ channelId: terminated.id, idempotencyKey: 'third' }),
-    )
+    const t = await h.request(h.input({ channelId: terminated.id, idempotencyKey: 'third' }))
     expect(t.response.statusCode).toBe(409)
     expect(parse(t.response.body)['cancellation']).toBeNull()
     expect(h.api.callCount('requestCancellation')).toBe(1)
@@ -237,13 +246,13 @@ describe('requestCancellation: refused before anything is sent', () => {
     vi.spyOn(h.api, 'requestCancellation').mockImplementationOnce(
       (c, id) => new Promise((resolve) => (finish = () => resolve(original(c, id)))),
     )
-    const first = requestCancellation(h.deps, h.input({ channelId: ch.id, idempotencyKey: 'a' }))
+    const first = h.request(h.input({ channelId: ch.id, idempotencyKey: 'a' }))
     await vi.waitFor(() => expect(h.api.requestCancellation).toHaveBeenCalledTimes(1))
-    const second = await requestCancellation(h.deps, h.input({ channelId: ch.id, idempotencyKey: 'b' }))
+    const second = await h.request(h.input({ channelId: ch.id, idempotencyKey: 'b' }))
     expect(second.response.statusCode).toBe(409)
     expect(parse(second.response.body)).toMatchObject({ error: { code: 'cancellation_in_flight' } })
-    const sameKey = requestCancellation(h.deps, h.input({ channelId: ch.id, idempotencyKey: 'a' }))
-    await expect(sameKey).rejects.toMatchObject({ status: 409, code: 'idempotency_key_in_flight' })
+    const sameKey = h.request(h.input({ channelId: ch.id, idempotencyKey: 'a' }))
+    await expect(sameKey).resolves.toMatchObject({ status: 409, code: 'idempotency_key_in_flight' })
     finish()
     expect((await first).response.statusCode).toBe(202)
     expect(h.api.requestCancellation).toHaveBeenCalledTimes(1)
@@ -253,13 +262,14 @@ describe('requestCancellation: refused before anything is sent', () => {
     const h = createApiHarness()
     const a = await h.addChannel()
     const b = await h.addChannel()
-    await requestCancellation(h.deps, h.input({ channelId: a.id, body: '{"reason":"x"}' }))
-    await expect(
-      requestCancellation(h.deps, h.input({ channelId: b.id, body: '{"reason":"x"}' })),
-    ).rejects.toMatchObject({ status: 422, code: 'idempotency_key_reused' })
-    await expect(
-      requestCancellation(h.deps, h.input({ channelId: a.id, body: '{"reason":"y"}' })),
-    ).rejects.toMatchObject({ status: 422 })
+    await h.request(h.input({ channelId: a.id, body: '{"reason":"x"}' }))
+    await expect(h.request(h.input({ channelId: b.id, body: '{"reason":"x"}' }))).resolves.toMatchObject({
+      status: 422,
+      code: 'idempotency_key_reused',
+    })
+    await expect(h.request(h.input({ channelId: a.id, body: '{"reason":"y"}' }))).resolves.toMatchObject({
+      status: 422,
+    })
     expect(h.api.callCount('requestCancellation')).toBe(1)
     expect(h.store.allAudit().filter((e) => e.httpStatus === 422)).toHaveLength(2)
   })
@@ -268,35 +278,62 @@ describe('requestCancellation: refused before anything is sent', () => {
     const h = createApiHarness({ env: { CANCELLATION_BUDGET_PER_HOUR: '2' } })
     const chans = [await h.addChannel(), await h.addChannel(), await h.addChannel()]
     for (const [i, c] of chans.slice(0, 2).entries()) {
-      await requestCancellation(h.deps, h.input({ channelId: c.id, idempotencyKey: `k${i}` }))
+      await h.request(h.input({ channelId: c.id, idempotencyKey: `k${i}` }))
     }
-    const over = await requestCancellation(h.deps, h.input({ channelId: chans[2]!.id, idempotencyKey: 'k2' }))
+    const over = await h.request(h.input({ channelId: chans[2]!.id, idempotencyKey: 'k2' }))
     expect(over.response.statusCode).toBe(429)
     expect(over.response.headers['retry-after']).toBe('3600')
     expect(parse(over.response.body)).toMatchObject({ error: { code: 'rate_limited' } })
     expect(h.api.callCount('requestCancellation')).toBe(2)
     expect(h.store.allAudit().at(-1)).toMatchObject({ outcome: 'rate_limited', httpStatus: 429 })
     // Another principal has its own budget; the same principal may go on in the next window.
-    const other = await requestCancellation(
-      h.deps,
+    const other = await h.request(
       h.input({ channelId: chans[2]!.id, idempotencyKey: 'k2', principal: OTHER_PRINCIPAL }),
     )
     expect(other.response.statusCode).toBe(202)
     h.clock.advance(3_600_000)
-    const later = await requestCancellation(
-      h.deps,
-      h.input({ channelId: chans[2]!.id, idempotencyKey: 'k2' }),
-    )
+    const later = await h.request(h.input({ channelId: chans[2]!.id, idempotencyKey: 'k2' }))
     expect(later.response.statusCode).toBe(409)
   })
 })
 
 describe('requestCancellation: upstream failures', () => {
+  it('answers an upstream 429 with 503 and Retry-After, records `failed`, and lets the same key retry', async () => {
+    const h = createApiHarness()
+    const ch = await h.addChannel()
+    h.api.failNext(
+      'requestCancellation',
+      () =>
+        new UpstreamError('partner API POST /x rate limited', {
+          upstreamStatus: 429,
+          retryable: true,
+          code: 'upstream_rate_limited',
+          retryAfterSeconds: 12,
+        }),
+    )
+    const res = await h.request(h.input({ channelId: ch.id }))
+    expect(res.status).toBe(503)
+    expect(res.code).toBe('upstream_rate_limited')
+    expect(res.response.headers['retry-after']).toBe('12')
+    // Nothing happened upstream: `failed`, not `unknown`, so a retry needs no read first.
+    expect(await h.store.cancellations.get(ch.id)).toMatchObject({
+      state: 'failed',
+      upstreamStatus: 429,
+      inFlight: null,
+    })
+    expect(h.store.allAudit().at(-1)).toMatchObject({ outcome: 'upstream_rate_limited', httpStatus: 503 })
+    const retry = await h.request(h.input({ channelId: ch.id }))
+    expect(retry.replayed).toBe(false)
+    expect(retry.status).toBe(202)
+    expect(h.api.callCount('findChannel')).toBe(0)
+    expect(h.api.callCount('requestCancellation')).toBe(2)
+  })
+
   it('records `failed` and answers 502 with upstream’s message on a 4xx, and replays that', async () => {
     const h = createApiHarness()
     const ch = await h.addChannel()
     h.api.failNext('requestCancellation', refused)
-    const res = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const res = await h.request(h.input({ channelId: ch.id }))
     expect(res.response.statusCode).toBe(502)
     expect(parse(res.response.body)).toEqual({
       error: {
@@ -310,10 +347,10 @@ describe('requestCancellation: upstream failures', () => {
       upstreamMessage: 'Channel cannot be cancelled now',
       inFlight: null,
     })
-    const again = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
-    expect(again).toEqual({ response: res.response, replayed: true })
+    const again = await h.request(h.input({ channelId: ch.id }))
+    expect(again).toMatchObject({ response: res.response, replayed: true })
     // A new key may try again after a refusal.
-    const retry = await requestCancellation(h.deps, h.input({ channelId: ch.id, idempotencyKey: 'key-2' }))
+    const retry = await h.request(h.input({ channelId: ch.id, idempotencyKey: 'key-2' }))
     expect(retry.response.statusCode).toBe(202)
     expect(h.api.callCount('requestCancellation')).toBe(2)
   })
@@ -331,14 +368,14 @@ describe('requestCancellation: upstream failures', () => {
       void clientId
       throw ambiguous()
     })
-    const res = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const res = await h.request(h.input({ channelId: ch.id }))
     expect(res.response.statusCode).toBe(503)
     expect(parse(res.response.body)).toEqual({
       error: { code: 'upstream_outcome_unknown', message: 'Temporarily unavailable, please retry' },
     })
     expect(await h.store.cancellations.get(ch.id)).toMatchObject({ state: 'unknown', inFlight: null })
 
-    const retry = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const retry = await h.request(h.input({ channelId: ch.id }))
     expect(retry.response.statusCode).toBe(202)
     expect(parse(retry.response.body)).toMatchObject({
       state: 'confirmed',
@@ -352,8 +389,8 @@ describe('requestCancellation: upstream failures', () => {
     const h = createApiHarness()
     const ch = await h.addChannel()
     h.api.failNext('requestCancellation', ambiguous)
-    expect((await requestCancellation(h.deps, h.input({ channelId: ch.id }))).response.statusCode).toBe(503)
-    const retry = await requestCancellation(h.deps, h.input({ channelId: ch.id, idempotencyKey: 'other' }))
+    expect((await h.request(h.input({ channelId: ch.id }))).response.statusCode).toBe(503)
+    const retry = await h.request(h.input({ channelId: ch.id, idempotencyKey: 'other' }))
     expect(retry.response.statusCode).toBe(202)
     expect(h.api.callCount('findChannel')).toBe(1)
     expect(h.api.callCount('requestCancellation')).toBe(2)
@@ -364,13 +401,11 @@ describe('requestCancellation: upstream failures', () => {
     const ch = await h.addChannel()
     // A crash: the upstream call never returns and the function dies.
     vi.spyOn(h.api, 'requestCancellation').mockImplementationOnce(() => new Promise(() => undefined))
-    void requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    void h.request(h.input({ channelId: ch.id }))
     await vi.waitFor(() => expect(h.api.requestCancellation).toHaveBeenCalledTimes(1))
-    await expect(requestCancellation(h.deps, h.input({ channelId: ch.id }))).rejects.toMatchObject({
-      status: 409,
-    })
+    await expect(h.request(h.input({ channelId: ch.id }))).resolves.toMatchObject({ status: 409 })
     h.clock.advance(10 * 60_000)
-    const retry = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const retry = await h.request(h.input({ channelId: ch.id }))
     expect(retry.response.statusCode).toBe(202)
     expect(h.api.callCount('findChannel')).toBe(1)
     expect(h.api.requestCancellation).toHaveBeenCalledTimes(2)
@@ -379,10 +414,10 @@ describe('requestCancellation: upstream failures', () => {
   it('answers a retry of its own accepted request with 202 even after the stored key expired', async () => {
     const h = createApiHarness()
     const ch = await h.addChannel()
-    const first = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const first = await h.request(h.input({ channelId: ch.id }))
     // The idempotency record is gone (TTL); the cancellation record still names the key.
     await h.store.idempotency.release(`${PRINCIPAL}|cancellation.request`, 'key-1')
-    const again = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const again = await h.request(h.input({ channelId: ch.id }))
     expect(first.response.statusCode).toBe(202)
     expect(again.response.statusCode).toBe(202)
     expect(h.api.callCount('requestCancellation')).toBe(1)
@@ -400,7 +435,7 @@ describe('requestCancellation: upstream failures', () => {
           upstreamMessage: 'Forbidden\n\u0000at Object.<anonymous> (/var/task/index.js:1:1)',
         }),
     )
-    const res = await requestCancellation(h.deps, h.input({ channelId: ch.id }))
+    const res = await h.request(h.input({ channelId: ch.id }))
     expect(res.response.statusCode).toBe(502)
     expect(res.response.body).not.toContain('canary-partner-key')
     expect(res.response.body).not.toContain('/partners/')

@@ -119,8 +119,9 @@ describe('PATCH /clients/{clientId}', () => {
     expect(bodyOf(res)).toMatchObject({ error: { code: 'client_not_found' } })
     expect(h.api.callCount('patchClient')).toBe(0)
     expect(h.store.allAudit()[0]).toMatchObject({ outcome: 'client_not_found', httpStatus: 404 })
-    const bad = await patch(h, 'bad%2Fid', { maxChannels: 3 }, 'key-2')
-    expect(bad.statusCode).toBe(404)
+    const bad = await patch(h, 'bad/id', { maxChannels: 3 }, 'key-2')
+    expect(bad.statusCode).toBe(400)
+    expect(bodyOf(bad)).toMatchObject({ error: { code: 'invalid_id' } })
     expect(h.api.calls.map((c) => c.method)).toEqual(['findClient'])
   })
 
@@ -139,13 +140,13 @@ describe('PATCH /clients/{clientId}', () => {
     expect(res.statusCode).toBe(502)
     expect(bodyOf(res)).toEqual({
       error: {
-        code: 'upstream_refused',
+        code: 'upstream_rejected',
         message: 'The Partner API refused the change: max_channels below active channels',
       },
     })
     expect((await h.store.clients.get('Kd82nQ1zCL'))?.maxChannels).toBe(10)
     expect(h.store.allAudit()[0]).toMatchObject({
-      outcome: 'upstream_refused',
+      outcome: 'upstream_rejected',
       httpStatus: 502,
       upstreamStatus: 400,
     })
@@ -163,9 +164,34 @@ describe('PATCH /clients/{clientId}', () => {
     expect(retry.statusCode).toBe(200)
     expect(h.api.callCount('patchClient')).toBe(2)
     expect(h.store.allAudit().map((a) => [a.outcome, a.httpStatus])).toEqual([
-      ['upstream_error', 503],
+      ['upstream_unavailable', 503],
       ['updated', 200],
     ])
+  })
+
+  it('stores what upstream returned and names each setting it did not take as asked', async () => {
+    const h = await seeded()
+    // The partner's plan caps max_channels: upstream answers 200 with its own value.
+    h.api.clients.set('Kd82nQ1zCL', { ...h.api.clients.get('Kd82nQ1zCL')!, max_channels: 10 })
+    const real = h.api.patchClient.bind(h.api)
+    h.api.patchClient = async (id, change) => {
+      const up = await real(id, change)
+      return { ...up, max_channels: 10 }
+    }
+    const res = await patch(h, 'Kd82nQ1zCL', { maxChannels: 50, partnerPayload: 'cust-9' })
+    expect(res.statusCode).toBe(200)
+    expect(bodyOf(res)).toMatchObject({
+      maxChannels: 10,
+      partnerPayload: 'cust-9',
+      notApplied: ['maxChannels'],
+    })
+    expect((await h.store.clients.get('Kd82nQ1zCL'))?.maxChannels).toBe(10)
+    expect(h.store.allAudit().at(-1)).toMatchObject({
+      outcome: 'updated',
+      details: { maxChannels: 50, partnerPayload: 'cust-9', notApplied: ['maxChannels'] },
+    })
+    const same = await patch(h, 'Kd82nQ1zCL', { partnerPayload: 'cust-10' }, 'key-2')
+    expect(bodyOf(same)['notApplied']).toEqual([])
   })
 
   it('refuses a request without an authenticated principal', async () => {

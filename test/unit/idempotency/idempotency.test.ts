@@ -1,28 +1,52 @@
 import { describe, expect, it, vi } from 'vitest'
-import { ConflictError, UnprocessableError, ValidationError } from '../../../shared/domain/errors'
-import type { StoredResponse } from '../../../shared/domain/types'
+import { ConflictError, UpstreamError, ValidationError } from '../../../shared/domain/errors'
+import { type Answer, errorAnswer, isReplayableCode, ok as okAnswer } from '../../../shared/http/answers'
 import {
-  canonicalJson,
-  hashRequest,
+  compose,
   idempotencyKeyHeader,
-  isFinalResponse,
+  makeIdempotent,
   parseIdempotencyKey,
-  withIdempotency,
-} from '../../../shared/services/idempotency/idempotency'
+  type WriteRequest,
+} from '../../../shared/http/idempotency'
+import { canonicalJson, hashRequest } from '../../../shared/services/idempotency/idempotency'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 
-const ok: StoredResponse = {
-  statusCode: 202,
-  headers: { 'content-type': 'application/json' },
-  body: '{"a":1}',
-}
-const req = { scope: 'arn:p|op', key: 'k1', requestHash: 'h1' }
+const ok = (): Answer => okAnswer(202, { a: 1 })
 
 function setup(): { deps: { store: MemoryStore; clock: FakeClock }; store: MemoryStore; clock: FakeClock } {
   const store = new MemoryStore()
   const clock = new FakeClock()
   return { deps: { store, clock }, store, clock }
+}
+
+function request(body: unknown = { reason: 'r' }): WriteRequest<unknown> {
+  return {
+    principal: 'arn:p',
+    params: { id: 'x' },
+    key: 'k1',
+    body,
+    attempt: {
+      action: 'op',
+      subject: 's',
+      principal: 'arn:p',
+      idempotencyKey: 'k1',
+      requestHash: null,
+      upstreamStatus: null,
+      details: {},
+    },
+  }
+}
+
+/** The handler wrapped in the idempotency middleware, as the write routes use it. */
+function idempotent(
+  deps: { store: MemoryStore; clock: FakeClock },
+  run: (req: WriteRequest<unknown>) => Promise<Answer>,
+): (req: WriteRequest<unknown>) => Promise<Answer> {
+  return compose(
+    run,
+    makeIdempotent<unknown>(deps, { operation: 'op', method: 'POST', path: () => '/x', lockMs: 1000 }),
+  )
 }
 
 describe('Idempotency-Key parsing', () => {
@@ -78,87 +102,113 @@ describe('request hash', () => {
   })
 })
 
-describe('withIdempotency', () => {
-  it('runs once and answers the stored response byte for byte to the same request', async () => {
+describe('makeIdempotent', () => {
+  it('runs once and answers the stored response byte for byte to the same request, marked as a replay', async () => {
     const { deps } = setup()
-    const run = vi.fn(async () => ok)
-    const first = await withIdempotency(deps, req, run, { lockMs: 1000 })
-    const second = await withIdempotency(deps, req, run, { lockMs: 1000 })
-    expect(first).toEqual({ response: ok, replayed: false })
-    expect(second.replayed).toBe(true)
-    expect(second.response.body).toBe(ok.body)
-    expect(second.response.statusCode).toBe(202)
+    const run = vi.fn(async () => ok())
+    const handler = idempotent(deps, run)
+    const first = await handler(request())
+    const second = await handler(request())
+    expect(first.headers).not.toHaveProperty('idempotent-replayed')
+    expect(second.headers['idempotent-replayed']).toBe('true')
+    expect(second.body).toBe(first.body)
+    expect(second.statusCode).toBe(202)
     expect(run).toHaveBeenCalledTimes(1)
   })
 
   it('refuses the same key with another request (422) without running', async () => {
     const { deps } = setup()
-    await withIdempotency(deps, req, async () => ok, { lockMs: 1000 })
-    const run = vi.fn(async () => ok)
-    await expect(withIdempotency(deps, { ...req, requestHash: 'h2' }, run, { lockMs: 1000 })).rejects.toThrow(
-      UnprocessableError,
-    )
+    await idempotent(deps, async () => ok())(request())
+    const run = vi.fn(async () => ok())
+    const other = idempotent(deps, run)(request({ reason: 'other' }))
+    await expect(other).rejects.toThrow(ConflictError)
+    await expect(other).rejects.toMatchObject({ code: 'idempotency_key_reused' })
+    expect(errorAnswer(await other.catch((e: unknown) => e)).statusCode).toBe(422)
     expect(run).not.toHaveBeenCalled()
   })
 
   it('answers 409 while the first attempt holds the key, and lets a retry take over an expired lock', async () => {
     const { deps, clock } = setup()
     let release: () => void = () => undefined
-    const slow = withIdempotency(
+    const slow = idempotent(
       deps,
-      req,
       () =>
-        new Promise<StoredResponse>((resolve) => {
-          release = () => resolve(ok)
+        new Promise<Answer>((resolve) => {
+          release = () => resolve(ok())
         }),
-      { lockMs: 1000 },
-    )
+    )(request())
     await Promise.resolve()
-    await expect(withIdempotency(deps, req, async () => ok, { lockMs: 1000 })).rejects.toThrow(ConflictError)
+    await expect(idempotent(deps, async () => ok())(request())).rejects.toMatchObject({
+      code: 'idempotency_key_in_flight',
+    })
     clock.advance(1001)
-    const takeover = vi.fn(async () => ({ ...ok, body: '{"takeover":true}' }))
-    const taken = await withIdempotency(deps, req, takeover, { lockMs: 1000 })
-    expect(taken.response.body).toBe('{"takeover":true}')
+    const takeover = vi.fn(async () => okAnswer(202, { takeover: true }))
+    const taken = await idempotent(deps, takeover)(request())
+    expect(taken.body).toBe('{"takeover":true}')
     expect(takeover).toHaveBeenCalledTimes(1)
     release()
     await slow
   })
 
-  it('releases the key after a non-final response so that a retry runs again', async () => {
+  it('releases the key after an answer that is not final, so that a retry runs again', async () => {
     const { deps } = setup()
-    const unavailable: StoredResponse = { statusCode: 503, headers: {}, body: '{}' }
-    const run = vi.fn().mockResolvedValueOnce(unavailable).mockResolvedValueOnce(ok)
-    expect((await withIdempotency(deps, req, run, { lockMs: 1000 })).response.statusCode).toBe(503)
-    expect((await withIdempotency(deps, req, run, { lockMs: 1000 })).response.statusCode).toBe(202)
+    const unavailable = errorAnswer(
+      new UpstreamError('x', { upstreamStatus: 0, retryable: true, code: 'upstream_outcome_unknown' }),
+    )
+    const run = vi.fn().mockResolvedValueOnce(unavailable).mockResolvedValueOnce(ok())
+    const handler = idempotent(deps, run)
+    expect((await handler(request())).statusCode).toBe(503)
+    expect((await handler(request())).statusCode).toBe(202)
     expect(run).toHaveBeenCalledTimes(2)
+  })
+
+  it('keeps a refusal for replay', async () => {
+    const { deps } = setup()
+    const refused = errorAnswer(new UpstreamError('no', { upstreamStatus: 400, retryable: false }))
+    const run = vi.fn().mockResolvedValue(refused)
+    const handler = idempotent(deps, run)
+    expect((await handler(request())).statusCode).toBe(502)
+    const again = await handler(request())
+    expect(again.statusCode).toBe(502)
+    expect(again.headers['idempotent-replayed']).toBe('true')
+    expect(run).toHaveBeenCalledTimes(1)
   })
 
   it('releases the key when the work throws', async () => {
     const { deps } = setup()
     await expect(
-      withIdempotency(
-        deps,
-        req,
-        async () => {
-          throw new Error('boom')
-        },
-        { lockMs: 1000 },
-      ),
+      idempotent(deps, async () => {
+        throw new Error('boom')
+      })(request()),
     ).rejects.toThrow('boom')
-    const again = await withIdempotency(deps, req, async () => ok, { lockMs: 1000 })
-    expect(again.replayed).toBe(false)
+    const again = await idempotent(deps, async () => ok())(request())
+    expect(again.headers).not.toHaveProperty('idempotent-replayed')
   })
 
-  it('keeps 2xx, 4xx and 502 for replay; not 409, 429 or other 5xx', () => {
-    const r = (statusCode: number): StoredResponse => ({ statusCode, headers: {}, body: '' })
-    expect([200, 202, 400, 404, 422, 502].map((s) => isFinalResponse(r(s)))).toEqual([
-      true,
-      true,
-      true,
-      true,
-      true,
-      true,
-    ])
-    expect([409, 429, 500, 503].map((s) => isFinalResponse(r(s)))).toEqual([false, false, false, false])
+  it('keeps 4xx and upstream refusals for replay; not 409, 429 or other 5xx', () => {
+    expect(
+      (
+        [
+          'invalid_body',
+          'channel_not_found',
+          'idempotency_key_reused',
+          'upstream_rejected',
+          'revoke_not_applied',
+        ] as const
+      ).map(isReplayableCode),
+    ).toEqual([true, true, true, true, true])
+    expect(
+      (
+        [
+          'already_cancelled',
+          'cancellation_in_flight',
+          'rate_limited',
+          'internal_error',
+          'upstream_outcome_unknown',
+          'upstream_rate_limited',
+          'upstream_lookup_failed',
+        ] as const
+      ).map(isReplayableCode),
+    ).toEqual([false, false, false, false, false, false, false])
   })
 })

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { UpstreamError } from '../../../shared/domain/errors'
 import { signOnboardingRef } from '../../../shared/domain/onboarding-ref'
+import { parseLinkBody } from '../../../shared/http/bodies'
 import { createOnboardingLink } from '../../../shared/services/onboarding/create-onboarding-link'
 import {
   parseCallbackQuery,
@@ -21,7 +22,7 @@ async function linkRef(
   h: Harness,
   body: Record<string, unknown> = { partnerPayload: 'cust-42' },
 ): Promise<string> {
-  const link = await createOnboardingLink(h.deps, JSON.stringify(body))
+  const link = await createOnboardingLink(h.deps, parseLinkBody(JSON.stringify(body)))
   return refOf(link.url)
 }
 

@@ -227,6 +227,17 @@ describe('webhook handler: refusals', () => {
     expect((await h.post(channelCreated)).statusCode).toBe(503)
     expect(h.store.allEvents()).toHaveLength(0)
   })
+
+  it('answers 503 (never 400) when the platform secret is malformed, naming nothing internal', async () => {
+    // A rotation list with a typo: the configuration is broken, not the sender's request.
+    const h = createHarness({ secrets: createEnvSecretSource({ platformSecret: '["new-secret", old' }) })
+    const res = await h.post(channelCreated)
+    expect(res.statusCode).toBe(503)
+    expect(bodyOf(res)).toEqual({
+      error: { code: 'service_unavailable', message: 'Temporarily unavailable, please retry' },
+    })
+    expect(h.store.allEvents()).toHaveLength(0)
+  })
 })
 
 describe('webhook handler: token and rotation', () => {

@@ -203,7 +203,7 @@ describe('cursors', () => {
       .list({ limit: 1, cursor: page.nextCursor as string })
       .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ValidationError)
-    expect(error).toMatchObject({ code: 'invalid_cursor', status: 400 })
+    expect(error).toMatchObject({ code: 'invalid_cursor' })
     expect((error as Error).message).toMatch(/^Invalid cursor/)
   })
 

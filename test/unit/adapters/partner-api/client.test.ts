@@ -236,7 +236,7 @@ describe('errors', () => {
     expect(err.upstreamStatus).toBe(404)
     expect(err.upstreamMessage).toBe('Channel not found')
     expect(err.retryable).toBe(false)
-    expect(err.status).toBe(502)
+    expect(err.code).toBe('upstream_rejected')
     expect(err.message).not.toContain('meta')
     expect(requests).toHaveLength(1)
   })
