@@ -15,7 +15,9 @@ describe('metric names the alarms and dashboard read', () => {
   })
 
   it('read ingestion metrics where the request path emits them, and outcomes where events are completed', () => {
-    const ingest = source('shared/services/webhooks/ingest-webhook.ts')
+    // The request path: the edge (signature refusals) and the ingest service (stored, duplicate, failed).
+    const ingest =
+      source('shared/services/webhooks/ingest-webhook.ts') + source('shared/http/webhook-auth.ts')
     const apply = source('shared/services/webhooks/apply-pending-event.ts')
     for (const [key, name] of Object.entries(WEBHOOK)) {
       expect(WEBHOOK_METRICS[key as keyof typeof WEBHOOK_METRICS], key).toBe(name)
