@@ -145,8 +145,10 @@ export interface paths {
         /**
          * Revoke a pending cancellation
          * @description Revokes a pending cancellation upstream (`{"enabled": false}`); idempotent like the request.
-         *     The record becomes `revoked` only when upstream shows no termination date any more; if it
-         *     still does, 502 `revoke_not_applied`. Nothing pending → 409 `nothing_pending`.
+         *     The record becomes `revoked` only when upstream's answer, or a read of the channel right after
+         *     it, shows no `terminated_at`; otherwise 502 `revoke_not_applied` with the record unchanged. When
+         *     the outcome cannot be read: 503 and the record `unknown`, resolved by reading upstream before any
+         *     retry. An upstream 429: 503 with `Retry-After`, the record unchanged.
          */
         delete: operations["revokeCancellation"];
         options?: never;
@@ -662,6 +664,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClientWithChannels"];
                 };
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
         };
@@ -693,7 +696,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The updated client */
+            /**
+             * @description The client as upstream returned it and as stored; `notApplied` names each asked setting
+             *     that upstream's answer shows differently (empty when it took everything).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -711,10 +717,11 @@ export interface operations {
                      *       "upstreamCreatedAt": "2026-10-01T08:00:00.000Z",
                      *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
                      *       "updatedAt": "2026-11-20T10:15:02.114Z",
-                     *       "source": "webhook"
+                     *       "source": "webhook",
+                     *       "notApplied": []
                      *     }
                      */
-                    "application/json": components["schemas"]["Client"];
+                    "application/json": components["schemas"]["ClientFields"];
                 };
             };
             400: components["responses"]["Error"];
@@ -723,6 +730,7 @@ export interface operations {
             409: components["responses"]["Error"];
             422: components["responses"]["Error"];
             502: components["responses"]["Error"];
+            503: components["responses"]["Error"];
         };
     };
     listChannels: {
@@ -829,6 +837,7 @@ export interface operations {
                     "application/json": components["schemas"]["Channel"];
                 };
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
         };
@@ -867,6 +876,7 @@ export interface operations {
                     "application/json": components["schemas"]["Cancellation"];
                 };
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
         };
