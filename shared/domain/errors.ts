@@ -49,8 +49,7 @@ export type ErrorCode =
   // 500
   | 'internal_error'
   | 'configuration_error'
-  // 501 / 502: the local server's own answers (a route without a handler, a handler that crashed)
-  | 'not_implemented'
+  // 502: the local server's own answer for a handler that crashed (as API Gateway would)
   | 'bad_gateway'
   // 502: upstream answered, and the answer is final
   | 'upstream_rejected'
@@ -63,6 +62,7 @@ export type ErrorCode =
   | 'revoke_not_applied'
   // 503: nothing final happened; a retry may succeed
   | 'service_unavailable'
+  | 'starting'
   | 'invalid_secret'
   | 'upstream_unavailable'
   | 'upstream_outcome_unknown'

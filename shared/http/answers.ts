@@ -54,7 +54,6 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   rate_limited: 429,
   internal_error: 500,
   configuration_error: 500,
-  not_implemented: 501,
   bad_gateway: 502,
   upstream_rejected: 502,
   upstream_unauthorized: 502,
@@ -65,6 +64,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   items_key_missing: 502,
   revoke_not_applied: 502,
   service_unavailable: 503,
+  // The local server before its functions exist.
+  starting: 503,
   // Our own secret is malformed: a configuration fault, never the caller's (the sender retries).
   invalid_secret: 503,
   upstream_unavailable: 503,
