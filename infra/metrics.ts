@@ -66,3 +66,14 @@ export const POLLER = {
 export const PARTNER_SETTINGS = {
   drift: 'PartnerSettingsDrift',
 } as const
+
+/**
+ * Metrics of the change-event publisher (functions/event-publisher/handler.ts CHANGE_EVENT_METRICS):
+ * events accepted by the bus, batches it asked Lambda to retry, and the delay from a state write to
+ * its publish.
+ */
+export const CHANGE_EVENTS = {
+  published: 'ChangeEventsPublished',
+  failed: 'ChangeEventBatchesRetried',
+  delay: 'ChangeEventDelay',
+} as const

@@ -1,13 +1,17 @@
 import { join } from 'node:path'
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
 import { KEYS } from '../shared/adapters/dynamo/tables'
 import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
 import type { AppDeps } from '../shared/deps'
+import { CHANGE_TABLES, type ChangeTable } from '../shared/domain/change-events'
 import type { ChangeEvent } from '../shared/domain/types'
 import { type Config, loadConfig, localSettings, SETTINGS, type SettingValues } from '../shared/env'
 import { FUNCTION_KEYS, FUNCTIONS, type FunctionKey, type HttpFunctionKey } from '../shared/functions'
 import { CALLBACK_PATH, WEBHOOK_PATH } from '../shared/http/routes'
+import type { EventSink } from '../shared/ports'
 import { createAppDeps, createSecretSource } from '../shared/wiring'
+import { type ChangeStream, captureChanges, createChangeStream } from './change-stream'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
 import { type HttpHandler, LOCAL_BUILDERS, localLambdaContext } from './handlers'
 import { guardDynamoClient, guardEvents, guardSecrets } from './iam-guard'
@@ -49,6 +53,10 @@ export interface AppOptions {
   simulator?: SimulatorOptions | false
   /** Accepted SigV4 credential pair. */
   credentials?: { accessKeyId: string; secretAccessKey: string }
+  /** The sink behind the publisher instead of events.jsonl (tests: a sink that fails for a while). */
+  sink?: EventSink
+  /** Retry policy of the local change stream (defaults: PUBLISHER_RETRIES below). */
+  changeRetries?: { retryAttempts: number; retryDelayMs: number; maxRetryDelayMs: number }
   /** Called with every change event and every request line (npm start prints them). */
   onChange?: (event: ChangeEvent) => void
   onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void
@@ -63,6 +71,8 @@ export interface App {
   poll(): Promise<unknown>
   /** Resolves when the stream stand-in has applied every event stored so far (nothing queued or in flight). */
   settle(): Promise<void>
+  /** The local change stream: failure queue depth, redrive, invocation count. */
+  changes: ChangeStream
   close(): Promise<void>
 }
 
@@ -141,11 +151,13 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     await ensureTables(dynamoClient, tables)
     const store = createDynamoStore({ client: dynamoClient, tables, cursorSecret: config.CURSOR_SECRET })
     const baseSink =
-      dataDir === null ? createMemoryEventSink() : createFileEventSink({ path: config.EVENTS_FILE })
+      opts.sink ??
+      (dataDir === null ? createMemoryEventSink() : createFileEventSink({ path: config.EVENTS_FILE }))
     const events: AppDeps['events'] = {
       async publish(batch) {
-        await baseSink.publish(batch)
-        for (const e of batch) opts.onChange?.(e)
+        const outcome = await baseSink.publish(batch)
+        for (const e of batch.slice(0, outcome.published)) opts.onChange?.(e)
+        return outcome
       },
     }
     // Unguarded deps, for tests and tools to inspect state; the functions get their own below.
@@ -158,18 +170,37 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     // and secret source, held to its grants in FUNCTIONS, so a grant the stack lacks fails here too,
     // not only in AWS.
     let stream: StreamQueue | null = null
+    let changeStream: ChangeStream | null = null
+    // Every write to the state tables, whichever client makes it, is a record of their streams.
+    const changeTables = Object.fromEntries(CHANGE_TABLES.map((t) => [t, tables[t]])) as Record<
+      ChangeTable,
+      string
+    >
+    const reader = DynamoDBDocumentClient.from(dynamoClient)
+    const captureState = (client: typeof dynamoClient): void =>
+      captureChanges(client, changeTables, STATE_KEYS, reader, (c) => changeStream?.push(c))
+    captureState(dynamoClient)
+    const failureQueue = { depth: async () => changeStream?.failureDepth() ?? 0 }
     const depsFor = (fn: FunctionKey): AppDeps => {
       const client = guardDynamoClient(createLocalDynamoClient(dynamo.endpoint), fn, tables, report)
       captureInserts(client, tables.events, KEYS.events.pk, (key) => stream?.push(key))
+      captureState(client)
       cleanups.push(async () => client.destroy())
       const own = configWith(FUNCTIONS[fn].settings)
       return createAppDeps(own, FUNCTIONS[fn].service, {
         store: createDynamoStore({ client, tables, cursorSecret: own.CURSOR_SECRET }),
         secrets: guardSecrets(secrets, fn, report),
         events: guardEvents(events, fn, report),
+        failureQueue,
       })
     }
 
+    const changes = await startChangeStream(depsFor('eventPublisher'), {
+      held: opts.holdStream ?? false,
+      ...(opts.changeRetries ?? PUBLISHER_RETRIES),
+    })
+    changeStream = changes
+    cleanups.push(() => changes.close())
     const applierStream = await startEventsStream(depsFor('webhookApplier'), opts.holdStream ?? false)
     stream = applierStream
     for (const fn of FUNCTION_KEYS) {
@@ -207,13 +238,52 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       deps,
       credentials: { ...credentials, region: LOCAL_DEFAULTS.region, service: LOCAL_DEFAULTS.service },
       poll,
-      settle: () => applierStream.settle(),
+      settle: async () => {
+        // Applying webhook events writes state, which the change stream then publishes.
+        await applierStream.settle()
+        await changes.settle()
+      },
+      changes,
       close: closeAll,
     }
   } catch (err) {
     await closeAll()
     throw err
   }
+}
+
+/** Key attribute of each state table whose writes are change records. */
+const STATE_KEYS: Record<ChangeTable, string> = {
+  clients: KEYS.clients.pk,
+  channels: KEYS.channels.pk,
+  cancellations: KEYS.cancellations.pk,
+}
+
+/**
+ * The local change stream's retry policy: a failing batch is retried with a delay doubling from
+ * 200 ms to 10 s, 12 times (about a minute and a half) before it waits in the local failure queue.
+ * (In AWS: FUNCTIONS.eventPublisher.trigger, 500 retries or 3 hours.)
+ */
+const PUBLISHER_RETRIES = { retryAttempts: 12, retryDelayMs: 200, maxRetryDelayMs: 10_000 }
+
+/**
+ * Stands in for the clients, channels and cancellations tables' streams (dynalite has none): every
+ * write to them (captureChanges on each function's client) is handed, in order, to the same publisher
+ * Lambda runs, in batches of its trigger's size, which writes events.jsonl.
+ */
+async function startChangeStream(
+  deps: AppDeps,
+  opts: { held: boolean; retryAttempts: number; retryDelayMs: number; maxRetryDelayMs: number },
+): Promise<ChangeStream> {
+  return createChangeStream({
+    handler: await LOCAL_BUILDERS.eventPublisher(deps),
+    batchSize: FUNCTIONS.eventPublisher.trigger.batchSize,
+    ...opts,
+    onGiveUp: (records) =>
+      deps.logger.error('change records moved to the local failure queue (redrive: app.changes.redrive())', {
+        records,
+      }),
+  })
 }
 
 /**

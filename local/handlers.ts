@@ -21,7 +21,7 @@ export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Pr
 /** The handler type of a trigger kind. */
 type HandlerOf<Kind> = Kind extends 'http'
   ? HttpHandler
-  : Kind extends 'stream'
+  : Kind extends 'stream' | 'changeStreams'
     ? StreamHandler
     : PollerHandler
 
@@ -41,6 +41,8 @@ export const LOCAL_BUILDERS: { [K in FunctionKey]: (deps: AppDeps) => Promise<Fu
     (await import('../functions/api/handler')).buildApiHandler(deps, { streamResponses: true }),
   onboarding: async (deps) => (await import('../functions/onboarding/handler')).buildOnboardingHandler(deps),
   poller: async (deps) => (await import('../functions/poller/handler')).buildPollerHandler(deps),
+  eventPublisher: async (deps) =>
+    (await import('../functions/event-publisher/handler')).buildEventPublisherHandler(deps),
 }
 
 /**

@@ -99,7 +99,7 @@ export function guardEvents(
   if (access.publishesEvents) return events
   return {
     async publish(events) {
-      if (events.length === 0) return
+      if (events.length === 0) return { published: 0 }
       const message = `local IAM: function ${fn} is not granted events:PutEvents (shared/functions.ts)`
       report(message)
       throw new LocalAccessDeniedError(message)

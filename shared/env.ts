@@ -219,13 +219,18 @@ export const SETTINGS = {
   TABLE_OPS: setting(text('partnerops-ops', 3), { doc: 'ops table', usedBy: ALL }),
   DYNAMODB_ENDPOINT: setting(optionalText, { doc: 'a local DynamoDB endpoint', usedBy: [] }),
 
+  // Only the change-event publisher publishes: services never do (shared/services/events).
   EVENT_SINK: setting(oneOf(['eventbridge', 'file', 'none'], 'eventbridge'), {
     doc: 'where change events go',
-    usedBy: ALL,
+    usedBy: ['eventPublisher'],
     local: 'file',
   }),
-  EVENT_BUS_NAME: setting(text('partnerops'), { doc: 'the change-event bus', usedBy: ALL }),
+  EVENT_BUS_NAME: setting(text('partnerops'), { doc: 'the change-event bus', usedBy: ['eventPublisher'] }),
   EVENTS_FILE: setting(text('.data/events.jsonl'), { doc: 'change-event log (EVENT_SINK=file)', usedBy: [] }),
+  CHANGE_FAILURES_QUEUE_URL: setting(optionalText, {
+    doc: "the change-event publisher's on-failure queue (GET /status shows its depth)",
+    usedBy: ['api'],
+  }),
 
   WEBHOOK_SIGNATURE: setting(oneOf(['required', 'off'], 'required'), {
     doc: 'check x-360dialog-signature (off only with a webhook token)',

@@ -16,7 +16,7 @@ import type { SecretName } from './ports'
  */
 
 /** The Lambda functions of the product. */
-export type FunctionKey = 'webhook' | 'webhookApplier' | 'api' | 'onboarding' | 'poller'
+export type FunctionKey = 'webhook' | 'webhookApplier' | 'api' | 'onboarding' | 'poller' | 'eventPublisher'
 
 /** DynamoDB data-plane actions PartnerOps uses (no batch, no transactions, no PartiQL). */
 export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan'
@@ -32,7 +32,7 @@ export interface FunctionAccess {
   tables: Partial<Record<TableKey, TableGrant>>
   /** Secrets it may read (the webhook token only exists when the webhook auth mode uses one). */
   secrets: readonly SecretName[]
-  /** events:PutEvents on the change-event bus. */
+  /** events:PutEvents on the change-event bus (the event publisher alone: services never publish). */
   publishesEvents: boolean
 }
 
@@ -51,6 +51,18 @@ export type Trigger =
     }
   /** EventBridge Scheduler, at the deployment's poll rate (asynchronous: one retry, then a queue). */
   | { kind: 'schedule'; asyncRetryAttempts: number }
+  /**
+   * The state tables' streams (NEW_AND_OLD_IMAGES), one event source mapping each: INSERT and MODIFY
+   * records, partial batch responses, bisect on error, bounded retries and age, an on-failure queue.
+   */
+  | {
+      kind: 'changeStreams'
+      tables: readonly TableKey[]
+      batchSize: number
+      retryAttempts: number
+      maxRecordAgeSeconds: number
+      parallelizationFactor: number
+    }
 
 /** One function. */
 export interface FunctionSpec {
@@ -95,7 +107,7 @@ export const FUNCTIONS = {
         ops: { actions: ['UpdateItem'] },
       },
       secrets: ['platformSecret', 'webhookToken'],
-      publishesEvents: true,
+      publishesEvents: false,
     },
     settings: {},
   },
@@ -128,7 +140,7 @@ export const FUNCTIONS = {
         ops: { actions: ['UpdateItem'] },
       },
       secrets: [],
-      publishesEvents: true,
+      publishesEvents: false,
     },
     settings: {},
   },
@@ -152,7 +164,7 @@ export const FUNCTIONS = {
         audit: { actions: ['PutItem'] },
       },
       secrets: ['partnerApi'],
-      publishesEvents: true,
+      publishesEvents: false,
     },
     settings: HTTP_UPSTREAM_BUDGET,
   },
@@ -175,7 +187,7 @@ export const FUNCTIONS = {
         audit: { actions: ['PutItem'] },
       },
       secrets: ['partnerApi', 'linkSigningKey'],
-      publishesEvents: true,
+      publishesEvents: false,
     },
     settings: HTTP_UPSTREAM_BUDGET,
   },
@@ -199,12 +211,43 @@ export const FUNCTIONS = {
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
       },
       secrets: ['partnerApi'],
-      publishesEvents: true,
+      publishesEvents: false,
     },
     settings: {
       POLL_BUDGET_MS: String((POLLER_TIMEOUT_SECONDS - 60) * 1000),
       POLL_LEASE_MS: String((POLLER_TIMEOUT_SECONDS + 60) * 1000),
     },
+  },
+  eventPublisher: {
+    entry: 'functions/event-publisher/index.ts',
+    service: 'event-publisher',
+    description:
+      "PartnerOps: publishes change events derived from the clients, channels and cancellations tables' streams",
+    // A batch of up to 100 records is derived in memory and published in PutEvents calls of 10.
+    memoryMb: 512,
+    timeoutSeconds: 60,
+    // Lambda retries a failing batch from the first record the publisher reports, at once and again:
+    // 500 attempts ride out throttling and short EventBridge outages; a record still not published
+    // after 3 hours (a long outage, or a record the derivation cannot read) goes with the rest of its
+    // batch to the ChangeEventFailures queue, leaving 21 of the stream's 24 hours for a redrive
+    // (npm run redrive-events). One batch per shard at a time keeps each item's records in order.
+    trigger: {
+      kind: 'changeStreams',
+      tables: ['clients', 'channels', 'cancellations'],
+      batchSize: 100,
+      retryAttempts: 500,
+      maxRecordAgeSeconds: 3 * 3600,
+      parallelizationFactor: 1,
+    },
+    // publishChanges: no table reads at all (the records carry both images); one UpdateItem per
+    // published batch on the ops table (the mark GET /status reads). The stream read rights come from
+    // the event source mappings.
+    access: {
+      tables: { ops: { actions: ['UpdateItem'] } },
+      secrets: [],
+      publishesEvents: true,
+    },
+    settings: {},
   },
 } as const satisfies Record<FunctionKey, FunctionSpec>
 

@@ -276,6 +276,20 @@ export interface OpsRepository {
    * key is bound to `value` (now or before), false when it is bound to another value.
    */
   bindOnce(name: string, key: string, value: string, expiresAt: number): Promise<boolean>
+  /** Records that the change-event publisher published `events` events up to a change made at `changeAt`. */
+  markChangesPublished(mark: { changeAt: string; publishedAt: string; events: number }): Promise<void>
+  /** The last mark of the change-event publisher, or null before its first publish. */
+  getChangesPublished(): Promise<ChangeFeedMark | null>
+}
+
+/** Progress of the change-event publisher (GET /status). */
+export interface ChangeFeedMark {
+  /** When the newest change of the last published batch was written. */
+  changeAt: string
+  /** When that batch was published. */
+  publishedAt: string
+  /** Events published since the first mark. */
+  published: number
 }
 
 /** Everything the store offers, one repository per concern. */
@@ -292,7 +306,25 @@ export interface StateStore {
 // ---------------------------------------------------------------------------------------------
 // Change events
 
-/** Publishes change events (docs/change-events.md) (EventBridge in AWS, a JSON-lines file locally). */
+/** What a publish achieved: events are sent in order, and `published` leading ones are known accepted. */
+export interface PublishOutcome {
+  /** How many events, from the first, were accepted (all of them on success). */
+  published: number
+  /** Why the event at index `published` was not, when one was not. */
+  error?: unknown
+}
+
+/**
+ * Publishes change events (docs/change-events.md) in order (EventBridge in AWS, a JSON-lines file
+ * locally). It never throws for a refused or failed publish: it answers how far it got, so the caller
+ * can retry from the first event that was not accepted.
+ */
 export interface EventSink {
-  publish(events: ChangeEvent[]): Promise<void>
+  publish(events: ChangeEvent[]): Promise<PublishOutcome>
+}
+
+/** The on-failure queue of the change-event publisher: how many batches wait for a redrive. */
+export interface FailureQueue {
+  /** Messages waiting (SQS ApproximateNumberOfMessages; locally the held batches); null = no queue. */
+  depth(): Promise<number | null>
 }

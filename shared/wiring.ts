@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { systemClock } from './adapters/clock'
 import { createDynamoStore, tableNamesFromConfig } from './adapters/dynamo/dynamo-store'
 import { createEventBridgeSink, createFileEventSink, createMemoryEventSink } from './adapters/event-sink'
+import { createSqsFailureQueue, noFailureQueue } from './adapters/failure-queue'
 import { createPartnerApiClient } from './adapters/partner-api/client'
 import { createAwsSecretSource, createEnvSecretSource } from './adapters/secrets'
 import type { AppDeps } from './deps'
@@ -81,7 +82,7 @@ export function createAppDeps(config: Config, service: string, overrides: Partia
       tables: tableNamesFromConfig(config),
       cursorSecret: config.CURSOR_SECRET,
     })
-  const eager: Omit<AppDeps, 'secrets' | 'partnerApi' | 'events'> = {
+  const eager: Omit<AppDeps, 'secrets' | 'partnerApi' | 'events' | 'failureQueue'> = {
     config,
     store,
     clock: overrides.clock ?? systemClock,
@@ -121,6 +122,15 @@ export function createAppDeps(config: Config, service: string, overrides: Partia
         : config.EVENT_SINK === 'file'
           ? createFileEventSink({ path: config.EVENTS_FILE })
           : createMemoryEventSink()),
+  )
+  defineLazy(
+    deps,
+    'failureQueue',
+    () =>
+      overrides.failureQueue ??
+      (config.CHANGE_FAILURES_QUEUE_URL
+        ? createSqsFailureQueue({ queueUrl: config.CHANGE_FAILURES_QUEUE_URL })
+        : noFailureQueue),
   )
   return deps
 }

@@ -11,6 +11,7 @@ import type { TableAction } from '../../shared/functions'
 import { FUNCTIONS, type FunctionKey } from '../../shared/functions'
 import { CANCELLATION_PATH, WEBHOOK_PATH } from '../../shared/http/routes'
 import {
+  CHANGE_EVENTS,
   NAMESPACE,
   PARTNER_SETTINGS,
   POLLER,
@@ -38,6 +39,8 @@ export const ALARM_DEFAULTS = {
   apiLatencyPeriods: 3,
   /** DynamoDB requests throttled per table in 5 minutes (on-demand tables throttle only past their limits). */
   dynamoThrottledRequests: 1,
+  /** The change-event publisher is behind when its oldest stream record is older than this (minutes). */
+  publisherIteratorAgeMinutes: 5,
 } as const
 
 /** The DynamoDB operations PartnerOps calls (infra/access.ts), the ones whose throttling is alarmed. */
@@ -60,6 +63,8 @@ export interface MonitoringProps {
   api: PartnerOpsApi
   /** Dead-letter and on-failure queues, by a readable name, with what a message in each means. */
   deadLetterQueues: Record<string, { queue: sqs.IQueue; meaning: string }>
+  /** The change-event publisher's on-failure queue (also in deadLetterQueues), for the dashboard. */
+  changeEventFailures: sqs.IQueue
   pollRateMinutes: number
   unauthorizedAlarmThreshold: number
   dashboardName: string
@@ -211,6 +216,18 @@ export class Monitoring extends Construct {
       cloudwatch.TreatMissingData.NOT_BREACHING,
       cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     )
+    const publisherLag = ALARM_DEFAULTS.publisherIteratorAgeMinutes
+    alarm(
+      'EventPublisherIteratorAge',
+      props.functions.eventPublisher.metric('IteratorAge', {
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      publisherLag * 60_000,
+      `The change-event publisher is more than ${publisherLag} minutes behind the state tables' streams: changes are stored but their events not yet on the bus (EventBridge failing or throttling, or a record it cannot publish). Check its logs; batches given up go to the ChangeEventFailures queue.`,
+      cloudwatch.TreatMissingData.NOT_BREACHING,
+      cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    )
     alarm(
       'Api5xx',
       props.api.api.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
@@ -358,6 +375,44 @@ export class Monitoring extends Construct {
           }),
           applierFn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: oneMinute, label: 'errors' }),
         ],
+      }),
+    )
+    const publisherFn = props.functions.eventPublisher
+    d.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Change events: publisher lag',
+        width: 12,
+        left: [
+          publisherFn.metric('IteratorAge', {
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period: oneMinute,
+            label: 'iterator age max (ms), all three streams',
+          }),
+          partnerMetric('eventPublisher', CHANGE_EVENTS.delay, cloudwatch.Stats.p(99), oneMinute),
+        ],
+        leftAnnotations: [
+          {
+            value: ALARM_DEFAULTS.publisherIteratorAgeMinutes * 60_000,
+            label: 'behind',
+            color: cloudwatch.Color.RED,
+          },
+        ],
+        right: [
+          partnerMetric('eventPublisher', CHANGE_EVENTS.published, cloudwatch.Stats.SUM, oneMinute),
+          partnerMetric('eventPublisher', CHANGE_EVENTS.failed, cloudwatch.Stats.SUM, oneMinute),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Change events: on-failure queue (batches to redrive)',
+        width: 12,
+        left: [
+          props.changeEventFailures.metricApproximateNumberOfMessagesVisible({
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period: oneMinute,
+            label: 'ChangeEventFailures depth',
+          }),
+        ],
+        leftAnnotations: [{ value: 1, label: 'redrive', color: cloudwatch.Color.RED }],
       }),
     )
     d.addWidgets(

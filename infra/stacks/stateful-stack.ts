@@ -26,14 +26,12 @@ const projection = (
 
 const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1)
 
-/** The table with a DynamoDB stream (KEYS_ONLY): stored webhook events, applied by the webhook applier. */
-export const EVENTS_TABLE: TableKey = 'events'
-
 /**
  * What must survive a redeploy or a mistake: the DynamoDB tables (mapped from the store's single
  * definition, shared/adapters/dynamo/tables.ts) and the secrets. Tables are on-demand, encrypted with
  * the AWS managed key, point-in-time recoverable, deletion protected and retained on stack deletion.
- * The events table has a KEYS_ONLY stream, consumed by the webhook applier.
+ * The events table has a KEYS_ONLY stream, consumed by the webhook applier; the clients, channels and
+ * cancellations tables stream NEW_AND_OLD_IMAGES to the change-event publisher.
  */
 export class StatefulStack extends Stack {
   readonly tables: Record<TableKey, dynamodb.TableV2>
@@ -53,9 +51,9 @@ export class StatefulStack extends Stack {
         deletionProtection: true,
         removalPolicy: RemovalPolicy.RETAIN,
         ...(spec.ttlAttribute ? { timeToLiveAttribute: spec.ttlAttribute } : {}),
-        // The webhook applier consumes new events from this stream; it re-reads each event by key, so
-        // keys are all the stream needs to carry.
-        ...(spec.key === EVENTS_TABLE ? { dynamoStream: dynamodb.StreamViewType.KEYS_ONLY } : {}),
+        // The events table's stream feeds the webhook applier (keys only: it re-reads each event); the
+        // state tables' streams feed the change-event publisher (both images: it compares them).
+        ...(spec.stream ? { dynamoStream: dynamodb.StreamViewType[spec.stream] } : {}),
         globalSecondaryIndexes: spec.indexes.map((index) => ({
           indexName: index.indexName,
           partitionKey: attribute(index.partitionKey),

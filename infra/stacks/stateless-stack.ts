@@ -42,8 +42,8 @@ export interface StatelessStackProps extends StackProps {
 }
 
 /**
- * Everything that can be replaced freely: the five functions (webhook, webhook applier, API,
- * onboarding, poller), the REST API, the events-stream mapping, the poll schedule, the change-event
+ * Everything that can be replaced freely: the six functions (webhook, webhook applier, API,
+ * onboarding, poller, event publisher), the REST API, the stream mappings, the poll schedule, the change-event
  * bus with its archive, the dead-letter queues, alarms, the dashboard and the caller policies. IAM is
  * least privilege per function; every function is built from its definition in shared/functions.ts.
  */
@@ -94,6 +94,10 @@ export class StatelessStack extends Stack {
       'WebhookApplierFailures',
       "the on-failure destination of the webhook applier's stream mapping: it receives the shard and sequence range of records given up after the retries; the events stay pending in the table and the reconciliation sweep completes them. Alarmed on depth, never consumed automatically.",
     )
+    const changeEventFailures = deadLetterQueue(
+      'ChangeEventFailures',
+      "the on-failure destination of the change-event publisher's stream mappings: each message names a shard and a range of stream records given up after the retries. It is alarmed on depth and drained by the documented redrive (npm run redrive-events), never by a consumer.",
+    )
 
     this.api = new PartnerOpsApi(this, 'Api', {
       apiName: `${config.stackPrefix}-api`,
@@ -122,6 +126,7 @@ export class StatelessStack extends Stack {
       POLL_PAGE_SIZE: String(config.pollPageSize),
       POLL_CONCURRENCY: String(config.pollConcurrency),
       CANCELLATION_BUDGET_PER_HOUR: String(config.cancellationBudgetPerHour),
+      CHANGE_FAILURES_QUEUE_URL: changeEventFailures.queueUrl,
       ...(config.onboardingDefaultRedirectUrl
         ? { ONBOARDING_DEFAULT_REDIRECT_URL: config.onboardingDefaultRedirectUrl }
         : {}),
@@ -181,6 +186,28 @@ export class StatelessStack extends Stack {
       }),
     )
 
+    // The publisher reads the three state streams. Partial batch responses retry from the first record
+    // not published; an error thrown anyway (a bug) bisects the batch to isolate the record. REMOVE
+    // records are filtered out: state items are never deleted, and a removal is no event.
+    const publisherStreams = FUNCTIONS.eventPublisher.trigger
+    for (const key of publisherStreams.tables) {
+      this.functions.eventPublisher.fn.addEventSource(
+        new DynamoEventSource(tables[key], {
+          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+          batchSize: publisherStreams.batchSize,
+          bisectBatchOnError: true,
+          retryAttempts: publisherStreams.retryAttempts,
+          maxRecordAge: Duration.seconds(publisherStreams.maxRecordAgeSeconds),
+          reportBatchItemFailures: true,
+          parallelizationFactor: publisherStreams.parallelizationFactor,
+          filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or('INSERT', 'MODIFY') })],
+          onFailure: new SqsDlq(changeEventFailures),
+        }),
+      )
+    }
+    // GET /status shows how many batches wait for a redrive.
+    changeEventFailures.grant(this.functions.api.role, 'sqs:GetQueueAttributes')
+
     const scheduleRole = new iam.Role(this, 'PollScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
@@ -224,7 +251,12 @@ export class StatelessStack extends Stack {
           queue: applierFailures,
           meaning: `stream records of new webhook events were given up after ${applierStream.retryAttempts} retries or ${Duration.seconds(applierStream.maxRecordAgeSeconds).toHumanString()}. Those events stay pending; the reconciliation sweep completes them. Fix the cause (the applier logs), then delete the messages.`,
         },
+        ChangeEventFailures: {
+          queue: changeEventFailures,
+          meaning: `change events of stored state changes were not published after ${publisherStreams.retryAttempts} retries or ${Duration.seconds(publisherStreams.maxRecordAgeSeconds).toHumanString()}. Fix the cause (the event-publisher logs), then run npm run redrive-events within 24 hours of the change (README "Change events").`,
+        },
       },
+      changeEventFailures,
       pollRateMinutes: config.pollRateMinutes,
       unauthorizedAlarmThreshold: config.unauthorizedAlarmThreshold,
       dashboardName: `${config.stackPrefix}-operations`,
@@ -265,6 +297,11 @@ export class StatelessStack extends Stack {
       'EventBusName',
       this.bus.eventBusName,
       'EventBridge bus with the change events (source partnerops)',
+    )
+    output(
+      'ChangeEventFailuresQueueUrl',
+      changeEventFailures.queueUrl,
+      'On-failure queue of the change-event publisher (npm run redrive-events drains it)',
     )
     output('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic the alarms publish to')
     output('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard')

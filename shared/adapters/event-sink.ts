@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge'
-import { DependencyUnavailableError } from '../domain/errors'
+import { DependencyUnavailableError, errorName } from '../domain/errors'
 import type { ChangeEvent } from '../domain/types'
 import type { EventSink } from '../ports'
 
@@ -11,34 +11,71 @@ export const EVENT_SOURCE = 'partnerops'
 // PutEvents takes at most 10 entries per call.
 const BATCH = 10
 
-/** Publishes change events to an EventBridge bus; failed entries are retried once, then reported. */
+/**
+ * Publishes change events to an EventBridge bus, 10 entries per PutEvents call, in order. Entries a
+ * call reports as failed (`FailedEntryCount`, e.g. throttled) are sent once more; if one still fails,
+ * or a call fails outright, publishing stops there and the answer says how many leading events were
+ * accepted. Entries after the failed one in the same call may have been accepted too: a retry
+ * publishes them again with the same `eventId`.
+ */
 export function createEventBridgeSink(opts: { busName: string; client?: EventBridgeClient }): EventSink {
   const client = opts.client ?? new EventBridgeClient({})
-  const toEntry = (e: ChangeEvent): PutEventsRequestEntry => ({
-    EventBusName: opts.busName,
-    Source: EVENT_SOURCE,
-    DetailType: e.detailType,
-    Detail: JSON.stringify(e.detail),
-  })
-  const send = async (entries: PutEventsRequestEntry[]): Promise<PutEventsRequestEntry[]> => {
-    const out = await client.send(new PutEventsCommand({ Entries: entries }))
-    if (!out.FailedEntryCount) return []
-    return entries.filter((_e, i) => out.Entries?.[i]?.ErrorCode !== undefined)
+  const toEntry = (e: ChangeEvent): PutEventsRequestEntry => {
+    const time = new Date(String(e.detail.at))
+    return {
+      EventBusName: opts.busName,
+      Source: EVENT_SOURCE,
+      DetailType: e.detailType,
+      Detail: JSON.stringify(e.detail),
+      // The time of the state change, not of the publish (which may come after retries).
+      ...(Number.isNaN(time.getTime()) ? {} : { Time: time }),
+    }
+  }
+  /** Index of the first entry not accepted, or null when all were; failed entries are sent twice. */
+  const send = async (
+    entries: PutEventsRequestEntry[],
+  ): Promise<{ failedAt: number | null; code?: string }> => {
+    let pending = entries.map((_e, i) => i)
+    let code: string | undefined
+    for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
+      const out = await client.send(
+        new PutEventsCommand({ Entries: pending.map((i) => entries[i] as PutEventsRequestEntry) }),
+      )
+      if (!out.FailedEntryCount) return { failedAt: null }
+      const results = out.Entries ?? []
+      pending = pending.filter((_i, j) => {
+        const failed = results[j] === undefined || results[j]?.ErrorCode !== undefined
+        if (failed) code ??= results[j]?.ErrorCode
+        return failed
+      })
+    }
+    return pending.length === 0
+      ? { failedAt: null }
+      : { failedAt: pending[0] ?? 0, ...(code ? { code } : {}) }
   }
   return {
     async publish(events) {
-      for (let i = 0; i < events.length; i += BATCH) {
-        const batch = events.slice(i, i + BATCH).map(toEntry)
+      for (let start = 0; start < events.length; start += BATCH) {
         try {
-          const failed = await send(batch)
-          if (failed.length > 0 && (await send(failed)).length > 0) {
-            throw new DependencyUnavailableError('Some change events could not be published')
+          const { failedAt, code } = await send(events.slice(start, start + BATCH).map(toEntry))
+          if (failedAt !== null) {
+            return {
+              published: start + failedAt,
+              error: new DependencyUnavailableError(
+                `EventBridge refused a change event (${code ?? 'unknown'})`,
+              ),
+            }
           }
         } catch (err) {
-          if (err instanceof DependencyUnavailableError) throw err
-          throw new DependencyUnavailableError('Change events could not be published', { cause: err })
+          return {
+            published: start,
+            error: new DependencyUnavailableError(`EventBridge PutEvents failed (${errorName(err)})`, {
+              cause: err,
+            }),
+          }
         }
       }
+      return { published: events.length }
     },
   }
 }
@@ -48,14 +85,21 @@ export function createFileEventSink(opts: { path: string; onEvent?: (e: ChangeEv
   let ready: Promise<unknown> | null = null
   return {
     async publish(events) {
-      if (events.length === 0) return
-      ready ??= mkdir(dirname(opts.path), { recursive: true })
-      await ready
-      const lines = events.map((e) =>
-        JSON.stringify({ source: EVENT_SOURCE, 'detail-type': e.detailType, detail: e.detail }),
-      )
-      await appendFile(opts.path, `${lines.join('\n')}\n`)
+      if (events.length === 0) return { published: 0 }
+      try {
+        ready ??= mkdir(dirname(opts.path), { recursive: true })
+        await ready
+        const lines = events.map((e) =>
+          JSON.stringify({ source: EVENT_SOURCE, 'detail-type': e.detailType, detail: e.detail }),
+        )
+        // One append of whole lines: a failed write leaves no event half published.
+        await appendFile(opts.path, `${lines.join('\n')}\n`)
+      } catch (error) {
+        ready = null
+        return { published: 0, error }
+      }
       for (const e of events) opts.onEvent?.(e)
+      return { published: events.length }
     },
   }
 }
@@ -67,6 +111,7 @@ export function createMemoryEventSink(): EventSink & { events: ChangeEvent[] } {
     events,
     async publish(batch) {
       events.push(...batch)
+      return { published: batch.length }
     },
   }
 }

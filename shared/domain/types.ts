@@ -102,6 +102,8 @@ export interface CancellationRecord {
   version: number
   /** Which call left the record `unknown` (absent on records written before it existed: a request). */
   unknownCall?: 'request' | 'revoke'
+  /** Who moved the record last (for its change event); absent = the management API. Not served. */
+  source?: Source
 }
 
 /** One append-only audit entry. */
@@ -207,13 +209,18 @@ export type ChangeDetailType =
 export interface ChangeEvent {
   detailType: ChangeDetailType
   detail: {
+    /** Deterministic: the same change always has the same id (shared/domain/change-events.ts). */
+    eventId: string
     clientId: string
     channelId?: string
     from: string | null
     to: string
     source: Source
+    /** When the state changed (the item's updatedAt). */
     at: string
-  } & Record<string, unknown>
+    /** The entity's version after the change (its orderKey, or the cancellation's zero-padded version). */
+    version: string
+  }
 }
 
 /** One page of a list answer: opaque cursor or null at the end. */

@@ -311,7 +311,7 @@ async function benchSize(size: number): Promise<{ rows: (string | number)[][]; r
     const deps = createAppDeps(optConfig, 'poller-bench', {
       store: opt.store,
       partnerApi: api,
-      events: { publish: async () => undefined },
+      events: { publish: async (batch) => ({ published: batch.length }) },
     })
     const handler = buildPollerHandler(deps)
     const pollOnce = async (): Promise<number> => {

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import type { ChangeTable, ItemChange } from '../../shared/domain/change-events'
 import { ValidationError } from '../../shared/domain/errors'
 import { isNewer } from '../../shared/domain/ordering'
 import type {
@@ -14,7 +15,7 @@ import type {
   WebhookEventRecord,
 } from '../../shared/domain/types'
 import { LIFECYCLES } from '../../shared/domain/types'
-import type { Digest, GuardedWrite, QuarantineRecord, StateStore } from '../../shared/ports'
+import type { ChangeFeedMark, Digest, GuardedWrite, QuarantineRecord, StateStore } from '../../shared/ports'
 
 /** Counts of store calls, so tests can assert "zero writes" and the like. */
 export interface MemoryStoreStats {
@@ -75,14 +76,43 @@ function digestOf(
  * In-memory StateStore with the same conditional-write semantics as the DynamoDB adapter. Optional
  * fault injection (`failNext`, `failureRate`) makes writes throw like an unavailable table.
  */
+/**
+ * A map whose writes are seen like a DynamoDB stream with NEW_AND_OLD_IMAGES: each set() reports the
+ * item's image before and after (copies), in write order.
+ */
+class StreamedMap<V> extends Map<string, V> {
+  constructor(
+    private readonly table: ChangeTable,
+    private readonly emit: (change: ItemChange) => void,
+  ) {
+    super()
+  }
+  override set(key: string, value: V): this {
+    const old = super.get(key)
+    super.set(key, value)
+    // JSON round trip: like a stream image, undefined attributes are absent.
+    const image = (v: V): Record<string, unknown> => JSON.parse(JSON.stringify(v))
+    this.emit?.({
+      table: this.table,
+      oldImage: old === undefined ? null : image(old),
+      newImage: image(value),
+    })
+    return this
+  }
+}
+
 export class MemoryStore implements StateStore {
   readonly stats: MemoryStoreStats = { reads: 0, writes: 0 }
   failureRate = 0
   private random: () => number = Math.random
-  private readonly clientMap = new Map<string, Client>()
-  private readonly channelMap = new Map<string, Channel>()
+  private readonly listeners: ((change: ItemChange) => void)[] = []
+  private readonly emitChange = (change: ItemChange): void => {
+    for (const l of this.listeners) l(change)
+  }
+  private readonly clientMap = new StreamedMap<Client>('clients', this.emitChange)
+  private readonly channelMap = new StreamedMap<Channel>('channels', this.emitChange)
   private readonly eventMap = new Map<string, WebhookEventRecord>()
-  private readonly cancellationMap = new Map<string, CancellationRecord>()
+  private readonly cancellationMap = new StreamedMap<CancellationRecord>('cancellations', this.emitChange)
   private readonly auditList: AuditEntry[] = []
   private readonly idemMap = new Map<string, IdempotencyRecord>()
   private readonly leases = new Map<string, { owner: string; until: number }>()
@@ -94,9 +124,15 @@ export class MemoryStore implements StateStore {
   private readonly budgets = new Map<string, number>()
   private readonly quarantine = new Map<string, { record: QuarantineRecord; expiresAt: number }>()
   private readonly bindings = new Map<string, string>()
+  private changeFeed: ChangeFeedMark | null = null
 
   constructor(opts?: { random?: () => number }) {
     if (opts?.random) this.random = opts.random
+  }
+
+  /** Sees every write to clients, channels and cancellations, as their streams would (see test/fakes/change-feed.ts). */
+  onChange(listener: (change: ItemChange) => void): void {
+    this.listeners.push(listener)
   }
 
   private read(): void {
@@ -362,6 +398,18 @@ export class MemoryStore implements StateStore {
     getCounters: async (name) => {
       this.read()
       return { ...(this.counters.get(name) ?? {}) }
+    },
+    markChangesPublished: async (mark) => {
+      this.write()
+      this.changeFeed = {
+        changeAt: mark.changeAt,
+        publishedAt: mark.publishedAt,
+        published: (this.changeFeed?.published ?? 0) + mark.events,
+      }
+    },
+    getChangesPublished: async () => {
+      this.read()
+      return this.changeFeed ? { ...this.changeFeed } : null
     },
     consumeBudget: async (key, now, windowMs, limit) => {
       const windowStart = Math.floor(now.getTime() / windowMs) * windowMs

@@ -36,7 +36,14 @@ describe('real bundling', () => {
   })
 
   it('produces one minified ESM bundle with a source map per function', () => {
-    expect(Object.keys(bundles).sort()).toEqual(['api', 'onboarding', 'poller', 'webhook', 'webhookApplier'])
+    expect(Object.keys(bundles).sort()).toEqual([
+      'api',
+      'eventPublisher',
+      'onboarding',
+      'poller',
+      'webhook',
+      'webhookApplier',
+    ])
     for (const [name, dir] of Object.entries(bundles)) {
       const file = join(dir, 'index.mjs')
       expect(existsSync(file), name).toBe(true)
@@ -51,7 +58,7 @@ describe('real bundling', () => {
   })
 
   it('loads each bundle in a fresh Node process and builds its handler without network', () => {
-    expect(Object.keys(bundles)).toHaveLength(5)
+    expect(Object.keys(bundles)).toHaveLength(6)
     for (const [name, dir] of Object.entries(bundles) as [FunctionKey, string][]) {
       const url = pathToFileURL(join(dir, 'index.mjs')).href
       const run = spawnSync(

@@ -33,14 +33,18 @@ describe('stateful stack', () => {
     }
   })
 
-  it('streams keys only from the events table, and from no other table', () => {
+  it('streams keys of the events table, both images of the state tables, and nothing of the others', () => {
     const streams = Object.entries(resourcesOf(s.stateful, 'AWS::DynamoDB::GlobalTable')).map(([id, t]) => [
       id.replace(/[0-9A-F]{8}$/, ''),
       t.Properties.StreamSpecification,
     ])
-    expect(streams.filter(([, spec]) => spec !== undefined)).toEqual([
-      ['EventsTable', { StreamViewType: 'KEYS_ONLY' }],
-    ])
+    expect(Object.fromEntries(streams.filter(([, spec]) => spec !== undefined))).toEqual({
+      EventsTable: { StreamViewType: 'KEYS_ONLY' },
+      ClientsTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      ChannelsTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      CancellationsTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    })
+    expect(streams).toHaveLength(6)
   })
 
   it('makes every table on-demand, encrypted, point-in-time recoverable, deletion protected and retained', () => {

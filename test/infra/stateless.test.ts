@@ -18,7 +18,7 @@ interface Statement {
   Resource: unknown
 }
 
-const FNS: FunctionKey[] = ['webhook', 'webhookApplier', 'api', 'onboarding', 'poller']
+const FNS: FunctionKey[] = ['webhook', 'webhookApplier', 'api', 'onboarding', 'poller', 'eventPublisher']
 // What the stream mapping grants the applier on the events table's stream (grantStreamRead).
 const STREAM_ACTIONS = [
   'dynamodb:DescribeStream',
@@ -64,10 +64,10 @@ describe('stateless stack', () => {
     )
   })
 
-  it('has exactly the five functions, on nodejs24.x and arm64 with tracing', () => {
+  it('has exactly the six functions, on nodejs24.x and arm64 with tracing', () => {
     expect(Object.keys(fns).sort()).toEqual([...FNS].sort())
     expect([...FUNCTION_KEYS].sort()).toEqual([...FNS].sort())
-    s.stateless.resourceCountIs('AWS::Lambda::Function', 5)
+    s.stateless.resourceCountIs('AWS::Lambda::Function', 6)
     for (const name of FNS) {
       const p = fns[name].props
       expect(p.Runtime).toBe('nodejs24.x')
@@ -177,7 +177,9 @@ describe('stateless stack', () => {
   })
 
   it('streams keys of new events to the applier: batches of 25, bisect, INSERT only, partial failures, a DLQ', () => {
-    const mappings = Object.values(resourcesOf(s.stateless, 'AWS::Lambda::EventSourceMapping'))
+    const mappings = Object.values(resourcesOf(s.stateless, 'AWS::Lambda::EventSourceMapping')).filter(
+      (x) => JSON.stringify(x.Properties.FunctionName) === JSON.stringify({ Ref: fns.webhookApplier.id }),
+    )
     expect(mappings).toHaveLength(1)
     const m = mappings[0]?.Properties ?? {}
     expect(m.FunctionName).toEqual({ Ref: fns.webhookApplier.id })
@@ -238,8 +240,63 @@ describe('stateless stack', () => {
     }
   })
 
+  it('feeds the publisher from the three state streams: bisect, bounded retries and age, partial failures, a queue', () => {
+    const all = Object.values(resourcesOf(s.stateless, 'AWS::Lambda::EventSourceMapping'))
+    const mine = all.filter(
+      (x) => JSON.stringify(x.Properties.FunctionName) === JSON.stringify({ Ref: fns.eventPublisher.id }),
+    )
+    expect(all).toHaveLength(4)
+    const sources = mine.map((x) => {
+      const text = JSON.stringify(x.Properties.EventSourceArn)
+      return (['clients', 'channels', 'cancellations', 'events'] as TableKey[]).find(
+        (k) => text.includes(tableIds[k]) && text.includes('StreamArn'),
+      )
+    })
+    expect(sources.sort()).toEqual(['cancellations', 'channels', 'clients'])
+    const trigger = FUNCTIONS.eventPublisher.trigger
+    // Bounded: retries and age are finite, and the age leaves time to redrive within the 24 h retention.
+    expect(trigger.retryAttempts).toBeGreaterThan(0)
+    expect(trigger.maxRecordAgeSeconds).toBeLessThan(24 * 3600)
+    for (const x of mine) {
+      const m = x.Properties
+      expect(m).toMatchObject({
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 100,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: trigger.retryAttempts,
+        MaximumRecordAgeInSeconds: trigger.maxRecordAgeSeconds,
+        ParallelizationFactor: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      })
+      const patterns = (m.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) =>
+        JSON.parse(f.Pattern),
+      )
+      expect(patterns).toEqual([{ eventName: ['INSERT', 'MODIFY'] }])
+      const destination = (m.DestinationConfig as { OnFailure: { Destination: { 'Fn::GetAtt': [string] } } })
+        .OnFailure.Destination['Fn::GetAtt'][0]
+      expect(destination).toMatch(/^ChangeEventFailures/)
+    }
+    // The publisher reads the three state streams with the stream actions alone, nothing of the events table's.
+    const stream = fns.eventPublisher.statements.filter((st) =>
+      list(st.Action).some((a) => STREAM_ACTIONS.includes(a)),
+    )
+    expect([...new Set(stream.flatMap((st) => list(st.Action)))].sort()).toEqual(STREAM_ACTIONS)
+    const resources = JSON.stringify(stream.map((st) => st.Resource))
+    for (const k of ['clients', 'channels', 'cancellations'] as TableKey[])
+      expect(resources).toContain(tableIds[k])
+    expect(resources).not.toContain(tableIds.events)
+    // The on-failure queue: its URL an output, and the API may read its depth (GET /status).
+    const outputs = s.stateless.toJSON().Outputs as Record<string, { Value: unknown }>
+    expect(JSON.stringify(outputs.ChangeEventFailuresQueueUrl?.Value)).toMatch(/ChangeEventFailures/)
+    const apiVars = (fns.api.props.Environment as { Variables: Record<string, unknown> }).Variables
+    expect(JSON.stringify(apiVars.CHANGE_FAILURES_QUEUE_URL)).toMatch(/ChangeEventFailures/)
+    const apiSqs = fns.api.statements.filter((st) => list(st.Action).some((a) => a.startsWith('sqs:')))
+    expect(apiSqs.flatMap((st) => list(st.Action))).toEqual(['sqs:GetQueueAttributes'])
+    expect(JSON.stringify(apiSqs.map((st) => st.Resource))).toMatch(/ChangeEventFailures/)
+  })
+
   it('lets only the applier read the events stream, with the stream actions alone, and on that stream only', () => {
-    for (const name of FNS) {
+    for (const name of FNS.filter((n) => n !== 'eventPublisher')) {
       const stream = fns[name].statements.filter((st) =>
         list(st.Action).some((a) => STREAM_ACTIONS.includes(a)),
       )
@@ -265,11 +322,11 @@ describe('stateless stack', () => {
         ops: { actions: ['UpdateItem'] },
       },
       secrets: [],
-      publishesEvents: true,
+      publishesEvents: false,
     })
     const actions = fns.webhookApplier.statements.flatMap((st) => list(st.Action))
     const services = [...new Set(actions.map((a) => a.split(':')[0]))].sort()
-    expect(services).toEqual(['dynamodb', 'events', 'logs', 'sqs', 'xray'])
+    expect(services).toEqual(['dynamodb', 'logs', 'sqs', 'xray'])
     const sqsActions = fns.webhookApplier.statements.filter((st) =>
       list(st.Action).some((a) => a.startsWith('sqs:')),
     )
@@ -315,6 +372,7 @@ describe('stateless stack', () => {
     const expected: Record<FunctionKey, SecretName[]> = {
       webhook: ['platformSecret', 'webhookToken'],
       webhookApplier: [],
+      eventPublisher: [],
       api: ['partnerApi'],
       poller: ['partnerApi'],
       onboarding: ['partnerApi', 'linkSigningKey'],
@@ -367,7 +425,7 @@ describe('stateless stack', () => {
       expect(groups[ref]?.Properties.RetentionInDays).toBe(90)
     }
     // Five functions and the API access log, all with retention.
-    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual([90, 90, 90, 90, 90, 90])
+    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual(Array(7).fill(90))
   })
 
   it('reserves one concurrent poller and sends its failed async invocations to a queue', () => {
@@ -500,10 +558,12 @@ describe('stateless stack', () => {
       EventPattern: { source: ['partnerops'] },
       RetentionDays: 30,
     })
+    // Only the publisher may put events: services never publish beside their writes.
     for (const name of FNS) {
-      expect(FUNCTIONS[name].access.publishesEvents, name).toBe(true)
+      expect(FUNCTIONS[name].access.publishesEvents, name).toBe(name === 'eventPublisher')
       const put = fns[name].statements.find((st) => list(st.Action).includes('events:PutEvents'))
-      expect(JSON.stringify(put?.Resource)).toMatch(/ChangeEvents/)
+      if (name === 'eventPublisher') expect(JSON.stringify(put?.Resource)).toMatch(/ChangeEvents/)
+      else expect(put, name).toBeUndefined()
     }
   })
 
@@ -525,15 +585,24 @@ describe('stateless stack', () => {
           JSON.stringify(a.Dimensions) ===
           JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fns[name].id } }]),
       )
-    expect(find('Errors')).toHaveLength(5)
-    expect(find('Throttles')).toHaveLength(5)
+    expect(find('Errors')).toHaveLength(6)
+    expect(find('Throttles')).toHaveLength(6)
     for (const name of FNS) {
       expect(onFunction('Errors', name), name).toHaveLength(1)
       expect(onFunction('Throttles', name), name).toHaveLength(1)
     }
     const depth = find('ApproximateNumberOfMessagesVisible')
-    expect(depth).toHaveLength(3)
+    expect(depth).toHaveLength(4)
     expect(JSON.stringify(depth)).toMatch(/WebhookApplierFailures/)
+    expect(JSON.stringify(depth)).toMatch(/ChangeEventFailures/)
+    const publisherLag = onFunction('IteratorAge', 'eventPublisher')
+    expect(publisherLag).toHaveLength(1)
+    expect(publisherLag[0]).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: ALARM_DEFAULTS.publisherIteratorAgeMinutes * 60_000,
+    })
     const lag = onFunction('IteratorAge', 'webhookApplier')
     expect(lag).toHaveLength(1)
     expect(lag[0]).toMatchObject({
@@ -542,7 +611,7 @@ describe('stateless stack', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: ALARM_DEFAULTS.applierIteratorAgeMinutes * 60_000,
     })
-    expect(find('IteratorAge')).toHaveLength(1)
+    expect(find('IteratorAge')).toHaveLength(2)
     expect(find('5XXError')).toHaveLength(1)
     expect(find('WebhookUnauthorized', { Namespace: 'PartnerOps', Threshold: 20 })).toHaveLength(1)
     expect(JSON.stringify(find('WebhookUnauthorized')[0]?.Dimensions)).toBe(
@@ -599,6 +668,11 @@ describe('stateless stack', () => {
       'Webhook outcomes',
       'Webhook applier',
       'IteratorAge',
+      'Change events: publisher lag',
+      'Change events: on-failure queue',
+      'ChangeEventsPublished',
+      'ChangeEventDelay',
+      'ApproximateNumberOfMessagesVisible',
     ]) {
       expect(body, text).toContain(text)
     }

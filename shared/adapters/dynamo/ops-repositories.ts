@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
 import type { IdempotencyRecord, RunSummary } from '../../domain/types'
-import type { IdempotencyRepository, OpsRepository, QuarantineRecord } from '../../ports'
+import type { ChangeFeedMark, IdempotencyRepository, OpsRepository, QuarantineRecord } from '../../ports'
 import { type Db, type Item, queryAll, queryPage, strip } from './db'
 import { KEYS } from './tables'
 
@@ -12,6 +12,7 @@ export const opsKeys = {
   idempotency: (scope: string, key: string): Item => ({ [O.pk]: `idem#${scope}`, [O.sk]: `key#${key}` }),
   lease: (name: string): Item => ({ [O.pk]: `lease#${name}`, [O.sk]: 'lease' }),
   runs: (): Item => ({ [O.pk]: 'runs', [O.sk]: 'summary' }),
+  changeFeed: (): Item => ({ [O.pk]: 'publisher', [O.sk]: 'changes' }),
   counters: (name: string, shard: number): Item => ({ [O.pk]: `counters#${name}`, [O.sk]: `shard#${shard}` }),
   budget: (key: string, windowStart: number): Item => ({
     [O.pk]: `budget#${key}`,
@@ -311,5 +312,32 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
           }),
         ),
       ),
+    markChangesPublished: async (mark) => {
+      // Unconditional: shards publish in parallel, and the last batch to finish tells the lag.
+      await db.call('ops.markChangesPublished', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: opsKeys.changeFeed(),
+            UpdateExpression: 'SET #c = :c, #p = :p ADD #n :n',
+            ExpressionAttributeNames: { '#c': 'changeAt', '#p': 'publishedAt', '#n': 'published' },
+            ExpressionAttributeValues: { ':c': mark.changeAt, ':p': mark.publishedAt, ':n': mark.events },
+          }),
+        ),
+      )
+    },
+    getChangesPublished: async () => {
+      const out = await db.call('ops.getChangesPublished', () =>
+        db.doc.send(new GetCommand({ TableName: table, Key: opsKeys.changeFeed() })),
+      )
+      const item = out.Item
+      if (!item) return null
+      const mark: ChangeFeedMark = {
+        changeAt: String(item.changeAt),
+        publishedAt: String(item.publishedAt),
+        published: typeof item.published === 'number' ? item.published : 0,
+      }
+      return mark
+    },
   }
 }

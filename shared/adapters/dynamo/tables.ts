@@ -48,6 +48,11 @@ export interface TableSpec {
   sortKey?: KeyAttribute
   indexes: IndexSpec[]
   ttlAttribute?: string
+  /**
+   * The table's DynamoDB stream: KEYS_ONLY for the webhook applier (it re-reads each new event),
+   * NEW_AND_OLD_IMAGES for the state tables whose writes the change-event publisher turns into events.
+   */
+  stream?: 'KEYS_ONLY' | 'NEW_AND_OLD_IMAGES'
   /** What the table is for (documentation, and the CDK description). */
   purpose: string
 }
@@ -80,6 +85,7 @@ export const TABLES: readonly TableSpec[] = [
     indexes: [
       { indexName: 'byStatus', partitionKey: S('statusKey'), sortKey: S('clientId'), projection: 'ALL' },
     ],
+    stream: 'NEW_AND_OLD_IMAGES',
     purpose: 'Clients mirrored from the Partner API',
   },
   {
@@ -92,6 +98,7 @@ export const TABLES: readonly TableSpec[] = [
       // phoneKey mirrors phoneNumber only when present (sparse).
       { indexName: 'byPhone', partitionKey: S('phoneKey'), sortKey: S('channelId'), projection: 'ALL' },
     ],
+    stream: 'NEW_AND_OLD_IMAGES',
     purpose: 'Channels mirrored from the Partner API, with their derived lifecycle',
   },
   {
@@ -103,6 +110,7 @@ export const TABLES: readonly TableSpec[] = [
       { indexName: 'pending', partitionKey: S('pendingShard'), sortKey: S('receivedAt'), projection: 'ALL' },
     ],
     ttlAttribute: 'expiresAt',
+    stream: 'KEYS_ONLY',
     purpose: 'Received webhook events, stored before they are applied',
   },
   {
@@ -110,6 +118,7 @@ export const TABLES: readonly TableSpec[] = [
     configKey: 'TABLE_CANCELLATIONS',
     partitionKey: S('channelId'),
     indexes: [],
+    stream: 'NEW_AND_OLD_IMAGES',
     purpose: 'One cancellation record per channel, with optimistic concurrency',
   },
   {

@@ -6,15 +6,12 @@ import {
   UpstreamError,
   upstreamMessageOf,
 } from '../../domain/errors'
-import type { CancellationRecord, ChangeEvent, Channel } from '../../domain/types'
+import type { CancellationRecord, Channel } from '../../domain/types'
 import { type AttemptAudit, lookupFailure } from '../idempotency/attempts'
 import { applyChannel } from '../state/apply-upstream'
 
 /** What the cancellation use cases need. */
-export type CancellationDeps = Pick<
-  AppDeps,
-  'config' | 'store' | 'partnerApi' | 'events' | 'clock' | 'logger'
->
+export type CancellationDeps = Pick<AppDeps, 'config' | 'store' | 'partnerApi' | 'clock' | 'logger'>
 
 /** A cancellation request or revoke as the edge checked it (ids, key and body are valid). */
 export interface CancellationInput {
@@ -64,25 +61,6 @@ export async function resolveOwnedChannel(
   }
   if (channel.clientId !== clientId) throw channelNotFound()
   return channel
-}
-
-/** The `Cancellation State Changed` event of one record transition. */
-export function stateChanged(
-  record: CancellationRecord,
-  from: CancellationRecord['state'] | null,
-  at: string,
-): ChangeEvent {
-  return {
-    detailType: 'Cancellation State Changed',
-    detail: {
-      clientId: record.clientId,
-      channelId: record.channelId,
-      from,
-      to: record.state,
-      source: 'api',
-      at,
-    },
-  }
 }
 
 /**

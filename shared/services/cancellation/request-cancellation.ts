@@ -12,7 +12,7 @@ import type { CancellationOutcome } from '../../domain/outcomes'
 import type { CancellationRecord, Channel } from '../../domain/types'
 import type { UpstreamChannel } from '../../domain/upstream'
 import { appendAudit, lockDurationMs, lookupFailure } from '../idempotency/attempts'
-import { applyChannel, publishQuietly } from '../state/apply-upstream'
+import { applyChannel } from '../state/apply-upstream'
 import {
   type CancellationDeps,
   type CancellationInput,
@@ -20,7 +20,6 @@ import {
   classifyUpstreamFailure,
   inFlight,
   resolveOwnedChannel,
-  stateChanged,
   upstreamFailureError,
 } from './cancellation-common'
 
@@ -93,20 +92,16 @@ export async function requestCancellation(
   try {
     up = await deps.partnerApi.requestCancellation(input.clientId, input.channelId)
   } catch (err) {
-    return settleFailure(deps, input, locked, record?.state ?? null, err)
+    return settleFailure(deps, input, locked, err)
   }
   input.attempt.upstreamStatus = 200
   const done = requestAccepted(locked, up.terminated_at ?? null, deps.clock.now().toISOString())
   // The channel first, the record (which releases the lock) second: whoever sees the lock gone also
   // sees the channel pending deletion, so no second call can start in between.
-  const applied = await applyChannel(deps, up, { source: 'api', kind: 'snapshot', publish: false })
+  await applyChannel(deps, up, { source: 'api', kind: 'snapshot' })
   const written = await deps.store.cancellations.put(done, locked.version)
   // Otherwise applyChannel (or a webhook) confirmed the record already; what is stored is the truth.
   const final = written ? done : await noteUpstreamStatus(deps, input.channelId, input.key)
-  await publishQuietly(deps, [
-    ...applied.changes,
-    ...(written ? [stateChanged(final, record?.state ?? null, final.updatedAt)] : []),
-  ])
   return { kind: 'accepted', record: final }
 }
 
@@ -145,7 +140,6 @@ async function settleResolved(
   if (!(await deps.store.cancellations.put(next, record.version))) {
     return (await deps.store.cancellations.get(record.channelId)) ?? record
   }
-  await publishQuietly(deps, [stateChanged(next, 'unknown', at)])
   return next
 }
 
@@ -158,7 +152,6 @@ async function settleFailure(
   deps: CancellationDeps,
   input: CancellationInput,
   locked: CancellationRecord,
-  previous: CancellationRecord['state'] | null,
   err: unknown,
 ): Promise<CancellationOutcome> {
   const failure = classifyUpstreamFailure(err)
@@ -170,9 +163,7 @@ async function settleFailure(
     { status: failure.upstreamStatus, message: failure.kind === 'refused' ? failure.upstreamMessage : null },
     at,
   )
-  if (await deps.store.cancellations.put(next, locked.version)) {
-    await publishQuietly(deps, [stateChanged(next, previous, at)])
-  } else {
+  if (!(await deps.store.cancellations.put(next, locked.version))) {
     const stored = await deps.store.cancellations.get(locked.channelId)
     if (stored && (stored.state === 'confirmed' || stored.state === 'requested')) {
       return { kind: 'confirmed_meanwhile', record: stored }

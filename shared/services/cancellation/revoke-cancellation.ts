@@ -13,14 +13,13 @@ import type { CancellationOutcome } from '../../domain/outcomes'
 import type { CancellationRecord } from '../../domain/types'
 import type { UpstreamChannel } from '../../domain/upstream'
 import { appendAudit, lockDurationMs, lookupFailure } from '../idempotency/attempts'
-import { applyChannel, publishQuietly } from '../state/apply-upstream'
+import { applyChannel } from '../state/apply-upstream'
 import {
   type CancellationDeps,
   type CancellationInput,
   channelNotFound,
   classifyUpstreamFailure,
   inFlight,
-  stateChanged,
   upstreamFailureError,
 } from './cancellation-common'
 
@@ -76,7 +75,11 @@ export async function revokeCancellation(
     owner: randomUUID(),
     until: new Date(now.getTime() + lockDurationMs(deps.config)).toISOString(),
   }
-  const mine = record ? lockForRevoke(record, at, lock) : externalRecord(channel, at, lock)
+  // source: this record's later transitions are the API's, whoever (poll, webhook) moved it before.
+  const mine: CancellationRecord = {
+    ...(record ? lockForRevoke(record, at, lock) : externalRecord(channel, at, lock)),
+    source: 'api',
+  }
   if (!(await deps.store.cancellations.put(mine, record?.version ?? null))) throw inFlight()
   await appendAudit(deps, input.attempt, 'upstream_call_started', null)
 
@@ -103,8 +106,7 @@ export async function revokeCancellation(
     }
   }
   // The channel first, then the record that releases the lock (as for a request).
-  const applied = await applyChannel(deps, after, { source: 'api', kind: 'snapshot', publish: false })
-  await publishQuietly(deps, applied.changes)
+  await applyChannel(deps, after, { source: 'api', kind: 'snapshot' })
   if (after.terminated_at) {
     await settle(
       deps,
@@ -149,10 +151,9 @@ async function markRevoked(
   upstreamStatus: number | null,
 ): Promise<CancellationRecord | null> {
   const at = deps.clock.now().toISOString()
-  const next = revoked(record, upstreamStatus, at)
+  // The record may have been confirmed by a poll or webhook: this transition is the API's.
+  const next: CancellationRecord = { ...revoked(record, upstreamStatus, at), source: 'api' }
   if (!(await deps.store.cancellations.put(next, record.version))) return null
-  // The locked copy carries the state before the lock; that is the transition's origin.
-  await publishQuietly(deps, [stateChanged(next, record.state, at)])
   return next
 }
 

@@ -7,10 +7,7 @@ import { type AttemptAudit, lookupFailure } from '../idempotency/attempts'
 import { applyClient } from '../state/apply-upstream'
 
 /** What changing client settings needs. */
-export type ClientSettingsDeps = Pick<
-  AppDeps,
-  'config' | 'store' | 'partnerApi' | 'events' | 'clock' | 'logger'
->
+export type ClientSettingsDeps = Pick<AppDeps, 'config' | 'store' | 'partnerApi' | 'clock' | 'logger'>
 
 /** The settings a PATCH asks for (at least one). */
 export interface ClientSettingsChange {

@@ -4,14 +4,14 @@ import type { AppDeps } from '../../deps'
 import { PartnerOpsError, UpstreamError } from '../../domain/errors'
 import { verifyOnboardingRef } from '../../domain/onboarding-ref'
 import type { CallbackOutcome, CallbackRejection, PayloadOutcome } from '../../domain/outcomes'
-import type { AuditEntry, ChangeEvent } from '../../domain/types'
+import type { AuditEntry } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
-import { applyChannel, applyClient, publishQuietly } from '../state/apply-upstream'
+import { applyChannel, applyClient } from '../state/apply-upstream'
 
 /** What the callback needs. */
 export type OnboardingCallbackDeps = Pick<
   AppDeps,
-  'config' | 'store' | 'partnerApi' | 'secrets' | 'events' | 'clock' | 'logger'
+  'config' | 'store' | 'partnerApi' | 'secrets' | 'clock' | 'logger'
 >
 
 /** The callback request as the handler got it from the event. */
@@ -125,30 +125,20 @@ async function run(
   audit.details['payload'] = payload
   const payloadNow = stored.partner_payload ?? null
 
-  const changes: ChangeEvent[] = []
-  const clientApplied = await applyClient(deps, stored, {
-    source: 'api',
-    kind: 'snapshot',
-    publish: false,
-    stored: storedClient,
-  })
-  changes.push(...clientApplied.changes)
+  await applyClient(deps, stored, { source: 'api', kind: 'snapshot', stored: storedClient })
   const storedById = new Map(storedChannels.map((c) => [c.channelId, c]))
   const limit = pLimit(STORE_CONCURRENCY)
-  const applied = await Promise.all(
+  await Promise.all(
     channels.map((ch) =>
       limit(() =>
         applyChannel(deps, withClientPayload(ch, payloadNow), {
           source: 'api',
           kind: 'snapshot',
-          publish: false,
           stored: storedById.get(ch.id) ?? null,
         }),
       ),
     ),
   )
-  for (const a of applied) changes.push(...a.changes)
-  await publishQuietly(deps, changes)
   await audit.revoked(params.revokedChannelIds, new Set(channels.map((c) => c.id)))
 
   const target = redirectTarget(ref.redirectUrl ?? deps.config.ONBOARDING_DEFAULT_REDIRECT_URL)

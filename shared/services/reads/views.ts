@@ -26,6 +26,6 @@ export function toChannelView(channel: Channel): ChannelView {
 
 /** Serves a cancellation record. */
 export function toCancellationView(record: CancellationRecord): CancellationView {
-  const { inFlight: _i, version: _v, unknownCall: _u, ...view } = record
+  const { inFlight: _i, version: _v, unknownCall: _u, source: _s, ...view } = record
   return view
 }

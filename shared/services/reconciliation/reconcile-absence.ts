@@ -1,6 +1,6 @@
 import pLimit from 'p-limit'
 import { rehash } from '../../domain/mapping'
-import type { ChangeEvent, Client } from '../../domain/types'
+import type { Client } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
 import type { Digest } from '../../ports'
 
@@ -33,8 +33,8 @@ export interface ChannelAbsenceDeps {
     absentRuns: number,
     missingSince: string | null,
   ): Promise<'written' | 'stale'>
-  /** Applies an item found by a lookup the way the walk would have; returns its change events. */
-  applyFound(up: UpstreamChannel): Promise<ChangeEvent[]>
+  /** Applies an item found by a lookup the way the walk would have. */
+  applyFound(up: UpstreamChannel): Promise<void>
 }
 
 /**
@@ -46,7 +46,6 @@ export async function markAbsentChannels(
   absent: Digest[],
   ctx: AbsenceContext,
   deps: ChannelAbsenceDeps,
-  onEvents: (events: ChangeEvent[]) => void,
 ): Promise<AbsenceOutcome> {
   const out: AbsenceOutcome = { missing: 0, recovered: 0, lookups: 0, writes: 0 }
   const at = ctx.now.toISOString()
@@ -72,7 +71,7 @@ export async function markAbsentChannels(
           const found = await deps.findChannel(d.id)
           if (found === null) return mark(d, runs, true)
           out.recovered += 1
-          onEvents(await deps.applyFound(found))
+          await deps.applyFound(found)
         }),
       ),
   )
@@ -84,7 +83,7 @@ export interface ClientAbsenceDeps {
   findClient(clientId: string): Promise<UpstreamClient | null>
   get(clientId: string): Promise<Client | null>
   putIfVersion(client: Client, expectedOrderKey: string | null): Promise<'written' | 'stale'>
-  applyFound(up: UpstreamClient): Promise<ChangeEvent[]>
+  applyFound(up: UpstreamClient): Promise<void>
 }
 
 /**
@@ -96,7 +95,6 @@ export async function markAbsentClients(
   absent: Digest[],
   ctx: AbsenceContext,
   deps: ClientAbsenceDeps,
-  onEvents: (events: ChangeEvent[]) => void,
 ): Promise<AbsenceOutcome> {
   const out: AbsenceOutcome = { missing: 0, recovered: 0, lookups: 0, writes: 0 }
   const at = ctx.now.toISOString()
@@ -113,7 +111,7 @@ export async function markAbsentClients(
           const found = await deps.findClient(d.id)
           if (found !== null) {
             out.recovered += 1
-            onEvents(await deps.applyFound(found))
+            await deps.applyFound(found)
             return
           }
           const stored = await deps.get(d.id)

@@ -3,7 +3,7 @@ import pLimit from 'p-limit'
 import type { AppDeps } from '../../deps'
 import { PartnerOpsError, UpstreamError } from '../../domain/errors'
 import { channelFromUpstream, clientFromUpstream } from '../../domain/mapping'
-import type { ChangeEvent, RunSummary, RunWarning } from '../../domain/types'
+import type { RunSummary, RunWarning } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
 import type { Digest, PartnerApiStats, QuarantinedItem, WalkTotals } from '../../ports'
 import { applyChannel, applyClient } from '../state/apply-upstream'
@@ -20,11 +20,9 @@ export const CLIENT_SORT = ['created_at', 'id']
 const APPLY_CONCURRENCY = 32
 /** Lookups by id per run for items a complete walk did not see (clients and channels together). */
 const ABSENCE_LOOKUPS_PER_RUN = 25
-/** Change events are published in batches of at most this many. */
-const EVENT_BATCH = 100
 
 /** What a reconciliation run needs. */
-export type ReconcileDeps = Pick<AppDeps, 'config' | 'store' | 'partnerApi' | 'events' | 'clock' | 'logger'>
+export type ReconcileDeps = Pick<AppDeps, 'config' | 'store' | 'partnerApi' | 'clock' | 'logger'>
 
 /** Options of one run. */
 export interface ReconcileOptions {
@@ -94,8 +92,9 @@ async function digestMap(pages: AsyncIterable<Digest[]>): Promise<Map<string, Di
  * One scheduled reconciliation run (issue 4): takes the poll lease (or returns a 'skipped' summary
  * when another run holds it), sweeps webhook events stored but not applied, walks every client and
  * channel of the Partner API, writes only items whose content changed (guarded by order key, so a
- * newer webhook write is never overwritten), marks items missing after complete runs only, publishes
- * change events in batches and saves a run summary. A failed run saves its summary, then throws.
+ * newer webhook write is never overwritten), marks items missing after complete runs only and saves
+ * a run summary (change events come from the writes themselves, through the publisher). A failed run
+ * saves its summary, then throws.
  * Issue 11: list items that fail validation are quarantined (kept for an operator, the rest of the
  * page applied); a page without its items array fails the run (`items_key_missing`); a walk that does
  * not add up to upstream's total warns (`total_mismatch`); and when too many stored items are absent
@@ -152,44 +151,24 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
   }
   const remainingMs = (): number => Math.max(1, deadline - clock.now().getTime())
 
-  const pending: ChangeEvent[] = []
-  const collect = (events: ChangeEvent[]): void => {
-    for (const e of events) {
-      pending.push(e)
-      if (e.detailType === 'Cancellation State Changed' && e.detail.to === 'confirmed') {
-        tally.confirmedCancellations += 1
-      }
-    }
-  }
-  const flush = async (): Promise<void> => {
-    while (pending.length > 0) await deps.events.publish(pending.splice(0, EVENT_BATCH))
-  }
   const limit = pLimit(APPLY_CONCURRENCY)
-  const apply = { source: 'poll', kind: 'snapshot', publish: false } as const
+  const apply = { source: 'poll', kind: 'snapshot' } as const
 
   // receivedAt: the page's fetch time, which orders undated items and caps future-dated ones.
-  const applyClientItem = async (
-    up: UpstreamClient,
-    stored?: null,
-    receivedAt?: Date,
-  ): Promise<ChangeEvent[]> => {
+  // Change events are not published here: the publisher derives them from the writes themselves.
+  const applyClientItem = async (up: UpstreamClient, stored?: null, receivedAt?: Date): Promise<void> => {
     const opts = { ...apply, ...(receivedAt ? { receivedAt } : {}) }
     const r = await applyClient(deps, up, stored === null ? { ...opts, stored: null } : opts)
     if (r.outcome === 'written') tally.changed.clients += 1
     else if (r.outcome === 'stale') tally.stale += 1
-    return r.changes
   }
-  const applyChannelItem = async (
-    up: UpstreamChannel,
-    stored?: null,
-    receivedAt?: Date,
-  ): Promise<ChangeEvent[]> => {
+  const applyChannelItem = async (up: UpstreamChannel, stored?: null, receivedAt?: Date): Promise<void> => {
     const opts = { ...apply, ...(receivedAt ? { receivedAt } : {}) }
     const r = await applyChannel(deps, up, stored === null ? { ...opts, stored: null } : opts)
+    if (r.cancellation === 'confirmed') tally.confirmedCancellations += 1
     if (r.outcome === 'written') tally.changed.channels += 1
     else if (r.outcome === 'stale') tally.stale += 1
     else if (r.record.absentRuns > 0) await resetAbsence(r.record.channelId, r.record.orderKey)
-    return r.changes
   }
   const resetAbsence = async (channelId: string, orderKey: string): Promise<void> => {
     if ((await store.channels.markAbsence(channelId, orderKey, 0, null)) === 'written') {
@@ -242,7 +221,7 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
       tally.pages += 1
       tally.seen.clients += page.length
       const now = clock.now()
-      const work: Promise<ChangeEvent[]>[] = []
+      const work: Promise<void>[] = []
       for (const up of page) {
         const d = clientDigests.get(up.id)
         clientDigests.delete(up.id)
@@ -256,8 +235,7 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
         }
         work.push(limit(() => applyClientItem(up, d ? undefined : null, now)))
       }
-      for (const events of await Promise.all(work)) collect(events)
-      await flush()
+      await Promise.all(work)
       checkBudget()
     }
 
@@ -275,21 +253,20 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
       tally.seen.channels += page.length
       // Lifecycle depends on time (terminated_at passing), so candidates are derived at page time.
       const now = clock.now()
-      const work: Promise<ChangeEvent[] | undefined>[] = []
+      const work: Promise<void>[] = []
       for (const up of page) {
         const d = channelDigests.get(up.id)
         channelDigests.delete(up.id)
         if (d) {
           const candidate = channelFromUpstream(up, { now, source: 'poll', kind: 'snapshot', previous: null })
           if (candidate.contentHash === d.contentHash && candidate.orderKey <= d.orderKey) {
-            if (d.absentRuns > 0) work.push(limit(() => resetAbsence(d.id, d.orderKey).then(() => undefined)))
+            if (d.absentRuns > 0) work.push(limit(() => resetAbsence(d.id, d.orderKey)))
             continue
           }
         }
         work.push(limit(() => applyChannelItem(up, d ? undefined : null, now)))
       }
-      for (const events of await Promise.all(work)) if (events) collect(events)
-      await flush()
+      await Promise.all(work)
       checkBudget()
     }
     complete = true
@@ -325,7 +302,6 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
         markAbsence: (id, key, runs, since) => store.channels.markAbsence(id, key, runs, since),
         applyFound: (up) => applyChannelItem(up),
       },
-      collect,
     )
     const clientAbsence = await markAbsentClients(
       halted || unnamedQuarantined.client > 0 ? [] : absentClients,
@@ -336,7 +312,6 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
         putIfVersion: (client, key) => store.clients.putIfVersion(client, key),
         applyFound: (up) => applyClientItem(up),
       },
-      collect,
     )
     tally.missing = { clients: clientAbsence.missing, channels: channelAbsence.missing }
     tally.lookups = channelAbsence.lookups + clientAbsence.lookups
@@ -344,7 +319,6 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     tally.bookkeepingWrites += channelAbsence.writes + clientAbsence.writes
     tally.seen.channels += channelAbsence.recovered
     tally.seen.clients += clientAbsence.recovered
-    await flush()
   } catch (err: unknown) {
     failure = err
     if (err instanceof UpstreamError && err.code === 'items_key_missing') warnings.add('items_key_missing')

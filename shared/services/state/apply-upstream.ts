@@ -1,15 +1,13 @@
-import type { AppDeps } from '../../deps'
 import { confirmed, revoked } from '../../domain/cancellation'
 import { channelFromUpstream, clientFromUpstream, rehash } from '../../domain/mapping'
 import { isNewer } from '../../domain/ordering'
-import type { CancellationRecord, ChangeEvent, Channel, Client, Source } from '../../domain/types'
+import type { CancellationRecord, CancellationState, Channel, Client, Source } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
-import type { Clock, EventSink, GuardedWrite, StateStore } from '../../ports'
+import type { Clock, GuardedWrite, StateStore } from '../../ports'
 
 /** What applying upstream state needs. */
 export interface ApplyDeps {
   store: StateStore
-  events: EventSink
   clock: Clock
 }
 
@@ -29,8 +27,6 @@ export interface ApplyOptions<T> {
   stored?: T | null
   /** A domain change on top of the mapped record (e.g. a flag set by an event). */
   mutate?: (record: T) => T
-  /** Publish change events here (default true); callers batching events pass false and publish `changes`. */
-  publish?: boolean
 }
 
 /**
@@ -41,14 +37,16 @@ export interface ApplyOptions<T> {
 export interface ApplyResult<T> {
   outcome: 'written' | 'unchanged' | 'stale'
   record: T
-  changes: ChangeEvent[]
+  /** The state this write moved the channel's cancellation record to (confirmed, revoked), if it did. */
+  cancellation: CancellationState | null
 }
 
 /**
  * Applies one upstream channel (webhook data, poll item, callback read) to stored state: derives the
  * lifecycle, writes only when the content changed and the fact is not older than what is stored
  * (conditional write, so a concurrent newer write always wins), confirms or revokes the channel's
- * cancellation record, and emits change events (docs/change-events.md) only on a real change.
+ * cancellation record. Change events are not published here: the publisher derives them from the
+ * write itself (the tables' streams, shared/services/events/publish-changes.ts).
  */
 export async function applyChannel(
   deps: ApplyDeps,
@@ -68,43 +66,12 @@ export async function applyChannel(
     return opts.mutate ? rehash(opts.mutate(next)) : next
   }
   const w = await guardedWrite(deps.store.channels, up.id, opts.stored, build)
-  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, changes: [] }
-  const { stored, record: next } = w
-  const at = now.toISOString()
-  const changes: ChangeEvent[] = []
-  if (!stored) {
-    changes.push({
-      detailType: 'Channel Discovered',
-      detail: {
-        clientId: next.clientId,
-        channelId: next.channelId,
-        from: null,
-        to: next.lifecycle,
-        source: opts.source,
-        at,
-      },
-    })
-  } else if (stored.lifecycle !== next.lifecycle) {
-    changes.push({
-      detailType: 'Channel Lifecycle Changed',
-      detail: {
-        clientId: next.clientId,
-        channelId: next.channelId,
-        from: stored.lifecycle,
-        to: next.lifecycle,
-        source: opts.source,
-        at,
-      },
-    })
-  }
-  changes.push(...(await syncCancellation(deps, next, opts.kind, opts.source, at)))
-  if (opts.publish !== false && changes.length > 0) await deps.events.publish(changes)
-  return { outcome: 'written', record: next, changes }
+  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, cancellation: null }
+  const cancellation = await syncCancellation(deps, w.record, opts.kind, opts.source, now.toISOString())
+  return { outcome: 'written', record: w.record, cancellation }
 }
 
-/**
- * Applies one upstream client to stored state; `Client Discovered` the first time it is seen.
- */
+/** Applies one upstream client to stored state (the publisher makes `Client Discovered` of its first write). */
 export async function applyClient(
   deps: ApplyDeps,
   up: UpstreamClient,
@@ -123,24 +90,7 @@ export async function applyClient(
     return opts.mutate ? rehash(opts.mutate(next)) : next
   }
   const w = await guardedWrite(deps.store.clients, up.id, opts.stored, build)
-  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, changes: [] }
-  const { stored, record: next } = w
-  const changes: ChangeEvent[] = stored
-    ? []
-    : [
-        {
-          detailType: 'Client Discovered',
-          detail: {
-            clientId: next.clientId,
-            from: null,
-            to: next.status ?? 'unknown',
-            source: opts.source,
-            at: now.toISOString(),
-          },
-        },
-      ]
-  if (opts.publish !== false && changes.length > 0) await deps.events.publish(changes)
-  return { outcome: 'written', record: next, changes }
+  return { outcome: w.outcome, record: w.record, cancellation: null }
 }
 
 /** Attempts of a compare-and-set write before a record that keeps changing under us counts as stale. */
@@ -195,11 +145,11 @@ async function syncCancellation(
   kind: string,
   source: Source,
   at: string,
-): Promise<ChangeEvent[]> {
+): Promise<CancellationState | null> {
   // Nothing below can change without terminated_at or a revoke: skip the read (one per poll write).
-  if (!channel.terminatedAt && kind !== 'cancellation_revoke') return []
+  if (!channel.terminatedAt && kind !== 'cancellation_revoke') return null
   const record = await deps.store.cancellations.get(channel.channelId)
-  if (!record) return []
+  if (!record) return null
   let next: CancellationRecord | null = null
   if (channel.terminatedAt && CONFIRMABLE.has(record.state)) {
     next = confirmed(record, channel.terminatedAt, at)
@@ -211,36 +161,11 @@ async function syncCancellation(
   ) {
     next = { ...revoked(record, null, at), terminatesAt: record.terminatesAt }
   }
-  if (!next) return []
-  const written = await deps.store.cancellations.put(next, record.version)
-  if (!written) return []
-  return [
-    {
-      detailType: 'Cancellation State Changed',
-      detail: {
-        clientId: channel.clientId,
-        channelId: channel.channelId,
-        from: record.state,
-        to: next.state,
-        source,
-        at,
-      },
-    },
-  ]
-}
-
-/**
- * Publishes change events after the state they describe is committed; a failure is logged, never
- * turned into an error (see the README's known limitations).
- */
-export async function publishQuietly(
-  deps: Pick<AppDeps, 'events' | 'logger'>,
-  events: ChangeEvent[],
-): Promise<void> {
-  if (events.length === 0) return
-  try {
-    await deps.events.publish(events)
-  } catch (err) {
-    deps.logger.error('change events not published', { error: err, count: events.length })
-  }
+  if (!next) return null
+  // `source` tells the change event who moved the record (the webhook or poll that saw it upstream).
+  const written = await deps.store.cancellations.put(
+    { ...next, source, updatedAt: at, inFlight: null, version: record.version + 1 },
+    record.version,
+  )
+  return written ? next.state : null
 }

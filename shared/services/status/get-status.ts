@@ -35,7 +35,22 @@ export interface StatusView {
   reconciliation: { last: RunSummary | null; lastSuccess: RunSummary | null; quarantine: QuarantineView }
   channels: { total: number; byLifecycle: Record<Lifecycle, number> }
   webhooks: Record<(typeof WEBHOOK_COUNTERS)[number], number> & { stuck: number; stuckCapped: boolean }
+  changeEvents: ChangeEventsStatus
   at: string
+}
+
+/** The change-event publisher as GET /status shows it. */
+export interface ChangeEventsStatus {
+  /** When the newest change of the last published batch was written (null before the first). */
+  lastChangeAt: string | null
+  /** When that batch was published. */
+  lastPublishedAt: string | null
+  /** Delay of that batch: publish time minus write time, in ms. */
+  lagMs: number | null
+  /** Events published since the first. */
+  published: number
+  /** Batches of changes waiting in the on-failure queue for a redrive (null: no queue configured or unreadable). */
+  failureQueueDepth: number | null
 }
 
 /** A summary saved before runs carried mode, quarantine count and warnings reads as a plain full run. */
@@ -47,19 +62,30 @@ function withDefaults(run: RunSummary | null): RunSummary | null {
 
 /**
  * Operational status: the last and last successful reconciliation runs (with their warnings), the
- * quarantined upstream items, stored channels by lifecycle, webhook counters, and the webhook events
- * stuck in `pending` for over five minutes.
+ * quarantined upstream items, stored channels by lifecycle, webhook counters, the webhook events
+ * stuck in `pending` for over five minutes, and the change-event publisher's last batch (lag) and
+ * on-failure queue depth.
  */
-export async function getStatus(deps: Pick<AppDeps, 'store' | 'clock'>): Promise<StatusView> {
+export async function getStatus(
+  deps: Pick<AppDeps, 'store' | 'clock' | 'failureQueue' | 'logger'>,
+): Promise<StatusView> {
   const now = deps.clock.now()
   const before = new Date(now.getTime() - STUCK_AFTER_MS).toISOString()
-  const [runs, byLifecycle, counters, pending, quarantined] = await Promise.all([
-    deps.store.ops.getRunSummaries(),
-    deps.store.channels.countByLifecycle(),
-    deps.store.ops.getCounters('webhooks'),
-    deps.store.events.countPending(before, STUCK_COUNT_CAP),
-    deps.store.ops.listQuarantined(now, QUARANTINE_COUNT_CAP),
-  ])
+  const [runs, byLifecycle, counters, pending, quarantined, published, failureQueueDepth] = await Promise.all(
+    [
+      deps.store.ops.getRunSummaries(),
+      deps.store.channels.countByLifecycle(),
+      deps.store.ops.getCounters('webhooks'),
+      deps.store.events.countPending(before, STUCK_COUNT_CAP),
+      deps.store.ops.listQuarantined(now, QUARANTINE_COUNT_CAP),
+      deps.store.ops.getChangesPublished(),
+      // The queue depth is one SQS call: when it fails, status still answers with the rest.
+      deps.failureQueue.depth().catch((error: unknown) => {
+        deps.logger.warn('change event failure queue depth unavailable', { error })
+        return null
+      }),
+    ],
+  )
   const webhooks = Object.fromEntries(WEBHOOK_COUNTERS.map((k) => [k, counters[k] ?? 0])) as Record<
     (typeof WEBHOOK_COUNTERS)[number],
     number
@@ -78,6 +104,15 @@ export async function getStatus(deps: Pick<AppDeps, 'store' | 'clock'>): Promise
     },
     channels: { total: Object.values(byLifecycle).reduce((a, b) => a + b, 0), byLifecycle },
     webhooks: { ...webhooks, stuck: pending, stuckCapped: pending >= STUCK_COUNT_CAP },
+    changeEvents: {
+      lastChangeAt: published?.changeAt ?? null,
+      lastPublishedAt: published?.publishedAt ?? null,
+      lagMs: published
+        ? Math.max(0, Date.parse(published.publishedAt) - Date.parse(published.changeAt))
+        : null,
+      published: published?.published ?? 0,
+      failureQueueDepth,
+    },
     at: now.toISOString(),
   }
 }

@@ -33,8 +33,7 @@ export const OUTCOME_COUNTER: Record<WebhookOutcome, string> = {
 export type ApplyVia = 'stream' | 'redelivery' | 'sweep'
 
 /** What completing a stored event needs; metrics are optional (the reconciliation run has none). */
-export type ApplyPendingDeps = Pick<AppDeps, 'store' | 'events' | 'clock' | 'logger'> &
-  Partial<Pick<AppDeps, 'metrics'>>
+export type ApplyPendingDeps = Pick<AppDeps, 'store' | 'clock' | 'logger'> & Partial<Pick<AppDeps, 'metrics'>>
 
 /** What happened to one event key handed to applyPendingEvents. */
 export type PendingKeyOutcome =

@@ -2,7 +2,7 @@ import type { z } from 'zod'
 import { ConflictError } from '../../domain/errors'
 import { rehash } from '../../domain/mapping'
 import { factOrderKey, orderingTime } from '../../domain/ordering'
-import type { ChangeEvent, Channel, WebhookEventRecord, WebhookEventStatus } from '../../domain/types'
+import type { Channel, WebhookEventRecord, WebhookEventStatus } from '../../domain/types'
 import {
   type ChannelNotice,
   channelNoticeSchema,
@@ -50,7 +50,6 @@ export interface WebhookApplyResult {
   status: WebhookOutcome
   reason: string | null
   unmatched: boolean
-  changes: ChangeEvent[]
 }
 
 /**
@@ -74,9 +73,8 @@ function zodReason(error: z.ZodError): string {
 const result = (
   status: WebhookOutcome,
   reason: string | null = null,
-  changes: ChangeEvent[] = [],
   unmatched = false,
-): WebhookApplyResult => ({ status, reason, unmatched, changes })
+): WebhookApplyResult => ({ status, reason, unmatched })
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -178,7 +176,7 @@ async function applyNotice(
   const at = when.from === 'timestamp' && envelope.timestamp ? envelope.timestamp : when.time
   let stored = await findNoticeChannel(deps, notice)
   for (let attempt = 0; attempt < NOTICE_ATTEMPTS; attempt++) {
-    if (!stored) return result('rejected', `${UNMATCHED_REASON}: no stored channel matches`, [], true)
+    if (!stored) return result('rejected', `${UNMATCHED_REASON}: no stored channel matches`, true)
     const effect = noticeEffect(stored, type, notice, key, at)
     if (!effect) {
       // The same notice again (equal key) is already reflected; an older one is stale.
@@ -230,7 +228,7 @@ export async function applyWebhookEvent(
       if (id.success) {
         stored = await deps.store.channels.get(id.data)
         if (!stored) {
-          return result('rejected', `${UNMATCHED_REASON}: names no client and is not stored yet`, [], true)
+          return result('rejected', `${UNMATCHED_REASON}: names no client and is not stored yet`, true)
         }
         data = { ...data, client_id: stored.clientId }
       }
@@ -244,14 +242,14 @@ export async function applyWebhookEvent(
       ...order,
       ...(stored !== undefined ? { stored } : {}),
     })
-    return result(applied.outcome === 'stale' ? 'stale' : 'applied', null, applied.changes)
+    return result(applied.outcome === 'stale' ? 'stale' : 'applied')
   }
   if (type === 'client_created') {
     const parsed = upstreamClientSchema.safeParse(clientOfWebhookData(envelope.data))
     if (!parsed.success) return result('rejected', zodReason(parsed.error))
     const up: UpstreamClient = parsed.data
     const applied = await applyClient(deps, up, { source: 'webhook', kind: type, ...order })
-    return result(applied.outcome === 'stale' ? 'stale' : 'applied', null, applied.changes)
+    return result(applied.outcome === 'stale' ? 'stale' : 'applied')
   }
   if (NOTICE_EVENTS.has(type)) return applyNotice(deps, envelope, opts.receivedAt)
   return result('unknown_type')

@@ -33,10 +33,7 @@ export interface IngestResult {
 }
 
 /** What ingestion needs. */
-export type IngestDeps = Pick<
-  AppDeps,
-  'config' | 'store' | 'secrets' | 'events' | 'clock' | 'logger' | 'metrics'
->
+export type IngestDeps = Pick<AppDeps, 'config' | 'store' | 'secrets' | 'clock' | 'logger' | 'metrics'>
 
 /** The dedupe key: the event's `id` when present, else the SHA-256 of the raw body. */
 export function dedupeKey(envelope: Pick<WebhookEnvelope, 'id'>, body: Uint8Array): string {

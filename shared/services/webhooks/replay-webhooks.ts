@@ -18,7 +18,7 @@ export interface ReplaySummary {
  * (storage) are counted and left as they were.
  */
 export async function replayWebhooks(
-  deps: Pick<AppDeps, 'store' | 'events' | 'clock' | 'logger'>,
+  deps: Pick<AppDeps, 'store' | 'clock' | 'logger'>,
   input: { since: string; limit?: number },
 ): Promise<ReplaySummary> {
   const since = normalizeTime(input.since)

@@ -17,7 +17,7 @@ export const DEFAULT_SWEEP_LIMIT = 200
  * outcome recorded now or meanwhile), `failed` = events left pending (retried next run).
  */
 export async function sweepPendingEvents(
-  deps: Pick<AppDeps, 'store' | 'events' | 'clock' | 'logger'> & Partial<Pick<AppDeps, 'metrics'>>,
+  deps: Pick<AppDeps, 'store' | 'clock' | 'logger'> & Partial<Pick<AppDeps, 'metrics'>>,
   opts: { olderThanMs?: number; limit?: number } = {},
 ): Promise<{ swept: number; applied: number; failed: number }> {
   const now = deps.clock.now()

@@ -577,6 +577,18 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       expect(await store.ops.getCounters('poll')).toEqual({ pk: 5, expiresAt: 1 })
     })
 
+    it("keeps the change-event publisher's last mark and sums what it published", async () => {
+      const store = await factory()
+      expect(await store.ops.getChangesPublished()).toBeNull()
+      await store.ops.markChangesPublished({ changeAt: 't1', publishedAt: 't2', events: 3 })
+      await store.ops.markChangesPublished({ changeAt: 't3', publishedAt: 't4', events: 2 })
+      expect(await store.ops.getChangesPublished()).toEqual({
+        changeAt: 't3',
+        publishedAt: 't4',
+        published: 5,
+      })
+    })
+
     it('consumes fixed-window budgets', async () => {
       const store = await factory()
       const hour = 3_600_000

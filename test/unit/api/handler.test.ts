@@ -151,8 +151,8 @@ describe('api handler: reads', () => {
     })
   })
 
-  it('serves the status: last runs, channels by lifecycle, webhook counts and stuck events', async () => {
-    const h = createApiHarness()
+  it('serves the status: last runs, channels by lifecycle, webhook counts, stuck events, change events', async () => {
+    const h = createApiHarness({ failureQueue: { depth: async () => 2 } })
     await h.addChannel()
     const run: RunSummary = {
       runId: 'r1',
@@ -195,6 +195,11 @@ describe('api handler: reads', () => {
       eventType: 'x',
       receivedAt: '2026-01-15T09:58:00.000Z',
     })
+    await h.store.ops.markChangesPublished({
+      changeAt: '2026-01-15T09:59:58.000Z',
+      publishedAt: '2026-01-15T09:59:59.250Z',
+      events: 3,
+    })
     const res = await h.call('GET', '/status')
     expect(res.statusCode).toBe(200)
     expect(bodyOf(res)).toEqual({
@@ -218,7 +223,27 @@ describe('api handler: reads', () => {
         stuck: 1,
         stuckCapped: false,
       },
+      changeEvents: {
+        lastChangeAt: '2026-01-15T09:59:58.000Z',
+        lastPublishedAt: '2026-01-15T09:59:59.250Z',
+        lagMs: 1250,
+        published: 3,
+        failureQueueDepth: 2,
+      },
       at: '2026-01-15T10:00:00.000Z',
+    })
+  })
+
+  it('serves the status without the failure queue depth when the queue cannot be read', async () => {
+    const h = createApiHarness({ failureQueue: { depth: () => Promise.reject(new Error('AccessDenied')) } })
+    const res = await h.call('GET', '/status')
+    expect(res.statusCode).toBe(200)
+    expect(bodyOf(res).changeEvents).toEqual({
+      lastChangeAt: null,
+      lastPublishedAt: null,
+      lagMs: null,
+      published: 0,
+      failureQueueDepth: null,
     })
   })
 })

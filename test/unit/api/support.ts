@@ -4,12 +4,14 @@ import type { ApiOptions } from '../../../functions/api/router'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
-import type { Channel, Client } from '../../../shared/domain/types'
+import type { ChangeEvent, Channel, Client } from '../../../shared/domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
 import { loadConfig } from '../../../shared/env'
 import { matchRoute } from '../../../shared/http/routes'
+import type { FailureQueue } from '../../../shared/ports'
 import { applyChannel, applyClient } from '../../../shared/services/state/apply-upstream'
 import { createAppDeps } from '../../../shared/wiring'
+import { changeFeed } from '../../fakes/change-feed'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import { FakePartnerApi } from '../../fakes/partner-api'
@@ -29,7 +31,7 @@ export interface ApiHarness {
   store: MemoryStore
   api: FakePartnerApi
   clock: FakeClock
-  sink: ReturnType<typeof createMemoryEventSink>
+  sink: { events: ChangeEvent[] }
   handler: ReturnType<typeof buildApiHandler>
   /** Calls a route through the real middy chain, as API Gateway would (principal set unless null). */
   call(
@@ -89,11 +91,14 @@ function callResult(res: APIGatewayProxyResult): CallResult {
   }
 }
 
-export function createApiHarness(opts: { env?: Record<string, string>; api?: ApiOptions } = {}): ApiHarness {
+export function createApiHarness(
+  opts: { env?: Record<string, string>; api?: ApiOptions; failureQueue?: FailureQueue } = {},
+): ApiHarness {
   const store = new MemoryStore()
   const api = new FakePartnerApi()
   const clock = new FakeClock('2026-01-15T10:00:00.000Z')
-  const sink = createMemoryEventSink()
+  // What the publisher would derive from the store's writes (services publish nothing themselves).
+  const sink = changeFeed(store)
   const config = loadConfig({
     PARTNER_ID: 'testPA',
     SECRETS_SOURCE: 'env',
@@ -104,7 +109,8 @@ export function createApiHarness(opts: { env?: Record<string, string>; api?: Api
     store,
     partnerApi: api,
     secrets: createEnvSecretSource({ partnerApi: 'canary-partner-key' }),
-    events: sink,
+    events: createMemoryEventSink(),
+    ...(opts.failureQueue ? { failureQueue: opts.failureQueue } : {}),
     clock,
   })
   const handler = buildApiHandler(deps, opts.api)

@@ -43,8 +43,10 @@ describe('requestCancellation: accepted', () => {
     expect(h.api.callCount('requestCancellation')).toBe(1)
     expect((await h.storedChannel(ch.id))?.lifecycle).toBe('pending_deletion')
     expect((await h.storedChannel(ch.id))?.source).toBe('api')
-    // The record is `unknown` while the call is in flight; the returned channel confirms it.
+    // The record is stored `unknown` while the call is in flight (its events follow what is stored);
+    // the returned channel confirms it.
     expect(h.sink.events.map((e) => [e.detailType, e.detail.from, e.detail.to, e.detail.source])).toEqual([
+      ['Cancellation State Changed', null, 'unknown', 'api'],
       ['Channel Lifecycle Changed', 'live', 'pending_deletion', 'api'],
       ['Cancellation State Changed', 'unknown', 'confirmed', 'api'],
     ])

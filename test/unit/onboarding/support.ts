@@ -3,9 +3,11 @@ import { buildOnboardingHandler } from '../../../functions/onboarding/handler'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
+import type { ChangeEvent } from '../../../shared/domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
 import { loadConfig } from '../../../shared/env'
 import { createAppDeps } from '../../../shared/wiring'
+import { changeFeed } from '../../fakes/change-feed'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import { FakePartnerApi } from '../../fakes/partner-api'
@@ -21,7 +23,7 @@ export interface Harness {
   store: MemoryStore
   api: FakePartnerApi
   clock: FakeClock
-  sink: ReturnType<typeof createMemoryEventSink>
+  sink: { events: ChangeEvent[] }
   handler: ReturnType<typeof buildOnboardingHandler>
   /** Sends an event through the real middy chain. */
   call(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult>
@@ -31,7 +33,8 @@ export function createHarness(env: Record<string, string> = {}): Harness {
   const store = new MemoryStore()
   const api = new FakePartnerApi()
   const clock = new FakeClock(START)
-  const sink = createMemoryEventSink()
+  // What the publisher would derive from the store's writes (services publish nothing themselves).
+  const sink = changeFeed(store)
   const config = loadConfig({
     PARTNER_ID: 'testPA',
     SECRETS_SOURCE: 'env',
@@ -44,7 +47,7 @@ export function createHarness(env: Record<string, string> = {}): Harness {
     store,
     partnerApi: api,
     secrets: createEnvSecretSource({ linkSigningKey: config.LINK_SIGNING_KEY ?? '' }),
-    events: sink,
+    events: createMemoryEventSink(),
     clock,
   })
   const handler = buildOnboardingHandler(deps)

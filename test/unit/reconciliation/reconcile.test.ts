@@ -36,7 +36,7 @@ describe('reconcile', () => {
     })
     const stored = await deps.store.channels.get('H00001CH')
     expect(stored).toMatchObject({ clientId: 'C00001CL', lifecycle: 'live', source: 'poll', absentRuns: 0 })
-    const types = deps.events.events.map((e) => e.detailType)
+    const types = deps.changes.events.map((e) => e.detailType)
     expect(types.filter((t) => t === 'Client Discovered')).toHaveLength(3)
     expect(types.filter((t) => t === 'Channel Discovered')).toHaveLength(10)
     expect((await deps.store.ops.getRunSummaries()).last).toEqual(summary)
@@ -58,7 +58,7 @@ describe('reconcile', () => {
     await reconcile(deps)
     const counted = countEntityCalls(deps.store)
     const writesBefore = deps.store.stats.writes
-    const eventsBefore = deps.events.events.length
+    const eventsBefore = deps.changes.events.length
 
     const summary = await reconcile(deps)
 
@@ -67,7 +67,7 @@ describe('reconcile', () => {
     expect(counted.reads()).toBe(0)
     // Only the run's own records: lease taken, summary saved, lease released.
     expect(deps.store.stats.writes - writesBefore).toBe(3)
-    expect(deps.events.events.length).toBe(eventsBefore)
+    expect(deps.changes.events.length).toBe(eventsBefore)
   })
 
   it('writes exactly the channels whose content changed upstream', async () => {
@@ -87,7 +87,7 @@ describe('reconcile', () => {
     expect(summary.changed.channels).toBe(2)
     expect(counted.writes()).toBe(2)
     expect((await deps.store.channels.get('H00003CH'))?.accountMode).toBe('sandbox')
-    expect(deps.events.events.at(-1)).toMatchObject({
+    expect(deps.changes.events.at(-1)).toMatchObject({
       detailType: 'Channel Lifecycle Changed',
       detail: { from: 'live', source: 'poll' },
     })
@@ -129,7 +129,7 @@ describe('reconcile', () => {
     expect(summary.changed.channels).toBe(1)
     expect(counted.writes()).toBe(1)
     expect((await deps.store.channels.get('H00001CH'))?.lifecycle).toBe('terminated')
-    expect(deps.events.events.at(-1)).toMatchObject({
+    expect(deps.changes.events.at(-1)).toMatchObject({
       detailType: 'Channel Lifecycle Changed',
       detail: { channelId: 'H00001CH', from: 'pending_deletion', to: 'terminated' },
     })
@@ -388,7 +388,7 @@ describe('reconcile', () => {
           expect(summaries.filter((s) => s.outcome === 'succeeded')).toHaveLength(1)
           expect(summaries.filter((s) => s.outcome === 'skipped')).toHaveLength(n - 1)
           expect(deps.partnerApi.callCount('iterateChannels')).toBe(1)
-          expect(deps.events.events.filter((e) => e.detailType === 'Channel Discovered')).toHaveLength(8)
+          expect(deps.changes.events.filter((e) => e.detailType === 'Channel Discovered')).toHaveLength(8)
         }),
         { numRuns: 30 },
       )
@@ -431,7 +431,7 @@ describe('reconcile', () => {
         state: 'confirmed',
         terminatesAt: '2026-01-31T23:59:59Z',
       })
-      expect(deps.events.events.map((e) => e.detailType)).toContain('Cancellation State Changed')
+      expect(deps.changes.events.map((e) => e.detailType)).toContain('Cancellation State Changed')
     })
 
     it('applies webhook events that were stored but never applied', async () => {
@@ -457,15 +457,14 @@ describe('reconcile', () => {
       expect(await deps.store.channels.get('H00077CH')).not.toBeNull()
     })
 
-    it('publishes change events in batches', async () => {
+    it('publishes nothing itself: its writes carry the change events', async () => {
       const deps = makeDeps()
       seedUpstream(deps.partnerApi, 1, 250)
       deps.partnerApi.pageSize = 250
       const publish = vi.spyOn(deps.events, 'publish')
       await reconcile(deps)
-      const sizes = publish.mock.calls.map(([batch]) => batch.length)
-      expect(Math.max(...sizes)).toBeLessThanOrEqual(100)
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(251)
+      expect(publish).not.toHaveBeenCalled()
+      expect(deps.changes.events).toHaveLength(251)
     })
 
     it('counts upstream calls and retries of the run only', async () => {

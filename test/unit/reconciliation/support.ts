@@ -1,9 +1,11 @@
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import type { AppDeps } from '../../../shared/deps'
+import type { ChangeEvent } from '../../../shared/domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../../shared/domain/upstream'
 import { loadConfig } from '../../../shared/env'
 import type { SecretSource } from '../../../shared/ports'
 import { createAppDeps } from '../../../shared/wiring'
+import { changeFeed } from '../../fakes/change-feed'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import { FakePartnerApi } from '../../fakes/partner-api'
@@ -14,6 +16,8 @@ export interface PollerTestDeps extends AppDeps {
   partnerApi: FakePartnerApi
   clock: FakeClock
   events: ReturnType<typeof createMemoryEventSink>
+  /** What the publisher would derive from the store's writes (the poller publishes nothing itself). */
+  changes: { events: ChangeEvent[] }
 }
 
 export const secretsStub: SecretSource = { get: async () => 'test-key' }
@@ -28,14 +32,17 @@ export function makeDeps(
     PARTNER_API_KEY: 'test-key',
     ...env,
   })
-  return createAppDeps(config, 'poller-test', {
-    store: new MemoryStore(),
+  const store = (rest.store as MemoryStore | undefined) ?? new MemoryStore()
+  const deps = createAppDeps(config, 'poller-test', {
+    store,
     partnerApi: new FakePartnerApi(),
     secrets: secretsStub,
     events: createMemoryEventSink(),
     clock: new FakeClock('2026-01-15T10:00:00.000Z'),
     ...rest,
   }) as PollerTestDeps
+  deps.changes = changeFeed(store)
+  return deps
 }
 
 const pad = (n: number, width = 5): string => String(n).padStart(width, '0')

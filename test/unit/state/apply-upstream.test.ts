@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { rehash } from '../../../shared/domain/mapping'
 import type { CancellationRecord } from '../../../shared/domain/types'
 import {
@@ -8,6 +7,7 @@ import {
   upstreamClientSchema,
 } from '../../../shared/domain/upstream'
 import { applyChannel, applyClient } from '../../../shared/services/state/apply-upstream'
+import { changeFeed } from '../../fakes/change-feed'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import fixtures from '../../fixtures/partner-api.json'
@@ -15,9 +15,10 @@ import fixtures from '../../fixtures/partner-api.json'
 const live = upstreamChannelSchema.parse(fixtures.channels.live)
 const setup = () => {
   const store = new MemoryStore()
-  const events = createMemoryEventSink()
+  // The events the publisher derives from the store's writes: applyChannel itself publishes nothing.
+  const events = changeFeed(store)
   const clock = new FakeClock('2025-04-01T00:00:00Z')
-  return { store, events, clock, deps: { store, events, clock } }
+  return { store, events, clock, deps: { store, clock } }
 }
 const withTime = (
   c: UpstreamChannel,
@@ -169,11 +170,32 @@ describe('applyChannel', () => {
     expect(final?.accountMode).toBe('sandbox')
   })
 
-  it('leaves publishing to the caller when asked to', async () => {
-    const { deps, events } = setup()
-    const r = await applyChannel(deps, live, { source: 'poll', kind: 'snapshot', publish: false })
-    expect(r.changes).toHaveLength(1)
-    expect(events.events).toHaveLength(0)
+  it('tells the caller when its write confirmed the cancellation record', async () => {
+    const { deps, store } = setup()
+    await applyChannel(deps, live, { source: 'poll', kind: 'snapshot' })
+    expect((await applyChannel(deps, live, { source: 'poll', kind: 'snapshot' })).cancellation).toBeNull()
+    await store.cancellations.put(
+      {
+        channelId: live.id,
+        clientId: live.client_id,
+        state: 'requested',
+        requestedBy: 'ops',
+        requestedAt: '2025-03-31T00:00:00Z',
+        idempotencyKey: 'k',
+        reason: null,
+        terminatesAt: null,
+        confirmedAt: null,
+        upstreamStatus: 200,
+        upstreamMessage: null,
+        updatedAt: '2025-03-31T00:00:00Z',
+        inFlight: null,
+        version: 1,
+      },
+      null,
+    )
+    const terminated = withTime(live, '2025-04-02T00:00:00Z', { terminated_at: '2025-05-01T00:00:00Z' })
+    const r = await applyChannel(deps, terminated, { source: 'poll', kind: 'snapshot' })
+    expect(r.cancellation).toBe('confirmed')
   })
 })
 

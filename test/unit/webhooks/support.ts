@@ -15,6 +15,7 @@ import { loadConfig } from '../../../shared/env'
 import { WEBHOOK_PATH } from '../../../shared/http/routes'
 import type { SecretSource } from '../../../shared/ports'
 import { createAppDeps } from '../../../shared/wiring'
+import { changeFeed } from '../../fakes/change-feed'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
 import { FakePartnerApi } from '../../fakes/partner-api'
@@ -35,7 +36,7 @@ export interface Harness {
   deps: AppDeps
   store: MemoryStore
   clock: FakeClock
-  sink: ReturnType<typeof createMemoryEventSink>
+  sink: { events: ChangeEvent[] }
   handler: ReturnType<typeof buildWebhookHandler>
   applier: ReturnType<typeof buildWebhookApplierHandler>
   /** Posts a body (signed with SECRET unless headers say otherwise) through the real middy chain: stored, not applied. */
@@ -102,7 +103,8 @@ export function createHarness(
 ): Harness {
   const store = opts.store ?? new MemoryStore()
   const clock = new FakeClock('2025-07-01T12:00:00.000Z')
-  const sink = createMemoryEventSink()
+  // What the publisher would derive from the store's writes (services publish nothing themselves).
+  const sink = changeFeed(store)
   const config = loadConfig({
     PARTNER_ID: 'testPA',
     SECRETS_SOURCE: 'env',
@@ -121,7 +123,7 @@ export function createHarness(
     store,
     partnerApi: new FakePartnerApi(),
     secrets,
-    events: sink,
+    events: createMemoryEventSink(),
     clock,
   })
   const handler = buildWebhookHandler(deps)
