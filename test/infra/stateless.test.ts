@@ -162,8 +162,13 @@ describe('stateless stack', () => {
     const p = fns.webhookApplier.props
     const vars = (p.Environment as { Variables: Record<string, unknown> }).Variables
     expect(vars.POWERTOOLS_SERVICE_NAME).toBe('webhook-applier')
-    expect(vars.EVENT_SINK).toBe('eventbridge')
-    expect(JSON.stringify(vars.EVENT_BUS_NAME)).toMatch(/ChangeEvents/)
+    // It publishes nothing: the bus settings go to the event publisher alone.
+    expect(vars.EVENT_SINK).toBeUndefined()
+    expect(vars.EVENT_BUS_NAME).toBeUndefined()
+    const publisherVars = (fns.eventPublisher.props.Environment as { Variables: Record<string, unknown> })
+      .Variables
+    expect(publisherVars.EVENT_SINK).toBe('eventbridge')
+    expect(JSON.stringify(publisherVars.EVENT_BUS_NAME)).toMatch(/ChangeEvents/)
     expect(JSON.stringify(vars.TABLE_EVENTS)).toMatch(/EventsTable/)
     expect(Object.keys(vars).filter((k) => k.endsWith('_SECRET_ID'))).toEqual([])
     expect(p.MemorySize).toBe(fns.webhook.props.MemorySize)
