@@ -428,6 +428,16 @@ export interface components {
                 stuck: number;
                 stuckCapped: boolean;
             };
+            /** @description The change-event publisher's last published batch (lag) and its on-failure queue. */
+            changeEvents: {
+                /** Format: date-time */
+                lastChangeAt: string | null;
+                /** Format: date-time */
+                lastPublishedAt: string | null;
+                lagMs: number | null;
+                published: number;
+                failureQueueDepth: number | null;
+            };
             /** Format: date-time */
             at: string;
         };
@@ -1032,7 +1042,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Last reconciliation, channels by lifecycle, webhook counts */
+            /** @description Last reconciliation, channels by lifecycle, webhook counts, change-event publisher lag and failure queue */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1108,6 +1118,13 @@ export interface operations {
                      *         "applied": 1796,
                      *         "stuck": 0,
                      *         "stuckCapped": false
+                     *       },
+                     *       "changeEvents": {
+                     *         "lastChangeAt": "2026-11-21T09:00:58.120Z",
+                     *         "lastPublishedAt": "2026-11-21T09:00:58.410Z",
+                     *         "lagMs": 290,
+                     *         "published": 5321,
+                     *         "failureQueueDepth": 0
                      *       },
                      *       "at": "2026-11-21T09:01:00.000Z"
                      *     }
