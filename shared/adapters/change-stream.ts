@@ -1,7 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import { unmarshall } from '@aws-sdk/util-dynamodb'
-import { CHANGE_TABLES, type ChangeTable, type ItemImage } from '../domain/change-events'
-import type { StreamChange } from '../services/events/publish-changes'
+import { CHANGE_TABLES, type ChangeTable, type ItemImage, type StreamChange } from '../domain/change-events'
 import type { TableNames } from './dynamo/tables'
 
 /**

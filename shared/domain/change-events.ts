@@ -26,6 +26,12 @@ export interface ItemChange {
   changedAt?: string | null
 }
 
+/** One stream record: an item change and its position in the stream (the retry point). */
+export interface StreamChange extends ItemChange {
+  /** The record's sequence number (Lambda's `itemIdentifier` for partial batch failures). */
+  sequence: string
+}
+
 /** When a rule fires: the item is new, or the fact differs between two images of the same item. */
 export type RuleTrigger = 'created' | 'changed' | 'createdOrChanged'
 

@@ -6,7 +6,7 @@ import {
   UpstreamError,
   upstreamMessageOf,
 } from '../../domain/errors'
-import type { CancellationRecord, Channel } from '../../domain/types'
+import type { Channel } from '../../domain/types'
 import { type AttemptAudit, lookupFailure } from '../idempotency/attempts'
 import { applyChannel } from '../state/apply-upstream'
 

@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
-import { deriveChangeEvents, type ItemChange } from '../../domain/change-events'
+import { deriveChangeEvents, type StreamChange } from '../../domain/change-events'
 import type { ChangeEvent } from '../../domain/types'
 import type { Clock, EventSink, OpsRepository } from '../../ports'
 
@@ -11,11 +11,7 @@ export interface PublishChangesDeps {
   logger: Pick<Logger, 'warn' | 'error'>
 }
 
-/** One stream record: an item change and its position in the stream (the retry point). */
-export interface StreamChange extends ItemChange {
-  /** The record's sequence number (Lambda's `itemIdentifier` for partial batch failures). */
-  sequence: string
-}
+export type { StreamChange } from '../../domain/change-events'
 
 /** What one batch achieved. */
 export interface PublishChangesResult {
