@@ -13,6 +13,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   webhook: () => import('./webhook.bench'),
   reconcile: () => import('./reconcile.bench'),
   api: () => import('./api.bench'),
+  'change-events': () => import('./change-events.bench'),
 }
 
 const USAGE = `Usage: npm run bench [-- NAME …]
