@@ -15,6 +15,8 @@ export interface OnboardingRefPayload {
   /** Issue time: the callback sets the payload upstream only on clients created after the link. */
   iat: number
   exp: number
+  /** Random per link, so two links issued in one second for one payload are still two refs. */
+  nonce?: string
 }
 
 /** Longest reference accepted at all; anything longer is refused before any hashing. */
@@ -37,6 +39,10 @@ const payloadSchema = z.lazy(() =>
     redirectUrl: z.string().min(1).max(4096).optional(),
     iat: z.number().int().nonnegative(),
     exp: z.number().int().positive(),
+    nonce: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/)
+      .optional(),
   }),
 )
 
@@ -52,6 +58,7 @@ export function signOnboardingRef(payload: OnboardingRefPayload, key: string): s
     ...(payload.redirectUrl !== undefined ? { redirectUrl: payload.redirectUrl } : {}),
     iat: payload.iat,
     exp: payload.exp,
+    ...(payload.nonce !== undefined ? { nonce: payload.nonce } : {}),
   }
   const body = Buffer.from(JSON.stringify(ordered), 'utf8').toString('base64url')
   return `${body}.${mac(body, key).toString('base64url')}`
@@ -82,6 +89,13 @@ export function verifyOnboardingRef(ref: string | undefined, key: string, now: D
   const parsed = payloadSchema.safeParse(json)
   if (!parsed.success) return { ok: false, reason: 'malformed' }
   if (parsed.data.exp * 1000 <= now.getTime()) return { ok: false, reason: 'expired' }
-  const { redirectUrl, ...rest } = parsed.data
-  return { ok: true, payload: redirectUrl === undefined ? rest : { ...rest, redirectUrl } }
+  const { redirectUrl, nonce, ...rest } = parsed.data
+  return {
+    ok: true,
+    payload: {
+      ...rest,
+      ...(redirectUrl === undefined ? {} : { redirectUrl }),
+      ...(nonce === undefined ? {} : { nonce }),
+    },
+  }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { AppDeps } from '../../deps'
 import { ConfigError, ValidationError } from '../../domain/errors'
 import { signOnboardingRef } from '../../domain/onboarding-ref'
@@ -49,7 +50,15 @@ export async function createOnboardingLink(
   const nowSeconds = Math.floor(deps.clock.now().getTime() / 1000)
   const exp = nowSeconds + deps.config.ONBOARDING_LINK_TTL_SECONDS
   const ref = signOnboardingRef(
-    { partnerPayload: body.partnerPayload, ...(redirectUrl ? { redirectUrl } : {}), iat: nowSeconds, exp },
+    {
+      partnerPayload: body.partnerPayload,
+      ...(redirectUrl ? { redirectUrl } : {}),
+      iat: nowSeconds,
+      exp,
+      // A ref binds to the first client that completes with it: without a nonce, two links for one
+      // payload issued in the same second would be one ref, and the second client would be refused.
+      nonce: randomBytes(9).toString('base64url'),
+    },
     key,
   )
   const callbackUrl = new URL(callback)

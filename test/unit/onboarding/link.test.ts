@@ -39,9 +39,16 @@ describe('POST /onboarding-links', () => {
         redirectUrl: 'https://partner.example.com/done?tab=1',
         iat: Date.parse(START) / 1000,
         exp: Date.parse(START) / 1000 + 604_800,
+        nonce: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/),
       },
     })
     expect(expiresAt).toBe(new Date(Date.parse(START) + 604_800_000).toISOString())
+  })
+
+  it('issues two different refs for the same payload in the same second (each binds its own client)', async () => {
+    const first = bodyOf(await postLink({ partnerPayload: 'same' })) as { url: string }
+    const second = bodyOf(await postLink({ partnerPayload: 'same' })) as { url: string }
+    expect(refOf(first.url)).not.toBe(refOf(second.url))
   })
 
   it('adds number when given and uses the configured expiry', async () => {
