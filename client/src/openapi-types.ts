@@ -270,6 +270,8 @@ export interface components {
             status: components["schemas"]["NullableString"];
             partnerPayload: components["schemas"]["NullableString"];
             contactEmail: components["schemas"]["NullableString"];
+            /** @description upstream contact_info.phone, else contact_user.phone; null when not sent */
+            contactPhone: string | null;
             maxChannels: number | null;
             upstreamCreatedAt?: components["schemas"]["NullableString"];
             upstreamModifiedAt: components["schemas"]["NullableString"];
@@ -308,6 +310,22 @@ export interface components {
             hubStatus: string | null;
             /** @description upstream cancelled_at (seen in real bodies, not documented by 360dialog); decides the lifecycle only where terminatedAt is null */
             cancelledAt: string | null;
+            /**
+             * @description upstream current_quality_rating, as sent (Meta's GREEN, YELLOW, RED, UNKNOWN; NA seen too); null when not sent
+             * @example GREEN
+             */
+            qualityRating: string | null;
+            /**
+             * @description upstream current_limit, the messaging tier, as sent (a number is served as its decimal string); null when not sent
+             * @example TIER_1K
+             */
+            messagingLimit: string | null;
+            /** @description upstream billing_started_at; null when not sent */
+            billingStartedAt: string | null;
+            /** @description upstream integration.state (e.g. running, pending, terminated); null when not sent */
+            integrationState: string | null;
+            /** @description upstream waba_account.fb_business_id, Meta's id of the business owning the WABA; null when not sent */
+            fbBusinessId: string | null;
             partnerPayload: components["schemas"]["NullableString"];
             companyName?: components["schemas"]["NullableString"];
             contactEmail?: components["schemas"]["NullableString"];
@@ -604,6 +622,7 @@ export interface operations {
                      *           "status": "active",
                      *           "partnerPayload": "customer-42",
                      *           "contactEmail": "ops@acme.example",
+                     *           "contactPhone": "+493012345678",
                      *           "maxChannels": 5,
                      *           "upstreamCreatedAt": "2026-10-01T08:00:00.000Z",
                      *           "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
@@ -649,6 +668,7 @@ export interface operations {
                      *       "status": "active",
                      *       "partnerPayload": "customer-42",
                      *       "contactEmail": "ops@acme.example",
+                     *       "contactPhone": "+493012345678",
                      *       "maxChannels": 5,
                      *       "upstreamCreatedAt": "2026-10-01T08:00:00.000Z",
                      *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
@@ -723,6 +743,7 @@ export interface operations {
                      *       "status": "active",
                      *       "partnerPayload": "customer-42",
                      *       "contactEmail": "ops@acme.example",
+                     *       "contactPhone": "+493012345678",
                      *       "maxChannels": 5,
                      *       "upstreamCreatedAt": "2026-10-01T08:00:00.000Z",
                      *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
@@ -787,6 +808,11 @@ export interface operations {
                      *           "terminatedAt": null,
                      *           "hubStatus": null,
                      *           "cancelledAt": null,
+                     *           "qualityRating": "GREEN",
+                     *           "messagingLimit": "TIER_1K",
+                     *           "billingStartedAt": "2026-10-02T09:30:00Z",
+                     *           "integrationState": "running",
+                     *           "fbBusinessId": "100000000000001",
                      *           "partnerPayload": "customer-42",
                      *           "companyName": "Acme Retail GmbH",
                      *           "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
@@ -837,6 +863,11 @@ export interface operations {
                      *       "terminatedAt": null,
                      *       "hubStatus": null,
                      *       "cancelledAt": null,
+                     *       "qualityRating": "YELLOW",
+                     *       "messagingLimit": "TIER_10K",
+                     *       "billingStartedAt": "2026-10-02T09:30:00Z",
+                     *       "integrationState": "running",
+                     *       "fbBusinessId": "100000000000001",
                      *       "partnerPayload": "customer-42",
                      *       "companyName": "Acme Retail GmbH",
                      *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",

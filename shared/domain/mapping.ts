@@ -75,6 +75,11 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
     terminatedAt,
     hubStatus: up.hub_status ?? null,
     cancelledAt: up.cancelled_at ?? null,
+    qualityRating: up.current_quality_rating ?? null,
+    messagingLimit: up.current_limit ?? null,
+    billingStartedAt: up.billing_started_at ?? null,
+    integrationState: up.integration?.state ?? null,
+    fbBusinessId: up.waba_account?.fb_business_id ?? null,
     partnerPayload: up.client?.partner_payload ?? prev?.partnerPayload ?? null,
     companyName: up.client?.name ?? prev?.companyName ?? null,
     contactEmail:
@@ -100,6 +105,9 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
   return { ...base, contentHash: contentHash(base) }
 }
 
+const phoneText = (v: string | number | null | undefined): string | null =>
+  v === null || v === undefined || v === '' ? null : String(v)
+
 /** Maps an upstream client to the stored shape. */
 export function clientFromUpstream(up: UpstreamClient, opts: MapOptions<Client>): Client {
   const base: Omit<Client, 'contentHash'> = {
@@ -109,6 +117,7 @@ export function clientFromUpstream(up: UpstreamClient, opts: MapOptions<Client>)
     status: up.status ?? null,
     partnerPayload: up.partner_payload ?? null,
     contactEmail: up.contact_info?.email ?? up.contact_user?.email ?? null,
+    contactPhone: phoneText(up.contact_info?.phone ?? up.contact_user?.phone),
     maxChannels: up.max_channels ?? null,
     upstreamCreatedAt: up.created_at ?? null,
     upstreamModifiedAt: up.modified_at ?? null,

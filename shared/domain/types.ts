@@ -22,6 +22,8 @@ export interface Client extends Versioned {
   status: string | null
   partnerPayload: string | null
   contactEmail: string | null
+  /** contact_info.phone, else contact_user.phone. */
+  contactPhone: string | null
   maxChannels: number | null
   upstreamCreatedAt: string | null
   upstreamModifiedAt: string | null
@@ -46,6 +48,16 @@ export interface Channel extends Versioned {
   hubStatus: string | null
   /** Upstream `cancelled_at` (seen in real bodies, not documented); null when not sent. */
   cancelledAt: string | null
+  /** Upstream `current_quality_rating` (Meta's GREEN, YELLOW, RED, UNKNOWN; NA seen too), as sent. */
+  qualityRating: string | null
+  /** Upstream `current_limit`, the messaging tier (e.g. TIER_1K), as sent (a number as its decimal string). */
+  messagingLimit: string | null
+  /** Upstream `billing_started_at`. */
+  billingStartedAt: string | null
+  /** Upstream `integration.state` (e.g. running, pending, terminated). */
+  integrationState: string | null
+  /** Upstream `waba_account.fb_business_id`: Meta's id of the business owning the WABA. */
+  fbBusinessId: string | null
   partnerPayload: string | null
   /** Company name (client organisation, else client name) for the CSV export. */
   companyName: string | null

@@ -64,7 +64,11 @@ export const upstreamChannelSchema = z.lazy(() =>
       hub_status: str(),
       cancelled_at: isoTime(),
       availability_status: str(),
-      current_limit: str(),
+      /** A tier name such as `TIER_1K`; a number in some bodies, stored as its decimal string. */
+      current_limit: z
+        .union([z.string(), z.number()])
+        .transform((v) => String(v))
+        .nullish(),
       current_quality_rating: str(),
       setup_info: z
         .looseObject({ phone_number: z.union([z.string(), z.number()]).nullish(), phone_name: str() })
@@ -74,6 +78,8 @@ export const upstreamChannelSchema = z.lazy(() =>
         .looseObject({
           id: optionalId(),
           fb_account_status: str(),
+          /** Meta's business id of the WABA's owner (seen in real webhook bodies). */
+          fb_business_id: optionalId(),
           on_behalf_of_business_info: z.looseObject({ status: str() }).nullish(),
         })
         .nullish(),
@@ -106,8 +112,12 @@ export const upstreamClientSchema = z.lazy(() =>
     organisation: str(),
     partner_payload: str(),
     max_channels: z.number().int().nullish(),
-    contact_info: z.looseObject({ email: str(), full_name: str() }).nullish(),
-    contact_user: z.looseObject({ email: str(), name: str() }).nullish(),
+    contact_info: z
+      .looseObject({ email: str(), full_name: str(), phone: z.union([z.string(), z.number()]).nullish() })
+      .nullish(),
+    contact_user: z
+      .looseObject({ email: str(), name: str(), phone: z.union([z.string(), z.number()]).nullish() })
+      .nullish(),
     created_at: isoTime(),
     modified_at: isoTime(),
   }),

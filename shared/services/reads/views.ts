@@ -14,14 +14,24 @@ export type CancellationView = Omit<CancellationRecord, 'inFlight' | 'version' |
 /** Serves a stored client. */
 export function toClientView(client: Client): ClientView {
   const { orderKey: _o, contentHash: _h, ...view } = client
-  return view
+  // Records written before contactPhone existed lack it until their next write: served as null.
+  return { ...view, contactPhone: client.contactPhone ?? null }
 }
 
 /** Serves a stored channel. */
 export function toChannelView(channel: Channel): ChannelView {
   const { orderKey: _o, contentHash: _h, absentRuns: _a, ...view } = channel
   // Records written before these fields existed lack them until their next write: served as null.
-  return { ...view, hubStatus: channel.hubStatus ?? null, cancelledAt: channel.cancelledAt ?? null }
+  return {
+    ...view,
+    hubStatus: channel.hubStatus ?? null,
+    cancelledAt: channel.cancelledAt ?? null,
+    qualityRating: channel.qualityRating ?? null,
+    messagingLimit: channel.messagingLimit ?? null,
+    billingStartedAt: channel.billingStartedAt ?? null,
+    integrationState: channel.integrationState ?? null,
+    fbBusinessId: channel.fbBusinessId ?? null,
+  }
 }
 
 /** Serves a cancellation record. */

@@ -272,9 +272,15 @@ describe('real bodies: list items and single objects through the item schemas, m
     const page = corpus.find((c) => c.file === 'channels_page-dotnet-envelope.json')
     const cancelled = corpus.find((c) => c.file === 'channel-dotnet-cancellation-response.json')
     const live = upstreamChannelSchema.parse(itemsOf(page?.body, 'partner_channels')[0])
-    expect((await applyChannel(h.deps, live, { source: 'poll', kind: 'snapshot' })).record.lifecycle).toBe(
-      'live',
-    )
+    expect((await applyChannel(h.deps, live, { source: 'poll', kind: 'snapshot' })).record).toMatchObject({
+      lifecycle: 'live',
+      billingStartedAt: '2023-03-01T10:15:00Z',
+      integrationState: 'running',
+      // The .NET model has neither rating nor tier: not sent is null, never invented.
+      qualityRating: null,
+      messagingLimit: null,
+      fbBusinessId: null,
+    })
     const pending = upstreamChannelSchema.parse(cancelled?.body)
     expect((await applyChannel(h.deps, pending, { source: 'api', kind: 'snapshot' })).record).toMatchObject({
       lifecycle: 'pending_deletion',
@@ -290,6 +296,34 @@ describe('real bodies: list items and single objects through the item schemas, m
       lifecycle: 'pending_deletion',
       hubStatus: 'pending_deletion',
       cancelledAt: '2024-05-10T08:00:00Z',
+      qualityRating: 'GREEN',
+      messagingLimit: 'TIER_1K',
     })
+  })
+
+  it('keeps the quality rating, tier and business id of a real webhook body', async () => {
+    const h = createHarness()
+    const granted = corpus.find((c) => c.file === 'webhook-timeglobe-channel-permission-granted.json')
+    await deliver(h, granted?.body)
+    expect(await h.store.channels.get('Qw3rTyCH')).toMatchObject({
+      qualityRating: 'GREEN',
+      messagingLimit: 'TIER_1K',
+      fbBusinessId: '100000000000001',
+      billingStartedAt: null,
+    })
+  })
+
+  it('stores a numeric tier as its decimal string and a client contact phone', async () => {
+    const h = createHarness()
+    const page = corpus.find((c) => c.file === 'channels_page-dotnet-envelope.json')
+    const item = itemsOf(page?.body, 'partner_channels')[0] as Record<string, unknown>
+    const numeric = upstreamChannelSchema.parse({ ...item, current_limit: 1000 })
+    expect(
+      (await applyChannel(h.deps, numeric, { source: 'poll', kind: 'snapshot' })).record.messagingLimit,
+    ).toBe('1000')
+    const clients = corpus.find((c) => c.file === 'clients_page-docs-example.json')
+    const client = upstreamClientSchema.parse(itemsOf(clients?.body, 'clients')[0])
+    const stored = (await applyClient(h.deps, client, { source: 'poll', kind: 'snapshot' })).record
+    expect(stored).toMatchObject({ contactPhone: '+15550100009', organisation: 'Example Trading Ltd' })
   })
 })
