@@ -10,7 +10,7 @@ import { type Config, loadConfig, localSettings, SETTINGS, type SettingValues } 
 import { FUNCTION_KEYS, FUNCTIONS, type FunctionKey, type HttpFunctionKey } from '../shared/functions'
 import { CALLBACK_PATH, WEBHOOK_PATH } from '../shared/http/routes'
 import type { EventSink } from '../shared/ports'
-import { createAppDeps, createSecretSource } from '../shared/wiring'
+import { ADAPTER_BUILDERS, createAppDeps, createSecretSource, wireFunction } from '../shared/wiring'
 import { type ChangeStream, captureChanges, createChangeStream } from './change-stream'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
 import { type HttpHandler, LOCAL_BUILDERS, localLambdaContext } from './handlers'
@@ -187,7 +187,8 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       captureState(client)
       cleanups.push(async () => client.destroy())
       const own = configWith(FUNCTIONS[fn].settings)
-      return createAppDeps(own, FUNCTIONS[fn].service, {
+      // As in Lambda, a function has only the adapters FUNCTIONS lists for it (any other throws on use).
+      return wireFunction(fn, own, ADAPTER_BUILDERS, {
         store: createDynamoStore({ client, tables, cursorSecret: own.CURSOR_SECRET }),
         secrets: guardSecrets(secrets, fn, report),
         events: guardEvents(events, fn, report),

@@ -4,8 +4,14 @@ import type { Config } from './env'
 import type { Clock, EventSink, FailureQueue, PartnerApi, SecretSource, StateStore } from './ports'
 
 /**
- * Everything a function needs, built once per cold start by shared/wiring.ts (in AWS) or by the local
- * runner (locally), and passed to each function's `build…Handler(deps)`. Tests pass fakes.
+ * Everything a function needs, built once per cold start by the function's entry (functions/<name>/
+ * index.ts, through shared/wiring/core.ts) or by the local runner, and passed to each function's
+ * `build…Handler(deps)`. Tests pass fakes.
+ *
+ * Two kinds of parts: the base (config, store, clock, logger, metrics), which every function builds at
+ * init, and the adapters (every other key), which a function builds only if FUNCTIONS (shared/
+ * functions.ts) lists them in its `adapters`, and then on first use. docs/wiring.md says how to add
+ * one.
  */
 export interface AppDeps {
   config: Config
@@ -19,3 +25,16 @@ export interface AppDeps {
   logger: Logger
   metrics: Metrics
 }
+
+/** The parts every function builds at init. */
+export type BasePart = 'config' | 'store' | 'clock' | 'logger' | 'metrics'
+
+/** The parts a function builds only when FUNCTIONS lists them, and then on first use. */
+export type AdapterName = Exclude<keyof AppDeps, BasePart>
+
+/** Every adapter name, at run time (a compile error below if one of AppDeps' adapters is missing). */
+export const ADAPTER_NAMES = ['secrets', 'partnerApi', 'events', 'failureQueue'] as const
+
+const everyAdapterListed: Exclude<AdapterName, (typeof ADAPTER_NAMES)[number]> extends never ? true : never =
+  true
+void everyAdapterListed

@@ -1,4 +1,5 @@
 import type { TableKey } from './adapters/dynamo/tables'
+import type { AdapterName } from './deps'
 import type { SettingValues } from './env'
 import { type HttpFunctionName, ROUTES, type RouteSpec } from './http/routes'
 import type { SecretName } from './ports'
@@ -77,6 +78,11 @@ export interface FunctionSpec {
   reservedConcurrency?: number
   trigger: Trigger
   access: FunctionAccess
+  /**
+   * The adapters (shared/deps.ts) it builds, each on first use; any other is not wired and its bundle
+   * does not hold it. Its entry passes exactly these builders to wireFunction (docs/wiring.md).
+   */
+  adapters: readonly AdapterName[]
   /** Settings (shared/env.ts) this function is given whatever the deployment says. */
   settings: SettingValues
 }
@@ -109,6 +115,7 @@ export const FUNCTIONS = {
       secrets: ['platformSecret', 'webhookToken'],
       publishesEvents: false,
     },
+    adapters: ['secrets'],
     settings: {},
   },
   webhookApplier: {
@@ -142,6 +149,7 @@ export const FUNCTIONS = {
       secrets: [],
       publishesEvents: false,
     },
+    adapters: [],
     settings: {},
   },
   api: {
@@ -166,6 +174,7 @@ export const FUNCTIONS = {
       secrets: ['partnerApi'],
       publishesEvents: false,
     },
+    adapters: ['secrets', 'partnerApi', 'failureQueue'],
     settings: HTTP_UPSTREAM_BUDGET,
   },
   onboarding: {
@@ -189,6 +198,7 @@ export const FUNCTIONS = {
       secrets: ['partnerApi', 'linkSigningKey'],
       publishesEvents: false,
     },
+    adapters: ['secrets', 'partnerApi'],
     settings: HTTP_UPSTREAM_BUDGET,
   },
   poller: {
@@ -213,6 +223,7 @@ export const FUNCTIONS = {
       secrets: ['partnerApi'],
       publishesEvents: false,
     },
+    adapters: ['secrets', 'partnerApi'],
     settings: {
       POLL_BUDGET_MS: String((POLLER_TIMEOUT_SECONDS - 60) * 1000),
       POLL_LEASE_MS: String((POLLER_TIMEOUT_SECONDS + 60) * 1000),
@@ -247,6 +258,7 @@ export const FUNCTIONS = {
       secrets: [],
       publishesEvents: true,
     },
+    adapters: ['events'],
     settings: {},
   },
 } as const satisfies Record<FunctionKey, FunctionSpec>

@@ -1,6 +1,10 @@
 import { loadConfig } from '../../shared/env'
-import { createAppDeps } from '../../shared/wiring'
+import { wireFunction } from '../../shared/wiring/core'
+import { partnerApi } from '../../shared/wiring/partner-api'
+import { secrets } from '../../shared/wiring/secrets'
 import { buildOnboardingHandler } from './handler'
 
-/** Lambda entry of the onboarding function: dependencies wired once per cold start. */
-export const handler = buildOnboardingHandler(createAppDeps(loadConfig(), 'onboarding'))
+/** Lambda entry of the onboarding function: its adapters (FUNCTIONS.onboarding.adapters) wired once per cold start. */
+export const handler = buildOnboardingHandler(
+  wireFunction('onboarding', loadConfig(), { secrets, partnerApi }),
+)

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../shared/env'
-import { createAppDeps } from '../../shared/wiring'
+import { wireFunction } from '../../shared/wiring/core'
 import { buildWebhookApplierHandler } from './handler'
 
-/** Lambda entry of the webhook applier (DynamoDB Streams on the events table): wired once per cold start. */
-export const handler = buildWebhookApplierHandler(createAppDeps(loadConfig(), 'webhook-applier'))
+/** Lambda entry of the webhook applier (DynamoDB Streams on the events table): no adapter beyond the store. */
+export const handler = buildWebhookApplierHandler(wireFunction('webhookApplier', loadConfig(), {}))

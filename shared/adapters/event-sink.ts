@@ -1,6 +1,10 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge'
+import type {
+  EventBridgeClient,
+  PutEventsCommand as PutEventsCommandType,
+  PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge'
 import { DependencyUnavailableError, errorName } from '../domain/errors'
 import type { ChangeEvent } from '../domain/types'
 import type { EventSink } from '../ports'
@@ -17,9 +21,15 @@ const BATCH = 10
  * or a call fails outright, publishing stops there and the answer says how many leading events were
  * accepted. Entries after the failed one in the same call may have been accepted too: a retry
  * publishes them again with the same `eventId`.
+ *
+ * The SDK module is loaded, and the client built, on the first publish (a dynamic import), not at init.
  */
 export function createEventBridgeSink(opts: { busName: string; client?: EventBridgeClient }): EventSink {
-  const client = opts.client ?? new EventBridgeClient({})
+  let sdk: Promise<{ client: EventBridgeClient; PutEventsCommand: typeof PutEventsCommandType }> | null = null
+  const load = async () => {
+    const mod = await import('./sdk/eventbridge')
+    return { client: opts.client ?? new mod.EventBridgeClient({}), PutEventsCommand: mod.PutEventsCommand }
+  }
   const toEntry = (e: ChangeEvent): PutEventsRequestEntry => {
     const time = new Date(String(e.detail.at))
     return {
@@ -35,6 +45,11 @@ export function createEventBridgeSink(opts: { busName: string; client?: EventBri
   const send = async (
     entries: PutEventsRequestEntry[],
   ): Promise<{ failedAt: number | null; code?: string }> => {
+    sdk ??= load().catch((err: unknown) => {
+      sdk = null
+      throw err
+    })
+    const { client, PutEventsCommand } = await sdk
     let pending = entries.map((_e, i) => i)
     let code: string | undefined
     for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {

@@ -1,4 +1,4 @@
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets'
+import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets'
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { DependencyUnavailableError } from '../domain/errors'
 import type { SecretName, SecretSource } from '../ports'
@@ -32,16 +32,29 @@ function decode(value: unknown): string | null {
   return null
 }
 
-/** SecretSource backed by AWS Secrets Manager through the Powertools parameters cache. */
+/**
+ * SecretSource backed by AWS Secrets Manager through the Powertools parameters cache. The provider and
+ * its SDK client are loaded and built on the first read, not at init (a dynamic import: the bundler
+ * keeps the module in the bundle but evaluates it only then); the cost moves to the first request that
+ * reads a secret, and stays off the cold start of every invocation that does not.
+ */
 export function createAwsSecretSource(opts: AwsSecretSourceOptions): SecretSource {
-  const provider = new SecretsProvider(opts.client ? { awsSdkV3Client: opts.client } : {})
+  let provider: Promise<SecretsProvider> | null = null
+  const loadProvider = async (): Promise<SecretsProvider> => {
+    const { SecretsProvider } = await import('./sdk/secrets-manager')
+    return new SecretsProvider(opts.client ? { awsSdkV3Client: opts.client } : {})
+  }
   return {
     async get(name, getOpts) {
       const id = opts.ids[name]
       if (!id) return null
       let value: unknown
       try {
-        value = await provider.get(id, {
+        provider ??= loadProvider().catch((err: unknown) => {
+          provider = null
+          throw err
+        })
+        value = await (await provider).get(id, {
           maxAge: opts.maxAgeSeconds,
           forceFetch: getOpts?.forceRefresh === true,
         })

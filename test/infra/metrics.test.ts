@@ -40,12 +40,12 @@ describe('metric names the alarms and dashboard read', () => {
     expect(source('shared/services/webhooks/ingest-webhook.ts')).toContain('applyPendingEvent(')
   })
 
-  it('use the service names the function entries pass to createAppDeps', () => {
+  it('use the service names the function entries wire with (wireFunction takes it from FUNCTIONS)', () => {
     expect(FUNCTIONS.webhookApplier.service).toBe('webhook-applier')
     for (const fn of FUNCTION_KEYS) {
       const { entry, service } = FUNCTIONS[fn]
       expect(entry).toBe(`functions/${service}/index.ts`)
-      expect(source(entry)).toContain(`'${service}')`)
+      expect(source(entry)).toContain(`wireFunction('${fn}',`)
     }
   })
 })

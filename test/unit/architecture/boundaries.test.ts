@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
+import { FUNCTION_KEYS, FUNCTIONS } from '../../../shared/functions'
 
 /**
  * The dependency rule of the README's architecture section, enforced on every TypeScript source:
@@ -145,6 +146,37 @@ describe('import boundaries', () => {
           under(e.from, 'local/simulator') &&
           e.to !== null &&
           (under(e.to, 'shared/domain/errors') || under(e.to, 'test')),
+      ),
+    ).toEqual([])
+  })
+
+  it('a Lambda entry wires through shared/wiring/core.ts with exactly the builders of its adapters', () => {
+    // shared/wiring.ts holds every builder (the local runner, tests): an entry importing it would
+    // bundle every SDK client. A builder is shared/wiring/<adapter in kebab case>.ts (docs/wiring.md).
+    const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+    const problems: string[] = []
+    for (const fn of FUNCTION_KEYS) {
+      const entry = FUNCTIONS[fn].entry
+      const imports = ALL.filter((e) => e.from === entry && e.to !== null).map((e) => e.to as string)
+      if (imports.includes('shared/wiring')) problems.push(`${entry} imports shared/wiring.ts`)
+      if (!imports.includes('shared/wiring/core')) problems.push(`${entry} does not use wireFunction`)
+      const builders = imports
+        .filter((to) => under(to, 'shared/wiring') && to !== 'shared/wiring/core')
+        .map((to) => to.slice('shared/wiring/'.length))
+        .sort()
+      const declared = FUNCTIONS[fn].adapters.map(kebab).sort()
+      if (builders.join() !== declared.join())
+        problems.push(`${entry} imports builders [${builders}], FUNCTIONS.${fn}.adapters is [${declared}]`)
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('nothing but shared/wiring.ts, the local runner and tools import the all-builders wiring', () => {
+    expect(
+      violations(
+        (e) =>
+          e.to === 'shared/wiring' &&
+          (under(e.from, 'functions') || (under(e.from, 'shared') && !under(e.from, 'shared/wiring'))),
       ),
     ).toEqual([])
   })
