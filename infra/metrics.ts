@@ -56,6 +56,8 @@ export const POLLER = {
   warningTotalMismatch: 'WarningTotalMismatch',
   warningMassMissingHalted: 'WarningMassMissingHalted',
   warningQuarantinedItems: 'WarningQuarantinedItems',
+  warningSortFallback: 'WarningSortFallback',
+  runIncremental: 'RunIncremental',
 } as const
 
 /**

@@ -56,8 +56,18 @@ export function guardDynamoClient(
 ): DynamoDBClient {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const req = requiredAccess(context.commandName ?? '', args.input as { TableName?: string }, tables)
-      const why = denial(fn, req)
+      const input = args.input as { TableName?: string; RequestItems?: Record<string, unknown> }
+      // A batch names its tables in RequestItems: each must be granted the batch action.
+      const names =
+        input.TableName === undefined && input.RequestItems
+          ? Object.keys(input.RequestItems)
+          : [input.TableName]
+      const why =
+        names
+          .map((TableName) =>
+            denial(fn, requiredAccess(context.commandName ?? '', { ...input, TableName }, tables)),
+          )
+          .find((w) => w !== null) ?? null
       if (why !== null) {
         const message = `local IAM: function ${fn} is not granted ${why} (shared/functions.ts)`
         report(message)

@@ -251,6 +251,11 @@ export const SETTINGS = {
     doc: 'how long a run holds the poll lease',
     usedBy: ['poller'],
   }),
+  FULL_SWEEP_INTERVAL_SECONDS: setting(int(86_400, 0, 30 * 86_400), {
+    doc: 'a reconciliation run is a full sweep (every item, then missing detection) this long after the last one started; runs in between are incremental (0 = every run sweeps fully)',
+    usedBy: ['poller'],
+    local: '3600',
+  }),
 
   CANCELLATION_BUDGET_PER_HOUR: setting(int(20, 1, 100_000), {
     doc: 'cancellations one caller may request per hour',

@@ -19,8 +19,18 @@ import type { SecretName } from './ports'
 /** The Lambda functions of the product. */
 export type FunctionKey = 'webhook' | 'webhookApplier' | 'api' | 'onboarding' | 'poller' | 'eventPublisher'
 
-/** DynamoDB data-plane actions PartnerOps uses (no batch, no transactions, no PartiQL). */
-export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan'
+/**
+ * DynamoDB data-plane actions PartnerOps uses (no batch writes, no transactions, no PartiQL; one batch
+ * read: the poller compares a page of upstream items with their stored digests in one BatchGetItem).
+ */
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'Query'
+  | 'Scan'
 
 /** Access to one table: actions on the table itself, and Query on named indexes. */
 export interface TableGrant {
@@ -213,12 +223,16 @@ export const FUNCTIONS = {
     // reconcile: digests (Scan), guarded writes, absence marks, lease and summaries, the pending sweep.
     access: {
       tables: {
-        clients: { actions: ['GetItem', 'PutItem', 'Scan'] },
-        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Scan'], indexes: ['byPhone'] },
+        clients: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'Scan'] },
+        channels: {
+          actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Scan'],
+          indexes: ['byPhone'],
+        },
         // The sweep lists the pending index, then re-reads each event by key before completing it.
         events: { actions: ['GetItem', 'UpdateItem'], indexes: ['pending'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
-        ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+        // Query: a full sweep reads its seen-id chunks back (one partition per sweep and list).
+        ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },
       },
       secrets: ['partnerApi'],
       publishesEvents: false,

@@ -12,6 +12,7 @@ import type {
   Lifecycle,
   Page,
   RunSummary,
+  RunWarning,
   StoredResponse,
   WebhookEventRecord,
   WebhookEventStatus,
@@ -71,6 +72,8 @@ export interface ListPage<T> {
   limit: number
   /** Items of this page that failed validation (absent: none). They count for offsets. */
   quarantined?: QuarantinedItem[]
+  /** The sort keys upstream says it applied (its envelope's `sort`), when it said. */
+  sort?: string[]
 }
 
 /** What a complete walk saw against what upstream said it holds. */
@@ -159,6 +162,8 @@ export interface ClientRepository {
   list(query: { status?: string; limit: number; cursor?: string }): Promise<Page<Client>>
   /** Every stored client's digest, page by page. */
   digests(): AsyncIterable<Digest[]>
+  /** The digests of these clients that are stored (any order; unknown ids left out). */
+  digestsOf(clientIds: readonly string[]): Promise<Digest[]>
 }
 
 /** Channels, keyed by channelId, with lookups by client, lifecycle and phone number. */
@@ -179,6 +184,8 @@ export interface ChannelRepository {
   /** Every stored channel, page by page (export). */
   scan(pageSize?: number): AsyncIterable<Channel[]>
   digests(): AsyncIterable<Digest[]>
+  /** The digests of these channels that are stored (any order; unknown ids left out). */
+  digestsOf(channelIds: readonly string[]): Promise<Digest[]>
   /** Updates only the absence bookkeeping (absentRuns, missingSince) when orderKey still matches. */
   markAbsence(
     channelId: string,
@@ -243,8 +250,71 @@ export interface QuarantineRecord extends QuarantinedItem {
   lastSeenAt: string
 }
 
+/** Which list a sweep walks. */
+export type SweepKind = 'clients' | 'channels'
+
+/**
+ * Where a full sweep that spans several invocations stands (README, Reconciliation): saved under the
+ * poll lease after every few pages, so the next invocation continues where this one stopped.
+ */
+export interface SweepCheckpoint {
+  sweepId: string
+  /** When the sweep's first invocation started (the next watermark: nothing older is left unread). */
+  startedAt: string
+  /** Why a full sweep ran: the first run, the interval, or an incremental walk that fell back. */
+  reason: 'first' | 'interval' | 'sort_fallback' | 'window_too_large'
+  /** `marking`: missing detection had begun; a sweep resumed there marks nothing more (README). */
+  phase: SweepKind | 'absence' | 'marking'
+  /** Upstream offset in the phase's list (sorted by created_at, id) where the walk continues. */
+  offset: number
+  invocations: number
+  /** Chunks of seen-id hashes saved so far, per list. */
+  chunks: Record<SweepKind, number>
+  /** What the sweep did so far, across its invocations. */
+  pages: number
+  calls: number
+  seen: Record<SweepKind, number>
+  changed: Record<SweepKind, number>
+  quarantined: number
+  /** Distinct items walked (valid and quarantined) and the last upstream total, per list. */
+  walked: Record<SweepKind, number>
+  /** Quarantined items without an id: their list proves no absence in this sweep. */
+  unnamedQuarantined: Record<SweepKind, number>
+  warnings: RunWarning[]
+  updatedAt: string
+}
+
+/** Reconciliation's memory between runs: one item in the ops table, written with compare-and-set. */
+export interface ReconcileState {
+  /** Bumped by every save; a save expecting another version writes nothing. */
+  version: number
+  /** The next incremental run reads what changed at or after this time less the safety overlap. */
+  watermark: string | null
+  /** The last full sweep that completed end to end. */
+  lastFullSweep: { sweepId: string; startedAt: string; completedAt: string } | null
+  /** The full sweep in progress, or null. */
+  sweep: SweepCheckpoint | null
+}
+
 /** Operational records: the poll lease, run summaries, counters, rate budgets. */
 export interface OpsRepository {
+  /** Reconciliation's state between runs (null before the first save). */
+  getReconcileState(): Promise<ReconcileState | null>
+  /**
+   * Saves it when the stored version is `expectedVersion` (null: nothing stored yet); false otherwise.
+   * Only the holder of the poll lease calls this; the version keeps a former holder from overwriting.
+   */
+  saveReconcileState(state: ReconcileState, expectedVersion: number | null): Promise<boolean>
+  /** Keeps one chunk of a sweep's seen-id hashes (`expiresAt` epoch seconds, DynamoDB TTL). */
+  saveSeenChunk(
+    sweepId: string,
+    kind: SweepKind,
+    index: number,
+    hashes: Uint8Array,
+    expiresAt: number,
+  ): Promise<void>
+  /** Every chunk saved for the sweep and list, in no particular order. */
+  seenChunks(sweepId: string, kind: SweepKind): AsyncIterable<Uint8Array>
   /** Acquires the named lease when free or expired; false when someone else holds it. */
   acquireLease(name: string, owner: string, now: Date, ttlMs: number): Promise<boolean>
   releaseLease(name: string, owner: string): Promise<void>

@@ -13,6 +13,7 @@ export const RUN_WARNING_METRICS: Partial<Record<RunWarning, string>> = {
   total_mismatch: 'WarningTotalMismatch',
   mass_missing_halted: 'WarningMassMissingHalted',
   quarantined_items: 'WarningQuarantinedItems',
+  sort_fallback: 'WarningSortFallback',
 }
 
 /** The poller as Lambda (EventBridge Scheduler) and the local timer invoke it. */
@@ -34,6 +35,8 @@ export async function recordRunMetrics(
     const duration = Date.parse(summary.endedAt) - Date.parse(summary.startedAt)
     m.addMetric('RunDuration', MetricUnit.Milliseconds, Math.max(0, duration))
     m.addMetric('RunComplete', MetricUnit.Count, summary.complete ? 1 : 0)
+    // 1 for an incremental run, 0 for a full sweep (or one invocation of a sweep that spans several).
+    m.addMetric('RunIncremental', MetricUnit.Count, summary.mode === 'incremental' ? 1 : 0)
     m.addMetric('Pages', MetricUnit.Count, summary.pages)
     m.addMetric('UpstreamCalls', MetricUnit.Count, summary.calls)
     m.addMetric('UpstreamRetries', MetricUnit.Count, summary.retries)

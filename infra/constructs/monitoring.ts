@@ -437,6 +437,7 @@ export class Monitoring extends Construct {
           POLLER.warningTotalMismatch,
           POLLER.warningMassMissingHalted,
           POLLER.warningQuarantinedItems,
+          POLLER.warningSortFallback,
         ].map((m) => partnerMetric('poller', m)),
         right: [partnerMetric('poller', POLLER.itemsQuarantined)],
       }),

@@ -73,6 +73,7 @@ export type ErrorCode =
   | 'upstream_budget_exhausted'
   | 'upstream_list_unstable'
   | 'poll_budget_exhausted'
+  | 'reconcile_state_conflict'
 
 interface ErrorOptions<C extends ErrorCode = ErrorCode> {
   cause?: unknown

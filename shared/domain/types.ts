@@ -174,8 +174,11 @@ export interface RunSummary {
   endedAt: string
   outcome: 'succeeded' | 'failed' | 'skipped'
   error: string | null
-  /** Every run walks everything (there is no incremental mode yet). */
-  mode: 'full'
+  /**
+   * `full`: a sweep of every client and channel (then missing detection), possibly one invocation of a
+   * sweep that spans several; `incremental`: only what changed since the last run's watermark.
+   */
+  mode: 'full' | 'incremental'
   complete: boolean
   /** Upstream list items that failed validation, kept aside (the rest of their pages applied). */
   quarantined: number

@@ -77,6 +77,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   upstream_budget_exhausted: 503,
   upstream_list_unstable: 503,
   poll_budget_exhausted: 503,
+  reconcile_state_conflict: 503,
 }
 
 /** 5xx codes that are upstream's final answer to this very request: kept for replay. */

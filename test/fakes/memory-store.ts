@@ -15,7 +15,14 @@ import type {
   WebhookEventRecord,
 } from '../../shared/domain/types'
 import { LIFECYCLES } from '../../shared/domain/types'
-import type { ChangeFeedMark, Digest, GuardedWrite, QuarantineRecord, StateStore } from '../../shared/ports'
+import type {
+  ChangeFeedMark,
+  Digest,
+  GuardedWrite,
+  QuarantineRecord,
+  ReconcileState,
+  StateStore,
+} from '../../shared/ports'
 
 /** Counts of store calls, so tests can assert "zero writes" and the like. */
 export interface MemoryStoreStats {
@@ -125,6 +132,10 @@ export class MemoryStore implements StateStore {
   private readonly quarantine = new Map<string, { record: QuarantineRecord; expiresAt: number }>()
   private readonly bindings = new Map<string, string>()
   private changeFeed: ChangeFeedMark | null = null
+  private reconcileState: ReconcileState | null = null
+  private readonly seen = new Map<string, Uint8Array[]>()
+  /** Channel digests per page of `digests()` (DynamoDB's Scan pages by size). */
+  digestPageSize = 1000
 
   constructor(opts?: { random?: () => number }) {
     if (opts?.random) this.random = opts.random
@@ -180,6 +191,13 @@ export class MemoryStore implements StateStore {
       return (async function* () {
         if (all.length > 0) yield all
       })()
+    },
+    digestsOf: async (ids) => {
+      this.read()
+      return [...new Set(ids)].flatMap((id) => {
+        const c = this.clientMap.get(id)
+        return c ? [digestOf(c, c.clientId)] : []
+      })
     },
   }
 
@@ -244,9 +262,17 @@ export class MemoryStore implements StateStore {
     digests: () => {
       this.read()
       const all = [...this.channelMap.values()].map((c) => digestOf(c, c.channelId, c.absentRuns))
+      const size = this.digestPageSize
       return (async function* () {
-        if (all.length > 0) yield all
+        for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size)
       })()
+    },
+    digestsOf: async (ids) => {
+      this.read()
+      return [...new Set(ids)].flatMap((id) => {
+        const c = this.channelMap.get(id)
+        return c ? [digestOf(c, c.channelId, c.absentRuns)] : []
+      })
     },
     markAbsence: async (id, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
       const stored = this.channelMap.get(id)
@@ -365,6 +391,30 @@ export class MemoryStore implements StateStore {
   }
 
   readonly ops: StateStore['ops'] = {
+    getReconcileState: async () => {
+      this.read()
+      return this.reconcileState ? clone(this.reconcileState) : null
+    },
+    saveReconcileState: async (state, expectedVersion) => {
+      if ((this.reconcileState?.version ?? null) !== expectedVersion) return false
+      this.write()
+      this.reconcileState = clone(state)
+      return true
+    },
+    saveSeenChunk: async (sweepId, kind, index, hashes) => {
+      this.write()
+      const k = `${sweepId}|${kind}`
+      const chunks = this.seen.get(k) ?? []
+      chunks[index] = hashes.slice()
+      this.seen.set(k, chunks)
+    },
+    seenChunks: (sweepId, kind) => {
+      this.read()
+      const chunks = (this.seen.get(`${sweepId}|${kind}`) ?? []).filter((c) => c !== undefined)
+      return (async function* () {
+        for (const c of chunks) yield c.slice()
+      })()
+    },
     acquireLease: async (name, owner, now, ttlMs) => {
       const held = this.leases.get(name)
       if (held && held.owner !== owner && held.until > now.getTime()) return false

@@ -114,6 +114,20 @@ export class FakePartnerApi implements PartnerApi {
     return structuredClone(channel)
   }
 
+  /**
+   * Changes a channel upstream behind PartnerOps' back, like the simulator's mutateChannel: merges the
+   * patch and stamps `modified_at` later than the fake's now and than the channel's previous stamp.
+   */
+  mutateChannel(id: string, patch: Partial<UpstreamChannel>): UpstreamChannel {
+    const c = this.channels.get(id)
+    if (!c) throw new Error(`no channel ${id}`)
+    const previous = Date.parse(c.modified_at ?? '') || 0
+    const stamp = new Date(Math.max(this.now().getTime(), previous + 1)).toISOString()
+    const next = { ...c, ...patch, modified_at: stamp }
+    this.channels.set(id, next)
+    return structuredClone(next)
+  }
+
   private record(method: string, ...args: unknown[]): void {
     this.calls.push({ method, args })
     this.counters.calls++
@@ -140,6 +154,7 @@ export class FakePartnerApi implements PartnerApi {
       total: filtered.length,
       offset,
       limit,
+      sort: q.sort ?? [],
     }
   }
 

@@ -1,4 +1,5 @@
-import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { BatchGetCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { DependencyUnavailableError } from '../../domain/errors'
 import type { Channel, Client, Lifecycle, Page } from '../../domain/types'
 import { LIFECYCLES } from '../../domain/types'
 import type { ChannelRepository, ClientRepository, Digest, GuardedWrite } from '../../ports'
@@ -29,6 +30,27 @@ function clientItem(client: Client): Item {
 function channelItem(channel: Channel): Item {
   return { ...channel, [H.phoneKey]: nonEmpty(channel.phoneNumber) }
 }
+
+/** Keys per BatchGetItem request (DynamoDB's maximum). */
+const BATCH_GET_KEYS = 100
+/** Rounds of retrying unprocessed keys (throttling) before a batch read counts as failed. */
+const BATCH_GET_ROUNDS = 6
+
+const digestNames = (idName: string): Record<string, string> => ({
+  '#id': idName,
+  '#ok': 'orderKey',
+  '#h': 'contentHash',
+  '#ar': 'absentRuns',
+  '#ms': 'missingSince',
+})
+
+const toDigest = (i: Item, idName: string): Digest => ({
+  id: String(i[idName]),
+  orderKey: String(i.orderKey),
+  contentHash: String(i.contentHash),
+  absentRuns: typeof i.absentRuns === 'number' ? i.absentRuns : 0,
+  missingSince: typeof i.missingSince === 'string' ? i.missingSince : null,
+})
 
 const raw = (out: { Items?: Item[]; LastEvaluatedKey?: Item }): RawPage => ({
   items: out.Items ?? [],
@@ -102,6 +124,38 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
       )
       return written ? 'written' : 'stale'
     },
+    digestsOf: async (ids: readonly string[]): Promise<Digest[]> => {
+      // One BatchGetItem per 100 ids (eventually consistent, like the digest Scan: a digest only
+      // decides whether an item needs the guarded write, which reads consistently itself).
+      const unique = [...new Set(ids)]
+      const found: Digest[] = []
+      for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) {
+        let keys: Item[] = unique.slice(i, i + BATCH_GET_KEYS).map((id) => ({ [idName]: id }))
+        for (let round = 0; keys.length > 0; round++) {
+          if (round >= BATCH_GET_ROUNDS) {
+            throw new DependencyUnavailableError(`DynamoDB ${what}.digestsOf left keys unprocessed`)
+          }
+          if (round > 0) await new Promise((ok) => setTimeout(ok, 25 * 2 ** round))
+          const request = keys
+          const out = await db.call(`${what}.digestsOf`, () =>
+            db.doc.send(
+              new BatchGetCommand({
+                RequestItems: {
+                  [table]: {
+                    Keys: request,
+                    ProjectionExpression: '#id, #ok, #h, #ar, #ms',
+                    ExpressionAttributeNames: digestNames(idName),
+                  },
+                },
+              }),
+            ),
+          )
+          for (const item of out.Responses?.[table] ?? []) found.push(toDigest(item, idName))
+          keys = (out.UnprocessedKeys?.[table]?.Keys as Item[] | undefined) ?? []
+        }
+      }
+      return found
+    },
     digests: (): AsyncIterable<Digest[]> => {
       const pages = readAll(async (start) =>
         raw(
@@ -110,13 +164,7 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
               new ScanCommand({
                 TableName: table,
                 ProjectionExpression: '#id, #ok, #h, #ar, #ms',
-                ExpressionAttributeNames: {
-                  '#id': idName,
-                  '#ok': 'orderKey',
-                  '#h': 'contentHash',
-                  '#ar': 'absentRuns',
-                  '#ms': 'missingSince',
-                },
+                ExpressionAttributeNames: digestNames(idName),
                 ExclusiveStartKey: start,
               }),
             ),
@@ -125,15 +173,7 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
       )
       return (async function* () {
         for await (const items of pages) {
-          yield items.map(
-            (i): Digest => ({
-              id: String(i[idName]),
-              orderKey: String(i.orderKey),
-              contentHash: String(i.contentHash),
-              absentRuns: typeof i.absentRuns === 'number' ? i.absentRuns : 0,
-              missingSince: typeof i.missingSince === 'string' ? i.missingSince : null,
-            }),
-          )
+          yield items.map((i) => toDigest(i, idName))
         }
       })()
     },

@@ -1,7 +1,13 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
 import type { IdempotencyRecord, RunSummary } from '../../domain/types'
-import type { ChangeFeedMark, IdempotencyRepository, OpsRepository, QuarantineRecord } from '../../ports'
+import type {
+  ChangeFeedMark,
+  IdempotencyRepository,
+  OpsRepository,
+  QuarantineRecord,
+  ReconcileState,
+} from '../../ports'
 import { type Db, type Item, queryAll, queryPage, strip } from './db'
 import { KEYS } from './tables'
 
@@ -20,6 +26,12 @@ export const opsKeys = {
   }),
   quarantine: (kind: string, key: string): Item => ({ [O.pk]: 'quarantine', [O.sk]: `${kind}#${key}` }),
   binding: (name: string, key: string): Item => ({ [O.pk]: `bind#${name}`, [O.sk]: `key#${key}` }),
+  reconcileState: (): Item => ({ [O.pk]: 'reconcile', [O.sk]: 'state' }),
+  /** One partition per sweep and list, so reading a sweep's chunks back is one Query. */
+  seenChunk: (sweepId: string, kind: string, index: number): Item => ({
+    [O.pk]: `sweep#${sweepId}#${kind}`,
+    [O.sk]: `chunk#${String(index).padStart(6, '0')}`,
+  }),
 }
 
 const QUARANTINE_FIELDS = [
@@ -124,6 +136,55 @@ export function createIdempotencyRepository(db: Db, table: string): IdempotencyR
 /** Operational records in the ops table: the poll lease, run summaries, counters and rate budgets. */
 export function createOpsRepository(db: Db, table: string): OpsRepository {
   return {
+    getReconcileState: async () => {
+      const out = await db.call('ops.getReconcileState', () =>
+        db.doc.send(
+          new GetCommand({ TableName: table, Key: opsKeys.reconcileState(), ConsistentRead: true }),
+        ),
+      )
+      const state = out.Item?.state as Omit<ReconcileState, 'version'> | undefined
+      return state && typeof out.Item?.version === 'number' ? { ...state, version: out.Item.version } : null
+    },
+    saveReconcileState: (state, expectedVersion) => {
+      const { version, ...rest } = state
+      return db.conditional('ops.saveReconcileState', () =>
+        db.doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...opsKeys.reconcileState(), version, state: rest },
+            ...(expectedVersion === null
+              ? {
+                  ConditionExpression: 'attribute_not_exists(#pk)',
+                  ExpressionAttributeNames: { '#pk': O.pk },
+                }
+              : {
+                  ConditionExpression: '#v = :expected',
+                  ExpressionAttributeNames: { '#v': 'version' },
+                  ExpressionAttributeValues: { ':expected': expectedVersion },
+                }),
+          }),
+        ),
+      )
+    },
+    saveSeenChunk: async (sweepId, kind, index, hashes, expiresAt) => {
+      await db.call('ops.saveSeenChunk', () =>
+        db.doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...opsKeys.seenChunk(sweepId, kind, index), hashes, expiresAt },
+          }),
+        ),
+      )
+    },
+    seenChunks: (sweepId, kind) => {
+      const pk = String(opsKeys.seenChunk(sweepId, kind, 0)[O.pk])
+      const pages = queryAll(db, 'ops.seenChunks', { table, partition: [O.pk, pk], consistent: true })
+      return (async function* () {
+        for await (const items of pages) {
+          for (const item of items) if (item.hashes instanceof Uint8Array) yield item.hashes
+        }
+      })()
+    },
     acquireLease: (name, owner, now, ttlMs) => {
       const until = now.getTime() + ttlMs
       return db.conditional('ops.acquireLease', () =>

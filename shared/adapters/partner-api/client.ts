@@ -174,13 +174,16 @@ function parseListPage<T>(list: ListKind<T>, json: unknown, status: number): Lis
       raw: (JSON.stringify(raw) ?? String(raw)).slice(0, QUARANTINE_RAW_CHARS),
     })
   }
-  const { total, offset, limit } = env.data
+  const { total, offset, limit, sort } = env.data
   return {
     items,
     total,
     offset: offset ?? 0,
     limit: limit ?? rawItems.length,
     ...(quarantined ? { quarantined } : {}),
+    ...(sort === null || sort === undefined
+      ? {}
+      : { sort: typeof sort === 'string' ? sort.split(',') : sort }),
   }
 }
 

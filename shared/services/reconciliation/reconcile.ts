@@ -5,11 +5,19 @@ import { PartnerOpsError, UpstreamError } from '../../domain/errors'
 import { channelFromUpstream, clientFromUpstream } from '../../domain/mapping'
 import type { RunSummary, RunWarning } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
-import type { Digest, PartnerApiStats, QuarantinedItem, WalkTotals } from '../../ports'
+import type {
+  Digest,
+  PartnerApiStats,
+  QuarantinedItem,
+  ReconcileState,
+  SweepCheckpoint,
+  WalkTotals,
+} from '../../ports'
 import { applyChannel, applyClient } from '../state/apply-upstream'
 import { sweepPendingEvents } from '../webhooks/sweep-webhooks'
 import { type AbsenceContext, markAbsentChannels, markAbsentClients } from './reconcile-absence'
 import { massMissing, QUARANTINE_STORED_PER_RUN, saveQuarantined } from './reconcile-guards'
+import { type FallbackReason, INCREMENTAL_OVERLAP_MS, walkChangedSince } from './reconcile-incremental'
 
 /** Name of the lease that keeps reconciliation runs one at a time. */
 export const POLL_LEASE = 'poll'
@@ -108,6 +116,7 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
   const tally = newTally()
   const statsBefore: PartnerApiStats = partnerApi.stats()
   let complete = false
+  let mode: RunSummary['mode'] = 'full'
   const warnings = new Set<RunWarning>()
 
   const summarize = (outcome: RunSummary['outcome'], error: string | null): RunSummary => {
@@ -118,7 +127,7 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
       endedAt: clock.now().toISOString(),
       outcome,
       error,
-      mode: 'full',
+      mode,
       complete,
       quarantined: tally.quarantined,
       warnings: [...warnings],
@@ -182,16 +191,77 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
   const quarantine: QuarantinedItem[] = []
   const unnamedQuarantined = { client: 0, channel: 0 }
   const onQuarantined =
-    (digests: Map<string, Digest>) =>
+    (digests: Map<string, Digest> | null) =>
     (items: QuarantinedItem[]): void => {
       warnings.add('quarantined_items')
       tally.quarantined += items.length
       for (const q of items) {
         if (q.id === null) unnamedQuarantined[q.kind] += 1
-        else digests.delete(q.id)
+        else digests?.delete(q.id)
         if (quarantine.length < QUARANTINE_STORED_PER_RUN) quarantine.push(q)
       }
     }
+
+  // Incremental: only what changed since the last run. A page's items are compared with their stored
+  // digests (one batch read), and only those whose content changed go through the guarded write.
+  const applyChangedClients = async (page: UpstreamClient[], now: Date): Promise<void> => {
+    tally.seen.clients += page.length
+    const digests = new Map((await store.clients.digestsOf(page.map((c) => c.id))).map((d) => [d.id, d]))
+    await Promise.all(
+      page.map((up) => {
+        const d = digests.get(up.id)
+        if (d) {
+          const candidate = clientFromUpstream(up, { now, source: 'poll', kind: 'snapshot', previous: null })
+          if (candidate.contentHash === d.contentHash && candidate.orderKey <= d.orderKey) return undefined
+        }
+        return limit(() => applyClientItem(up, d ? undefined : null, now))
+      }),
+    )
+  }
+  const applyChangedChannels = async (page: UpstreamChannel[], now: Date): Promise<void> => {
+    tally.seen.channels += page.length
+    const digests = new Map((await store.channels.digestsOf(page.map((c) => c.id))).map((d) => [d.id, d]))
+    await Promise.all(
+      page.map((up) => {
+        const d = digests.get(up.id)
+        if (d) {
+          const candidate = channelFromUpstream(up, { now, source: 'poll', kind: 'snapshot', previous: null })
+          if (candidate.contentHash === d.contentHash && candidate.orderKey <= d.orderKey) {
+            return d.absentRuns > 0 ? limit(() => resetAbsence(d.id, d.orderKey)) : undefined
+          }
+        }
+        return limit(() => applyChannelItem(up, d ? undefined : null, now))
+      }),
+    )
+  }
+
+  /** Both lists by `-modified_at` since the watermark less the overlap; null when done, else why not. */
+  const incremental = async (
+    watermark: string,
+  ): Promise<{ reason: FallbackReason; detail: string } | null> => {
+    const since = Date.parse(watermark) - INCREMENTAL_OVERLAP_MS
+    const common = {
+      since,
+      limit: config.POLL_PAGE_SIZE,
+      onQuarantined: onQuarantined(null),
+      checkBudget,
+      now: () => clock.now(),
+    }
+    const clients = await walkChangedSince({
+      ...common,
+      list: (q) => partnerApi.listClients(q),
+      apply: applyChangedClients,
+    })
+    tally.pages += clients.pages
+    if (clients.kind === 'fallback') return clients
+    const channels = await walkChangedSince({
+      ...common,
+      list: (q) => partnerApi.listChannels(q),
+      apply: applyChangedChannels,
+    })
+    tally.pages += channels.pages
+    return channels.kind === 'fallback' ? channels : null
+  }
   const onComplete =
     (kind: 'clients' | 'channels') =>
     ({ total, walked }: WalkTotals): void => {
@@ -201,9 +271,48 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     }
 
   let failure: unknown = null
+  let state: ReconcileState | null = null
   try {
+    state = await store.ops.getReconcileState()
     tally.swept = (await sweepPendingEvents(deps)).applied
 
+    // A full sweep at first start and once every FULL_SWEEP_INTERVAL_SECONDS; incremental in between.
+    let sweepReason: SweepCheckpoint['reason'] | null = fullSweepDue(
+      state,
+      started,
+      config.FULL_SWEEP_INTERVAL_SECONDS,
+    )
+    if (sweepReason === null && state?.watermark) {
+      mode = 'incremental'
+      const fell = await incremental(state.watermark)
+      if (fell === null) {
+        complete = true
+      } else {
+        mode = 'full'
+        sweepReason = fell.reason === 'window_too_large' ? 'window_too_large' : 'sort_fallback'
+        if (sweepReason === 'sort_fallback') warnings.add('sort_fallback')
+        logger.warn('incremental walk fell back to a full sweep', {
+          runId,
+          reason: fell.reason,
+          detail: fell.detail,
+        })
+      }
+    }
+    if (mode === 'full') {
+      await fullSweep()
+      complete = true
+    }
+    await saveState(state, mode, sweepReason ?? 'first')
+  } catch (err: unknown) {
+    failure = err
+    if (err instanceof UpstreamError && err.code === 'items_key_missing') warnings.add('items_key_missing')
+  }
+  // Kept for an operator even when the run failed: they are what it saw.
+  await saveQuarantined(deps, runId, quarantine)
+  // (summary below)
+  return finish(failure)
+
+  async function fullSweep(): Promise<void> {
     // The stored digests are read once: an item whose candidate hash equals the stored hash costs
     // nothing more; an item without a digest is applied without a read (a record created since is
     // still protected by the guarded write). Each sighting removes its digest, so what remains after
@@ -319,51 +428,89 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
     tally.bookkeepingWrites += channelAbsence.writes + clientAbsence.writes
     tally.seen.channels += channelAbsence.recovered
     tally.seen.clients += clientAbsence.recovered
-  } catch (err: unknown) {
-    failure = err
-    if (err instanceof UpstreamError && err.code === 'items_key_missing') warnings.add('items_key_missing')
   }
-  // Kept for an operator even when the run failed: they are what it saw.
-  await saveQuarantined(deps, runId, quarantine)
 
-  const summary = summarize(
-    failure === null ? 'succeeded' : 'failed',
-    failure === null ? null : errorText(failure),
-  )
-  const context = {
-    runId,
-    outcome: summary.outcome,
-    complete,
-    pages: summary.pages,
-    calls: summary.calls,
-    retries: summary.retries,
-    seen: summary.seen,
-    changed: summary.changed,
-    missing: summary.missing,
-    stale: tally.stale,
-    bookkeepingWrites: tally.bookkeepingWrites,
-    lookups: tally.lookups,
-    recovered: tally.recovered,
-    swept: summary.swept,
-    confirmedCancellations: summary.confirmedCancellations,
-    quarantined: summary.quarantined,
-    warnings: summary.warnings,
+  /**
+   * After a run that completed its walk: the next incremental run reads from this run's start (our
+   * clock) less the overlap; a completed full sweep also restarts the interval.
+   */
+  async function saveState(
+    before: ReconcileState | null,
+    ran: RunSummary['mode'],
+    _reason: SweepCheckpoint['reason'],
+  ): Promise<void> {
+    const at = started.toISOString()
+    const next: ReconcileState = {
+      version: (before?.version ?? 0) + 1,
+      watermark: at,
+      lastFullSweep:
+        ran === 'full'
+          ? { sweepId: runId, startedAt: at, completedAt: clock.now().toISOString() }
+          : (before?.lastFullSweep ?? null),
+      sweep: null,
+    }
+    if (!(await store.ops.saveReconcileState(next, before?.version ?? null))) {
+      throw new UpstreamError('reconciliation state changed under this run (another run took over)', {
+        upstreamStatus: 0,
+        retryable: true,
+        code: 'reconcile_state_conflict',
+      })
+    }
   }
-  try {
-    await store.ops.saveRunSummary(summary)
-  } catch (err: unknown) {
-    logger.error('run summary not saved', { runId, error: errorText(err) })
-    failure ??= err
+
+  async function finish(failure: unknown): Promise<RunSummary> {
+    const summary = summarize(
+      failure === null ? 'succeeded' : 'failed',
+      failure === null ? null : errorText(failure),
+    )
+    const context = {
+      runId,
+      outcome: summary.outcome,
+      complete,
+      pages: summary.pages,
+      calls: summary.calls,
+      retries: summary.retries,
+      seen: summary.seen,
+      changed: summary.changed,
+      missing: summary.missing,
+      stale: tally.stale,
+      bookkeepingWrites: tally.bookkeepingWrites,
+      lookups: tally.lookups,
+      recovered: tally.recovered,
+      swept: summary.swept,
+      confirmedCancellations: summary.confirmedCancellations,
+      quarantined: summary.quarantined,
+      warnings: summary.warnings,
+    }
+    try {
+      await store.ops.saveRunSummary(summary)
+    } catch (err: unknown) {
+      logger.error('run summary not saved', { runId, error: errorText(err) })
+      failure ??= err
+    }
+    try {
+      await store.ops.releaseLease(POLL_LEASE, runId)
+    } catch (err: unknown) {
+      // The lease expires on its own; the next run only waits for it.
+      logger.warn('poll lease not released', { runId, error: errorText(err) })
+    }
+    if (failure === null) logger.info('reconciliation run succeeded', context)
+    else logger.error('reconciliation run failed', { ...context, error: summary.error })
+    await report(opts, summary, logger)
+    if (failure !== null) throw failure
+    return summary
   }
-  try {
-    await store.ops.releaseLease(POLL_LEASE, runId)
-  } catch (err: unknown) {
-    // The lease expires on its own; the next run only waits for it.
-    logger.warn('poll lease not released', { runId, error: errorText(err) })
-  }
-  if (failure === null) logger.info('reconciliation run succeeded', context)
-  else logger.error('reconciliation run failed', { ...context, error: summary.error })
-  await report(opts, summary, logger)
-  if (failure !== null) throw failure
-  return summary
+}
+
+/** Why this run must be a full sweep, or null when it may be incremental. */
+export function fullSweepDue(
+  state: ReconcileState | null,
+  now: Date,
+  intervalSeconds: number,
+): SweepCheckpoint['reason'] | null {
+  if (!state?.lastFullSweep || !state.watermark) return 'first'
+  const last = Date.parse(state.lastFullSweep.startedAt)
+  if (intervalSeconds === 0 || Number.isNaN(last) || now.getTime() - last >= intervalSeconds * 1000)
+    return 'interval'
+  return null
 }

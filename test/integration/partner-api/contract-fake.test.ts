@@ -13,6 +13,9 @@ describe('Partner API contract: the in-memory fake of the unit tests', () => {
       addChannel: async (partial) => {
         fake.addChannel(partial)
       },
+      renameChannel: async (id, name) => {
+        fake.mutateChannel(id, { setup_info: { phone_name: name } })
+      },
       now: () => new Date(),
       close: async () => undefined,
     }

@@ -26,6 +26,9 @@ describe.each([
       addChannel: async (partial) => {
         sim.addChannel(partial)
       },
+      renameChannel: async (id, name) => {
+        sim.mutateChannel(id, { setup_info: { phone_name: name } })
+      },
       now: () => new Date(),
       close: () => sim.close(),
     }

@@ -13,6 +13,8 @@ export interface PartnerApiSide {
   addClient(partial: { id: string; name?: string; partner_payload?: string }): Promise<void>
   /** Adds a draft channel upstream for a client. */
   addChannel(partial: { id: string; client_id: string; created_at?: string }): Promise<void>
+  /** Changes a channel upstream (its display name), which stamps a later `modified_at`. */
+  renameChannel(id: string, name: string): Promise<void>
   /** The upstream "now" (end-of-month rules). */
   now(): Date
   close(): Promise<void>
@@ -110,6 +112,27 @@ export function partnerApiContract(factory: PartnerApiSideFactory): void {
         expect(mine.items.map((c) => c.id)).toEqual(['Ctr002CH', 'Ctr001CH'])
         const none = await side.api.listChannels({ filters: { client_id: 'CtrA01CL', id: 'Ctr003CH' } })
         expect(none).toMatchObject({ total: 0, items: [] })
+      }))
+
+    it('sorts by -modified_at: the last changed first, dates never rising, ties by id; echoes the sort', () =>
+      withSide(factory, async (side) => {
+        await seedTwo(side)
+        await side.renameChannel('Ctr002CH', 'Renamed once')
+        await side.renameChannel('Ctr001CH', 'Renamed last')
+        const all = await side.api.listChannels({ sort: ['-modified_at'], limit: 10 })
+        expect(all.items.map((c) => c.id).slice(0, 2)).toEqual(['Ctr001CH', 'Ctr002CH'])
+        const times = all.items.map((c) => Date.parse(c.modified_at ?? ''))
+        expect(times.every((t, i) => !Number.isNaN(t) && (i === 0 || t <= (times[i - 1] as number)))).toBe(
+          true,
+        )
+        expect(all.sort).toEqual(['-modified_at'])
+        // Paging the same order: offsets continue it without gaps or repeats.
+        const first = await side.api.listChannels({ sort: ['-modified_at'], limit: 2, offset: 0 })
+        const rest = await side.api.listChannels({ sort: ['-modified_at'], limit: 2, offset: 2 })
+        expect([...first.items, ...rest.items].map((c) => c.id)).toEqual(all.items.map((c) => c.id))
+        const clients = await side.api.listClients({ sort: ['-modified_at'], limit: 10 })
+        const clientTimes = clients.items.map((c) => Date.parse(c.modified_at ?? ''))
+        expect(clientTimes.every((t, i) => i === 0 || t <= (clientTimes[i - 1] as number))).toBe(true)
       }))
 
     it('walks every channel and client exactly once, page by page', () =>

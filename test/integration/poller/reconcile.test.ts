@@ -24,7 +24,13 @@ async function start(channels: number, pageSize: number, env: Record<string, str
   app = await startApp({
     pollIntervalSeconds: null,
     simulator: { seed: 'empty', deliverWebhooks: false },
-    env: { POLL_PAGE_SIZE: String(pageSize), POLL_CONCURRENCY: '4', ...env },
+    // Every run sweeps fully unless a test says otherwise (the incremental tests below do).
+    env: {
+      POLL_PAGE_SIZE: String(pageSize),
+      POLL_CONCURRENCY: '4',
+      FULL_SWEEP_INTERVAL_SECONDS: '0',
+      ...env,
+    },
   })
   app.simulator?.generate({ clients: 5, channels })
   return app
@@ -306,5 +312,36 @@ describe('reconciliation against pages that are not what they should be (issue 1
       seen: { channels: 30 },
       missing: { channels: 0 },
     })
+  })
+})
+
+describe('incremental reconciliation against the simulator and embedded DynamoDB', () => {
+  it('reads one page per list by -modified_at between full sweeps, and GET /status says which run was which', async () => {
+    const a = await start(300, 50, { FULL_SWEEP_INTERVAL_SECONDS: '3600' })
+    const first = (await a.poll()) as RunSummary
+    expect(first).toMatchObject({ mode: 'full', outcome: 'succeeded', seen: { clients: 5, channels: 300 } })
+    const ids = (await upstreamChannels(a)).slice(10, 12).map((c) => c.id)
+    for (const id of ids) a.simulator?.mutateChannel(id, { setup_info: { phone_name: `Renamed ${id}` } })
+
+    const { store, counts } = countingStore(a.deps.config)
+    const callsBefore = a.deps.partnerApi.stats().calls
+    const second = await reconcile({ ...a.deps, store })
+
+    expect(second).toMatchObject({
+      mode: 'incremental',
+      outcome: 'succeeded',
+      complete: true,
+      warnings: [],
+      changed: { clients: 0, channels: 2 },
+    })
+    // The fleet was generated long before the first run: one page per list reaches past the window.
+    expect(a.deps.partnerApi.stats().calls - callsBefore).toBe(2)
+    expect(counts.on(a.deps.config.TABLE_CHANNELS, 'writes')).toBe(2)
+    for (const id of ids) expect((await a.deps.store.channels.get(id))?.displayName).toBe(`Renamed ${id}`)
+
+    const status = await call(a, '/status')
+    expect(status.status).toBe(200)
+    const rec = status.json.reconciliation as { last: RunSummary; lastSuccess: RunSummary }
+    expect(rec.last).toMatchObject({ runId: second.runId, mode: 'incremental' })
   })
 })

@@ -334,6 +334,69 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
     })
   })
 
+  describe('digests by id', () => {
+    it('reads the digests of given ids in batches, leaving unknown ids out', async () => {
+      const store = await factory()
+      const channels = Array.from({ length: 130 }, (_, i) => makeChannel({ absentRuns: i % 2 }))
+      for (const c of channels) await store.channels.putIfNewer(c)
+      const client = makeClient()
+      await store.clients.putIfNewer(client)
+      // More than one batch (100 keys), a duplicate and an unknown id.
+      const ask = [...channels.map((c) => c.channelId), channels[0]?.channelId as string, 'nope-unknown']
+      const got = await store.channels.digestsOf(ask)
+      expect(sorted(got.map((d) => d.id))).toEqual(sorted(channels.map((c) => c.channelId)))
+      const one = channels[1] as Channel
+      expect(got.find((d) => d.id === one.channelId)).toEqual({
+        id: one.channelId,
+        orderKey: one.orderKey,
+        contentHash: one.contentHash,
+        absentRuns: one.absentRuns,
+        missingSince: null,
+      })
+      expect(await store.channels.digestsOf([])).toEqual([])
+      expect((await store.clients.digestsOf([client.clientId, 'nope'])).map((d) => d.id)).toEqual([
+        client.clientId,
+      ])
+    })
+  })
+
+  describe('reconciliation state', () => {
+    it('saves the state with compare-and-set on its version', async () => {
+      const store = await factory()
+      expect(await store.ops.getReconcileState()).toBeNull()
+      const state = { version: 1, watermark: '2026-01-15T10:00:00.000Z', lastFullSweep: null, sweep: null }
+      expect(await store.ops.saveReconcileState(state, 1)).toBe(false)
+      expect(await store.ops.saveReconcileState(state, null)).toBe(true)
+      expect(await store.ops.saveReconcileState({ ...state, version: 2 }, null)).toBe(false)
+      expect(await store.ops.getReconcileState()).toEqual(state)
+      const next = {
+        ...state,
+        version: 2,
+        lastFullSweep: { sweepId: 's1', startedAt: state.watermark, completedAt: state.watermark },
+      }
+      expect(await store.ops.saveReconcileState(next, 1)).toBe(true)
+      expect(await store.ops.saveReconcileState({ ...next, version: 3 }, 1)).toBe(false)
+      expect(await store.ops.getReconcileState()).toEqual(next)
+    })
+
+    it('keeps the seen-id chunks of a sweep per list, binary intact', async () => {
+      const store = await factory()
+      const a = new Uint8Array(new Uint32Array([1, 2, 0xffffffff]).buffer)
+      const b = new Uint8Array(new Uint32Array([7]).buffer)
+      await store.ops.saveSeenChunk('sw1', 'channels', 0, a, 2_000_000_000)
+      await store.ops.saveSeenChunk('sw1', 'channels', 1, b, 2_000_000_000)
+      await store.ops.saveSeenChunk('sw1', 'clients', 0, b, 2_000_000_000)
+      // Saving a chunk index again replaces it (a resumed invocation redoing its last pages).
+      await store.ops.saveSeenChunk('sw1', 'channels', 1, b, 2_000_000_000)
+      const chunks: number[][] = []
+      for await (const c of store.ops.seenChunks('sw1', 'channels')) chunks.push([...c])
+      expect(chunks.sort()).toEqual([[...a], [...b]].sort())
+      const none: Uint8Array[] = []
+      for await (const c of store.ops.seenChunks('sw2', 'channels')) none.push(c)
+      expect(none).toEqual([])
+    })
+  })
+
   describe('webhook events', () => {
     it('creates once and counts duplicate deliveries', async () => {
       const store = await factory()

@@ -44,6 +44,8 @@ describe('poller handler', () => {
       WarningTotalMismatch: 0,
       WarningMassMissingHalted: 0,
       WarningQuarantinedItems: 0,
+      WarningSortFallback: 0,
+      RunIncremental: 0,
       SecondsSinceLastSuccess: 0,
     })
     expect(metricsOf(addMetric)).toHaveProperty('RunDuration')

@@ -65,8 +65,9 @@ describe('reconcile', () => {
     expect(summary.changed).toEqual({ clients: 0, channels: 0 })
     expect(counted.writes()).toBe(0)
     expect(counted.reads()).toBe(0)
-    // Only the run's own records: lease taken, summary saved, lease released.
-    expect(deps.store.stats.writes - writesBefore).toBe(3)
+    // Only the run's own records: lease taken, reconciliation state (watermark) saved, summary saved,
+    // lease released.
+    expect(deps.store.stats.writes - writesBefore).toBe(4)
     expect(deps.changes.events.length).toBe(eventsBefore)
   })
 

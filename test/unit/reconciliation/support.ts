@@ -30,6 +30,8 @@ export function makeDeps(
     PARTNER_ID: 'testPA',
     SECRETS_SOURCE: 'env',
     PARTNER_API_KEY: 'test-key',
+    // Every run sweeps fully unless a test says otherwise (incremental.test.ts does).
+    FULL_SWEEP_INTERVAL_SECONDS: '0',
     ...env,
   })
   const store = (rest.store as MemoryStore | undefined) ?? new MemoryStore()
