@@ -383,10 +383,10 @@ export interface components {
             outcome: "succeeded" | "failed" | "skipped";
             error?: components["schemas"]["NullableString"];
             /**
-             * @description every run is a full sweep of clients and channels
+             * @description full: a sweep of every client and channel, then missing detection (at first start, every FULL_SWEEP_INTERVAL_SECONDS, and when an incremental walk falls back with sort_fallback; a sweep too large for one invocation continues in the next, see sweep); incremental: only what changed upstream since the previous run's watermark less a safety overlap, read by -modified_at
              * @enum {unknown}
              */
-            mode?: "full";
+            mode?: "full" | "incremental";
             complete: boolean;
             /** @description upstream list items that failed validation, kept aside; the rest of their pages was applied */
             quarantined?: number;
