@@ -13,7 +13,7 @@ import type { EventSink } from '../shared/ports'
 import { ADAPTER_BUILDERS, createAppDeps, createSecretSource, wireFunction } from '../shared/wiring'
 import { type ChangeStream, captureChanges, createChangeStream } from './change-stream'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
-import { type HttpHandler, LOCAL_BUILDERS, localLambdaContext } from './handlers'
+import { type HttpHandler, LOCAL_BUILDERS, localLambdaContext, type StreamingHandler } from './handlers'
 import { guardDynamoClient, guardEvents, guardSecrets } from './iam-guard'
 import { startLocalServer } from './server'
 import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
@@ -101,7 +101,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       : await startDynalite(dataDir === null ? {} : { path: join(dataDir, 'dynamodb') })
     if ('close' in dynamo) cleanups.push(() => dynamo.close())
 
-    const handlers: Partial<Record<HttpFunctionKey, HttpHandler>> = {}
+    const handlers: Partial<Record<HttpFunctionKey, HttpHandler | StreamingHandler>> = {}
     const server = await startLocalServer({
       host,
       port: opts.port ?? 0,

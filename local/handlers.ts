@@ -8,9 +8,16 @@ import type {
 } from 'aws-lambda'
 import type { AppDeps } from '../shared/deps'
 import { FUNCTIONS, type FunctionKey } from '../shared/functions'
+import { installLambdaStreaming, type StreamingHandler } from './lambda-streaming'
 
 /** An HTTP function as the local server calls it: the same middy-wrapped handler Lambda runs. */
 export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>
+
+/**
+ * An HTTP function whose integration streams (FUNCTIONS trigger `streaming`): the same middy chain with
+ * `streamifyResponse`, called with a response stream (local/lambda-streaming.ts).
+ */
+export type { StreamingHandler } from './lambda-streaming'
 
 /** The poller as the local timer calls it: the same handler EventBridge Scheduler invokes. */
 export type PollerHandler = (event: unknown, context: Context) => Promise<unknown>
@@ -19,26 +26,35 @@ export type PollerHandler = (event: unknown, context: Context) => Promise<unknow
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>
 
 /** The handler type of a trigger kind. */
-type HandlerOf<Kind> = Kind extends 'http'
-  ? HttpHandler
+type HandlerOf<Kind, Streaming> = Kind extends 'http'
+  ? Streaming extends true
+    ? StreamingHandler
+    : HttpHandler
   : Kind extends 'stream' | 'changeStreams'
     ? StreamHandler
     : PollerHandler
 
 /** The handler type of one function, from its trigger in FUNCTIONS. */
-export type FunctionHandler<K extends FunctionKey> = HandlerOf<(typeof FUNCTIONS)[K]['trigger']['kind']>
+export type FunctionHandler<K extends FunctionKey> = HandlerOf<
+  (typeof FUNCTIONS)[K]['trigger']['kind'],
+  (typeof FUNCTIONS)[K]['trigger'] extends { streaming: true } ? true : false
+>
 
 /**
  * How the local runner builds each function of FUNCTIONS (shared/functions.ts) from its deps: the same
  * `build…Handler` factory its Lambda entry calls. A function added to FUNCTIONS without a builder
- * here is a compile error. The management API streams its CSV export locally (no 6 MB cap).
+ * here is a compile error. The export function streams through the local stand-in of Lambda's
+ * response streaming runtime, as it does through API Gateway in AWS.
  */
 export const LOCAL_BUILDERS: { [K in FunctionKey]: (deps: AppDeps) => Promise<FunctionHandler<K>> } = {
   webhook: async (deps) => (await import('../functions/webhook/handler')).buildWebhookHandler(deps),
   webhookApplier: async (deps) =>
     (await import('../functions/webhook-applier/handler')).buildWebhookApplierHandler(deps),
-  api: async (deps) =>
-    (await import('../functions/api/handler')).buildApiHandler(deps, { streamResponses: true }),
+  api: async (deps) => (await import('../functions/api/handler')).buildApiHandler(deps),
+  export: async (deps) => {
+    installLambdaStreaming()
+    return (await import('../functions/export/handler')).buildExportHandler(deps)
+  },
   onboarding: async (deps) => (await import('../functions/onboarding/handler')).buildOnboardingHandler(deps),
   poller: async (deps) => (await import('../functions/poller/handler')).buildPollerHandler(deps),
   eventPublisher: async (deps) =>

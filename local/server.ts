@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import { errorResponse } from '../shared/http/responses'
 import { type HttpFunctionName, matchRoute } from '../shared/http/routes'
 import { type HttpHandler, localLambdaContext } from './handlers'
+import { apiGatewayResponseStream, isStreamingHandler, type StreamingHandler } from './lambda-streaming'
 import { type LocalCredential, verifySigV4 } from './sigv4'
 
-/** API Gateway REST API's integration timeout: the longest a handler can run behind it. */
+/** API Gateway REST API's integration timeout: the longest a buffered handler can run behind it. */
 const API_GATEWAY_TIMEOUT_MS = 29_000
 
 /** Retry-After of the 503 answered while the functions are still being built. */
@@ -21,8 +20,12 @@ const GATEWAY_MAX_BODY = 10 * 1024 * 1024
 export interface LocalServerOptions {
   host: string
   port: number
-  /** The HTTP functions, filled in once built; until then their routes answer 503 `starting`. */
-  handlers: Partial<Record<HttpFunctionName, HttpHandler>>
+  /**
+   * The HTTP functions, filled in once built; until then their routes answer 503 `starting`. A
+   * streaming handler (`streamifyResponse`) is called with a response stream, as API Gateway's STREAM
+   * transfer mode invokes it in AWS.
+   */
+  handlers: Partial<Record<HttpFunctionName, HttpHandler | StreamingHandler>>
   credentials: LocalCredential[]
   region: string
   service: string
@@ -43,17 +46,6 @@ function send(res: ServerResponse, result: APIGatewayProxyResult): void {
     : Buffer.from(result.body ?? '', 'utf8')
   res.writeHead(result.statusCode, { ...headers, 'content-length': body.length })
   res.end(body)
-}
-
-/** Pipes a body produced while it is sent (the management API's CSV export), never buffering it whole. */
-async function sendStream(
-  res: ServerResponse,
-  result: APIGatewayProxyResult & { bodyStream: AsyncIterable<string> },
-): Promise<void> {
-  const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v)
-  res.writeHead(result.statusCode, headers)
-  await pipeline(Readable.from(result.bodyStream), res)
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {
@@ -193,11 +185,12 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
         },
       },
     }
-    const result = await handler(event, localLambdaContext(match.route.fn, API_GATEWAY_TIMEOUT_MS))
-    if ('bodyStream' in result) {
-      await sendStream(res, result as APIGatewayProxyResult & { bodyStream: AsyncIterable<string> })
-      return result.statusCode
+    if (isStreamingHandler(handler)) {
+      // STREAM transfer mode: the integration timeout is the function's own (up to 15 minutes).
+      await handler(event, apiGatewayResponseStream(res), localLambdaContext(match.route.fn))
+      return res.statusCode
     }
+    const result = await handler(event, localLambdaContext(match.route.fn, API_GATEWAY_TIMEOUT_MS))
     send(res, result)
     return result.statusCode
   }

@@ -17,7 +17,14 @@ import type { SecretName } from './ports'
  */
 
 /** The Lambda functions of the product. */
-export type FunctionKey = 'webhook' | 'webhookApplier' | 'api' | 'onboarding' | 'poller' | 'eventPublisher'
+export type FunctionKey =
+  | 'webhook'
+  | 'webhookApplier'
+  | 'api'
+  | 'export'
+  | 'onboarding'
+  | 'poller'
+  | 'eventPublisher'
 
 /**
  * DynamoDB data-plane actions PartnerOps uses (no batch writes, no transactions, no PartiQL; one batch
@@ -49,8 +56,12 @@ export interface FunctionAccess {
 
 /** How a function is invoked. */
 export type Trigger =
-  /** API Gateway routes (ROUTES entries whose `fn` is this function). */
-  | { kind: 'http' }
+  /**
+   * API Gateway routes (ROUTES entries whose `fn` is this function). `streaming`: the integration is in
+   * STREAM transfer mode (Lambda InvokeWithResponseStream, a `streamifyResponse` handler) with an
+   * integration timeout of the function's own timeout, instead of a buffered 29 s one.
+   */
+  | { kind: 'http'; streaming?: true }
   /** The events table's DynamoDB stream, INSERT records only, with partial batch responses. */
   | {
       kind: 'stream'
@@ -101,6 +112,9 @@ export interface FunctionSpec {
 const POLLER_TIMEOUT_SECONDS = 300
 /** Under API Gateway's 29 s integration timeout, the management functions give upstream calls 20 s. */
 const HTTP_UPSTREAM_BUDGET: SettingValues = { UPSTREAM_BUDGET_MS: '20000' }
+
+/** The export's timeout: the longest a streamed API Gateway response may last (15 minutes). */
+const EXPORT_TIMEOUT_SECONDS = 900
 
 /** Every function of the product. */
 export const FUNCTIONS = {
@@ -165,7 +179,7 @@ export const FUNCTIONS = {
   api: {
     entry: 'functions/api/index.ts',
     service: 'api',
-    description: 'PartnerOps: management API (reads, cancellation, export, status)',
+    description: 'PartnerOps: management API (reads, cancellation, status)',
     // Under API Gateway's 29 s integration timeout.
     memoryMb: 1024,
     timeoutSeconds: 28,
@@ -186,6 +200,24 @@ export const FUNCTIONS = {
     },
     adapters: ['secrets', 'partnerApi', 'failureQueue'],
     settings: HTTP_UPSTREAM_BUDGET,
+  },
+  export: {
+    entry: 'functions/export/index.ts',
+    service: 'export',
+    description: 'PartnerOps: CSV export of every channel, streamed (GET /exports/channels.csv)',
+    // Memory stays one Scan page whatever the fleet; the size buys CPU (unmarshalling, CSV, gzip).
+    memoryMb: 1024,
+    // A streamed response may last 15 minutes (API Gateway and Lambda alike). 1,000,000 channels take
+    // about a minute of Scan plus Lambda's 2 MB/s beyond the first 6 MB (README, Performance).
+    timeoutSeconds: EXPORT_TIMEOUT_SECONDS,
+    trigger: { kind: 'http', streaming: true },
+    // exportChannels: one paginated Scan of the channels table, nothing else.
+    access: {
+      tables: { channels: { actions: ['Scan'] } },
+      secrets: [],
+      publishesEvents: false,
+    },
+    settings: {},
   },
   onboarding: {
     entry: 'functions/onboarding/index.ts',

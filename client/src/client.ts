@@ -33,7 +33,7 @@ export interface WriteOptions extends CallOptions {
 export interface CsvExport {
   /** The CSV bytes as they arrive. */
   stream: Readable
-  /** From Content-Length when the server sent one (API Gateway does; the local runner streams). */
+  /** From Content-Length when the server sent one (the export streams, locally and in AWS: normally null). */
   contentLength: number | null
 }
 

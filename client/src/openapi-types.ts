@@ -165,8 +165,13 @@ export interface paths {
         };
         /**
          * Export every channel as CSV
-         * @description One row per channel, streamed locally; in AWS one buffered response, 413 `export_too_large`
-         *     beyond 5,000,000 bytes (page through `GET /channels` instead).
+         * @description One row per channel, streamed as it is read (chunked transfer encoding, no Content-Length),
+         *     locally and in AWS alike. With `Accept-Encoding: gzip` (fetch, the client library and
+         *     `curl --compressed` send it) the body is gzipped (`Content-Encoding: gzip`); otherwise it is
+         *     plain CSV. No query parameters: any is a 400 before anything is read. Should the export fail
+         *     midway (a table read error, or a plain body passing Lambda's 200 MB streamed response limit)
+         *     the transfer ends without its final chunk, so the client sees an error, never a short file
+         *     that looks complete.
          */
         get: operations["exportChannels"];
         put?: never;
@@ -1041,7 +1046,10 @@ export interface operations {
     exportChannels: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `gzip` (or `*`) for a gzipped body; anything else gets plain CSV */
+                "Accept-Encoding"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1050,6 +1058,9 @@ export interface operations {
             /** @description RFC 4180 CSV (CRLF), one row per channel; fields starting with = + - @ are prefixed with ' */
             200: {
                 headers: {
+                    /** @description `gzip` when the request accepted gzip; absent otherwise */
+                    "Content-Encoding"?: "gzip";
+                    Vary?: "accept-encoding";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1060,8 +1071,8 @@ export interface operations {
                     "text/csv": string;
                 };
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            413: components["responses"]["Error"];
         };
     };
     getStatus: {

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
-import { NotFoundError, PayloadTooLargeError } from '../../shared/domain/errors'
+import { NotFoundError } from '../../shared/domain/errors'
 import { ID_PATTERN } from '../../shared/domain/ids'
 import type { CancellationOutcome } from '../../shared/domain/outcomes'
 import { LIFECYCLES, type Lifecycle } from '../../shared/domain/types'
@@ -17,7 +17,6 @@ import {
 import { getCancellation } from '../../shared/services/cancellation/get-cancellation'
 import { requestCancellation } from '../../shared/services/cancellation/request-cancellation'
 import { revokeCancellation } from '../../shared/services/cancellation/revoke-cancellation'
-import { exportChannels } from '../../shared/services/export/export-channels'
 import { lockDurationMs } from '../../shared/services/idempotency/attempts'
 import { getChannel } from '../../shared/services/reads/get-channel'
 import { getClient } from '../../shared/services/reads/get-client'
@@ -26,41 +25,12 @@ import { listClients } from '../../shared/services/reads/list-clients'
 import { toCancellationView } from '../../shared/services/reads/views'
 import { getStatus } from '../../shared/services/status/get-status'
 
-/**
- * A response whose body is produced while it is sent. Only the local server understands it
- * (`streamResponses`); Lambda behind API Gateway REST always gets a buffered APIGatewayProxyResult.
- */
-export type StreamingResult = APIGatewayProxyResult & { bodyStream: AsyncIterable<string> }
-
-/** Options of the management API function. */
-export interface ApiOptions {
-  /**
-   * Stream the CSV export as it is produced (the local server pipes `bodyStream`). Off in Lambda: API
-   * Gateway REST proxy responses are buffered, so there the export is capped by `exportMaxBytes`.
-   */
-  streamResponses?: boolean
-  /**
-   * Largest buffered export, counted as the JSON-escaped body Lambda returns (its synchronous payload
-   * limit is 6 MB including that envelope). Beyond it: 413 `export_too_large`. Default 5,000,000.
-   */
-  exportMaxBytes?: number
-}
-
-/** Default cap of a buffered export (about 25,000 channels at ~200 bytes a row). */
-export const EXPORT_MAX_BYTES = 5_000_000
-
 /** A route: the event, its checked path parameters and the caller's principal. */
 export type RouteHandler = (
   event: APIGatewayProxyEvent,
   params: Record<string, string>,
   principal: string,
-) => Promise<APIGatewayProxyResult | StreamingResult>
-
-const CSV_HEADERS = {
-  'content-type': 'text/csv; charset=utf-8',
-  'content-disposition': 'attachment; filename="channels.csv"',
-  'cache-control': 'no-store',
-}
+) => Promise<APIGatewayProxyResult>
 
 const STATUS_FILTER = /^[A-Za-z0-9_-]{1,64}$/
 const LIFECYCLE_FILTER = new RegExp(`^(${LIFECYCLES.join('|')})$`)
@@ -95,28 +65,11 @@ function cancellationRoute(
   })
 }
 
-async function bufferedExport(deps: AppDeps, maxBytes: number): Promise<APIGatewayProxyResult> {
-  const parts: string[] = []
-  let size = 0
-  for await (const chunk of exportChannels(deps)) {
-    // Lambda returns the body inside a JSON envelope: count it escaped, as it will travel.
-    size += JSON.stringify(chunk).length - 2
-    if (size > maxBytes) {
-      throw new PayloadTooLargeError(
-        'The export is larger than one API response can carry; page through GET /channels instead',
-      )
-    }
-    parts.push(chunk)
-  }
-  return { statusCode: 200, headers: { ...CSV_HEADERS }, body: parts.join('') }
-}
-
 /**
- * The management API's routes (docs/openapi.yaml) over the shared services. The handler has checked the
+ * The management API's routes (docs/openapi.yaml; the CSV export is the export function's) over the shared services. The handler has checked the
  * caller's principal and every path id before any route runs.
  */
-export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<string, RouteHandler> {
-  const maxBytes = opts.exportMaxBytes ?? EXPORT_MAX_BYTES
+export function createRoutes(deps: AppDeps): Record<string, RouteHandler> {
   return {
     'GET /clients': async (event) => {
       const q = event.queryStringParameters
@@ -160,16 +113,6 @@ export function createRoutes(deps: AppDeps, opts: ApiOptions = {}): Record<strin
         channelId: params['channelId'] ?? '',
       })
       return ok(200, toCancellationView(record))
-    },
-    'GET /exports/channels.csv': async () => {
-      if (!opts.streamResponses) return bufferedExport(deps, maxBytes)
-      const streaming: StreamingResult = {
-        statusCode: 200,
-        headers: { ...CSV_HEADERS },
-        body: '',
-        bodyStream: exportChannels(deps),
-      }
-      return streaming
     },
     'GET /status': async () => {
       return ok(200, await getStatus(deps))

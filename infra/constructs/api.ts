@@ -1,4 +1,4 @@
-import { Aws, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
+import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
 import * as apigw from 'aws-cdk-lib/aws-apigateway'
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch'
 import * as iam from 'aws-cdk-lib/aws-iam'
@@ -6,6 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as logs from 'aws-cdk-lib/aws-logs'
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference'
 import { Construct } from 'constructs'
+import { FUNCTIONS } from '../../shared/functions'
 import {
   CALLBACK_PATH,
   CANCELLATION_PATH,
@@ -213,7 +214,21 @@ export class PartnerOpsApi extends Construct {
     const integration = (name: HttpFunctionName): apigw.LambdaIntegration => {
       let found = integrations.get(name)
       if (!found) {
-        found = new apigw.LambdaIntegration(functions[name].fn, { proxy: true, allowTestInvoke: false })
+        const spec = FUNCTIONS[name]
+        // A streaming function (the CSV export): STREAM transfer mode invokes it with
+        // InvokeWithResponseStream (the response-streaming-invocations URI; the same lambda:InvokeFunction
+        // permission) and may last up to 15 minutes, so the integration waits as long as the function may run.
+        const streaming = 'streaming' in spec.trigger && spec.trigger.streaming === true
+        found = new apigw.LambdaIntegration(functions[name].fn, {
+          proxy: true,
+          allowTestInvoke: false,
+          ...(streaming
+            ? {
+                responseTransferMode: apigw.ResponseTransferMode.STREAM,
+                timeout: Duration.seconds(spec.timeoutSeconds),
+              }
+            : {}),
+        })
         integrations.set(name, found)
       }
       return found

@@ -4,7 +4,7 @@
  */
 
 /** The Lambda functions that serve HTTP routes. */
-export type HttpFunctionName = 'webhook' | 'api' | 'onboarding'
+export type HttpFunctionName = 'webhook' | 'api' | 'export' | 'onboarding'
 
 export interface RouteSpec {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
@@ -32,7 +32,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: CANCELLATION_PATH, fn: 'api', auth: 'iam' },
   { method: 'GET', path: CANCELLATION_PATH, fn: 'api', auth: 'iam' },
   { method: 'DELETE', path: CANCELLATION_PATH, fn: 'api', auth: 'iam' },
-  { method: 'GET', path: '/exports/channels.csv', fn: 'api', auth: 'iam' },
+  { method: 'GET', path: '/exports/channels.csv', fn: 'export', auth: 'iam' },
   { method: 'GET', path: '/status', fn: 'api', auth: 'iam' },
   { method: 'POST', path: '/onboarding-links', fn: 'onboarding', auth: 'iam' },
   { method: 'GET', path: CALLBACK_PATH, fn: 'onboarding', auth: 'none' },

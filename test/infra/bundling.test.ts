@@ -39,6 +39,7 @@ describe('real bundling', () => {
     expect(Object.keys(bundles).sort()).toEqual([
       'api',
       'eventPublisher',
+      'export',
       'onboarding',
       'poller',
       'webhook',
@@ -58,7 +59,11 @@ describe('real bundling', () => {
   })
 
   it('loads each bundle in a fresh Node process and builds its handler without network', () => {
-    expect(Object.keys(bundles)).toHaveLength(6)
+    expect(Object.keys(bundles)).toHaveLength(7)
+    // The Lambda Node.js runtime's global, as it marks a streaming handler (only the export streams).
+    const runtime =
+      "const marker = Symbol.for('aws.lambda.runtime.handler.streaming');" +
+      'globalThis.awslambda = { streamifyResponse: (h) => { h[marker] = "response"; return h }, HttpResponseStream: { from: (s) => s } };'
     for (const [name, dir] of Object.entries(bundles) as [FunctionKey, string][]) {
       const url = pathToFileURL(join(dir, 'index.mjs')).href
       const run = spawnSync(
@@ -66,12 +71,13 @@ describe('real bundling', () => {
         [
           '--input-type=module',
           '-e',
-          `const m = await import(${JSON.stringify(url)}); console.log(typeof m.handler)`,
+          `${runtime} const m = await import(${JSON.stringify(url)}); console.log(typeof m.handler, m.handler[marker] ?? 'buffered')`,
         ],
         { encoding: 'utf8', env: lambdaEnv(FUNCTIONS[name].service), timeout: 30_000 },
       )
       expect(run.stderr, name).toBe('')
-      expect(run.stdout.trim(), name).toBe('function')
+      const streaming = 'streaming' in FUNCTIONS[name].trigger
+      expect(run.stdout.trim(), name).toBe(`function ${streaming ? 'response' : 'buffered'}`)
     }
   })
 })

@@ -18,7 +18,15 @@ interface Statement {
   Resource: unknown
 }
 
-const FNS: FunctionKey[] = ['webhook', 'webhookApplier', 'api', 'onboarding', 'poller', 'eventPublisher']
+const FNS: FunctionKey[] = [
+  'webhook',
+  'webhookApplier',
+  'api',
+  'export',
+  'onboarding',
+  'poller',
+  'eventPublisher',
+]
 // What the stream mapping grants the applier on the events table's stream (grantStreamRead).
 const STREAM_ACTIONS = [
   'dynamodb:DescribeStream',
@@ -64,10 +72,10 @@ describe('stateless stack', () => {
     )
   })
 
-  it('has exactly the six functions, on nodejs24.x and arm64 with tracing', () => {
+  it('has exactly the seven functions, on nodejs24.x and arm64 with tracing', () => {
     expect(Object.keys(fns).sort()).toEqual([...FNS].sort())
     expect([...FUNCTION_KEYS].sort()).toEqual([...FNS].sort())
-    s.stateless.resourceCountIs('AWS::Lambda::Function', 6)
+    s.stateless.resourceCountIs('AWS::Lambda::Function', 7)
     for (const name of FNS) {
       const p = fns[name].props
       expect(p.Runtime).toBe('nodejs24.x')
@@ -379,6 +387,7 @@ describe('stateless stack', () => {
       webhookApplier: [],
       eventPublisher: [],
       api: ['partnerApi'],
+      export: [],
       poller: ['partnerApi'],
       onboarding: ['partnerApi', 'linkSigningKey'],
     }
@@ -429,13 +438,13 @@ describe('stateless stack', () => {
       const ref = (fns[name].props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref
       expect(groups[ref]?.Properties.RetentionInDays).toBe(90)
     }
-    // Five functions and the API access log, all with retention.
-    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual(Array(7).fill(90))
+    // Seven functions and the API access log, all with retention.
+    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual(Array(8).fill(90))
   })
 
   it('reserves one concurrent poller and sends its failed async invocations to a queue', () => {
     expect(fns.poller.props.ReservedConcurrentExecutions).toBe(1)
-    for (const name of ['webhook', 'webhookApplier', 'api', 'onboarding'] as const) {
+    for (const name of ['webhook', 'webhookApplier', 'api', 'export', 'onboarding'] as const) {
       expect(fns[name].props.ReservedConcurrentExecutions).toBeUndefined()
     }
     s.stateless.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
@@ -485,6 +494,57 @@ describe('stateless stack', () => {
     }
     // CORS off: no OPTIONS method anywhere.
     expect(methods.some((m) => m.route.startsWith('OPTIONS'))).toBe(false)
+  })
+
+  it('streams the CSV export: STREAM transfer mode, InvokeWithResponseStream, the function timeout; every other route buffered', () => {
+    const methods = Object.entries(resourcesOf(s.stateless, 'AWS::ApiGateway::Method')).map(([id, m]) => ({
+      id,
+      integration: m.Properties.Integration as Record<string, unknown>,
+    }))
+    const streaming = methods.filter((m) => m.integration.ResponseTransferMode === 'STREAM')
+    expect(streaming).toHaveLength(ROUTES.filter((r) => r.fn === 'export').length)
+    expect(streaming).toHaveLength(1)
+    const exportIntegration = streaming[0]?.integration ?? {}
+    expect(exportIntegration).toMatchObject({ Type: 'AWS_PROXY', TimeoutInMillis: 900_000 })
+    const uri = JSON.stringify(exportIntegration.Uri)
+    expect(uri).toContain(fns.export.id)
+    expect(uri).toContain('/2021-11-15/functions/')
+    expect(uri).toContain('/response-streaming-invocations')
+    expect(FUNCTIONS.export.timeoutSeconds).toBe(900)
+    for (const m of methods.filter((x) => x.integration.ResponseTransferMode !== 'STREAM')) {
+      expect(m.integration.ResponseTransferMode, m.id).toBeUndefined()
+      expect(JSON.stringify(m.integration.Uri ?? ''), m.id).not.toContain('response-streaming-invocations')
+    }
+    // API Gateway may invoke the export function for its one route, with the ordinary permission
+    // (InvokeWithResponseStream is authorised by lambda:InvokeFunction).
+    const permissions = Object.values(resourcesOf(s.stateless, 'AWS::Lambda::Permission')).filter(
+      (p) =>
+        JSON.stringify(p.Properties.FunctionName) ===
+        JSON.stringify({ 'Fn::GetAtt': [fns.export.id, 'Arn'] }),
+    )
+    expect(permissions.length).toBeGreaterThan(0)
+    for (const p of permissions) {
+      expect(p.Properties.Action).toBe('lambda:InvokeFunction')
+      expect(p.Properties.Principal).toBe('apigateway.amazonaws.com')
+      expect(JSON.stringify(p.Properties.SourceArn)).toContain('/GET/exports/channels.csv')
+    }
+  })
+
+  it('grants the export function one Scan of the channels table, its logs and X-Ray, and nothing else', () => {
+    const actions = fns.export.statements.flatMap((st) => list(st.Action)).sort()
+    expect(actions).toEqual(
+      [
+        'dynamodb:Scan',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
+    )
+    const scan = fns.export.statements.find((st) => list(st.Action).includes('dynamodb:Scan'))
+    expect(list(scan?.Resource)).toHaveLength(1)
+    expect(JSON.stringify(scan?.Resource)).toContain(tableIds.channels)
+    expect(JSON.stringify(scan?.Resource)).not.toContain('/index/')
   })
 
   it('throttles the stage and the public routes and writes JSON access logs without headers or bodies', () => {
@@ -590,8 +650,8 @@ describe('stateless stack', () => {
           JSON.stringify(a.Dimensions) ===
           JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fns[name].id } }]),
       )
-    expect(find('Errors')).toHaveLength(6)
-    expect(find('Throttles')).toHaveLength(6)
+    expect(find('Errors')).toHaveLength(7)
+    expect(find('Throttles')).toHaveLength(7)
     for (const name of FNS) {
       expect(onFunction('Errors', name), name).toHaveLength(1)
       expect(onFunction('Throttles', name), name).toHaveLength(1)

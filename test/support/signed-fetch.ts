@@ -16,6 +16,7 @@ export interface SignedFetchInit {
   service?: string
   /** Sign as if at this time (expired-timestamp tests). */
   signingDate?: Date
+  signal?: AbortSignal
 }
 
 /** Signs a request with SigV4 the way an AWS SDK caller of execute-api would, then sends it. */
@@ -55,5 +56,10 @@ export async function signedFetch(
     init.signingDate ? { signingDate: init.signingDate } : {},
   )
   const sendHeaders = Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k !== 'host'))
-  return fetch(url, { method, headers: sendHeaders, ...(init.body !== undefined ? { body: init.body } : {}) })
+  return fetch(url, {
+    method,
+    headers: sendHeaders,
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    ...(init.signal ? { signal: init.signal } : {}),
+  })
 }

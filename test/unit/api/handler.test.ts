@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { StreamingResult } from '../../../functions/api/router'
 import type { RunSummary } from '../../../shared/domain/types'
 import { ROUTES } from '../../../shared/http/routes'
-import { CSV_COLUMNS } from '../../../shared/services/export/export-channels'
 import { bodyOf, CLIENT_A, CLIENT_B, createApiHarness, PRINCIPAL } from './support'
 
 const API_ROUTES = ROUTES.filter((r) => r.fn === 'api')
@@ -245,61 +243,5 @@ describe('api handler: reads', () => {
       published: 0,
       failureQueueDepth: null,
     })
-  })
-})
-
-describe('api handler: CSV export', () => {
-  it('exports one RFC 4180 row per channel with the contract columns and neutralised formulas', async () => {
-    const h = createApiHarness()
-    const ch = await h.addChannel({
-      client: { id: CLIENT_A.id, name: '=HYPERLINK("http://evil")', partner_payload: '@SUM(1,2)' },
-    })
-    await h.addChannel({
-      client: { id: CLIENT_A.id, name: 'Line\nbreak, "quoted"', partner_payload: '-2+3' },
-    })
-    const res = await h.call('GET', '/exports/channels.csv')
-    expect(res.statusCode).toBe(200)
-    expect(res.headers?.['content-type']).toBe('text/csv; charset=utf-8')
-    const lines = res.body.split('\r\n')
-    expect(lines[0]).toBe(CSV_COLUMNS.join(','))
-    expect(lines[1]).toBe(
-      [
-        CLIENT_A.id,
-        `"'=HYPERLINK(""http://evil"")"`,
-        '4930111222',
-        '',
-        'live',
-        'live',
-        'ready',
-        'live',
-        'verified',
-        'approved',
-        '',
-        `"'@SUM(1,2)"`,
-        ch.modified_at,
-      ].join(','),
-    )
-    expect(res.body).toContain(`"Line\nbreak, ""quoted"""`)
-    expect(res.body).toContain(`,'-2+3,`)
-    expect(res.body.endsWith('\r\n')).toBe(true)
-    expect(lines).toHaveLength(4)
-  })
-
-  it('answers 413 when a buffered export would exceed the Lambda response limit', async () => {
-    const h = createApiHarness({ api: { exportMaxBytes: 600 } })
-    for (let i = 0; i < 5; i++) await h.addChannel()
-    const res = await h.call('GET', '/exports/channels.csv')
-    expect(res.statusCode).toBe(413)
-    expect(bodyOf(res)).toMatchObject({ error: { code: 'payload_too_large' } })
-  })
-
-  it('streams the export page by page when asked to (the local server)', async () => {
-    const h = createApiHarness({ api: { streamResponses: true } })
-    for (let i = 0; i < 3; i++) await h.addChannel()
-    const res = (await h.call('GET', '/exports/channels.csv')) as StreamingResult
-    expect(res.statusCode).toBe(200)
-    const chunks: string[] = []
-    for await (const chunk of res.bodyStream) chunks.push(chunk)
-    expect(chunks.join('').split('\r\n')).toHaveLength(5)
   })
 })

@@ -1,6 +1,5 @@
 import type { APIGatewayProxyResult } from 'aws-lambda'
 import { buildApiHandler } from '../../../functions/api/handler'
-import type { ApiOptions } from '../../../functions/api/router'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
@@ -92,7 +91,7 @@ function callResult(res: APIGatewayProxyResult): CallResult {
 }
 
 export function createApiHarness(
-  opts: { env?: Record<string, string>; api?: ApiOptions; failureQueue?: FailureQueue } = {},
+  opts: { env?: Record<string, string>; failureQueue?: FailureQueue } = {},
 ): ApiHarness {
   const store = new MemoryStore()
   const api = new FakePartnerApi()
@@ -113,7 +112,7 @@ export function createApiHarness(
     ...(opts.failureQueue ? { failureQueue: opts.failureQueue } : {}),
     clock,
   })
-  const handler = buildApiHandler(deps, opts.api)
+  const handler = buildApiHandler(deps)
   let counter = 0
   const viaHandler = async (method: string, input: CancellationCall): Promise<CallResult> => {
     const path = `/clients/${encodeURIComponent(input.clientId)}/channels/${encodeURIComponent(input.channelId)}/cancellation`
