@@ -14,6 +14,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   reconcile: () => import('./reconcile.bench'),
   api: () => import('./api.bench'),
   'change-events': () => import('./change-events.bench'),
+  export: () => import('./export.bench'),
 }
 
 const USAGE = `Usage: npm run bench [-- NAME …]
