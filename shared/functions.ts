@@ -211,6 +211,8 @@ export const FUNCTIONS = {
     // about a minute of Scan plus Lambda's 2 MB/s beyond the first 6 MB (README, Performance).
     timeoutSeconds: EXPORT_TIMEOUT_SECONDS,
     trigger: { kind: 'http', streaming: true },
+    // The base (store, logger, metrics) is all it uses.
+    adapters: [],
     // exportChannels: one paginated Scan of the channels table, nothing else.
     access: {
       tables: { channels: { actions: ['Scan'] } },

@@ -25,6 +25,10 @@ export const handler = async () => ({ statusCode: 200, body: String(typeof clien
 // Runs in a fresh Node process: import the bundle (which wires its dependencies and builds the
 // handler at module scope, as in a Lambda init) and report the time it took.
 const PROBE = `
+// The Lambda Node.js runtime defines this global before loading a handler (the export function streams).
+globalThis.awslambda ??= {}
+globalThis.awslambda.streamifyResponse ??= (handler) => handler
+globalThis.awslambda.HttpResponseStream ??= { from: (stream) => stream }
 const started = performance.now()
 const mod = await import(process.argv[1])
 if (typeof mod.handler !== 'function') throw new Error('no handler export')
