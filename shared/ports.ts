@@ -2,6 +2,8 @@
  * The interfaces services depend on. Real implementations live in shared/adapters (DynamoDB, the
  * Partner API client, Secrets Manager, EventBridge); tests use the in-memory fakes in test/fakes.
  */
+
+import type { HealthReading, HealthSweepSummary, MessagingApiKind, StoredHealth } from './domain/health'
 import type {
   AuditEntry,
   CancellationRecord,
@@ -13,6 +15,7 @@ import type {
   Page,
   RunSummary,
   RunWarning,
+  Source,
   StoredResponse,
   WebhookEventRecord,
   WebhookEventStatus,
@@ -186,6 +189,16 @@ export interface ChannelRepository {
   digests(): AsyncIterable<Digest[]>
   /** The digests of these channels that are stored (any order; unknown ids left out). */
   digestsOf(channelIds: readonly string[]): Promise<Digest[]>
+  /**
+   * Sets only the channel's `health` (and, when given, `updatedAt` and `source`, for the change event)
+   * while the channel is still live; 'stale' when it is gone or no longer live. Order key and content
+   * hash are untouched: health is not upstream state (shared/domain/health.ts).
+   */
+  setHealth(
+    channelId: string,
+    health: StoredHealth,
+    touch?: { updatedAt: string; source: Source },
+  ): Promise<GuardedWrite>
   /** Updates only the absence bookkeeping (absentRuns, missingSince) when orderKey still matches. */
   markAbsence(
     channelId: string,
@@ -350,6 +363,13 @@ export interface OpsRepository {
   markChangesPublished(mark: { changeAt: string; publishedAt: string; events: number }): Promise<void>
   /** The last mark of the change-event publisher, or null before its first publish. */
   getChangesPublished(): Promise<ChangeFeedMark | null>
+  /**
+   * Saves a health sweep's summary as the last one; one that checked channels (any outcome but
+   * `skipped`, `running` included) is also kept as the last run, whose start paces the next sweep.
+   */
+  saveHealthSweep(summary: HealthSweepSummary): Promise<void>
+  /** The last health sweep and the last one that ran (null before the first). */
+  getHealthSweeps(): Promise<{ last: HealthSweepSummary | null; lastRun: HealthSweepSummary | null }>
 }
 
 /** Progress of the change-event publisher (GET /status). */
@@ -397,4 +417,37 @@ export interface EventSink {
 export interface FailureQueue {
   /** Messages waiting (SQS ApproximateNumberOfMessages; locally the held batches); null = no queue. */
   depth(): Promise<number | null>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messaging API (health checks)
+
+/** Where and with which key one channel's Messaging API is reached. Never logged. */
+export interface MessagingTarget {
+  /** The channel's `D360-API-KEY`. */
+  apiKey: string
+  /** The API's base address, e.g. https://waba-v2.360dialog.io (Cloud) or https://waba.360dialog.io. */
+  address: string
+  kind: MessagingApiKind
+}
+
+/** Counters of messaging work, for sweep summaries and benchmarks. */
+export interface MessagingApiStats {
+  calls: number
+  retries: number
+  /** Requests in flight now, and the most ever at once (the concurrency bound at work). */
+  inFlight: number
+  maxInFlight: number
+}
+
+/**
+ * The 360dialog Messaging API's health reads for one channel key. A refused key (401) is an
+ * UpstreamError with `upstreamStatus` 401 and code `upstream_unauthorized`, never retried.
+ */
+export interface MessagingApi {
+  /** Cloud `GET /health_status` or on-premise `GET /v1/health`, by the target's kind. */
+  health(target: MessagingTarget): Promise<HealthReading>
+  /** `GET /v1/configs/phone_number`: the digits of the number the key sends from, or null if unnamed. */
+  phoneNumber(target: MessagingTarget): Promise<string | null>
+  stats(): MessagingApiStats
 }

@@ -56,6 +56,19 @@ const text = (v: unknown): string | null | undefined => {
   return null
 }
 
+/** The status of a stored `health` map; null when the channel has none (yet). */
+const healthStatusOf = (v: unknown): string | null => {
+  if (v === null || v === undefined || typeof v !== 'object') return null
+  return text((v as { status?: unknown }).status) ?? null
+}
+
+/** `|` and the check time of a stored `health` map, or '' when the channel has none. */
+const healthCheckOf = (v: unknown): string => {
+  if (v === null || v === undefined || typeof v !== 'object') return ''
+  const at = (v as { checkedAt?: unknown }).checkedAt
+  return typeof at === 'string' ? `|${at}` : ''
+}
+
 /** Every change event and the fact it follows (docs/change-events.md). */
 export const CHANGE_RULES: readonly ChangeRule[] = [
   {
@@ -83,6 +96,14 @@ export const CHANGE_RULES: readonly ChangeRule[] = [
     detailType: 'Channel Messaging Limit Changed',
     on: 'changed',
     fact: (i) => text(i.messagingLimit),
+  },
+  // The health job's finding (shared/domain/health.ts): a channel's first health counts as a change
+  // from null; a refresh of the same status, or new errors under it, publishes nothing.
+  {
+    table: 'channels',
+    detailType: 'Channel Health Changed',
+    on: 'changed',
+    fact: (i) => healthStatusOf(i.health),
   },
   {
     table: 'cancellations',
@@ -115,7 +136,12 @@ const ENTITIES: Record<ChangeTable, EntityShape> = {
   channels: {
     key: 'channelId',
     ids: (i) => ({ clientId: str(i.clientId), channelId: str(i.channelId) }),
-    version: (i) => ({ order: str(i.orderKey), exact: `${str(i.orderKey)}|${str(i.contentHash)}` }),
+    // Health is written beside the upstream facts (same order key and hash), so a channel with a
+    // health also names the check in its exact version: two health changes are two events.
+    version: (i) => ({
+      order: str(i.orderKey),
+      exact: `${str(i.orderKey)}|${str(i.contentHash)}${healthCheckOf(i.health)}`,
+    }),
   },
   cancellations: {
     key: 'channelId',

@@ -4,8 +4,12 @@ import { factOrderKey } from './ordering'
 import type { Channel, Client, Source } from './types'
 import type { UpstreamChannel, UpstreamClient } from './upstream'
 
-/** Fields excluded from the content hash: bookkeeping that changes without the content changing. */
-const BOOKKEEPING = new Set(['orderKey', 'contentHash', 'updatedAt', 'source', 'absentRuns'])
+/**
+ * Fields excluded from the content hash: bookkeeping that changes without the content changing, and
+ * `health`, which the health job writes on its own (ChannelRepository.setHealth): it is not upstream
+ * state, so it must neither make a poll see a change nor be needed to compare a poll's candidate.
+ */
+const BOOKKEEPING = new Set(['orderKey', 'contentHash', 'updatedAt', 'source', 'absentRuns', 'health'])
 
 /** Stable hash of a record's served content (keys sorted, bookkeeping excluded). */
 export function contentHash(record: object): string {
@@ -94,6 +98,8 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
     violation: prev?.violation ?? null,
     templateMessaging: prev?.templateMessaging ?? null,
     ...(prev?.noticeKeys ? { noticeKeys: prev.noticeKeys } : {}),
+    // Health comes from the health job, never from upstream partner state: carried over as it is.
+    ...(prev?.health ? { health: prev.health } : {}),
     upstreamCreatedAt: up.created_at ?? null,
     upstreamModifiedAt: up.modified_at ?? null,
     updatedAt: opts.now.toISOString(),

@@ -1,4 +1,5 @@
 /** Pure types of PartnerOps state. No AWS, no env, no I/O. */
+import type { StoredHealth } from './health'
 
 export const LIFECYCLES = ['draft', 'onboarding', 'error', 'live', 'pending_deletion', 'terminated'] as const
 export type Lifecycle = (typeof LIFECYCLES)[number]
@@ -87,6 +88,11 @@ export interface Channel extends Versioned {
   absentRuns: number
   /** Set when the channel is considered gone upstream (two complete runs without it, or a lookup by id). */
   missingSince: string | null
+  /**
+   * Messaging health from the health job (shared/services/health/); absent until the first check.
+   * Not upstream partner state: every upstream write carries it over (mapping.ts).
+   */
+  health?: StoredHealth | null
 }
 
 /** Cancellation record states (docs/openapi.yaml). */

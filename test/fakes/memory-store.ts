@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import type { ChangeTable, ItemChange } from '../../shared/domain/change-events'
 import { ValidationError } from '../../shared/domain/errors'
+import type { HealthSweepSummary } from '../../shared/domain/health'
 import { isNewer } from '../../shared/domain/ordering'
 import type {
   AuditEntry,
@@ -136,6 +137,10 @@ export class MemoryStore implements StateStore {
   private readonly seen = new Map<string, Uint8Array[]>()
   /** Channel digests per page of `digests()` (DynamoDB's Scan pages by size). */
   digestPageSize = 1000
+  private healthSweeps: { last: HealthSweepSummary | null; lastRun: HealthSweepSummary | null } = {
+    last: null,
+    lastRun: null,
+  }
 
   constructor(opts?: { random?: () => number }) {
     if (opts?.random) this.random = opts.random
@@ -273,6 +278,13 @@ export class MemoryStore implements StateStore {
         const c = this.channelMap.get(id)
         return c ? [digestOf(c, c.channelId, c.absentRuns)] : []
       })
+    },
+    setHealth: async (id, health, touch): Promise<GuardedWrite> => {
+      const stored = this.channelMap.get(id)
+      if (stored?.lifecycle !== 'live') return 'stale'
+      this.write()
+      this.channelMap.set(id, { ...stored, health: clone(health), ...(touch ?? {}) })
+      return 'written'
     },
     markAbsence: async (id, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
       const stored = this.channelMap.get(id)
@@ -460,6 +472,17 @@ export class MemoryStore implements StateStore {
     getChangesPublished: async () => {
       this.read()
       return this.changeFeed ? { ...this.changeFeed } : null
+    },
+    saveHealthSweep: async (summary) => {
+      this.write()
+      this.healthSweeps = {
+        last: clone(summary),
+        lastRun: summary.outcome === 'skipped' ? this.healthSweeps.lastRun : clone(summary),
+      }
+    },
+    getHealthSweeps: async () => {
+      this.read()
+      return clone(this.healthSweeps)
     },
     consumeBudget: async (key, now, windowMs, limit) => {
       const windowStart = Math.floor(now.getTime() / windowMs) * windowMs

@@ -288,6 +288,30 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
         for await (const items of pages) yield items.map(fromItem)
       })()
     },
+    setHealth: async (channelId, health, touch): Promise<GuardedWrite> => {
+      const written = await db.conditional('channels.setHealth', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { [H.pk]: channelId },
+            UpdateExpression: touch ? 'SET #hl = :hl, #u = :u, #s = :s' : 'SET #hl = :hl',
+            ConditionExpression: 'attribute_exists(#id) AND #lc = :live',
+            ExpressionAttributeNames: {
+              '#hl': 'health',
+              '#id': H.pk,
+              '#lc': 'lifecycle',
+              ...(touch ? { '#u': 'updatedAt', '#s': 'source' } : {}),
+            },
+            ExpressionAttributeValues: {
+              ':hl': health,
+              ':live': 'live',
+              ...(touch ? { ':u': touch.updatedAt, ':s': touch.source } : {}),
+            },
+          }),
+        ),
+      )
+      return written ? 'written' : 'stale'
+    },
     markAbsence: async (channelId, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
       const written = await db.conditional('channels.markAbsence', () =>
         db.doc.send(

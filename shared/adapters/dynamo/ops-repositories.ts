@@ -1,5 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
+import type { HealthSweepSummary } from '../../domain/health'
 import type { IdempotencyRecord, RunSummary } from '../../domain/types'
 import type {
   ChangeFeedMark,
@@ -19,6 +20,7 @@ export const opsKeys = {
   lease: (name: string): Item => ({ [O.pk]: `lease#${name}`, [O.sk]: 'lease' }),
   runs: (): Item => ({ [O.pk]: 'runs', [O.sk]: 'summary' }),
   changeFeed: (): Item => ({ [O.pk]: 'publisher', [O.sk]: 'changes' }),
+  healthSweeps: (): Item => ({ [O.pk]: 'health', [O.sk]: 'sweeps' }),
   counters: (name: string, shard: number): Item => ({ [O.pk]: `counters#${name}`, [O.sk]: `shard#${shard}` }),
   budget: (key: string, windowStart: number): Item => ({
     [O.pk]: `budget#${key}`,
@@ -399,6 +401,30 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
         published: typeof item.published === 'number' ? item.published : 0,
       }
       return mark
+    },
+    saveHealthSweep: async (summary) => {
+      // Both summaries on one item: one UpdateItem keeps them consistent.
+      const ran = summary.outcome !== 'skipped'
+      await db.call('ops.saveHealthSweep', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: opsKeys.healthSweeps(),
+            UpdateExpression: ran ? 'SET #last = :s, #run = :s' : 'SET #last = :s',
+            ExpressionAttributeNames: ran ? { '#last': 'last', '#run': 'lastRun' } : { '#last': 'last' },
+            ExpressionAttributeValues: { ':s': summary },
+          }),
+        ),
+      )
+    },
+    getHealthSweeps: async () => {
+      const out = await db.call('ops.getHealthSweeps', () =>
+        db.doc.send(new GetCommand({ TableName: table, Key: opsKeys.healthSweeps(), ConsistentRead: true })),
+      )
+      return {
+        last: (out.Item?.last as HealthSweepSummary | undefined) ?? null,
+        lastRun: (out.Item?.lastRun as HealthSweepSummary | undefined) ?? null,
+      }
     },
   }
 }

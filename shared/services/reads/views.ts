@@ -1,3 +1,4 @@
+import { type ChannelHealth, healthView } from '../../domain/health'
 import type { CancellationRecord, Channel, Client } from '../../domain/types'
 
 export { ID_PATTERN } from '../../domain/ids'
@@ -6,7 +7,9 @@ export { ID_PATTERN } from '../../domain/ids'
 export type ClientView = Omit<Client, 'orderKey' | 'contentHash'>
 
 /** A channel as served by the management API: the stored record without ordering bookkeeping. */
-export type ChannelView = Omit<Channel, 'orderKey' | 'contentHash' | 'absentRuns'>
+export type ChannelView = Omit<Channel, 'orderKey' | 'contentHash' | 'absentRuns' | 'health'> & {
+  health: ChannelHealth | null
+}
 
 /** A cancellation record as served (docs/openapi.yaml): no lock or concurrency bookkeeping. */
 export type CancellationView = Omit<CancellationRecord, 'inFlight' | 'version' | 'unknownCall'>
@@ -31,6 +34,8 @@ export function toChannelView(channel: Channel): ChannelView {
     billingStartedAt: channel.billingStartedAt ?? null,
     integrationState: channel.integrationState ?? null,
     fbBusinessId: channel.fbBusinessId ?? null,
+    // Served without the health job's bookkeeping (when the key's number was last verified).
+    health: healthView(channel.health),
   }
 }
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../../shared/domain/errors'
+import { emptyHealthCounts, type HealthSweepSummary } from '../../../shared/domain/health'
 import { isNewer } from '../../../shared/domain/ordering'
 import type { Channel, Lifecycle } from '../../../shared/domain/types'
 import { LIFECYCLES } from '../../../shared/domain/types'
@@ -227,6 +228,31 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
         }),
         { numRuns: 200 },
       )
+    })
+
+    it('sets the health of a live channel only, leaving order key and content hash as they were', async () => {
+      const store = await factory()
+      const live = makeChannel({ lifecycle: 'live', orderKey: 'k1' })
+      const draft = makeChannel({ lifecycle: 'draft' })
+      await store.channels.putIfNewer(live)
+      await store.channels.putIfNewer(draft)
+      const health = {
+        status: 'BLOCKED' as const,
+        checkedAt: '2024-05-01T10:00:00.000Z',
+        errors: [{ code: 'meta_141006', message: 'PHONE_NUMBER: payment' }],
+        numberCheckedAt: '2024-05-01T10:00:00.000Z',
+      }
+      const touch = { updatedAt: '2024-05-01T10:00:00.000Z', source: 'poll' as const }
+      expect(await store.channels.setHealth(live.channelId, health, touch)).toBe('written')
+      expect(await store.channels.get(live.channelId)).toEqual({ ...live, health, ...touch })
+      expect(
+        await store.channels.setHealth(live.channelId, { ...health, status: 'AVAILABLE', errors: [] }),
+      ).toBe('written')
+      expect((await store.channels.get(live.channelId))?.updatedAt).toBe(touch.updatedAt)
+      expect(await store.channels.setHealth(draft.channelId, health)).toBe('stale')
+      expect(await store.channels.setHealth('missing-channel', health)).toBe('stale')
+      expect((await store.channels.get(draft.channelId))?.health).toBeUndefined()
+      expect(await store.channels.get('missing-channel')).toBeNull()
     })
 
     it('writes by expected version and marks absence only on the expected version', async () => {
@@ -579,6 +605,41 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       expect(await store.ops.getRunSummaries()).toEqual({
         last: makeRun('skipped', 'r3'),
         lastSuccess: makeRun('succeeded', 'r2'),
+      })
+    })
+
+    it('keeps the last health sweep and the last one that ran', async () => {
+      const store = await factory()
+      expect(await store.ops.getHealthSweeps()).toEqual({ last: null, lastRun: null })
+      const sweep = (sweepId: string, outcome: HealthSweepSummary['outcome']): HealthSweepSummary => ({
+        sweepId,
+        startedAt: '2024-05-01T10:00:00.000Z',
+        endedAt: null,
+        outcome,
+        reason: null,
+        live: 2,
+        checked: 1,
+        withoutKey: 1,
+        written: 1,
+        changed: 1,
+        becameUnhealthy: 0,
+        failed: 0,
+        keysRejected: 0,
+        late: 0,
+        numberChecks: 1,
+        calls: 2,
+        byStatus: { ...emptyHealthCounts(), AVAILABLE: 1, unchecked: 1 },
+      })
+      await store.ops.saveHealthSweep(sweep('s1', 'running'))
+      await store.ops.saveHealthSweep(sweep('s2', 'skipped'))
+      expect(await store.ops.getHealthSweeps()).toEqual({
+        last: sweep('s2', 'skipped'),
+        lastRun: sweep('s1', 'running'),
+      })
+      await store.ops.saveHealthSweep(sweep('s1', 'succeeded'))
+      expect(await store.ops.getHealthSweeps()).toEqual({
+        last: sweep('s1', 'succeeded'),
+        lastRun: sweep('s1', 'succeeded'),
       })
     })
 
