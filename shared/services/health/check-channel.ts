@@ -1,3 +1,4 @@
+import type { AppDeps } from '../../deps'
 import { UpstreamError } from '../../domain/errors'
 import {
   becameUnhealthy,
@@ -39,7 +40,7 @@ export interface HealthCheckDeps {
   clock: Clock
   messaging: MessagingApi
   keys: HealthKeys
-  logger: { warn(message: string, context?: Record<string, unknown>): void }
+  logger: Pick<AppDeps['logger'], 'info' | 'warn'>
 }
 
 /** What one check did. */

@@ -42,9 +42,7 @@ export interface SweepOptions {
 }
 
 /** What a sweep needs. */
-export type HealthSweepDeps = HealthCheckDeps & {
-  logger: HealthCheckDeps['logger'] & { info(message: string, context?: Record<string, unknown>): void }
-}
+export type HealthSweepDeps = HealthCheckDeps
 
 /**
  * The spread window: offsets fall in [0, window). It ends a minute before the budget, and before the

@@ -1,4 +1,5 @@
 import type { AppDeps } from '../../deps'
+import type { HealthCounts, HealthSweepSummary } from '../../domain/health'
 import type { Lifecycle, RunSummary } from '../../domain/types'
 import type { QuarantineRecord } from '../../ports'
 
@@ -36,7 +37,18 @@ export interface StatusView {
   channels: { total: number; byLifecycle: Record<Lifecycle, number> }
   webhooks: Record<(typeof WEBHOOK_COUNTERS)[number], number> & { stuck: number; stuckCapped: boolean }
   changeEvents: ChangeEventsStatus
+  health: HealthStatusView
   at: string
+}
+
+/** Channel health as GET /status shows it: live channels by health as of the last sweep, and that sweep. */
+export interface HealthStatusView {
+  /** Live channels by `health.status` (and `unchecked`) when the last sweep that ran ended; null before one. */
+  byStatus: HealthCounts | null
+  /** The last sweep (any outcome, a skipped one included). */
+  lastSweep: HealthSweepSummary | null
+  /** The last sweep that checked channels. */
+  lastRun: HealthSweepSummary | null
 }
 
 /** The change-event publisher as GET /status shows it. */
@@ -71,8 +83,8 @@ export async function getStatus(
 ): Promise<StatusView> {
   const now = deps.clock.now()
   const before = new Date(now.getTime() - STUCK_AFTER_MS).toISOString()
-  const [runs, byLifecycle, counters, pending, quarantined, published, failureQueueDepth] = await Promise.all(
-    [
+  const [runs, byLifecycle, counters, pending, quarantined, published, failureQueueDepth, sweeps] =
+    await Promise.all([
       deps.store.ops.getRunSummaries(),
       deps.store.channels.countByLifecycle(),
       deps.store.ops.getCounters('webhooks'),
@@ -84,8 +96,8 @@ export async function getStatus(
         deps.logger.warn('change event failure queue depth unavailable', { error })
         return null
       }),
-    ],
-  )
+      deps.store.ops.getHealthSweeps(),
+    ])
   const webhooks = Object.fromEntries(WEBHOOK_COUNTERS.map((k) => [k, counters[k] ?? 0])) as Record<
     (typeof WEBHOOK_COUNTERS)[number],
     number
@@ -113,6 +125,7 @@ export async function getStatus(
       published: published?.published ?? 0,
       failureQueueDepth,
     },
+    health: { byStatus: sweeps.lastRun?.byStatus ?? null, lastSweep: sweeps.last, lastRun: sweeps.lastRun },
     at: now.toISOString(),
   }
 }

@@ -1,7 +1,7 @@
 import { channelFromUpstream } from '../../../shared/domain/mapping'
 import type { Channel } from '../../../shared/domain/types'
 import type { MessagingTarget } from '../../../shared/ports'
-import type { HealthKeys } from '../../../shared/services/health/check-channel'
+import type { HealthCheckDeps, HealthKeys } from '../../../shared/services/health/check-channel'
 import { changeFeed } from '../../fakes/change-feed'
 import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
@@ -59,6 +59,6 @@ export async function healthWorld(count: number) {
     messaging.addKey(key, { phoneNumber: (ch.phoneNumber ?? '').replace(/\D/g, '') })
     channels.push(ch)
   }
-  const logger = { info: () => undefined, warn: () => undefined }
+  const logger = { info: () => undefined, warn: () => undefined } as unknown as HealthCheckDeps['logger']
   return { store, changes, clock, messaging, keys, channels, deps: { store, clock, messaging, keys, logger } }
 }
