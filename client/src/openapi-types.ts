@@ -356,6 +356,67 @@ export interface components {
             source: components["schemas"]["Source"];
             /** Format: date-time */
             missingSince?: string | null;
+            /** @description messaging health from the health job (README "Channel health"): the Cloud API's can_send_message or the on-premise gateway_status, when it was last checked, and the problems found (Meta's entity errors, limitations, a key answering for another number). null until a live channel with a key is first checked. */
+            health: null | components["schemas"]["ChannelHealth"];
+        };
+        ChannelHealth: {
+            status: components["schemas"]["HealthStatus"];
+            /** Format: date-time */
+            checkedAt: string;
+            errors: {
+                /**
+                 * @description meta_<Meta error code>, limited, gateway_<status> (one node of a high-availability setup), number_mismatch or number_unverified
+                 * @example number_mismatch
+                 */
+                code: string;
+                message: string;
+            }[];
+        };
+        /**
+         * @description Cloud API can_send_message (AVAILABLE, LIMITED, BLOCKED) or on-premise gateway_status
+         * @enum {unknown}
+         */
+        HealthStatus: "AVAILABLE" | "LIMITED" | "BLOCKED" | "connected" | "connecting" | "disconnected" | "uninitialized" | "unregistered";
+        HealthCounts: {
+            AVAILABLE: number;
+            LIMITED: number;
+            BLOCKED: number;
+            connected: number;
+            connecting: number;
+            disconnected: number;
+            uninitialized: number;
+            unregistered: number;
+            /** @description live channels without a health yet (no key */
+            unchecked: number;
+        };
+        HealthSweep: {
+            sweepId: string;
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            endedAt: string | null;
+            /** @enum {unknown} */
+            outcome: "running" | "succeeded" | "failed" | "skipped";
+            reason: string | null;
+            /** @description live channels listed */
+            live: number;
+            /** @description channels whose health was asked for (one call each at most) */
+            checked: number;
+            /** @description live channels without an active key (never checked) */
+            withoutKey: number;
+            written: number;
+            changed: number;
+            /** @description channels that entered BLOCKED or disconnected */
+            becameUnhealthy: number;
+            failed: number;
+            /** @description keys refused with 401 (marked invalid */
+            keysRejected: number;
+            /** @description checks left for the next sweep to keep 5 minutes between two checks of a channel */
+            late: number;
+            numberChecks: number;
+            /** @description Messaging API requests */
+            calls: number;
+            byStatus: components["schemas"]["HealthCounts"];
         };
         CancellationBody: {
             /** @description at most 500 characters */
@@ -460,6 +521,12 @@ export interface components {
                 lagMs: number | null;
                 published: number;
                 failureQueueDepth: number | null;
+            };
+            /** @description Live channels by messaging health as of the last health sweep that ran, and the last sweeps. */
+            health: {
+                byStatus: components["schemas"]["HealthCounts"] | null;
+                lastSweep: components["schemas"]["HealthSweep"] | null;
+                lastRun: components["schemas"]["HealthSweep"] | null;
             };
             /** Format: date-time */
             at: string;
@@ -818,6 +885,11 @@ export interface operations {
                      *           "billingStartedAt": "2026-10-02T09:30:00Z",
                      *           "integrationState": "running",
                      *           "fbBusinessId": "100000000000001",
+                     *           "health": {
+                     *             "status": "AVAILABLE",
+                     *             "checkedAt": "2026-11-20T10:10:00.000Z",
+                     *             "errors": []
+                     *           },
                      *           "partnerPayload": "customer-42",
                      *           "companyName": "Acme Retail GmbH",
                      *           "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
@@ -873,6 +945,16 @@ export interface operations {
                      *       "billingStartedAt": "2026-10-02T09:30:00Z",
                      *       "integrationState": "running",
                      *       "fbBusinessId": "100000000000001",
+                     *       "health": {
+                     *         "status": "LIMITED",
+                     *         "checkedAt": "2026-11-20T10:10:00.000Z",
+                     *         "errors": [
+                     *           {
+                     *             "code": "limited",
+                     *             "message": "PHONE_NUMBER: The number has reached its messaging limit for now."
+                     *           }
+                     *         ]
+                     *       },
                      *       "partnerPayload": "customer-42",
                      *       "companyName": "Acme Retail GmbH",
                      *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
@@ -1167,6 +1249,77 @@ export interface operations {
                      *         "lagMs": 290,
                      *         "published": 5321,
                      *         "failureQueueDepth": 0
+                     *       },
+                     *       "health": {
+                     *         "byStatus": {
+                     *           "AVAILABLE": 5,
+                     *           "LIMITED": 1,
+                     *           "BLOCKED": 0,
+                     *           "connected": 0,
+                     *           "connecting": 0,
+                     *           "disconnected": 0,
+                     *           "uninitialized": 0,
+                     *           "unregistered": 0,
+                     *           "unchecked": 1
+                     *         },
+                     *         "lastSweep": {
+                     *           "sweepId": "2b9c1f0e-4f7a-4d55-9a43-2f8e1d9c0a11",
+                     *           "startedAt": "2026-11-21T08:45:00.012Z",
+                     *           "endedAt": "2026-11-21T08:58:01.730Z",
+                     *           "outcome": "succeeded",
+                     *           "reason": null,
+                     *           "live": 7,
+                     *           "checked": 6,
+                     *           "withoutKey": 1,
+                     *           "written": 1,
+                     *           "changed": 1,
+                     *           "becameUnhealthy": 0,
+                     *           "failed": 0,
+                     *           "keysRejected": 0,
+                     *           "late": 0,
+                     *           "numberChecks": 0,
+                     *           "calls": 6,
+                     *           "byStatus": {
+                     *             "AVAILABLE": 5,
+                     *             "LIMITED": 1,
+                     *             "BLOCKED": 0,
+                     *             "connected": 0,
+                     *             "connecting": 0,
+                     *             "disconnected": 0,
+                     *             "uninitialized": 0,
+                     *             "unregistered": 0,
+                     *             "unchecked": 1
+                     *           }
+                     *         },
+                     *         "lastRun": {
+                     *           "sweepId": "2b9c1f0e-4f7a-4d55-9a43-2f8e1d9c0a11",
+                     *           "startedAt": "2026-11-21T08:45:00.012Z",
+                     *           "endedAt": "2026-11-21T08:58:01.730Z",
+                     *           "outcome": "succeeded",
+                     *           "reason": null,
+                     *           "live": 7,
+                     *           "checked": 6,
+                     *           "withoutKey": 1,
+                     *           "written": 1,
+                     *           "changed": 1,
+                     *           "becameUnhealthy": 0,
+                     *           "failed": 0,
+                     *           "keysRejected": 0,
+                     *           "late": 0,
+                     *           "numberChecks": 0,
+                     *           "calls": 6,
+                     *           "byStatus": {
+                     *             "AVAILABLE": 5,
+                     *             "LIMITED": 1,
+                     *             "BLOCKED": 0,
+                     *             "connected": 0,
+                     *             "connecting": 0,
+                     *             "disconnected": 0,
+                     *             "uninitialized": 0,
+                     *             "unregistered": 0,
+                     *             "unchecked": 1
+                     *           }
+                     *         }
                      *       },
                      *       "at": "2026-11-21T09:01:00.000Z"
                      *     }

@@ -228,6 +228,7 @@ describe('api handler: reads', () => {
         published: 3,
         failureQueueDepth: 2,
       },
+      health: { byStatus: null, lastSweep: null, lastRun: null },
       at: '2026-01-15T10:00:00.000Z',
     })
   })
