@@ -183,7 +183,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     const failureQueue = { depth: async () => changeStream?.failureDepth() ?? 0 }
     const depsFor = (fn: FunctionKey): AppDeps => {
       const client = guardDynamoClient(createLocalDynamoClient(dynamo.endpoint), fn, tables, report)
-      captureInserts(client, tables.events, KEYS.events.pk, (key) => stream?.push(key))
+      captureInserts(client, tables.events, KEYS.events.pk, (item) => stream?.push(item))
       captureState(client)
       cleanups.push(async () => client.destroy())
       const own = configWith(FUNCTIONS[fn].settings)
@@ -298,7 +298,7 @@ const isHttp = (fn: FunctionKey): fn is HttpFunctionKey => FUNCTIONS[fn].trigger
 /**
  * Stands in for the events table's DynamoDB stream (dynalite has none): every event stored for the
  * first time (a PutItem that succeeds, seen by captureInserts on the functions' clients) is queued
- * as an INSERT and handed to the same applier Lambda runs, in batches of its stream trigger's size.
+ * as an INSERT with its new image (NEW_IMAGE, as in the stack) and handed to the same applier Lambda runs, in batches of its stream trigger's size.
  */
 async function startEventsStream(deps: AppDeps, held: boolean): Promise<StreamQueue> {
   const applier = await LOCAL_BUILDERS.webhookApplier(deps)

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import type { DynamoDBStreamEvent } from 'aws-lambda'
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { marshall } from '@aws-sdk/util-dynamodb'
+import type { DynamoDBStreamEvent, AttributeValue as LambdaAttributeValue } from 'aws-lambda'
 import { localLambdaContext, type StreamHandler } from './handlers'
 
 /** Options of the local stand-in for a DynamoDB stream and its event source mapping. */
 export interface StreamQueueOptions {
   /** The consumer, as Lambda would invoke it. */
   handler: StreamHandler
-  /** Name of the key attribute of the table (KEYS_ONLY records carry only that). */
+  /** Name of the key attribute of the table. */
   keyAttribute: string
   /** Stream ARN put on every record (informational). */
   eventSourceARN: string
@@ -24,10 +25,16 @@ export interface StreamQueueOptions {
   held?: boolean
 }
 
-/** An in-process queue of newly inserted keys, drained into stream-shaped invocations. */
+/** One inserted item as the stream carries it: its key and its new image (marshalled). */
+export interface InsertedItem {
+  key: string
+  newImage: Record<string, AttributeValue>
+}
+
+/** An in-process queue of newly inserted items, drained into stream-shaped invocations. */
 export interface StreamQueue {
-  /** Queues one inserted key (ignored once closed). */
-  push(key: string): void
+  /** Queues one inserted item (ignored once closed). */
+  push(item: InsertedItem): void
   /** Releases held records, then resolves when nothing is queued and no invocation is in flight. */
   settle(): Promise<void>
   /** Stops taking keys, drops what has not started (left pending: the sweep completes it) and waits for the invocations in flight. */
@@ -35,13 +42,13 @@ export interface StreamQueue {
 }
 
 /**
- * The local runner's stand-in for DynamoDB Streams (dynalite has none): each queued key becomes an
- * INSERT record (KEYS_ONLY) and keys are handed to the same handler Lambda runs, in batches, with
+ * The local runner's stand-in for DynamoDB Streams (dynalite has none): each queued item becomes an
+ * INSERT record (NEW_IMAGE, as the events table streams) and records are handed to the same handler Lambda runs, in batches, with
  * bounded concurrency. Failed records are not retried here; they stay pending and the sweep of the
  * next reconciliation run completes them, as after a stream's retries run out.
  */
 export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
-  const queue: string[] = []
+  const queue: InsertedItem[] = []
   const waiters: (() => void)[] = []
   const running = new Set<Promise<void>>()
   let sequence = 0
@@ -50,8 +57,8 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
 
   const idle = (): boolean => queue.length === 0 && running.size === 0
 
-  const toEvent = (keys: string[]): DynamoDBStreamEvent => ({
-    Records: keys.map((key) => ({
+  const toEvent = (items: InsertedItem[]): DynamoDBStreamEvent => ({
+    Records: items.map(({ key, newImage }) => ({
       eventID: randomUUID(),
       eventName: 'INSERT',
       eventVersion: '1.1',
@@ -61,15 +68,17 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
       dynamodb: {
         ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
         Keys: { [opts.keyAttribute]: { S: key } },
+        NewImage: newImage as Record<string, LambdaAttributeValue>,
         SequenceNumber: String(++sequence).padStart(21, '0'),
         SizeBytes: key.length + opts.keyAttribute.length,
-        StreamViewType: 'KEYS_ONLY',
+        StreamViewType: 'NEW_IMAGE',
       },
     })),
   })
 
-  const invoke = async (keys: string[]): Promise<void> => {
-    const event = toEvent(keys)
+  const invoke = async (items: InsertedItem[]): Promise<void> => {
+    const event = toEvent(items)
+    const keys = items.map((i) => i.key)
     try {
       const { batchItemFailures } = await opts.handler(event, localLambdaContext('webhookApplier'))
       if (batchItemFailures.length > 0) {
@@ -96,9 +105,9 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
   }
 
   return {
-    push(key) {
+    push(item) {
       if (closed) return
-      queue.push(key)
+      queue.push(item)
       pump()
     },
     settle() {
@@ -118,14 +127,15 @@ export function createStreamQueue(opts: StreamQueueOptions): StreamQueue {
 
 /**
  * Feeds a stream stand-in from a DynamoDB client, as a table's stream sees writes: every PutItem on
- * `table` that succeeds is an INSERT of its key (conditional puts that fail are no insert). Whatever
+ * `table` that succeeds is an INSERT of its item (conditional puts that fail are no insert). Whatever
  * function writes through the client, and whatever it answers, the stream sees the storage write.
+ * (PartnerOps creates events only with PutItem.)
  */
 export function captureInserts(
   client: DynamoDBClient,
   table: string,
   keyAttribute: string,
-  push: (key: string) => void,
+  push: (item: InsertedItem) => void,
 ): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -133,9 +143,14 @@ export function captureInserts(
       const input = args.input as { TableName?: string; Item?: Record<string, unknown> }
       if (context.commandName === 'PutItemCommand' && input.TableName === table) {
         // The item may still be in document form or already marshalled ({ S: … }) at this step.
-        const raw = input.Item?.[keyAttribute]
+        const item = input.Item ?? {}
+        const raw = item[keyAttribute]
         const key = typeof raw === 'string' ? raw : (raw as { S?: unknown } | undefined)?.S
-        if (typeof key === 'string') push(key)
+        const newImage =
+          typeof raw === 'string'
+            ? marshall(item, { removeUndefinedValues: true })
+            : (item as Record<string, AttributeValue>)
+        if (typeof key === 'string') push({ key, newImage })
       }
       return out
     },

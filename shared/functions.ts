@@ -130,7 +130,8 @@ export const FUNCTIONS = {
     // inline (the same applyPendingEvent the applier runs), hence the state grants.
     access: {
       tables: {
-        events: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+        // PutItem to store; a duplicate's UpdateItem returns the stored event (no GetItem).
+        events: { actions: ['PutItem', 'UpdateItem'] },
         clients: { actions: ['GetItem', 'PutItem'] },
         channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
@@ -159,9 +160,9 @@ export const FUNCTIONS = {
       // (every state write is a compare-and-set), but one is enough for the webhook rates in scope.
       parallelizationFactor: 1,
     },
-    // applyPendingEvents: re-read each new event by key, apply it to state (compare-and-set writes),
-    // record its outcome, add the sharded outcome counters. The stream read rights come from the
-    // event source mapping (grantStreamRead), not from here.
+    // applyPendingEvents: apply each new event from the stream's new image (GetItem only for a
+    // key-only record), record its outcome while still pending, add the sharded counters. The stream
+    // read rights come from the event source mapping (grantStreamRead), not from here.
     access: {
       tables: {
         events: { actions: ['GetItem', 'UpdateItem'] },
@@ -262,8 +263,9 @@ export const FUNCTIONS = {
           actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Scan'],
           indexes: ['byPhone'],
         },
-        // The sweep lists the pending index, then re-reads each event by key before completing it.
-        events: { actions: ['GetItem', 'UpdateItem'], indexes: ['pending'] },
+        // The sweep lists the pending index and completes each event as listed (outcome written
+        // only while still pending), without re-reading it.
+        events: { actions: ['UpdateItem'], indexes: ['pending'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         // Query: a full sweep reads its seen-id chunks back (one partition per sweep and list).
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },

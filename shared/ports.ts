@@ -208,17 +208,31 @@ export interface ChannelRepository {
   ): Promise<GuardedWrite>
 }
 
+/** What storing a received webhook event did: created, or a duplicate of the event stored as `existing`. */
+export type PutNewResult = { outcome: 'created' } | { outcome: 'duplicate'; existing: WebhookEventRecord }
+
 /** Received webhook events (durable first, applied after). */
 export interface WebhookEventRepository {
-  /** Conditional create; 'duplicate' when the key exists (its delivery count is incremented). */
-  putNew(record: WebhookEventRecord): Promise<'created' | 'duplicate'>
+  /**
+   * Conditional create. A duplicate (the key exists) has its delivery count incremented, and the
+   * stored event comes back from that same write (as it is after the increment), so a redelivery
+   * needs no read.
+   */
+  putNew(record: WebhookEventRecord): Promise<PutNewResult>
   get(eventKey: string): Promise<WebhookEventRecord | null>
+  /**
+   * Records an event's outcome and takes it out of the pending index. With `onlyIfPending`, only
+   * while the event is still pending: false when someone else completed it first (or it is gone), so
+   * each event is completed, and counted, once. Without it, whatever its status (replay); false only
+   * when the event is gone.
+   */
   markOutcome(
     eventKey: string,
     status: Exclude<WebhookEventStatus, 'pending'>,
     reason: string | null,
     at: string,
-  ): Promise<void>
+    opts?: { onlyIfPending?: boolean },
+  ): Promise<boolean>
   /** Events still pending that were received before `before` (the sweep). */
   listPending(before: string, limit: number): Promise<WebhookEventRecord[]>
   /** How many events are still pending that were received before `before`, counting at most `cap`. */

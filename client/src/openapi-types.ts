@@ -501,6 +501,7 @@ export interface components {
                 byLifecycle: components["schemas"]["LifecycleCounts"];
             };
             webhooks: {
+                /** @description signed deliveries: each duplicate as it arrives, and each new event once, when its outcome is recorded (moments after its 200; an event still pending counts under stuck instead) */
                 received: number;
                 duplicates: number;
                 rejected: number;

@@ -30,7 +30,7 @@ const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1)
  * What must survive a redeploy or a mistake: the DynamoDB tables (mapped from the store's single
  * definition, shared/adapters/dynamo/tables.ts) and the secrets. Tables are on-demand, encrypted with
  * the AWS managed key, point-in-time recoverable, deletion protected and retained on stack deletion.
- * The events table has a KEYS_ONLY stream, consumed by the webhook applier; the clients, channels and
+ * The events table has a NEW_IMAGE stream, consumed by the webhook applier; the clients, channels and
  * cancellations tables stream NEW_AND_OLD_IMAGES to the change-event publisher.
  */
 export class StatefulStack extends Stack {
@@ -51,7 +51,7 @@ export class StatefulStack extends Stack {
         deletionProtection: true,
         removalPolicy: RemovalPolicy.RETAIN,
         ...(spec.ttlAttribute ? { timeToLiveAttribute: spec.ttlAttribute } : {}),
-        // The events table's stream feeds the webhook applier (keys only: it re-reads each event); the
+        // The events table's stream feeds the webhook applier (new image: each event arrives whole); the
         // state tables' streams feed the change-event publisher (both images: it compares them).
         ...(spec.stream ? { dynamoStream: dynamodb.StreamViewType[spec.stream] } : {}),
         globalSecondaryIndexes: spec.indexes.map((index) => ({

@@ -15,11 +15,17 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb'
-import type { APIGatewayProxyEvent, DynamoDBStreamEvent } from 'aws-lambda'
+import type {
+  APIGatewayProxyEvent,
+  DynamoDBStreamEvent,
+  AttributeValue as LambdaAttributeValue,
+} from 'aws-lambda'
 import { buildWebhookHandler } from '../../functions/webhook/handler'
 import { buildWebhookApplierHandler } from '../../functions/webhook-applier/handler'
 import { type App, LOCAL_DEFAULTS, startApp } from '../../local/app'
+import { captureInserts, type InsertedItem } from '../../local/stream-queue'
 import { createDynamoStore, tableNamesFromConfig } from '../../shared/adapters/dynamo/dynamo-store'
+import { KEYS } from '../../shared/adapters/dynamo/tables'
 import type { AppDeps } from '../../shared/deps'
 import type { UpstreamChannel } from '../../shared/domain/upstream'
 import { verifySignature } from '../../shared/http/webhook-auth'
@@ -265,15 +271,17 @@ function webhookEvent(s: Send): APIGatewayProxyEvent {
   }
 }
 
-function streamBatch(keys: string[], from: number): DynamoDBStreamEvent {
+/** INSERT records as the events table's stream (NEW_IMAGE) carries them. */
+function streamBatch(items: InsertedItem[], from: number): DynamoDBStreamEvent {
   return {
-    Records: keys.map((key, i) => ({
+    Records: items.map(({ key, newImage }, i) => ({
       eventName: 'INSERT',
       eventSource: 'aws:dynamodb',
       dynamodb: {
         Keys: { eventKey: { S: key } },
+        NewImage: newImage as Record<string, LambdaAttributeValue>,
         SequenceNumber: String(from + i),
-        StreamViewType: 'KEYS_ONLY',
+        StreamViewType: 'NEW_IMAGE',
       },
     })),
   }
@@ -312,13 +320,10 @@ async function countPartnerOpsCalls(
   const handler = buildWebhookHandler({ ...app.deps, store: storeOver(requestClient) })
   const apply = buildWebhookApplierHandler({ ...app.deps, store: storeOver(applierClient) })
   const sends = sample(dataset('calls').sends, 800, 200)
-  const created: string[] = []
-  await drive(sends, async (s) => {
-    const res = await handler(webhookEvent(s), {} as never)
-    const answer = JSON.parse(res.body) as { eventKey?: string; duplicate?: boolean }
-    if (res.statusCode === 200 && answer.duplicate === false && answer.eventKey) created.push(answer.eventKey)
-    return res.statusCode
-  })
+  // What the events table's stream would carry: every event created, with its new image.
+  const created: InsertedItem[] = []
+  captureInserts(requestClient, config.TABLE_EVENTS, KEYS.events.pk, (item) => created.push(item))
+  await drive(sends, async (s) => (await handler(webhookEvent(s), {} as never)).statusCode)
   for (let i = 0; i < created.length; i += 25) {
     await apply(streamBatch(created.slice(i, i + 25), i), {} as never)
   }

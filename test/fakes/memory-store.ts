@@ -301,21 +301,22 @@ export class MemoryStore implements StateStore {
       const stored = this.eventMap.get(record.eventKey)
       if (stored) {
         stored.deliveries++
-        return 'duplicate'
+        return { outcome: 'duplicate', existing: clone(stored) }
       }
       this.eventMap.set(record.eventKey, clone(record))
-      return 'created'
+      return { outcome: 'created' }
     },
     get: async (key) => {
       this.read()
       const e = this.eventMap.get(key)
       return e ? clone(e) : null
     },
-    markOutcome: async (key, status, reason, at) => {
+    markOutcome: async (key, status, reason, at, opts = {}) => {
       this.write()
       const e = this.eventMap.get(key)
-      if (!e) return
+      if (!e || (opts.onlyIfPending && e.status !== 'pending')) return false
       this.eventMap.set(key, { ...e, status, reason, appliedAt: at })
+      return true
     },
     listPending: async (before, limit) => {
       this.read()

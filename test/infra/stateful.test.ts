@@ -33,13 +33,13 @@ describe('stateful stack', () => {
     }
   })
 
-  it('streams keys of the events table, both images of the state tables, and nothing of the others', () => {
+  it('streams new images of the events table, both images of the state tables, and nothing of the others', () => {
     const streams = Object.entries(resourcesOf(s.stateful, 'AWS::DynamoDB::GlobalTable')).map(([id, t]) => [
       id.replace(/[0-9A-F]{8}$/, ''),
       t.Properties.StreamSpecification,
     ])
     expect(Object.fromEntries(streams.filter(([, spec]) => spec !== undefined))).toEqual({
-      EventsTable: { StreamViewType: 'KEYS_ONLY' },
+      EventsTable: { StreamViewType: 'NEW_IMAGE' },
       ClientsTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
       ChannelsTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
       CancellationsTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },

@@ -351,16 +351,15 @@ describe('stateless stack', () => {
     expect(JSON.stringify(sqsActions.map((st) => st.Resource))).toMatch(/WebhookApplierFailures/)
   })
 
-  it('lets the poller re-read pending events by key for the sweep, and write their outcome', () => {
+  it('lets the poller list pending events for the sweep and write their outcome, without reading them by key', () => {
     expect(FUNCTIONS.poller.access.tables.events).toEqual({
-      actions: ['GetItem', 'UpdateItem'],
+      actions: ['UpdateItem'],
       indexes: ['pending'],
     })
     const onEvents = fns.poller.statements.filter((st) =>
       JSON.stringify(st.Resource).includes(tableIds.events),
     )
     expect(onEvents.flatMap((st) => list(st.Action)).sort()).toEqual([
-      'dynamodb:GetItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
     ])

@@ -1,4 +1,6 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
 import type { WebhookEventRecord } from '../../domain/types'
 import type { WebhookEventRepository } from '../../ports'
@@ -12,6 +14,25 @@ export const PENDING_SHARD = 'p0'
 
 const byReceivedAt = (a: WebhookEventRecord, b: WebhookEventRecord): number =>
   a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : 0
+
+/**
+ * The stored event a stream record's new image carries (the events table streams NEW_IMAGE), or null
+ * when the image is missing (a KEYS_ONLY record from before the view type changed) or is not a whole
+ * event; the applier then reads the event by key.
+ */
+export function eventFromStreamImage(
+  raw: Record<string, AttributeValue> | undefined,
+): WebhookEventRecord | null {
+  if (!raw) return null
+  const item = unmarshall(raw) as Item
+  const complete =
+    typeof item[E.pk] === 'string' &&
+    typeof item.body === 'string' &&
+    typeof item.receivedAt === 'string' &&
+    typeof item.status === 'string' &&
+    typeof item.eventType === 'string'
+  return complete ? strip<WebhookEventRecord>(item, [E.pendingShard]) : null
+}
 
 /** Webhook events in DynamoDB: conditional create, duplicate counting, a sparse index of pending events. */
 export function createWebhookEventRepository(db: Db, table: string): WebhookEventRepository {
@@ -32,9 +53,11 @@ export function createWebhookEventRepository(db: Db, table: string): WebhookEven
             }),
           ),
         )
-        if (created) return 'created'
-        const counted = await db.conditional('events.putNew', () =>
-          db.doc.send(
+        if (created) return { outcome: 'created' }
+        // The count and the stored event in one request: a redelivery needs no read of its status.
+        let existing: Item | undefined
+        const counted = await db.conditional('events.putNew', async () => {
+          const out = await db.doc.send(
             new UpdateCommand({
               TableName: table,
               Key: { [E.pk]: record.eventKey },
@@ -42,10 +65,13 @@ export function createWebhookEventRepository(db: Db, table: string): WebhookEven
               ConditionExpression: 'attribute_exists(#k)',
               ExpressionAttributeNames: { '#d': 'deliveries', '#k': E.pk },
               ExpressionAttributeValues: { ':one': 1 },
+              ReturnValues: 'ALL_NEW',
             }),
-          ),
-        )
-        if (counted) return 'duplicate'
+          )
+          existing = out.Attributes
+          return out
+        })
+        if (counted && existing) return { outcome: 'duplicate', existing: fromItem(existing) }
       }
       throw new DependencyUnavailableError('DynamoDB events.putNew did not settle')
     },
@@ -55,27 +81,27 @@ export function createWebhookEventRepository(db: Db, table: string): WebhookEven
       )
       return out.Item ? fromItem(out.Item) : null
     },
-    markOutcome: async (eventKey, status, reason, at) => {
-      // A record that is gone (TTL) has nothing left to mark.
-      await db.conditional('events.markOutcome', () =>
+    markOutcome: async (eventKey, status, reason, at, opts = {}) =>
+      // A record that is gone (TTL) has nothing left to mark. `onlyIfPending`: the pending index
+      // attribute exists exactly while the event is pending, so the first completion wins.
+      db.conditional('events.markOutcome', () =>
         db.doc.send(
           new UpdateCommand({
             TableName: table,
             Key: { [E.pk]: eventKey },
             UpdateExpression: 'SET #s = :s, #r = :r, #a = :a REMOVE #p',
-            ConditionExpression: 'attribute_exists(#k)',
+            ConditionExpression: opts.onlyIfPending ? 'attribute_exists(#p)' : 'attribute_exists(#k)',
             ExpressionAttributeNames: {
               '#s': 'status',
               '#r': 'reason',
               '#a': 'appliedAt',
               '#p': E.pendingShard,
-              '#k': E.pk,
+              ...(opts.onlyIfPending ? {} : { '#k': E.pk }),
             },
             ExpressionAttributeValues: { ':s': status, ':r': reason, ':a': at },
           }),
         ),
-      )
-    },
+      ),
     listPending: async (before, limit) => {
       const max = pageSize(limit)
       const found: WebhookEventRecord[] = []

@@ -49,10 +49,11 @@ export interface TableSpec {
   indexes: IndexSpec[]
   ttlAttribute?: string
   /**
-   * The table's DynamoDB stream: KEYS_ONLY for the webhook applier (it re-reads each new event),
-   * NEW_AND_OLD_IMAGES for the state tables whose writes the change-event publisher turns into events.
+   * The table's DynamoDB stream: NEW_IMAGE for the webhook applier (each new event arrives whole,
+   * so it is applied without a read), NEW_AND_OLD_IMAGES for the state tables whose writes the
+   * change-event publisher turns into events.
    */
-  stream?: 'KEYS_ONLY' | 'NEW_AND_OLD_IMAGES'
+  stream?: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES'
   /** What the table is for (documentation, and the CDK description). */
   purpose: string
 }
@@ -110,7 +111,7 @@ export const TABLES: readonly TableSpec[] = [
       { indexName: 'pending', partitionKey: S('pendingShard'), sortKey: S('receivedAt'), projection: 'ALL' },
     ],
     ttlAttribute: 'expiresAt',
-    stream: 'KEYS_ONLY',
+    stream: 'NEW_IMAGE',
     purpose: 'Received webhook events, stored before they are applied',
   },
   {

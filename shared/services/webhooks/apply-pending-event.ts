@@ -68,22 +68,24 @@ function outcomeMetric(deps: ApplyPendingDeps, outcome: WebhookApplyResult): voi
 
 /**
  * Completes one stored event that is still pending: applies it to state and records its outcome on
- * the event (applyStoredEvent), emits the outcome metric and logs key, type and outcome. THE
- * completion step of the stream applier, of a redelivery healing its event and of the sweep. Throws
- * when storage fails; the event then stays pending.
+ * the event only while it is still pending (applyStoredEvent), emits the outcome metric and logs key,
+ * type and outcome. THE completion step of the stream applier, of a redelivery healing its event and
+ * of the sweep. `recorded: false` = someone else completed it first (nothing to count). Throws when
+ * storage fails; the event then stays pending.
  */
 export async function applyPendingEvent(
   deps: ApplyPendingDeps,
   record: WebhookEventRecord,
   via: ApplyVia,
-): Promise<WebhookApplyResult> {
+): Promise<WebhookApplyResult & { recorded: boolean }> {
   try {
-    const outcome = await applyStoredEvent(deps, record)
-    outcomeMetric(deps, outcome)
+    const outcome = await applyStoredEvent(deps, record, { onlyIfPending: true })
+    if (outcome.recorded) outcomeMetric(deps, outcome)
     deps.logger.info('webhook event applied', {
       eventKey: record.eventKey,
       eventType: record.eventType,
       outcome: outcome.status,
+      recorded: outcome.recorded,
       via,
     })
     return outcome
@@ -112,45 +114,76 @@ export async function addWebhookCounters(
   }
 }
 
-async function completeKey(
+/**
+ * One event to complete: its stored record as the caller already holds it (the stream record's new
+ * image, a sweep's page), or just its key (read here, consistently).
+ */
+export type PendingEvent = WebhookEventRecord | string
+
+async function complete(
   deps: ApplyPendingDeps,
-  eventKey: string,
+  event: PendingEvent,
   via: ApplyVia,
 ): Promise<PendingKeyOutcome> {
+  const eventKey = typeof event === 'string' ? event : event.eventKey
   let record: WebhookEventRecord | null
-  try {
-    // Read consistently: the caller's view (a stream record, the pending index) may be out of date.
-    record = await deps.store.events.get(eventKey)
-  } catch (err: unknown) {
-    deps.logger.warn('webhook event not read', { eventKey, via, error: errorName(err) })
-    return { eventKey, result: 'failed', error: errorName(err) }
+  if (typeof event === 'string') {
+    try {
+      record = await deps.store.events.get(eventKey)
+    } catch (err: unknown) {
+      deps.logger.warn('webhook event not read', { eventKey, via, error: errorName(err) })
+      return { eventKey, result: 'failed', error: errorName(err) }
+    }
+  } else {
+    // Not re-read: the body never changes, and whether it is still pending is settled by the
+    // conditional outcome write (applying a completed event again changes nothing: writes are guarded).
+    record = event
   }
   if (record === null) return { eventKey, result: 'missing' }
   if (record.status !== 'pending') return { eventKey, result: 'not_pending' }
   try {
     const outcome = await applyPendingEvent(deps, record, via)
-    return { eventKey, result: 'completed', status: outcome.status }
+    return outcome.recorded
+      ? { eventKey, result: 'completed', status: outcome.status }
+      : { eventKey, result: 'not_pending' }
   } catch (err: unknown) {
     return { eventKey, result: 'failed', error: errorName(err) }
   }
 }
 
 /**
- * Completes stored events by key (the stream applier's batch, the sweep's backlog): reads each one,
- * skips those that are gone or no longer pending, completes the rest with applyPendingEvent, then adds
- * the outcome counts in one counter write. Never throws; a storage failure is that key's `failed`
- * outcome. One event at a time, in the given order: two notices about one channel must not be
- * written concurrently (their optimistic check compares the channel's orderKey, which notices keep).
+ * Completes stored events (the stream applier's batch, the sweep's backlog): skips those that are
+ * gone or no longer pending, completes the rest with applyPendingEvent, then adds the outcome counts
+ * (and `received`, counted once per event when it is completed) in one counter write. Never throws; a
+ * storage failure is that event's `failed` outcome. One event at a time, in the given order: two
+ * notices about one channel must not be written concurrently (their optimistic check compares the
+ * channel's orderKey, which notices keep).
  */
 export async function applyPendingEvents(
   deps: ApplyPendingDeps,
-  eventKeys: readonly string[],
+  events: readonly PendingEvent[],
   opts: { via: ApplyVia },
 ): Promise<PendingKeyOutcome[]> {
   const results: PendingKeyOutcome[] = []
-  for (const key of new Set(eventKeys)) results.push(await completeKey(deps, key, opts.via))
+  const seen = new Set<string>()
+  for (const event of events) {
+    const key = typeof event === 'string' ? event : event.eventKey
+    if (seen.has(key)) continue
+    seen.add(key)
+    results.push(await complete(deps, event, opts.via))
+  }
   const counts: Record<string, number> = {}
-  for (const r of results) if (r.result === 'completed') countOutcome(counts, r.status)
+  for (const r of results) if (r.result === 'completed') countCompleted(counts, r.status)
   await addWebhookCounters(deps, counts)
   return results
+}
+
+/**
+ * Counts one completed new event: its outcome, and `received` (a new event is counted received
+ * when it is completed, by whoever completes it, so the request path writes no counter; a
+ * duplicate is counted on the request path).
+ */
+export function countCompleted(counts: Record<string, number>, status: WebhookOutcome): void {
+  countOutcome(counts, status)
+  counts['received'] = (counts['received'] ?? 0) + 1
 }

@@ -270,15 +270,18 @@ export function parseStoredEnvelope(
 }
 
 /**
- * Applies a stored event and records its outcome on the event (markOutcome). Used by the sweep and
- * by replay. With `keepApplied`, an event already marked applied is not downgraded to stale (a replay
- * finds state that has moved on since).
+ * Applies a stored event and records its outcome on the event (markOutcome). Used by the applier, a
+ * redelivery, the sweep and replay. With `onlyIfPending`, the outcome is recorded only while the
+ * event is still pending (`recorded: false` when someone else completed it first: state writes are
+ * guarded, so applying it twice changed nothing, and it must not be counted twice). With
+ * `keepApplied`, an event already marked applied is not downgraded to stale (a replay finds state
+ * that has moved on since).
  */
 export async function applyStoredEvent(
   deps: ApplyDeps,
   record: WebhookEventRecord,
-  opts: { keepApplied?: boolean } = {},
-): Promise<WebhookApplyResult> {
+  opts: { keepApplied?: boolean; onlyIfPending?: boolean } = {},
+): Promise<WebhookApplyResult & { recorded: boolean }> {
   const parsed = parseStoredEnvelope(record)
   const outcome = parsed.ok
     ? await applyWebhookEvent(deps, parsed.envelope, { receivedAt: record.receivedAt })
@@ -286,13 +289,13 @@ export async function applyStoredEvent(
   const keep =
     (opts.keepApplied === true && record.status === 'applied' && outcome.status === 'stale') ||
     (record.status === outcome.status && record.reason === outcome.reason)
-  if (!keep) {
-    await deps.store.events.markOutcome(
-      record.eventKey,
-      outcome.status,
-      outcome.reason,
-      deps.clock.now().toISOString(),
-    )
-  }
-  return outcome
+  if (keep) return { ...outcome, recorded: false }
+  const recorded = await deps.store.events.markOutcome(
+    record.eventKey,
+    outcome.status,
+    outcome.reason,
+    deps.clock.now().toISOString(),
+    opts.onlyIfPending ? { onlyIfPending: true } : {},
+  )
+  return { ...outcome, recorded }
 }

@@ -4,7 +4,8 @@ import type { AppDeps } from '../../deps'
 import { DependencyUnavailableError, errorName } from '../../domain/errors'
 import type { WebhookEventRecord, WebhookEventStatus } from '../../domain/types'
 import type { WebhookEnvelope } from '../../domain/upstream'
-import { applyPendingEvent, countOutcome, WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
+import type { PutNewResult } from '../../ports'
+import { applyPendingEvent, countCompleted, WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
 
 export { WEBHOOK_COUNTERS, WEBHOOK_METRICS } from './apply-pending-event'
 
@@ -117,7 +118,7 @@ export async function ingestWebhook(deps: IngestDeps, delivery: WebhookDelivery)
     expiresAt: Math.floor(now.getTime() / 1000) + deps.config.WEBHOOK_RETENTION_DAYS * 86_400,
     deliveries: 1,
   }
-  let stored: 'created' | 'duplicate'
+  let stored: PutNewResult
   try {
     stored = await deps.store.events.putNew(record)
   } catch (err: unknown) {
@@ -127,49 +128,39 @@ export async function ingestWebhook(deps: IngestDeps, delivery: WebhookDelivery)
       ? err
       : new DependencyUnavailableError('webhook event could not be stored', { cause: err })
   }
-  const counts: Record<string, number> = { received: 1 }
+  const duplicate = stored.outcome === 'duplicate'
   let status: WebhookEventStatus = 'pending'
-  if (stored === 'created') {
+  if (stored.outcome === 'created') {
+    // No counter write here: a new event is counted `received` once, by whoever completes it (the
+    // applier's one counter write per batch), which keeps the request path at one DynamoDB request.
     deps.metrics.addMetric(WEBHOOK_METRICS.accepted, MetricUnit.Count, 1)
   } else {
-    counts['duplicates'] = 1
+    const counts: Record<string, number> = { received: 1, duplicates: 1 }
     deps.metrics.addMetric(WEBHOOK_METRICS.duplicate, MetricUnit.Count, 1)
-    status = await healDuplicate(deps, eventKey, now, counts)
+    status = await healDuplicate(deps, stored.existing, now, counts)
+    await countWebhookRequest(deps, counts)
   }
-  deps.logger.info('webhook accepted', {
-    eventKey,
-    eventType: envelope.event,
-    duplicate: stored === 'duplicate',
-    outcome: status,
-  })
-  await countWebhookRequest(deps, counts)
-  return { eventKey, duplicate: stored === 'duplicate', status }
+  deps.logger.info('webhook accepted', { eventKey, eventType: envelope.event, duplicate, outcome: status })
+  return { eventKey, duplicate, status }
 }
 
 /**
  * A redelivered event still pending well after its first delivery (the applier failed or lagged, or
- * the process crashed) is completed now, from what was stored first: a sender reusing an id with
- * another body does not change the event.
+ * the process crashed) is completed now, from what was stored first (as the duplicate's own write
+ * returned it): a sender reusing an id with another body does not change the event.
  */
 async function healDuplicate(
   deps: IngestDeps,
-  eventKey: string,
+  existing: WebhookEventRecord,
   now: Date,
   counts: Record<string, number>,
 ): Promise<WebhookEventStatus> {
-  let existing: WebhookEventRecord | null
-  try {
-    existing = await deps.store.events.get(eventKey)
-  } catch (err: unknown) {
-    deps.logger.warn('webhook duplicate not checked', { eventKey, error: errorName(err) })
-    return 'pending'
-  }
-  if (!existing) return 'pending'
   if (existing.status !== 'pending') return existing.status
   if (now.getTime() - Date.parse(existing.receivedAt) < HEAL_DUPLICATE_AFTER_MS) return 'pending'
   try {
     const outcome = await applyPendingEvent(deps, existing, 'redelivery')
-    countOutcome(counts, outcome.status)
+    // Not recorded: the applier or the sweep completed it meanwhile, and counted it.
+    if (outcome.recorded) countCompleted(counts, outcome.status)
     return outcome.status
   } catch {
     // Logged and counted by applyPendingEvent; the event stays pending for the next try.

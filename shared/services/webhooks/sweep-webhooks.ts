@@ -24,12 +24,9 @@ export async function sweepPendingEvents(
   const before = new Date(now.getTime() - (opts.olderThanMs ?? DEFAULT_SWEEP_AGE_MS)).toISOString()
   const pending = await deps.store.events.listPending(before, opts.limit ?? DEFAULT_SWEEP_LIMIT)
   if (pending.length === 0) return { swept: 0, applied: 0, failed: 0 }
-  // Oldest first (the index's order): events of one channel are better applied in arrival order.
-  const results = await applyPendingEvents(
-    deps,
-    pending.map((r) => r.eventKey),
-    { via: 'sweep' },
-  )
+  // Oldest first (the index's order): events of one channel are better applied in arrival order. The
+  // records as the index returned them: not re-read, since only a pending event's outcome is recorded.
+  const results = await applyPendingEvents(deps, pending, { via: 'sweep' })
   const failed = results.filter((r) => r.result === 'failed').length
   const applied = results.length - failed
   deps.logger.info('webhook sweep done', { swept: pending.length, applied, failed })

@@ -427,9 +427,16 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
     it('creates once and counts duplicate deliveries', async () => {
       const store = await factory()
       const event = makeEvent()
-      expect(await store.events.putNew(event)).toBe('created')
-      expect(await store.events.putNew({ ...event, body: 'other body' })).toBe('duplicate')
-      expect(await store.events.putNew(event)).toBe('duplicate')
+      expect(await store.events.putNew(event)).toEqual({ outcome: 'created' })
+      // A duplicate comes back as stored (first body), after its own delivery count.
+      expect(await store.events.putNew({ ...event, body: 'other body' })).toEqual({
+        outcome: 'duplicate',
+        existing: { ...event, deliveries: 2 },
+      })
+      expect(await store.events.putNew(event)).toEqual({
+        outcome: 'duplicate',
+        existing: { ...event, deliveries: 3 },
+      })
       expect(await store.events.get(event.eventKey)).toEqual({ ...event, deliveries: 3 })
       expect(await store.events.get('missing')).toBeNull()
     })
@@ -458,8 +465,30 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
         reason: 'bad payload',
         appliedAt: at(21),
       })
-      await store.events.markOutcome('never-stored', 'applied', null, at(22))
+      expect(await store.events.markOutcome('never-stored', 'applied', null, at(22))).toBe(false)
       expect(await store.events.get('never-stored')).toBeNull()
+    })
+
+    it('records an outcome only while the event is pending when asked to (the first completion wins)', async () => {
+      const store = await factory()
+      const event = makeEvent({ receivedAt: '2024-05-01T10:00:00.000Z' })
+      await store.events.putNew(event)
+      const at = '2024-05-01T10:00:01.000Z'
+      expect(
+        await store.events.markOutcome(event.eventKey, 'applied', null, at, { onlyIfPending: true }),
+      ).toBe(true)
+      expect(
+        await store.events.markOutcome(event.eventKey, 'stale', null, '2024-05-01T10:00:02.000Z', {
+          onlyIfPending: true,
+        }),
+      ).toBe(false)
+      expect(await store.events.get(event.eventKey)).toMatchObject({ status: 'applied', appliedAt: at })
+      expect(await store.events.countPending('2024-05-02T00:00:00.000Z', 10)).toBe(0)
+      // Without the option (replay), whatever the status.
+      expect(await store.events.markOutcome(event.eventKey, 'stale', null, at)).toBe(true)
+      expect(
+        await store.events.markOutcome('never-stored', 'applied', null, at, { onlyIfPending: true }),
+      ).toBe(false)
     })
 
     it('lists events received since a time, page by page', async () => {

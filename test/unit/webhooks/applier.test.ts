@@ -1,6 +1,14 @@
 import { describe, expect, it, vi } from 'vitest'
 import { WEBHOOK_METRICS } from '../../../shared/services/webhooks/apply-pending-event'
-import { bodyOf, createHarness, FIXTURE_EVENTS, type Harness, lambdaContext, streamEvent } from './support'
+import {
+  bodyOf,
+  createHarness,
+  FIXTURE_EVENTS,
+  type Harness,
+  insertRecord,
+  lambdaContext,
+  streamEvent,
+} from './support'
 
 const fixture = (name: string): string => JSON.stringify(FIXTURE_EVENTS[name])
 
@@ -39,9 +47,9 @@ describe('webhook applier (DynamoDB stream consumer)', () => {
     const h = createHarness()
     const keys = await stored(h, ['channel_created', 'channel_live', 'client_created'])
     const batch = streamEvent([
-      { key: keys[0] as string, sequence: '100' },
-      { key: keys[1] as string, sequence: '200' },
-      { key: keys[2] as string, sequence: '300' },
+      { ...insertRecord(h.store, keys[0] as string), sequence: '100' },
+      { ...insertRecord(h.store, keys[1] as string), sequence: '200' },
+      { ...insertRecord(h.store, keys[2] as string), sequence: '300' },
     ])
     const realGet = h.store.channels.get.bind(h.store.channels)
     vi.spyOn(h.store.channels, 'get').mockImplementation(async (id) => {
@@ -52,14 +60,14 @@ describe('webhook applier (DynamoDB stream consumer)', () => {
       batchItemFailures: [{ itemIdentifier: '200' }],
     })
     expect(h.store.allEvents().map((e) => e.status)).toEqual(['applied', 'pending', 'applied'])
-    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 3, applied: 2 })
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 2, applied: 2 })
 
     // The stream retries from the failed record; what was completed is skipped, not applied twice.
     vi.restoreAllMocks()
     const published = h.changes().length
     const retry = streamEvent([
-      { key: keys[1] as string, sequence: '200' },
-      { key: keys[2] as string, sequence: '300' },
+      { ...insertRecord(h.store, keys[1] as string), sequence: '200' },
+      { ...insertRecord(h.store, keys[2] as string), sequence: '300' },
     ])
     expect(await h.applier(retry, lambdaContext())).toEqual({ batchItemFailures: [] })
     expect(h.store.allEvents().map((e) => e.status)).toEqual(['applied', 'applied', 'applied'])
@@ -80,16 +88,30 @@ describe('webhook applier (DynamoDB stream consumer)', () => {
     })
   })
 
-  it('skips an INSERT whose event is no longer pending, writing nothing', async () => {
+  it('changes nothing and counts nothing for an INSERT whose event was completed meanwhile', async () => {
     const h = createHarness()
     const [key] = await stored(h, ['channel_live'])
     await h.stream([key as string])
     const writes = h.store.stats.writes
-    const putIfNewer = vi.spyOn(h.store.channels, 'putIfNewer')
+    const read = vi.spyOn(h.store.events, 'get')
+    // The record's image still says pending (the stream keeps the INSERT as it was): the event is
+    // applied again without a read, which changes no state (guarded writes), and its outcome write
+    // is refused because the event is no longer pending, so it is not counted twice.
     expect(await h.stream([key as string])).toEqual({ batchItemFailures: [] })
-    expect(putIfNewer).not.toHaveBeenCalled()
-    expect(h.store.stats.writes).toBe(writes)
+    expect(read).not.toHaveBeenCalled()
+    expect(h.store.stats.writes - writes).toBeLessThanOrEqual(2)
+    expect(h.store.allEvents()[0]).toMatchObject({ status: 'applied' })
     expect(h.changes()).toHaveLength(1)
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1, applied: 1 })
+  })
+
+  it('applies a key-only record (streamed before the view type was NEW_IMAGE) after reading it', async () => {
+    const h = createHarness()
+    const [key] = await stored(h, ['channel_live'])
+    const read = vi.spyOn(h.store.events, 'get')
+    expect(await h.applier(streamEvent([key as string]), lambdaContext())).toEqual({ batchItemFailures: [] })
+    expect(read).toHaveBeenCalledWith(key)
+    expect(h.store.allEvents()[0]).toMatchObject({ status: 'applied' })
     expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1, applied: 1 })
   })
 

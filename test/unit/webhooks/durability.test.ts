@@ -3,7 +3,7 @@ import { replayWebhooks } from '../../../shared/services/webhooks/replay-webhook
 import { sweepPendingEvents } from '../../../shared/services/webhooks/sweep-webhooks'
 import { MemoryStore } from '../../fakes/memory-store'
 import { seededRandom } from '../../support/lambda'
-import { bodyOf, createHarness, FIXTURE_EVENTS, lambdaContext, streamEvent } from './support'
+import { bodyOf, createHarness, FIXTURE_EVENTS, insertRecord, lambdaContext, streamEvent } from './support'
 
 const live = JSON.stringify(FIXTURE_EVENTS.channel_live)
 
@@ -49,7 +49,7 @@ describe('crash between store and apply', () => {
     const first = await h.post(live)
     vi.spyOn(h.store.channels, 'putIfNewer').mockRejectedValueOnce(new Error('throttled'))
     const applied = await h.applier(
-      streamEvent([{ key: 'id:evt_06', sequence: '000000000000000000042' }]),
+      streamEvent([{ ...insertRecord(h.store, 'id:evt_06'), sequence: '000000000000000000042' }]),
       lambdaContext(),
     )
     return { h, first, applied }
@@ -61,7 +61,8 @@ describe('crash between store and apply', () => {
     expect(applied).toEqual({ batchItemFailures: [{ itemIdentifier: '000000000000000000042' }] })
     expect(h.store.allEvents()[0]?.status).toBe('pending')
     expect(await h.store.channels.get('Pq7Wx2CH')).toBeNull()
-    expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 1 })
+    // Not completed, so not counted yet: `received` counts a new event once, when it is completed.
+    expect(await h.store.ops.getCounters('webhooks')).toEqual({})
   })
 
   it('is healed by the next delivery of the same event', async () => {

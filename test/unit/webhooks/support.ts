@@ -1,16 +1,18 @@
 import { createHmac } from 'node:crypto'
+import { marshall } from '@aws-sdk/util-dynamodb'
 import type {
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
   DynamoDBBatchResponse,
   DynamoDBStreamEvent,
+  AttributeValue as LambdaAttributeValue,
 } from 'aws-lambda'
 import { buildWebhookHandler } from '../../../functions/webhook/handler'
 import { buildWebhookApplierHandler } from '../../../functions/webhook-applier/handler'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
-import type { ChangeEvent } from '../../../shared/domain/types'
+import type { ChangeEvent, WebhookEventRecord } from '../../../shared/domain/types'
 import { loadConfig } from '../../../shared/env'
 import { WEBHOOK_PATH } from '../../../shared/http/routes'
 import type { SecretSource } from '../../../shared/ports'
@@ -57,13 +59,25 @@ export interface PostInit {
 
 let sequence = 0
 
-/** A DynamoDB stream event (KEYS_ONLY) of the events table; INSERT unless told otherwise. */
+/**
+ * A DynamoDB stream event of the events table; INSERT unless told otherwise. A record given the
+ * stored event (`image`) carries it as its NEW_IMAGE, as the stack's stream does; one without is a
+ * key-only record (as streamed before the view type was NEW_IMAGE), which the applier reads by key.
+ */
 export function streamEvent(
-  records: (string | { key: string; eventName?: 'INSERT' | 'MODIFY' | 'REMOVE'; sequence?: string })[],
+  records: (
+    | string
+    | {
+        key: string
+        eventName?: 'INSERT' | 'MODIFY' | 'REMOVE'
+        sequence?: string
+        image?: WebhookEventRecord
+      }
+  )[],
 ): DynamoDBStreamEvent {
   return {
     Records: records.map((r) => {
-      const { key, eventName = 'INSERT', sequence: seq } = typeof r === 'string' ? { key: r } : r
+      const { key, eventName = 'INSERT', sequence: seq, image } = typeof r === 'string' ? { key: r } : r
       return {
         eventID: `ev-${++sequence}`,
         eventName,
@@ -73,13 +87,31 @@ export function streamEvent(
         eventSourceARN: 'arn:aws:dynamodb:us-east-1:000000000000:table/events/stream/test',
         dynamodb: {
           Keys: { eventKey: { S: key } },
+          ...(image
+            ? {
+                NewImage: marshall(
+                  { ...image, pendingShard: 'p0' },
+                  { removeUndefinedValues: true },
+                ) as Record<string, LambdaAttributeValue>,
+              }
+            : {}),
           SequenceNumber: seq ?? String(sequence).padStart(21, '0'),
           SizeBytes: 64,
-          StreamViewType: 'KEYS_ONLY',
+          StreamViewType: image ? 'NEW_IMAGE' : 'KEYS_ONLY',
         },
       }
     }),
   }
+}
+
+/**
+ * The stream record of a stored event's INSERT: its image as first stored (pending, delivered once),
+ * whatever happened to it since, as the stream keeps it; a key the store does not hold is key-only.
+ */
+export function insertRecord(store: MemoryStore, key: string): { key: string; image?: WebhookEventRecord } {
+  const stored = store.allEvents().find((e) => e.eventKey === key)
+  if (!stored) return { key }
+  return { key, image: { ...stored, status: 'pending', reason: null, appliedAt: null, deliveries: 1 } }
 }
 
 /** A webhook delivery as API Gateway hands it to the function. */
@@ -141,7 +173,7 @@ export function createHarness(
     return handler(event, lambdaContext('webhook'))
   }
   const stream = (keys: string[]): Promise<DynamoDBBatchResponse> =>
-    applier(streamEvent(keys), lambdaContext('webhook-applier'))
+    applier(streamEvent(keys.map((key) => insertRecord(store, key))), lambdaContext('webhook-applier'))
   return {
     deps,
     store,

@@ -118,7 +118,7 @@ describe('channels.putIfNewer', () => {
 describe('events.putNew', () => {
   it('creates with attribute_not_exists and a pending index attribute', async () => {
     ddb.on(PutCommand).resolves({})
-    await expect(store.events.putNew(event)).resolves.toBe('created')
+    await expect(store.events.putNew(event)).resolves.toEqual({ outcome: 'created' })
     expect(ddb.calls()).toHaveLength(1)
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
       TableName: 't-events',
@@ -128,10 +128,14 @@ describe('events.putNew', () => {
     })
   })
 
-  it('counts a duplicate delivery with ADD when the key exists', async () => {
+  it('counts a duplicate delivery with ADD when the key exists, and returns the stored event from that write', async () => {
     ddb.on(PutCommand).rejects(conditionFailed())
-    ddb.on(UpdateCommand).resolves({})
-    await expect(store.events.putNew(event)).resolves.toBe('duplicate')
+    ddb.on(UpdateCommand).resolves({ Attributes: { ...event, pendingShard: 'p0', deliveries: 2 } })
+    await expect(store.events.putNew(event)).resolves.toEqual({
+      outcome: 'duplicate',
+      existing: { ...event, deliveries: 2 },
+    })
+    expect(ddb.calls()).toHaveLength(2)
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1)
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
       TableName: 't-events',
@@ -140,6 +144,7 @@ describe('events.putNew', () => {
       ConditionExpression: 'attribute_exists(#k)',
       ExpressionAttributeNames: { '#d': 'deliveries', '#k': 'eventKey' },
       ExpressionAttributeValues: { ':one': 1 },
+      ReturnValues: 'ALL_NEW',
     })
   })
 
