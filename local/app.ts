@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { createMemoryChannelKeyStore } from '../shared/adapters/channel-keys/memory'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
 import { KEYS } from '../shared/adapters/dynamo/tables'
 import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
@@ -181,6 +182,8 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       captureChanges(client, changeTables, STATE_KEYS, reader, (c) => changeStream?.push(c))
     captureState(dynamoClient)
     const failureQueue = { depth: async () => changeStream?.failureDepth() ?? 0 }
+    // One key store for every function, as one table is in AWS.
+    const channelKeys = createMemoryChannelKeyStore()
     const depsFor = (fn: FunctionKey): AppDeps => {
       const client = guardDynamoClient(createLocalDynamoClient(dynamo.endpoint), fn, tables, report)
       captureInserts(client, tables.events, KEYS.events.pk, (item) => stream?.push(item))
@@ -193,6 +196,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         secrets: guardSecrets(secrets, fn, report),
         events: guardEvents(events, fn, report),
         failureQueue,
+        channelKeys,
       })
     }
 

@@ -1,7 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import type { Metrics } from '@aws-lambda-powertools/metrics'
 import type { Config } from './env'
-import type { Clock, EventSink, FailureQueue, PartnerApi, SecretSource, StateStore } from './ports'
+import type {
+  ChannelKeyStore,
+  Clock,
+  EventSink,
+  FailureQueue,
+  PartnerApi,
+  SecretSource,
+  StateStore,
+} from './ports'
 
 /**
  * Everything a function needs, built once per cold start by the function's entry (functions/<name>/
@@ -21,6 +29,8 @@ export interface AppDeps {
   events: EventSink
   /** The change-event publisher's on-failure queue (GET /status shows its depth). */
   failureQueue: FailureQueue
+  /** The encrypted store of channel Messaging API keys (built on first use). */
+  channelKeys: ChannelKeyStore
   clock: Clock
   logger: Logger
   metrics: Metrics
@@ -33,7 +43,7 @@ export type BasePart = 'config' | 'store' | 'clock' | 'logger' | 'metrics'
 export type AdapterName = Exclude<keyof AppDeps, BasePart>
 
 /** Every adapter name, at run time (a compile error below if one of AppDeps' adapters is missing). */
-export const ADAPTER_NAMES = ['secrets', 'partnerApi', 'events', 'failureQueue'] as const
+export const ADAPTER_NAMES = ['secrets', 'partnerApi', 'events', 'failureQueue', 'channelKeys'] as const
 
 const everyAdapterListed: Exclude<AdapterName, (typeof ADAPTER_NAMES)[number]> extends never ? true : never =
   true

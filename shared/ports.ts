@@ -3,6 +3,7 @@
  * Partner API client, Secrets Manager, EventBridge); tests use the in-memory fakes in test/fakes.
  */
 
+import type { ChannelKey, UpstreamApiKey } from './domain/channel-key'
 import type { HealthReading, HealthSweepSummary, MessagingApiKind, StoredHealth } from './domain/health'
 import type {
   AuditEntry,
@@ -133,6 +134,15 @@ export interface PartnerApi {
   requestCancellation(clientId: string, channelId: string): Promise<UpstreamChannel>
   /** Revoke a pending cancellation `{"enabled": false}`. Never retried on an ambiguous outcome. */
   revokeCancellation(clientId: string, channelId: string): Promise<UpstreamChannel>
+  /**
+   * Creates the channel's Messaging API key (201); upstream revokes the channel's earlier keys. A
+   * refusal for lack of permission is a non-retryable UpstreamError (403).
+   */
+  createChannelApiKey(channelId: string): Promise<UpstreamApiKey>
+  /** The channel's current keys. */
+  listChannelApiKeys(channelId: string): Promise<UpstreamApiKey[]>
+  /** Revokes the channel's keys upstream. */
+  deleteChannelApiKeys(channelId: string): Promise<void>
   stats(): PartnerApiStats
 }
 
@@ -405,6 +415,27 @@ export interface StateStore {
   audit: AuditRepository
   idempotency: IdempotencyRepository
   ops: OpsRepository
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channel API keys
+
+/**
+ * The encrypted store of channel Messaging API keys (README "Channel API keys"): one key per channel,
+ * encrypted at rest (KMS in AWS), readable only by the functions granted to read it. The value never
+ * leaves through logs, events, exports or errors. Its implementation never logs a value either.
+ */
+export interface ChannelKeyStore {
+  /** The stored key value of a channel, or null when none is stored. */
+  get(channelId: string): Promise<string | null>
+  /** The stored key with its metadata, or null. */
+  read(channelId: string): Promise<ChannelKey | null>
+  /** Whether a key is stored, without decrypting it. */
+  has(channelId: string): Promise<boolean>
+  /** Stores (replaces) a channel's key. */
+  put(channelId: string, key: ChannelKey): Promise<void>
+  /** Deletes a channel's key (nothing stored is fine). */
+  delete(channelId: string): Promise<void>
 }
 
 // ---------------------------------------------------------------------------------------------

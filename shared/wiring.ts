@@ -1,6 +1,7 @@
 import type { AppDeps } from './deps'
 import { ADAPTER_NAMES } from './deps'
 import type { Config } from './env'
+import { channelKeys } from './wiring/channel-keys'
 import { type AdapterBuilders, wireDeps } from './wiring/core'
 import { events } from './wiring/events'
 import { failureQueue } from './wiring/failure-queue'
@@ -15,7 +16,7 @@ export { createSecretSource } from './wiring/secrets'
  * entry never imports this module (it would bundle every SDK client): it imports shared/wiring/core.ts
  * and the builders of its own adapters (docs/wiring.md; test/unit/architecture/boundaries.test.ts).
  */
-export const ADAPTER_BUILDERS: AdapterBuilders = { secrets, partnerApi, events, failureQueue }
+export const ADAPTER_BUILDERS: AdapterBuilders = { secrets, partnerApi, events, failureQueue, channelKeys }
 
 /**
  * Dependencies with every adapter available (each built on first use): the local runner's shared

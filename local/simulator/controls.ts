@@ -1,5 +1,6 @@
 import { notFound, wrongPayload } from './errors'
 import type { Reply } from './http'
+import { grantedFlag, paymentModeOf } from './keys'
 import type { Simulator } from './server'
 import type { GenerateOptions, OnboardOptions } from './state'
 import type { ChannelPartial, ClientPartial, Faults } from './types'
@@ -40,6 +41,18 @@ export const CONTROL_ROUTES: readonly ControlRoute[] = [
     meaning: '{clients, channelsPerClient?, channels?}: bulk data for benchmarks',
   },
   { method: 'POST', path: '/_sim/tick', meaning: 'one demo-mode step now' },
+  {
+    method: 'POST',
+    path: '/_sim/channels/{id}/permission',
+    meaning:
+      '{granted}: the client grants (channel_permission_granted) or withdraws (channel_permission_revoked, keys revoked) API-key permission',
+  },
+  {
+    method: 'POST',
+    path: '/_sim/clients/{id}/payment',
+    meaning: '{mode: partner|direct}: Direct Payment clients must grant API-key permission per channel',
+  },
+  { method: 'GET', path: '/_sim/keys', meaning: 'how many channel API keys were created, per channel' },
   {
     method: 'GET',
     path: '/_sim/faults',
@@ -106,6 +119,16 @@ export async function controlRoute(
     const partial = objectBody(body)
     if (typeof partial['client_id'] !== 'string') throw wrongPayload('client_id: required')
     return { status: 201, body: sim.addChannel(partial as ChannelPartial) }
+  }
+  if (a === 'channels' && b !== undefined && seg.length === 3 && c === 'permission' && method === 'POST') {
+    return { status: 200, body: await sim.setPermission(b, grantedFlag(body)) }
+  }
+  if (a === 'clients' && b !== undefined && seg.length === 3 && c === 'payment' && method === 'POST') {
+    sim.setPaymentMode(b, paymentModeOf(body))
+    return { status: 204 }
+  }
+  if (a === 'keys' && seg.length === 1 && method === 'GET') {
+    return { status: 200, body: { created: sim.keys.createdCount() } }
   }
   if (a === 'channels' && b !== undefined && seg.length === 3 && c === 'advance' && method === 'POST') {
     return { status: 200, body: await sim.advance(b) }

@@ -17,6 +17,7 @@ import {
   writeReply,
 } from './http'
 import { controlsPage, htmlReply, permissionRoute } from './hub'
+import { apiKeysRoute, KeyRegistry, type PaymentMode } from './keys'
 import { parseListQuery } from './query'
 import { loadSeed, type SeedKind } from './seed'
 import { type GenerateOptions, type OnboardOptions, type SimEvent, SimState } from './state'
@@ -35,6 +36,7 @@ import { isPlainObject } from './util'
 import { DEFAULT_VARIANTS, Variance, type VarianceSetting } from './variance'
 import { WebhookDispatcher } from './webhooks'
 
+export type { ApiKeyJson, KeyLookup, KeyRegistry, PaymentMode } from './keys'
 export type { GenerateOptions, OnboardOptions } from './state'
 export type {
   DeliveryLogEntry,
@@ -89,6 +91,8 @@ export interface SimulatorOptions {
   varianceSeed?: number
   /** Share (0–1) of objects and deliveries each enabled variant applies to; default 0.3 (1 = all). */
   varianceRate?: number
+  /** The `address` of issued channel API keys (the messaging base); default `${url}/messaging`. */
+  messagingUrl?: string
 }
 
 /** What a list hook may do between pages (insert/delete items to simulate pagination drift). */
@@ -124,6 +128,15 @@ export interface Simulator {
   partner(): PartnerJson
   /** One demo-mode step now (due cancellations, then one channel forward); resolves after first delivery attempts. */
   tick(): Promise<void>
+  /** Issued channel API keys, revocations and permissions (the messaging endpoints check keys here). */
+  readonly keys: KeyRegistry
+  /**
+   * The client grants (or withdraws) the partner's permission for one channel: delivers
+   * `channel_permission_granted` (or `channel_permission_revoked`, which also revokes its keys).
+   */
+  setPermission(channelId: string, granted: boolean): Promise<UpstreamChannelJson>
+  /** Switches a client between Partner Payment (keys allowed by default) and Direct Payment. */
+  setPaymentMode(clientId: string, mode: PaymentMode): void
 }
 
 const MAX_REQUEST_LOG = 50_000
@@ -148,6 +161,7 @@ class PartnerApiSimulator implements Simulator {
   baseUrl = ''
   readonly partnerId: string
   onList: ListHook | undefined = undefined
+  readonly keys: KeyRegistry
 
   private readonly state: SimState
   private readonly variance: Variance
@@ -186,6 +200,7 @@ class PartnerApiSimulator implements Simulator {
     })
     loadSeed(this.state, this.seedKind)
     this.demo = new DemoMode(this.state)
+    this.keys = new KeyRegistry({ address: () => opts.messagingUrl ?? `${this.url}/messaging` })
     this.dispatcher = new WebhookDispatcher({
       platformSecret: opts.platformSecret ?? 'local-platform-secret',
       url: () => this.state.partner.webhook_url,
@@ -241,6 +256,7 @@ class PartnerApiSimulator implements Simulator {
     this.state.clear()
     loadSeed(this.state, this.seedKind)
     this.demo.reset()
+    this.keys.clear()
     this.injector.set({})
     this.log = []
     this.dispatcher.clear()
@@ -310,6 +326,20 @@ class PartnerApiSimulator implements Simulator {
   async tick(): Promise<void> {
     if (this.closed) return
     await this.emit(this.demo.step())
+  }
+
+  async setPermission(channelId: string, granted: boolean): Promise<UpstreamChannelJson> {
+    const channel = this.state.getChannel(channelId)
+    this.keys.setPermission(channelId, granted)
+    const data = clone(channel)
+    // Sent as is: this event is the moment integrations act on, its body must name the channel.
+    await this.dispatcher.send(granted ? 'channel_permission_granted' : 'channel_permission_revoked', data)
+    return data
+  }
+
+  setPaymentMode(clientId: string, mode: PaymentMode): void {
+    this.state.getClient(clientId)
+    this.keys.setPaymentMode(clientId, mode)
   }
 
   /** Sends events in order; each one's first attempt completes before the next starts. */
@@ -454,6 +484,11 @@ class PartnerApiSimulator implements Simulator {
       if (rest.length === 1) return only('GET', () => this.list('channels', url))
       if (rest.length === 2 && b !== undefined)
         return only('GET', () => ({ status: 200, body: state.getChannel(b) }))
+      if (rest.length === 3 && b !== undefined && c === 'api_keys') {
+        return (
+          apiKeysRoute(this.keys, method, () => state.getChannel(b)) ?? metaReply(405, 'Method not allowed')
+        )
+      }
     }
     return metaReply(404, 'Not found')
   }

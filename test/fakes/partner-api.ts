@@ -1,3 +1,4 @@
+import type { UpstreamApiKey } from '../../shared/domain/channel-key'
 import { UpstreamError } from '../../shared/domain/errors'
 import type { UpstreamChannel, UpstreamClient, UpstreamPartner } from '../../shared/domain/upstream'
 import type { IterateOptions, ListPage, ListQuery, PartnerApi, PartnerApiStats } from '../../shared/ports'
@@ -62,7 +63,14 @@ export class FakePartnerApi implements PartnerApi {
     partner_redirect_url: null,
   }
   readonly calls: { method: string; args: unknown[] }[] = []
+  /** The current Messaging API key per channel (creating one replaces, i.e. revokes, the earlier). */
+  readonly apiKeys = new Map<string, UpstreamApiKey>()
+  /** Channels whose client has not granted API-key permission (Direct Payment): creation answers 403. */
+  readonly keyPermissionMissing = new Set<string>()
+  /** Every key value ever issued, and whether it is still the channel's current one. */
+  readonly issuedKeys = new Map<string, { channelId: string; active: boolean }>()
   pageSize = 100
+  private keySequence = 0
   private readonly failures = new Map<string, Failure[]>()
   private readonly counters: PartnerApiStats = { calls: 0, retries: 0 }
   private readonly now: () => Date
@@ -262,6 +270,43 @@ export class FakePartnerApi implements PartnerApi {
     const next = { ...c, terminated_at: null, modified_at: bump(c.modified_at) }
     this.channels.set(channelId, next)
     return structuredClone(next)
+  }
+  async createChannelApiKey(channelId: string): Promise<UpstreamApiKey> {
+    this.record('createChannelApiKey', channelId)
+    const c = this.channels.get(channelId)
+    if (!c) throw refused(404, 'Channel not found')
+    if (this.keyPermissionMissing.has(channelId)) {
+      throw refused(403, 'Partner has no permission to generate an API key for this channel')
+    }
+    this.revokeKey(channelId)
+    this.keySequence += 1
+    const key: UpstreamApiKey = {
+      id: `key${this.keySequence}`,
+      address: 'https://waba-v2.360dialog.io',
+      api_key: `fake-channel-key-${channelId}-${this.keySequence}`,
+      app_id: c.integration?.app_id ?? `app${channelId}`,
+    }
+    this.apiKeys.set(channelId, key)
+    this.issuedKeys.set(key.api_key, { channelId, active: true })
+    return structuredClone(key)
+  }
+  async listChannelApiKeys(channelId: string): Promise<UpstreamApiKey[]> {
+    this.record('listChannelApiKeys', channelId)
+    if (!this.channels.has(channelId)) throw refused(404, 'Channel not found')
+    const key = this.apiKeys.get(channelId)
+    return key ? [structuredClone(key)] : []
+  }
+  async deleteChannelApiKeys(channelId: string): Promise<void> {
+    this.record('deleteChannelApiKeys', channelId)
+    if (!this.channels.has(channelId)) throw refused(404, 'Channel not found')
+    this.revokeKey(channelId)
+  }
+  private revokeKey(channelId: string): void {
+    const key = this.apiKeys.get(channelId)
+    if (!key) return
+    this.apiKeys.delete(channelId)
+    const issued = this.issuedKeys.get(key.api_key)
+    if (issued) issued.active = false
   }
   stats(): PartnerApiStats {
     return { ...this.counters }

@@ -18,6 +18,7 @@ const ADAPTER_PACKAGES: Record<AdapterName, readonly string[]> = {
   partnerApi: [],
   events: ['@aws-sdk/client-eventbridge'],
   failureQueue: ['@aws-sdk/client-sqs'],
+  channelKeys: ['@aws-sdk/client-kms'],
 }
 
 /** Packages every function may hold: the state store's client and what its handler chain uses. */

@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod'
 import * as z from 'zod'
+import { upstreamApiKeyListSchema, upstreamApiKeySchema } from '../../domain/channel-key'
 import { UpstreamError, ValidationError } from '../../domain/errors'
 import {
   listEnvelopeSchema,
@@ -69,7 +70,7 @@ export interface PartnerApiClientOptions {
 type RetryMode = 'safe' | 'once'
 
 interface SendRequest<T> {
-  method: 'GET' | 'POST' | 'PATCH'
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   path: string
   query?: string
   body?: unknown
@@ -568,6 +569,36 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
     findClient: async (clientId) => {
       requireId(clientId, 'clientId')
       return findById(await listClientsPage({ filters: { id: clientId }, limit: 2 }), clientId)
+    },
+    // Key creation retries like a read: a repeat after an ambiguous outcome only creates another key
+    // that revokes the unseen one, so the key finally answered is the channel's one working key.
+    createChannelApiKey: (channelId) =>
+      send({
+        method: 'POST',
+        path: `${partnerPath}/channels/${requireId(channelId, 'channelId')}/api_keys`,
+        body: {},
+        mode: 'safe',
+        authenticated: true,
+        schema: upstreamApiKeySchema,
+      }),
+    listChannelApiKeys: async (channelId) => {
+      const r = await send({
+        method: 'GET',
+        path: `${partnerPath}/channels/${requireId(channelId, 'channelId')}/api_keys`,
+        mode: 'safe',
+        authenticated: true,
+        schema: upstreamApiKeyListSchema,
+      })
+      return r.api_keys
+    },
+    deleteChannelApiKeys: async (channelId) => {
+      await send({
+        method: 'DELETE',
+        path: `${partnerPath}/channels/${requireId(channelId, 'channelId')}/api_keys`,
+        mode: 'safe',
+        authenticated: true,
+        schema: anyJson,
+      })
     },
     requestCancellation: (clientId, channelId) => controlChannel(clientId, channelId, true),
     revokeCancellation: (clientId, channelId) => controlChannel(clientId, channelId, false),

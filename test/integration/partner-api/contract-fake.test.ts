@@ -17,6 +17,9 @@ describe('Partner API contract: the in-memory fake of the unit tests', () => {
         fake.mutateChannel(id, { setup_info: { phone_name: name } })
       },
       now: () => new Date(),
+      withholdKeyPermission: async (channel) => {
+        fake.keyPermissionMissing.add(channel.id)
+      },
       close: async () => undefined,
     }
   })

@@ -30,6 +30,9 @@ describe.each([
         sim.mutateChannel(id, { setup_info: { phone_name: name } })
       },
       now: () => new Date(),
+      withholdKeyPermission: async (channel) => {
+        sim.setPaymentMode(channel.client_id, 'direct')
+      },
       close: () => sim.close(),
     }
   })

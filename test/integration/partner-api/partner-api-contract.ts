@@ -17,6 +17,8 @@ export interface PartnerApiSide {
   renameChannel(id: string, name: string): Promise<void>
   /** The upstream "now" (end-of-month rules). */
   now(): Date
+  /** The channel's client pays directly and has not granted the partner API-key permission. */
+  withholdKeyPermission(channel: { id: string; client_id: string }): Promise<void>
   close(): Promise<void>
 }
 
@@ -256,6 +258,44 @@ export function partnerApiContract(factory: PartnerApiSideFactory): void {
         const revoke = await refusal(() => side.api.revokeCancellation('CtrB02CL', 'Ctr001CH'))
         expect(revoke).toMatchObject({ upstreamStatus: 404, retryable: false })
         expect((await side.api.findChannel('Ctr003CH'))?.terminated_at ?? null).toBeNull()
+      }))
+  })
+
+  describe('channel API keys', () => {
+    it('creates a key (id, address, value, app id) and lists it as the channel current key', () =>
+      withSide(factory, async (side) => {
+        await seedTwo(side)
+        const key = await side.api.createChannelApiKey('Ctr001CH')
+        expect(key.api_key.length).toBeGreaterThan(8)
+        expect(typeof key.id).toBe('string')
+        expect(key.address).toMatch(/^https?:\/\//)
+        expect(typeof key.app_id).toBe('string')
+        expect((await side.api.listChannelApiKeys('Ctr001CH')).map((k) => k.api_key)).toEqual([key.api_key])
+        expect(await side.api.listChannelApiKeys('Ctr002CH')).toEqual([])
+      }))
+
+    it('revokes the earlier key when a new one is created, and every key on delete', () =>
+      withSide(factory, async (side) => {
+        await seedTwo(side)
+        const first = await side.api.createChannelApiKey('Ctr001CH')
+        const second = await side.api.createChannelApiKey('Ctr001CH')
+        expect(second.api_key).not.toBe(first.api_key)
+        expect((await side.api.listChannelApiKeys('Ctr001CH')).map((k) => k.api_key)).toEqual([
+          second.api_key,
+        ])
+        await side.api.deleteChannelApiKeys('Ctr001CH')
+        expect(await side.api.listChannelApiKeys('Ctr001CH')).toEqual([])
+      }))
+
+    it('refuses a key without the client permission with a non-retryable 403, and an unknown channel with a 404', () =>
+      withSide(factory, async (side) => {
+        await seedTwo(side)
+        await side.withholdKeyPermission({ id: 'Ctr003CH', client_id: 'CtrB02CL' })
+        const denied = await refusal(() => side.api.createChannelApiKey('Ctr003CH'))
+        expect(denied).toMatchObject({ upstreamStatus: 403, retryable: false })
+        expect(denied.upstreamMessage).toMatch(/permission/i)
+        const unknown = await refusal(() => side.api.createChannelApiKey('Nope00CH'))
+        expect(unknown).toMatchObject({ upstreamStatus: 404, retryable: false })
       }))
   })
 }

@@ -1,0 +1,25 @@
+import type { ChannelKey } from '../../domain/channel-key'
+import type { ChannelKeyStore } from '../../ports'
+
+/**
+ * A ChannelKeyStore in process memory: unit tests, and the local runner until its encrypted store is
+ * wired. Nothing is encrypted and nothing survives a restart, so it never backs a deployment.
+ */
+export function createMemoryChannelKeyStore(): ChannelKeyStore & { size(): number } {
+  const keys = new Map<string, ChannelKey>()
+  return {
+    get: async (channelId) => keys.get(channelId)?.apiKey ?? null,
+    read: async (channelId) => {
+      const key = keys.get(channelId)
+      return key ? { ...key } : null
+    },
+    has: async (channelId) => keys.has(channelId),
+    put: async (channelId, key) => {
+      keys.set(channelId, { ...key })
+    },
+    delete: async (channelId) => {
+      keys.delete(channelId)
+    },
+    size: () => keys.size,
+  }
+}

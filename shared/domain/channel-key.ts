@@ -1,0 +1,58 @@
+import * as z from 'zod'
+
+/**
+ * A channel's Messaging API key (README "Channel API keys"): what the Partner API answers when it
+ * creates one (`POST /partners/{pid}/channels/{id}/api_keys`, 201), and the key status a channel
+ * carries. The key value itself is a secret: it lives only in the encrypted key store
+ * (ChannelKeyStore) and in the answer of `GET /channels/{channelId}/api-key`.
+ */
+
+/** Where a channel stands with its key (served on every channel; an item without it is `none`). */
+export const KEY_STATUSES = ['none', 'active', 'permission_missing', 'invalid'] as const
+export type KeyStatus = (typeof KEY_STATUSES)[number]
+
+/**
+ * One key as upstream answers it: `{id, address, api_key, app_id}` (docs/partner-api-notes.md).
+ * Loose: unknown fields are tolerated; `id` and `app_id` may be numbers in some bodies.
+ */
+export const upstreamApiKeySchema = z.lazy(() =>
+  z.looseObject({
+    id: z
+      .union([z.string(), z.number()])
+      .transform((v) => String(v))
+      .nullish(),
+    address: z.string().nullish(),
+    api_key: z.string().min(1).max(4096),
+    app_id: z
+      .union([z.string(), z.number()])
+      .transform((v) => String(v))
+      .nullish(),
+  }),
+)
+export type UpstreamApiKey = z.infer<typeof upstreamApiKeySchema>
+
+/** `GET …/api_keys`: `{"api_keys": [...]}`. */
+export const upstreamApiKeyListSchema = z.lazy(() =>
+  z.looseObject({ api_keys: z.array(upstreamApiKeySchema) }),
+)
+
+/** A key as the key store keeps it (the value encrypted at rest; never logged). */
+export interface ChannelKey {
+  /** The key value (`D360-API-KEY`). */
+  apiKey: string
+  /** Upstream key id, if upstream sent one. */
+  keyId: string | null
+  /** The messaging base the key is used against, e.g. https://waba-v2.360dialog.io. */
+  address: string | null
+  appId: string | null
+  /** When PartnerOps stored it. */
+  createdAt: string
+}
+
+/** A ChannelKey without its value: what may appear in audit entries and answers about a key. */
+export type ChannelKeyInfo = Omit<ChannelKey, 'apiKey'>
+
+/** The key's fields without the value. */
+export function keyInfo(key: ChannelKey): ChannelKeyInfo {
+  return { keyId: key.keyId, address: key.address, appId: key.appId, createdAt: key.createdAt }
+}
