@@ -59,5 +59,10 @@ export function fleetStore(n: number): FleetStore {
         }
       })(),
   } as unknown as StateStore['channels']
-  return { store: { channels } as StateStore, pagesRead: () => pages }
+  // No stored clients: an export that looks up client names finds none and keeps the channel's own.
+  const clients = {
+    list: async () => ({ items: [], nextCursor: null }),
+    scan: () => (async function* () {})(),
+  } as unknown as StateStore['clients']
+  return { store: { channels, clients } as StateStore, pagesRead: () => pages }
 }

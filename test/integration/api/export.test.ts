@@ -147,6 +147,27 @@ describe('GET /exports/channels.csv streamed through the local server (STREAM tr
     expect(afterAbort).toBeLessThan(totalPages / 10)
   })
 
+  it('ends a transfer that fails midway without its final chunk, so the client gets an error, not a short file', async () => {
+    const fleet = fleetStore(FLEET)
+    const scan = fleet.store.channels.scan.bind(fleet.store.channels)
+    fleet.store.channels.scan = (size?: number) =>
+      (async function* () {
+        let pages = 0
+        for await (const page of scan(size)) {
+          if (++pages === 5) throw new Error('ProvisionedThroughputExceededException')
+          yield page
+        }
+      })()
+    await serve(fleet.store)
+    for (const encoding of ['gzip', 'identity']) {
+      const res = await signedFetch(target, '/exports/channels.csv', {
+        headers: { 'accept-encoding': encoding },
+      })
+      expect(res.status).toBe(200)
+      await expect(res.text()).rejects.toThrow()
+    }
+  })
+
   it('answers an unsigned request 401 and a query parameter 400, as JSON, before reading anything', async () => {
     const fleet = fleetStore(10)
     await serve(fleet.store)
