@@ -24,7 +24,8 @@ export interface PartnerFunctionProps {
 
 /**
  * One Lambda function with the house defaults: NodejsFunction bundled by the local esbuild (minified
- * ESM with source maps), nodejs24.x on arm64, its own role (no managed policy: log rights on its own
+ * ESM with source maps, read only when a stack trace is printed: shared/source-maps.ts; no
+ * --enable-source-maps, which would parse them at every cold start), nodejs24.x on arm64, its own role (no managed policy: log rights on its own
  * log group only), an explicit log group with retention, X-Ray tracing and the Powertools settings.
  */
 export class PartnerFunction extends Construct {
@@ -67,7 +68,6 @@ export class PartnerFunction extends Construct {
       bundling: nodejsBundling(),
       environment: {
         ...props.environment,
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: spec.service,
         POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',

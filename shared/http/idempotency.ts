@@ -37,6 +37,12 @@ export interface WriteRequest<B> {
   body: B
   /** Filled in by the service as it goes, appended by {@link audited}. */
   attempt: AttemptAudit
+  /**
+   * Writes that finish the request once its answer is known (the idempotency record's completion),
+   * left for {@link audited} to await together with the audit entry: two independent writes in one
+   * round trip instead of two.
+   */
+  settle?: Promise<unknown>[]
 }
 
 // Printable ASCII, no leading or trailing space (proxies trim header values).
@@ -93,8 +99,11 @@ export function makeIdempotent<B>(
       await releaseIdempotent(deps, request).catch(() => undefined)
       throw err
     }
-    if (answerMeta(answer).replayable) await completeIdempotent(deps, request, stored(answer))
-    else await releaseIdempotent(deps, request)
+    const finish = answerMeta(answer).replayable
+      ? completeIdempotent(deps, request, stored(answer))
+      : releaseIdempotent(deps, request)
+    if (req.settle) req.settle.push(finish)
+    else await finish
     return answer
   }
 }
@@ -104,7 +113,7 @@ export function makeIdempotent<B>(
  * the answer's outcome and status. Audit trouble never changes the answer: the attempt's effect, if
  * any, has already happened.
  */
-export function audited<E extends { attempt: AttemptAudit }>(
+export function audited<E extends { attempt: AttemptAudit; settle?: Promise<unknown>[] }>(
   deps: Pick<AppDeps, 'store' | 'clock' | 'logger'>,
 ): WriteMiddleware<E> {
   return (next) => async (req) => {
@@ -112,11 +121,17 @@ export function audited<E extends { attempt: AttemptAudit }>(
     try {
       answer = await next(req)
     } catch (err) {
+      await Promise.allSettled(req.settle ?? [])
       const code = err instanceof PartnerOpsError ? err.code : 'internal_error'
       await appendAudit(deps, req.attempt, code, statusOf(code))
       throw err
     }
-    await appendAudit(deps, req.attempt, answerMeta(answer).outcome, answer.statusCode)
+    // The audit entry and the writes that finish the request (idempotency), side by side; the answer
+    // goes out only once all are stored, and a failure of any fails the request as before.
+    await Promise.all([
+      appendAudit(deps, req.attempt, answerMeta(answer).outcome, answer.statusCode),
+      ...(req.settle ?? []),
+    ])
     return answer
   }
 }
@@ -200,12 +215,13 @@ export function auditedWrite<B>(
       upstreamStatus: null,
       details: spec.details?.(params) ?? {},
     }
-    const edge = audited<{ attempt: AttemptAudit }>(deps)(async () => {
+    const settle: Promise<unknown>[] = []
+    const edge = audited<{ attempt: AttemptAudit; settle: Promise<unknown>[] }>(deps)(async () => {
       const key = parseIdempotencyKey(rawKey)
       const body = spec.parseBody(bodyText(event))
       Object.assign(attempt.details, spec.auditBody?.(body) ?? {})
-      return inner({ principal, params, key, body, attempt })
+      return inner({ principal, params, key, body, attempt, settle })
     })
-    return edge({ attempt })
+    return edge({ attempt, settle })
   }
 }

@@ -5,6 +5,7 @@ import { ADAPTER_NAMES, type AdapterName, type AppDeps, type BasePart } from '..
 import type { Config } from '../env'
 import { FUNCTIONS, type FunctionKey } from '../functions'
 import { createLogger, createMetrics } from '../observability'
+import { mapStackTracesOnDemand } from '../source-maps'
 
 /**
  * Wiring, the part every function shares: the base dependencies (built at init) and the lazily built
@@ -139,5 +140,7 @@ export function wireFunction<F extends FunctionKey>(
   overrides: Partial<AppDeps> = {},
 ): AppDeps {
   const spec = FUNCTIONS[fn]
+  // Stack traces name the TypeScript sources, with the map read only when one is first printed.
+  mapStackTracesOnDemand()
   return wireDeps(config, spec.service, spec.adapters, builders as Partial<AdapterBuilders>, overrides, fn)
 }

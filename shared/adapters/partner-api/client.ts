@@ -279,6 +279,14 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
   }
 
   async function send<T>(req: SendRequest<T>): Promise<T> {
+    const { status, text } = await sendRaw(req)
+    return parseBody(req, status, text)
+  }
+
+  /** One call with its retries, up to a 2xx answer's text (parsed by the caller). */
+  async function sendRaw(
+    req: Omit<SendRequest<unknown>, 'schema'>,
+  ): Promise<{ status: number; text: string }> {
     const started = now()
     const deadline = Math.min(started + budgetMs, req.deadline ?? Number.POSITIVE_INFINITY)
     const url = `${base}${req.path}${req.query ? `?${req.query}` : ''}`
@@ -325,7 +333,7 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
       let delay: number | null = null
       if (outcome.kind === 'response') {
         const { status } = outcome
-        if (status >= 200 && status < 300) return parseBody(req, status, outcome.text)
+        if (status >= 200 && status < 300) return { status, text: outcome.text }
         const upstreamMessage = developerMessage(outcome.text)
         if (status === 401 && req.authenticated) {
           if (!reauthed) {
@@ -408,33 +416,46 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
     }
   }
 
+  /**
+   * Fetches one list page and answers a function that reads it (JSON, envelope, each item validated),
+   * so that a walk can send its next request before spending CPU on this page (walkPages).
+   */
+  const fetchListPage = async <T>(
+    list: ListKind<T>,
+    path: string,
+    query: ListQuery,
+    signal?: AbortSignal,
+    deadline?: number,
+  ): Promise<() => ListPage<T>> => {
+    const req = {
+      method: 'GET' as const,
+      path,
+      query: listQueryString(query),
+      mode: 'safe' as const,
+      authenticated: true,
+      ...(signal ? { signal } : {}),
+      ...(deadline !== undefined ? { deadline } : {}),
+    }
+    const { status, text } = await sendRaw(req)
+    return () => {
+      const page = parseListPage(list, parseBody({ ...req, schema: anyJson }, status, text), status)
+      if (page.quarantined) {
+        log.warn('partner api list items quarantined', {
+          path,
+          offset: page.offset,
+          items: page.quarantined.map((q) => ({ id: q.id, reason: q.reason })),
+        })
+      }
+      return page
+    }
+  }
   const listPage = async <T>(
     list: ListKind<T>,
     path: string,
     query: ListQuery,
     signal?: AbortSignal,
     deadline?: number,
-  ): Promise<ListPage<T>> => {
-    const json = await send({
-      method: 'GET',
-      path,
-      query: listQueryString(query),
-      mode: 'safe',
-      authenticated: true,
-      schema: anyJson,
-      ...(signal ? { signal } : {}),
-      ...(deadline !== undefined ? { deadline } : {}),
-    })
-    const page = parseListPage(list, json, 200)
-    if (page.quarantined) {
-      log.warn('partner api list items quarantined', {
-        path,
-        offset: page.offset,
-        items: page.quarantined.map((q) => ({ id: q.id, reason: q.reason })),
-      })
-    }
-    return page
-  }
+  ): Promise<ListPage<T>> => (await fetchListPage(list, path, query, signal, deadline))()
   const listClientsPage = (
     query: ListQuery,
     signal?: AbortSignal,
@@ -461,7 +482,8 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
   }
 
   function iterate<T extends { id: string }>(
-    list: (q: ListQuery, signal?: AbortSignal, deadline?: number) => Promise<ListPage<T>>,
+    list: ListKind<T>,
+    path: string,
     o: IterateOptions = {},
   ): AsyncIterable<T[]> {
     const { concurrency, budgetMs: walkBudget, signal, onQuarantined, onComplete, ...query } = o
@@ -477,7 +499,7 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
                 code: 'upstream_budget_exhausted',
               })
             }
-            return list({ ...query, offset, limit }, pageSignal, deadline)
+            return fetchListPage(list, path, { ...query, offset, limit }, pageSignal, deadline)
           },
           {
             limit: query.limit ?? DEFAULT_PAGE_SIZE,
@@ -541,7 +563,7 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
       })
     },
     listClients: (query = {}) => listClientsPage(query),
-    iterateClients: (o) => iterate(listClientsPage, o),
+    iterateClients: (o) => iterate(CLIENTS, `${partnerPath}/clients`, o),
     patchClient: (clientId, patch) =>
       send({
         method: 'PATCH',
@@ -561,7 +583,7 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
         schema: balanceSchema,
       }),
     listChannels: (query = {}) => listChannelsPage(query),
-    iterateChannels: (o) => iterate(listChannelsPage, o),
+    iterateChannels: (o) => iterate(CHANNELS, `${partnerPath}/channels`, o),
     findChannel: async (channelId) => {
       requireId(channelId, 'channelId')
       return findById(await listChannelsPage({ filters: { id: channelId }, limit: 2 }), channelId)

@@ -2,8 +2,18 @@ import pLimit from 'p-limit'
 import { UpstreamError } from '../../domain/errors'
 import type { ListPage, QuarantinedItem, WalkTotals } from '../../ports'
 
-/** Fetches one page at `offset` asking for `limit` items. */
-export type FetchPage<T> = (offset: number, limit: number, signal: AbortSignal) => Promise<ListPage<T>>
+/**
+ * Fetches one page at `offset` asking for `limit` items: the page, or a function that reads (parses and
+ * validates) the fetched page. With the latter, the page's slot is free for the next request as soon
+ * as its bytes have arrived, and the CPU work of reading it runs when the walk reaches it, while the
+ * following requests are on the wire (reading a page of 100 channels takes a few milliseconds, a
+ * fifth of a 20 ms round trip).
+ */
+export type FetchPage<T> = (
+  offset: number,
+  limit: number,
+  signal: AbortSignal,
+) => Promise<ListPage<T> | (() => ListPage<T>)>
 
 /** Options of an offset-paginated walk. */
 export interface WalkOptions {
@@ -36,7 +46,10 @@ export async function* walkPages<T extends { id: string }>(
   opts: WalkOptions,
 ): AsyncGenerator<T[], void, undefined> {
   const limiter = pLimit(Math.max(1, opts.concurrency))
-  const inflight = new Map<number, { promise: Promise<ListPage<T>>; controller: AbortController }>()
+  const inflight = new Map<
+    number,
+    { promise: Promise<ListPage<T> | (() => ListPage<T>)>; controller: AbortController }
+  >()
   const seen = new Set<string>()
   // Quarantined items without an id cannot be told apart across pages; each counts once.
   let unnamed = 0
@@ -77,7 +90,15 @@ export async function* walkPages<T extends { id: string }>(
       if (!inflight.has(cursor)) start(cursor, pageSize)
       const head = inflight.get(cursor)!
       inflight.delete(cursor)
-      const page = await head.promise
+      const fetched = await head.promise
+      // The head's slot is free: keep `concurrency` pages on the wire while this one is read, by asking
+      // now for the page after the window (assuming this page is full; if it is not, the offsets move
+      // and the request is dropped below like any prefetch that no longer lines up).
+      if (total !== undefined && typeof fetched === 'function') {
+        const ahead = cursor + opts.concurrency * pageSize
+        if (ahead < total && !inflight.has(ahead)) start(ahead, pageSize)
+      }
+      const page = typeof fetched === 'function' ? fetched() : fetched
       pages += 1
       lastTotal = page.total
 

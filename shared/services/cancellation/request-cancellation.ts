@@ -42,19 +42,23 @@ export async function requestCancellation(
   deps: CancellationDeps,
   input: CancellationInput,
 ): Promise<CancellationOutcome> {
-  const budget = await deps.store.ops.consumeBudget(
-    `cancellation#${input.principal}`,
-    deps.clock.now(),
-    BUDGET_WINDOW_MS,
-    deps.config.CANCELLATION_BUDGET_PER_HOUR,
-  )
+  // The budget and the record in one round trip: reading the record sends nothing anywhere, and a
+  // caller over budget is refused below before anything else is read or sent.
+  const [budget, stored] = await Promise.all([
+    deps.store.ops.consumeBudget(
+      `cancellation#${input.principal}`,
+      deps.clock.now(),
+      BUDGET_WINDOW_MS,
+      deps.config.CANCELLATION_BUDGET_PER_HOUR,
+    ),
+    // The record first, then the channel: applyChannel writes the channel before it confirms the
+    // record (and clears its lock), so a confirmed record read here implies its channel state below.
+    deps.store.cancellations.get(input.channelId),
+  ])
   if (!budget.allowed) {
     throw new RateLimitedError('Cancellation budget exceeded; retry later', budget.retryAfterSeconds)
   }
-
-  // The record first, then the channel: applyChannel writes the channel before it confirms the
-  // record (and clears its lock), so a confirmed record read here implies its channel state below.
-  let record = await deps.store.cancellations.get(input.channelId)
+  let record = stored
   let channel = await resolveOwnedChannel(deps, input.clientId, input.channelId)
   const now = deps.clock.now()
   if (isLocked(record, now.getTime())) throw inFlight()
@@ -97,8 +101,13 @@ export async function requestCancellation(
   input.attempt.upstreamStatus = 200
   const done = requestAccepted(locked, up.terminated_at ?? null, deps.clock.now().toISOString())
   // The channel first, the record (which releases the lock) second: whoever sees the lock gone also
-  // sees the channel pending deletion, so no second call can start in between.
-  await applyChannel(deps, up, { source: 'api', kind: 'snapshot' })
+  // sees the channel pending deletion, so no second call can start in between. The channel read
+  // before the call is the starting point: the write is a compare-and-set on its content, so a
+  // change in between (a webhook) is re-read and merged, not overwritten. The record is ours to write
+  // (we hold its lock): applyChannel leaves it alone, and `done` below carries the confirmation when
+  // the answer already shows terminated_at (one record write instead of a confirm, a lost
+  // compare-and-set and a second write for the upstream status).
+  await applyChannel(deps, up, { source: 'api', kind: 'snapshot', stored: channel, ownsCancellation: true })
   const written = await deps.store.cancellations.put(done, locked.version)
   // Otherwise applyChannel (or a webhook) confirmed the record already; what is stored is the truth.
   const final = written ? done : await noteUpstreamStatus(deps, input.channelId, input.key)

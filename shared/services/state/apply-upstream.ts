@@ -27,6 +27,11 @@ export interface ApplyOptions<T> {
   stored?: T | null
   /** A domain change on top of the mapped record (e.g. a flag set by an event). */
   mutate?: (record: T) => T
+  /**
+   * Leave the channel's cancellation record alone: the caller holds its upstream-call lock and writes
+   * it itself right after (the cancellation request, with the call's answer). Channels only.
+   */
+  ownsCancellation?: boolean
 }
 
 /**
@@ -66,7 +71,8 @@ export async function applyChannel(
     return opts.mutate ? rehash(opts.mutate(next)) : next
   }
   const w = await guardedWrite(deps.store.channels, up.id, opts.stored, build)
-  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, cancellation: null }
+  if (w.outcome !== 'written' || opts.ownsCancellation)
+    return { outcome: w.outcome, record: w.record, cancellation: null }
   const cancellation = await syncCancellation(deps, w.record, opts.kind, opts.source, now.toISOString())
   return { outcome: 'written', record: w.record, cancellation }
 }

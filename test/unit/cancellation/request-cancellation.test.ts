@@ -50,7 +50,13 @@ describe('requestCancellation: accepted', () => {
       ['Channel Lifecycle Changed', 'live', 'pending_deletion', 'api'],
       ['Cancellation State Changed', 'unknown', 'confirmed', 'api'],
     ])
-    expect(await h.store.cancellations.get(ch.id)).toMatchObject({ upstreamStatus: 200, inFlight: null })
+    // Two record writes: the lock (version 1), then the call's answer, confirmation included (version 2);
+    // applying the channel leaves the record to the request holding its lock.
+    expect(await h.store.cancellations.get(ch.id)).toMatchObject({
+      upstreamStatus: 200,
+      inFlight: null,
+      version: 2,
+    })
     const audit = h.store.allAudit()
     expect(audit.map((a) => [a.outcome, a.httpStatus])).toEqual([
       ['upstream_call_started', null],
