@@ -96,7 +96,12 @@ export async function* walkPages<T extends { id: string }>(
       // and the request is dropped below like any prefetch that no longer lines up).
       if (total !== undefined && typeof fetched === 'function') {
         const ahead = cursor + opts.concurrency * pageSize
-        if (ahead < total && !inflight.has(ahead)) start(ahead, pageSize)
+        if (ahead < total && !inflight.has(ahead)) {
+          start(ahead, pageSize)
+          // Let the request leave (the limiter and fetch start it a few ticks later) before this page
+          // is read: reading is synchronous CPU work and would otherwise hold it back.
+          await new Promise((resolve) => setImmediate(resolve))
+        }
       }
       const page = typeof fetched === 'function' ? fetched() : fetched
       pages += 1

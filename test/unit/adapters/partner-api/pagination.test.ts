@@ -75,7 +75,9 @@ describe('iterateChannels', () => {
     })
     const pages = await collect(api, { limit: 10, concurrency: 1 })
     expect(pages.flat()).toEqual(ids(20))
-    expect(requests).toHaveLength(3)
+    // 0, 10, 20 (empty: the walk stops), and 30, asked for before page 20 was read (the walk keeps its
+    // window on the wire while it reads a page) and abandoned when the walk stops.
+    expect(offsets(requests)).toEqual([0, 10, 20, 30])
   })
 
   it('yields each id once when items shift between pages', async () => {
@@ -212,6 +214,42 @@ describe('iterateChannels', () => {
       return listServer(() => ids(45))(req, i)
     })
     expect((await collect(api, { limit: 10, concurrency: 3 })).flat()).toEqual(ids(45))
+  })
+})
+
+describe('walkPages', () => {
+  it('has sent `concurrency` further requests by the time it reads (validates) a page', async () => {
+    const total = 100
+    const concurrency = 3
+    let sent = 0
+    let read = 0
+    const aheadAtRead: number[] = []
+    const pages = walkPages<{ id: string }>(
+      async (offset, limit) => {
+        sent += 1
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        // The page's bytes are here; reading them is left to the walk.
+        return () => {
+          read += 1
+          aheadAtRead.push(sent - read)
+          const n = Math.max(0, Math.min(limit, total - offset))
+          return {
+            items: Array.from({ length: n }, (_, i) => ({ id: `c${offset + i}` })),
+            total,
+            offset,
+            limit,
+          }
+        }
+      },
+      { limit: 10, concurrency },
+    )
+    const seen: string[] = []
+    for await (const page of pages) seen.push(...page.map((c) => c.id))
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => `c${i}`))
+    expect(sent).toBe(10)
+    // The first page tells the total; from then on, until the window reaches the end of the list, the
+    // next request has left before a page is read, so `concurrency` pages are always on their way.
+    expect(aheadAtRead.slice(1, 10 - concurrency)).toEqual(Array(10 - concurrency - 1).fill(concurrency))
   })
 })
 
