@@ -61,9 +61,10 @@ export const POLLER = {
 } as const
 
 /**
- * Partner settings drift: the poller compares the partner's settings at 360dialog (webhook URL,
- * redirect URL) with this deployment's and emits 1 when they differ. The alarm reads the metric; the
- * check that emits it is separate work (until it lands, the metric is absent and the alarm stays OK).
+ * Partner settings drift: every reconciliation run compares the partner's settings at 360dialog
+ * (webhook URL, redirect URL) with this deployment's (shared/services/partner/partner-settings.ts); the
+ * poller emits 1 for a run that found them different, else 0 (RUN_WARNING_METRICS of
+ * functions/poller/handler.ts, warning `partner_settings_drift`). The alarm reads it.
  */
 export const PARTNER_SETTINGS = {
   drift: 'PartnerSettingsDrift',

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-cloudformation'
 import { createPartnerApiClient } from '../shared/adapters/partner-api/client'
 import { createAwsSecretSource } from '../shared/adapters/secrets'
+import { urlMatches } from '../shared/domain/partner-settings'
 import { TOKEN_HEADER } from '../shared/http/webhook-auth'
 import type { SecretSource } from '../shared/ports'
 import { REPO_ROOT } from './bundling'
@@ -127,7 +128,9 @@ export interface Registered {
 
 /**
  * Sets the partner webhook URL (with the token header when configured) and the partner redirect URL,
- * and reads both back. Setting the same values again changes nothing (idempotent).
+ * reads both back (the redirect URL from partner info, which every reconciliation run checks too) and
+ * throws RegisterWebhookError when 360dialog reports anything else. Setting the same values again
+ * changes nothing (idempotent).
  */
 export async function registerWebhook(
   plan: RegistrationPlan,
@@ -147,12 +150,20 @@ export async function registerWebhook(
     headers = { [TOKEN_HEADER]: token }
   }
   await client.setWebhookUrl(plan.webhookUrl, headers)
-  let redirectUrl: string | null = null
-  if (plan.redirectUrl) {
-    const partner = await client.patchPartner({ partner_redirect_url: plan.redirectUrl })
-    redirectUrl = (partner as { partner_redirect_url?: string | null }).partner_redirect_url ?? null
+  if (plan.redirectUrl) await client.patchPartner({ partner_redirect_url: plan.redirectUrl })
+  const webhookUrl = await client.getWebhookUrl()
+  const redirectUrl = plan.redirectUrl ? ((await client.getPartner()).partner_redirect_url ?? null) : null
+  if (!urlMatches(plan.webhookUrl, webhookUrl)) {
+    throw new RegisterWebhookError(
+      `The Partner API reports webhook_url ${webhookUrl ?? '(none)'} instead of ${plan.webhookUrl}.`,
+    )
   }
-  return { webhookUrl: await client.getWebhookUrl(), redirectUrl }
+  if (!urlMatches(plan.redirectUrl, redirectUrl)) {
+    throw new RegisterWebhookError(
+      `The Partner API reports partner_redirect_url ${redirectUrl ?? '(none)'} instead of ${plan.redirectUrl}.`,
+    )
+  }
+  return { webhookUrl, redirectUrl }
 }
 
 /** Parses `--dry-run`, `--stack-prefix X` and `--region X`; the prefix defaults to cdk.json context. */
@@ -220,7 +231,7 @@ async function main(): Promise<void> {
   })
   const reported = await registerWebhook(plan, { secrets })
   process.stdout.write(
-    `registered: the Partner API now reports webhook_url ${reported.webhookUrl ?? '(none)'}, partner_redirect_url ${reported.redirectUrl ?? '(unchanged)'}\n`,
+    `registered and checked: the Partner API reports webhook_url ${reported.webhookUrl ?? '(none)'}, partner_redirect_url ${reported.redirectUrl ?? '(unchanged)'}\n`,
   )
 }
 

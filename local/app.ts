@@ -124,6 +124,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         apiKeys: [overrides.PARTNER_API_KEY ?? LOCAL_DEFAULTS.partnerApiKey],
         platformSecret: overrides.PLATFORM_SECRET ?? LOCAL_DEFAULTS.platformSecret,
         webhookUrl: `${server.url}${WEBHOOK_PATH}`,
+        redirectUrl: `${server.url}${CALLBACK_PATH}`,
         ...(webhookToken ? { webhookHeaders: { 'x-webhook-token': webhookToken } } : {}),
         ...(opts.simulator ?? {}),
       })
@@ -138,6 +139,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         ...localSettings(),
         ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl, HUB_BASE_URL: simulator.url } : {}),
         ONBOARDING_CALLBACK_URL: `${server.url}${CALLBACK_PATH}`,
+        WEBHOOK_URL: `${server.url}${WEBHOOK_PATH}`,
         ...own,
         ...overrides,
         SECRETS_SOURCE: 'env',

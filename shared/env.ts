@@ -272,8 +272,12 @@ export const SETTINGS = {
     startEnv: true,
   }),
   ONBOARDING_CALLBACK_URL: setting(optionalText, {
-    doc: 'public URL of the onboarding callback',
-    usedBy: ['onboarding'],
+    doc: 'public URL of the onboarding callback (also the partner_redirect_url GET /partner expects)',
+    usedBy: ['onboarding', 'api', 'poller'],
+  }),
+  WEBHOOK_URL: setting(optionalText, {
+    doc: 'public URL of the webhook receiver: the webhook_url GET /partner and each run expect at 360dialog',
+    usedBy: ['api', 'poller'],
   }),
   ONBOARDING_DEFAULT_REDIRECT_URL: setting(optionalText, {
     doc: 'where the callback sends browsers without a redirectUrl',

@@ -6,6 +6,11 @@
 import type { ChannelKey, UpstreamApiKey } from './domain/channel-key'
 import type { HealthReading, HealthSweepSummary, MessagingApiKind, StoredHealth } from './domain/health'
 import type {
+  PartnerSettingsCheck,
+  PartnerSettingsFailure,
+  PartnerSettingsRecord,
+} from './domain/partner-settings'
+import type {
   AuditEntry,
   CancellationRecord,
   ChangeEvent,
@@ -21,7 +26,7 @@ import type {
   WebhookEventRecord,
   WebhookEventStatus,
 } from './domain/types'
-import type { UpstreamChannel, UpstreamClient, UpstreamPartner } from './domain/upstream'
+import type { UpstreamBalance, UpstreamChannel, UpstreamClient, UpstreamPartner } from './domain/upstream'
 
 /** Time, injected so logic never calls Date.now() itself. */
 export interface Clock {
@@ -120,10 +125,11 @@ export interface PartnerApi {
     clientId: string,
     patch: { max_channels?: number; partner_payload?: string },
   ): Promise<UpstreamClient>
-  getClientBalance(
-    clientId: string,
-    query?: Record<string, string | number>,
-  ): Promise<Record<string, unknown>>
+  /**
+   * The client's balance (`…/clients/{id}/info/balance`), validated. One attempt only, never retried
+   * here: the endpoint allows 5 calls per 30 s, and the caller's cache decides when to call again.
+   */
+  getClientBalance(clientId: string, query?: Record<string, string | number>): Promise<UpstreamBalance>
   listChannels(query?: ListQuery): Promise<ListPage<UpstreamChannel>>
   iterateChannels(opts?: IterateOptions): AsyncIterable<UpstreamChannel[]>
   /** One channel by id through the list filter (single GETs are not documented), or null. */
@@ -394,6 +400,41 @@ export interface OpsRepository {
   saveHealthSweep(summary: HealthSweepSummary): Promise<void>
   /** The last health sweep and the last one that ran (null before the first). */
   getHealthSweeps(): Promise<{ last: HealthSweepSummary | null; lastRun: HealthSweepSummary | null }>
+  /** The call slot `name`/`key` (strongly consistent read), or null when none was ever taken. */
+  getCallSlot(name: string, key: string): Promise<CallSlot | null>
+  /**
+   * Takes the slot for `owner` with one conditional write, only when nobody holds it or its
+   * `nextCallAt` has passed at `now`; the slot is then `pending` until `nextCallAt`. False when taken.
+   */
+  takeCallSlot(name: string, key: string, owner: string, now: Date, nextCallAt: number): Promise<boolean>
+  /** Records the outcome of the slot's call, only while `owner` still holds it; false otherwise. */
+  settleCallSlot(
+    name: string,
+    key: string,
+    owner: string,
+    settled: { state: 'ok' | 'error'; outcome: string; nextCallAt: number },
+  ): Promise<boolean>
+  /** Keeps the latest successful partner settings check (and clears the failure noted since the last). */
+  savePartnerSettingsCheck(check: PartnerSettingsCheck): Promise<void>
+  /** Notes a failed partner settings check beside the last successful one. */
+  savePartnerSettingsFailure(failure: PartnerSettingsFailure): Promise<void>
+  getPartnerSettings(): Promise<PartnerSettingsRecord>
+}
+
+/**
+ * One upstream call per key and window, shared by every instance (the balance cache): whoever takes
+ * the slot makes the call and stores its outcome; everyone else reads that outcome until `nextCallAt`.
+ */
+export interface CallSlot {
+  owner: string
+  /** When the slot was taken (epoch ms). */
+  takenAt: number
+  /** No new upstream call before this (epoch ms). */
+  nextCallAt: number
+  /** `pending` while its call is in flight. */
+  state: 'pending' | 'ok' | 'error'
+  /** The outcome as JSON (a value or an error), null while pending. */
+  outcome: string | null
 }
 
 /** Progress of the change-event publisher (GET /status). */

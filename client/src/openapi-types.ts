@@ -204,6 +204,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/clients/{clientId}/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                clientId: components["parameters"]["clientId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A client's balance
+         * @description The client's balance from the 360dialog Partner API (`GET …/clients/{id}/info/balance`;
+         *     meaningful for direct-payment clients). Cached: at most one upstream call per client per 30
+         *     seconds across every caller and instance (the endpoint allows 5 per 30 s), so an answer can
+         *     be up to 30 seconds old (`fetchedAt`). Unknown client (not in state) → 404 with nothing sent
+         *     upstream. Upstream 429 → 503 `upstream_rate_limited` with `Retry-After`; any upstream failure
+         *     is answered to every caller of that 30-second window, with `Retry-After` until the next call
+         *     may be made. Takes no query parameters.
+         */
+        get: operations["getClientBalance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Partner settings at 360dialog against this deployment
+         * @description What 360dialog has on file for the partner (`webhook_url`, `partner_redirect_url`, read with
+         *     the partner-info call) against this deployment's webhook URL and onboarding callback URL.
+         *     Every reconciliation run refreshes it with one call; `checkedAt` is that check. A URL is `ok`
+         *     when it equals the expected one once both are parsed as URLs (scheme and host case, default
+         *     port); a mismatch is also the run warning `partner_settings_drift`, the `PartnerSettingsDrift`
+         *     metric and its alarm. Before the first run it checks at once. Takes no query parameters.
+         */
+        get: operations["getPartnerSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/onboarding-links": {
         parameters: {
             query?: never;
@@ -484,6 +537,54 @@ export interface components {
             /** Format: date-time */
             lastSeenAt: string;
         };
+        Balance: {
+            clientId: components["schemas"]["Id"];
+            /** @description the Partner API's `balance`, in `currency` */
+            balance: number;
+            /** @description as upstream sends it */
+            currency: string;
+            /** @description upstream `last_renewal`: when and by how much the balance was last renewed; null when upstream sends none */
+            lastRenewal: {
+                /** @description as upstream sends it (an ISO date-time in every known body) */
+                date: string | null;
+                amount: number | null;
+            } | null;
+            /**
+             * Format: date-time
+             * @description when the Partner API answered (at most 30 s ago unless it failed since)
+             */
+            fetchedAt: string;
+        };
+        UrlCheck: {
+            /** @description this deployment's URL (null: none configured, nothing to compare) */
+            expected: string | null;
+            /** @description what 360dialog has on file (null when unset) */
+            actual: string | null;
+            ok: boolean;
+        };
+        PartnerSettings: {
+            partnerId: string;
+            webhookUrl: components["schemas"]["UrlCheck"];
+            redirectUrl: components["schemas"]["UrlCheck"];
+            /** Format: date-time */
+            checkedAt: string;
+        };
+        /** @description The last partner settings check (GET /partner) against this deployment's URLs; nulls before the first successful check. */
+        PartnerSettingsStatus: {
+            /** Format: date-time */
+            checkedAt: string | null;
+            /** @description both URLs match */
+            ok: boolean | null;
+            webhookUrlOk: boolean | null;
+            redirectUrlOk: boolean | null;
+            /** @description the last failed check since the last successful one */
+            lastFailure: {
+                /** Format: date-time */
+                at: string;
+                code: string;
+                message: string;
+            } | null;
+        };
         Status: {
             reconciliation: {
                 last: components["schemas"]["RunSummary"] | null;
@@ -529,6 +630,7 @@ export interface components {
                 lastSweep: components["schemas"]["HealthSweep"] | null;
                 lastRun: components["schemas"]["HealthSweep"] | null;
             };
+            partnerSettings: components["schemas"]["PartnerSettingsStatus"];
             /** Format: date-time */
             at: string;
         };
@@ -1322,6 +1424,13 @@ export interface operations {
                      *           }
                      *         }
                      *       },
+                     *       "partnerSettings": {
+                     *         "checkedAt": "2026-11-21T09:00:01.020Z",
+                     *         "ok": true,
+                     *         "webhookUrlOk": true,
+                     *         "redirectUrlOk": true,
+                     *         "lastFailure": null
+                     *       },
                      *       "at": "2026-11-21T09:01:00.000Z"
                      *     }
                      */
@@ -1329,6 +1438,103 @@ export interface operations {
                 };
             };
             401: components["responses"]["Error"];
+        };
+    };
+    getClientBalance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                clientId: components["parameters"]["clientId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The balance as the Partner API last answered it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "clientId": "Kd82nQ1zCL",
+                     *       "balance": 42.5,
+                     *       "currency": "EUR",
+                     *       "lastRenewal": {
+                     *         "date": "2023-03-01T00:00:00Z",
+                     *         "amount": 50
+                     *       },
+                     *       "fetchedAt": "2026-11-21T09:00:00.412Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Balance"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            502: components["responses"]["Error"];
+            /** @description The Partner API rate-limited or failed the call of this window, or the store is unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds until the next upstream call may be made */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "upstream_rate_limited",
+                     *         "message": "Temporarily unavailable, please retry"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPartnerSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The last check */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "partnerId": "Pq7RsTPA",
+                     *       "webhookUrl": {
+                     *         "expected": "https://a1b2c3d4e5.execute-api.eu-central-1.amazonaws.com/v1/webhooks/360dialog",
+                     *         "actual": "https://partner.example.com/360/webhook",
+                     *         "ok": false
+                     *       },
+                     *       "redirectUrl": {
+                     *         "expected": "https://a1b2c3d4e5.execute-api.eu-central-1.amazonaws.com/v1/onboarding/callback",
+                     *         "actual": "https://a1b2c3d4e5.execute-api.eu-central-1.amazonaws.com/v1/onboarding/callback",
+                     *         "ok": true
+                     *       },
+                     *       "checkedAt": "2026-11-21T09:00:01.020Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PartnerSettings"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            502: components["responses"]["Error"];
+            503: components["responses"]["Error"];
         };
     };
     createOnboardingLink: {

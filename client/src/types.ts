@@ -50,29 +50,9 @@ export type OnboardingLinkRequest = JsonOf<operations['createOnboardingLink']['r
 export type OnboardingLink = JsonOf<operations['createOnboardingLink']['responses'][200]>
 export type CancellationRequest = Schemas['CancellationBody']
 
-// The two routes below are in the product's interface but not served yet, so not in
-// docs/openapi.yaml (which documents only what the product serves): hand-written from README.md.
-
 /** `GET /clients/{clientId}/balance`: the client's balance from the Partner API (cached ≤ 30 s). */
-export interface Balance {
-  clientId: string
-  balance: number
-  currency: string
-  lastRenewal: string | null
-  fetchedAt: string
-}
-
+export type Balance = Schemas['Balance']
 /** One URL 360dialog has on file against the one this deployment expects. */
-export interface UrlCheck {
-  expected: string | null
-  actual: string | null
-  ok: boolean
-}
-
+export type UrlCheck = Schemas['UrlCheck']
 /** `GET /partner`: the partner's settings at 360dialog against this deployment's. */
-export interface PartnerSettings {
-  partnerId: string
-  webhookUrl: UrlCheck
-  redirectUrl: UrlCheck
-  checkedAt: string
-}
+export type PartnerSettings = Schemas['PartnerSettings']

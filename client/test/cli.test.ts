@@ -11,7 +11,9 @@ import type { App } from '../../local/app'
 import { openApiProblems } from '../../test/integration/api/openapi'
 import { EXIT, main } from '../src/cli/main'
 import { endpointFromStack } from '../src/cli/stack'
-import { liveChannel, loopback, reply, SEED_CLIENT, startLocalRunner } from './support'
+import { PartnerOpsClient } from '../src/client'
+import { NotFoundError } from '../src/errors'
+import { liveChannel, loopback, SEED_CLIENT, startLocalRunner } from './support'
 
 // The command line against the real local runner (in process, through main()), plus the installed
 // bin (node_modules/.bin/partnerops, which npx resolves) spawned as a user would run it.
@@ -280,52 +282,59 @@ describe('partnerops against the local runner', () => {
   })
 })
 
-describe('partner and balance (routes not served by the product yet: request shape on loopback)', () => {
-  it('sends signed GET /partner and GET /clients/{id}/balance and prints the answers', async () => {
-    const server = await loopback((req, _n, res) => {
-      if (req.path === '/partner')
-        return reply(res, 200, {
-          partnerId: 'demoPA',
-          webhookUrl: {
-            expected: 'https://a/webhooks/360dialog',
-            actual: 'https://a/webhooks/360dialog',
-            ok: true,
-          },
-          redirectUrl: { expected: 'https://a/onboarding/callback', actual: 'https://old/cb', ok: false },
-          checkedAt: '2026-11-26T00:00:00.000Z',
-        })
-      if (req.path === '/clients/Kd82nQ1zCL/balance')
-        return reply(res, 200, {
-          clientId: 'Kd82nQ1zCL',
-          balance: 12.5,
-          currency: 'USD',
-          lastRenewal: null,
-          fetchedAt: '2026-11-26T00:00:00.000Z',
-        })
-      reply(res, 404, { error: { code: 'route_not_found', message: 'no' } })
-    })
-    try {
-      const partner = await cli(['partner'], { endpoint: server.url })
-      expect(partner.code).toBe(0)
-      expect(partner.stdout).toMatch(
-        /^redirectUrl\s+NO\s+https:\/\/a\/onboarding\/callback\s+https:\/\/old\/cb$/m,
-      )
-      const balance = await cli(['balance', SEED_CLIENT, '--json'], { endpoint: server.url })
-      expect(JSON.parse(balance.stdout)).toMatchObject({ balance: 12.5, currency: 'USD' })
-      expect(server.seen.map((s) => `${s.method} ${s.path}?${s.rawQuery}`)).toEqual([
-        'GET /partner?',
-        'GET /clients/Kd82nQ1zCL/balance?',
-      ])
-      expect(server.seen.every((s) => s.signature === 'valid' && s.body === '')).toBe(true)
-    } finally {
-      await server.close()
-    }
+describe('partner and balance against the local runner', () => {
+  it("partner: both URLs checked against the runner's own, a table by default and the API document with --json", async () => {
+    const human = await cli(['partner'])
+    expect(human.code).toBe(0)
+    expect(human.stdout).toMatch(/^partner\s+demoPA$/m)
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `^webhookUrl\\s+yes\\s+${app.url}/webhooks/360dialog\\s+${app.url}/webhooks/360dialog$`,
+        'm',
+      ),
+    )
+    expect(human.stdout).toMatch(/^redirectUrl\s+yes\s+/m)
+    const json = await cli(['partner', '--json'])
+    expect(json.code).toBe(0)
+    expect(
+      openApiProblems('/partner', 'GET', {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: json.stdout,
+      }),
+    ).toEqual([])
   })
 
-  it('exits 1 with the code when the local runner does not serve the route yet', async () => {
-    const res = await cli(['partner'])
-    expect([0, EXIT.api]).toContain(res.code)
-    if (res.code === EXIT.api) expect(res.stderr).toMatch(/\((not_implemented|route_not_found), HTTP \d+\)/)
+  it("balance: the client's balance, cached, through the library and the command", async () => {
+    const client = new PartnerOpsClient({ endpoint: app.url })
+    const first = await client.balance(SEED_CLIENT)
+    expect(first).toMatchObject({ clientId: SEED_CLIENT, currency: 'USD' })
+    const human = await cli(['balance', SEED_CLIENT])
+    expect(human.code).toBe(0)
+    expect(human.stdout).toMatch(new RegExp(`^balance\\s+${first.balance} USD$`, 'm'))
+    expect(human.stdout).toMatch(/^last renewal\s+50 USD on \d{4}-\d\d-\d\dT/m)
+    const json = await cli(['balance', SEED_CLIENT, '--json'])
+    expect(JSON.parse(json.stdout)).toEqual(first)
+    expect(
+      openApiProblems('/clients/{clientId}/balance', 'GET', {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: json.stdout,
+      }),
+    ).toEqual([])
+    const upstream = app
+      .simulator!.requests()
+      .filter((r) => r.path.endsWith(`/clients/${SEED_CLIENT}/info/balance`))
+    expect(upstream).toHaveLength(1)
+  })
+
+  it('balance of an unknown client: exit 1 with the API code, NotFoundError in the library', async () => {
+    const unknown = await cli(['balance', 'Nope00CL'])
+    expect(unknown.code).toBe(EXIT.api)
+    expect(unknown.stderr).toMatch(/\(client_not_found, HTTP 404\)/)
+    await expect(new PartnerOpsClient({ endpoint: app.url }).balance('Nope00CL')).rejects.toBeInstanceOf(
+      NotFoundError,
+    )
   })
 })
 

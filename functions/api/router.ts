@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
-import { NotFoundError } from '../../shared/domain/errors'
+import { NotFoundError, ValidationError } from '../../shared/domain/errors'
 import { ID_PATTERN } from '../../shared/domain/ids'
 import type { CancellationOutcome } from '../../shared/domain/outcomes'
 import { LIFECYCLES, type Lifecycle } from '../../shared/domain/types'
@@ -9,6 +9,7 @@ import { type CancellationBody, parseCancellationBody } from '../../shared/http/
 import { auditedWrite, type WriteRequest } from '../../shared/http/idempotency'
 import { optionalFilter, parsePageQuery } from '../../shared/http/query'
 import { matchRoute } from '../../shared/http/routes'
+import { getBalance } from '../../shared/services/balance/get-balance'
 import {
   type CancellationDeps,
   type CancellationInput,
@@ -18,6 +19,7 @@ import { getCancellation } from '../../shared/services/cancellation/get-cancella
 import { requestCancellation } from '../../shared/services/cancellation/request-cancellation'
 import { revokeCancellation } from '../../shared/services/cancellation/revoke-cancellation'
 import { lockDurationMs } from '../../shared/services/idempotency/attempts'
+import { getPartnerSettings } from '../../shared/services/partner/partner-settings'
 import { getChannel } from '../../shared/services/reads/get-channel'
 import { getClient } from '../../shared/services/reads/get-client'
 import { listChannels } from '../../shared/services/reads/list-channels'
@@ -117,6 +119,22 @@ export function createRoutes(deps: AppDeps): Record<string, RouteHandler> {
     'GET /status': async () => {
       return ok(200, await getStatus(deps))
     },
+    'GET /clients/{clientId}/balance': async (event, params) => {
+      noQueryParameters(event)
+      return ok(200, await getBalance(deps, params['clientId'] ?? ''))
+    },
+    'GET /partner': async (event) => {
+      noQueryParameters(event)
+      return ok(200, await getPartnerSettings(deps))
+    },
+  }
+}
+
+/** A route that takes no query parameters: any one is a 400 naming it, before anything is read or sent. */
+function noQueryParameters(event: APIGatewayProxyEvent): void {
+  const names = Object.keys(event.queryStringParameters ?? {})
+  if (names.length > 0) {
+    throw new ValidationError(`Unknown query parameter ${names[0]}`, { code: 'invalid_query' })
   }
 }
 

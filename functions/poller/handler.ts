@@ -14,6 +14,8 @@ export const RUN_WARNING_METRICS: Partial<Record<RunWarning, string>> = {
   mass_missing_halted: 'WarningMassMissingHalted',
   quarantined_items: 'WarningQuarantinedItems',
   sort_fallback: 'WarningSortFallback',
+  // The PartnerSettingsDrift alarm reads this one (infra/metrics.ts PARTNER_SETTINGS).
+  partner_settings_drift: 'PartnerSettingsDrift',
 }
 
 /** The poller as Lambda (EventBridge Scheduler) and the local timer invoke it. */

@@ -132,6 +132,8 @@ export class StatelessStack extends Stack {
         : {}),
       // From the API id alone: the routes (which need the onboarding function) come after it.
       ONBOARDING_CALLBACK_URL: this.api.stableUrlFor(CALLBACK_PATH),
+      // What GET /partner and each reconciliation run expect 360dialog to post webhooks to.
+      WEBHOOK_URL: this.api.stableUrlFor(WEBHOOK_PATH),
     }
     for (const t of TABLES) deployed[t.configKey] = tables[t.key].tableName
     for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingInfo][]) {
@@ -268,7 +270,8 @@ export class StatelessStack extends Stack {
     output('ApiUrl', this.api.urlFor('/'), 'Base URL of the PartnerOps API (stage v1)')
     output(
       'WebhookUrl',
-      this.api.urlFor(WEBHOOK_PATH),
+      // The same text the functions expect (WEBHOOK_URL), so registration and the drift check agree.
+      this.api.stableUrlFor(WEBHOOK_PATH),
       'Register this URL with 360dialog (npm run register-webhook)',
     )
     output(

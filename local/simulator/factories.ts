@@ -14,7 +14,11 @@ import { isoSeconds, pad } from './util'
  */
 
 /** Default partner object: the fixture's shape with the simulator's id. */
-export function defaultPartner(partnerId: string, webhookUrl: string | null): PartnerJson {
+export function defaultPartner(
+  partnerId: string,
+  webhookUrl: string | null,
+  redirectUrl: string | null = null,
+): PartnerJson {
   return {
     id: partnerId,
     brand_name: 'PartnerOps Demo Partner',
@@ -23,7 +27,7 @@ export function defaultPartner(partnerId: string, webhookUrl: string | null): Pa
     logo_url: null,
     onboarding_deeplink_add_params: false,
     webhook_url: webhookUrl,
-    partner_redirect_url: null,
+    partner_redirect_url: redirectUrl,
     country: 'DE',
     blocked_new_submission: false,
     allow_client_to_add_phone_no: true,

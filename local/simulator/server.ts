@@ -19,6 +19,7 @@ import {
 import { controlsPage, htmlReply, permissionRoute } from './hub'
 import { apiKeysRoute, KeyRegistry, type PaymentMode } from './keys'
 import { parseListQuery } from './query'
+import { BALANCE_CALLS_PER_WINDOW, BALANCE_WINDOW_MS, SlidingWindowLimiter } from './rate-limits'
 import { loadSeed, type SeedKind } from './seed'
 import { type GenerateOptions, type OnboardOptions, type SimEvent, SimState } from './state'
 import type {
@@ -65,6 +66,8 @@ export interface SimulatorOptions {
   platformSecret?: string
   /** Initial partner webhook_url (also settable through the API). */
   webhookUrl?: string | null
+  /** Initial partner `partner_redirect_url` (also settable through the API); default null. */
+  redirectUrl?: string | null
   /** Extra headers sent with every webhook (e.g. x-webhook-token). */
   webhookHeaders?: Record<string, string>
   /** Default true. */
@@ -174,6 +177,7 @@ class PartnerApiSimulator implements Simulator {
   private readonly maxPageSize: number
   private readonly defaultPageSize: number
   private readonly injector = new FaultInjector()
+  private readonly balanceLimit = new SlidingWindowLimiter(BALANCE_CALLS_PER_WINDOW, BALANCE_WINDOW_MS)
   private log: RequestLogEntry[] = []
   private readonly latencyTimers = new Set<NodeJS.Timeout>()
   private closed = false
@@ -196,6 +200,7 @@ class PartnerApiSimulator implements Simulator {
       partnerId: this.partnerId,
       clock: this.clock,
       webhookUrl: opts.webhookUrl ?? null,
+      redirectUrl: opts.redirectUrl ?? null,
       isV1Channel: (id) => variance.isV1Channel(id),
     })
     loadSeed(this.state, this.seedKind)
@@ -258,6 +263,7 @@ class PartnerApiSimulator implements Simulator {
     this.demo.reset()
     this.keys.clear()
     this.injector.set({})
+    this.balanceLimit.clear()
     this.log = []
     this.dispatcher.clear()
   }
@@ -460,6 +466,12 @@ class PartnerApiSimulator implements Simulator {
         return metaReply(405, 'Method not allowed')
       }
       if (rest.length === 4 && c === 'info' && d === 'balance') {
+        const wait = method === 'GET' ? this.balanceLimit.take(b, this.clock().getTime()) : null
+        if (wait !== null) {
+          const reply = metaReply(429, 'Too many requests')
+          reply.headers = { 'retry-after': String(wait) }
+          return reply
+        }
         return only('GET', () => {
           state.getClient(b)
           const granularity = url.searchParams.get('granularity') ?? 'MONTH'

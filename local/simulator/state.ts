@@ -38,6 +38,8 @@ export interface SimStateOptions {
   partnerId: string
   clock: () => Date
   webhookUrl: string | null
+  /** Initial `partner_redirect_url`; default null. */
+  redirectUrl?: string | null
   /** Whether a channel added with this id is a version 1 (Classic Signup) channel; default never. */
   isV1Channel?: (channelId: string) => boolean
 }
@@ -99,12 +101,12 @@ export class SimState {
   private counters = { client: 0, channel: 0, generated: 0, generatedChannels: 0, app: 0, phone: 0 }
 
   constructor(private readonly opts: SimStateOptions) {
-    this.partner = defaultPartner(opts.partnerId, opts.webhookUrl)
+    this.partner = defaultPartner(opts.partnerId, opts.webhookUrl, opts.redirectUrl ?? null)
   }
 
   /** Drops everything (seed data is loaded again by the caller). */
   clear(): void {
-    this.partner = defaultPartner(this.opts.partnerId, this.opts.webhookUrl)
+    this.partner = defaultPartner(this.opts.partnerId, this.opts.webhookUrl, this.opts.redirectUrl ?? null)
     this.clients.clear()
     this.channels.clear()
     this.shortClients.clear()

@@ -138,6 +138,21 @@ export const upstreamPartnerSchema = z.lazy(() =>
 export type UpstreamPartner = z.infer<typeof upstreamPartnerSchema>
 
 /**
+ * A client's balance, `GET /partners/{pid}/clients/{cid}/info/balance` (docs/partner-api-notes.md,
+ * "Client balance"): `balance` and `currency` are what PartnerOps serves, so they are required;
+ * `last_renewal` may be missing or null (a client that never renewed), and the usage rows and prices
+ * are kept but not read. Money arrives as JSON numbers (decimals in the typed models of public clients).
+ */
+export const upstreamBalanceSchema = z.lazy(() =>
+  z.looseObject({
+    balance: z.number(),
+    currency: z.string().trim().min(1).max(16),
+    last_renewal: z.looseObject({ date: str(), amount: z.number().nullish() }).nullish(),
+  }),
+)
+export type UpstreamBalance = z.infer<typeof upstreamBalanceSchema>
+
+/**
  * The documented list envelope (docs/partner-api-notes.md §3); the items key differs per resource
  * (`listEnvelopeSchema.unwrap().extend(...)`).
  */

@@ -34,6 +34,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'DELETE', path: CANCELLATION_PATH, fn: 'api', auth: 'iam' },
   { method: 'GET', path: '/exports/channels.csv', fn: 'export', auth: 'iam' },
   { method: 'GET', path: '/status', fn: 'api', auth: 'iam' },
+  { method: 'GET', path: '/clients/{clientId}/balance', fn: 'api', auth: 'iam' },
+  { method: 'GET', path: '/partner', fn: 'api', auth: 'iam' },
   { method: 'POST', path: '/onboarding-links', fn: 'onboarding', auth: 'iam' },
   { method: 'GET', path: CALLBACK_PATH, fn: 'onboarding', auth: 'none' },
 ]

@@ -3,6 +3,7 @@ import type { ChangeTable, ItemChange } from '../../shared/domain/change-events'
 import { ValidationError } from '../../shared/domain/errors'
 import type { HealthSweepSummary } from '../../shared/domain/health'
 import { isNewer } from '../../shared/domain/ordering'
+import type { PartnerSettingsRecord } from '../../shared/domain/partner-settings'
 import type {
   AuditEntry,
   CancellationRecord,
@@ -17,6 +18,7 @@ import type {
 } from '../../shared/domain/types'
 import { LIFECYCLES } from '../../shared/domain/types'
 import type {
+  CallSlot,
   ChangeFeedMark,
   Digest,
   GuardedWrite,
@@ -132,6 +134,8 @@ export class MemoryStore implements StateStore {
   private readonly budgets = new Map<string, number>()
   private readonly quarantine = new Map<string, { record: QuarantineRecord; expiresAt: number }>()
   private readonly bindings = new Map<string, string>()
+  private readonly callSlots = new Map<string, CallSlot>()
+  private partnerSettings: PartnerSettingsRecord = { check: null, failure: null }
   private changeFeed: ChangeFeedMark | null = null
   private reconcileState: ReconcileState | null = null
   private readonly seen = new Map<string, Uint8Array[]>()
@@ -508,6 +512,39 @@ export class MemoryStore implements StateStore {
         .filter((q) => q.expiresAt > nowSeconds)
         .slice(0, cap)
         .map((q) => clone(q.record))
+    },
+    getCallSlot: async (name, key) => {
+      this.read()
+      const slot = this.callSlots.get(`${name}|${key}`)
+      return slot ? { ...slot } : null
+    },
+    takeCallSlot: async (name, key, owner, now, nextCallAt) => {
+      const k = `${name}|${key}`
+      const held = this.callSlots.get(k)
+      if (held && held.nextCallAt > now.getTime()) return false
+      this.write()
+      this.callSlots.set(k, { owner, takenAt: now.getTime(), nextCallAt, state: 'pending', outcome: null })
+      return true
+    },
+    settleCallSlot: async (name, key, owner, settled) => {
+      const k = `${name}|${key}`
+      const held = this.callSlots.get(k)
+      if (!held || held.owner !== owner) return false
+      this.write()
+      this.callSlots.set(k, { ...held, ...settled })
+      return true
+    },
+    savePartnerSettingsCheck: async (check) => {
+      this.write()
+      this.partnerSettings = { check: clone(check), failure: null }
+    },
+    savePartnerSettingsFailure: async (failure) => {
+      this.write()
+      this.partnerSettings = { ...this.partnerSettings, failure: clone(failure) }
+    },
+    getPartnerSettings: async () => {
+      this.read()
+      return clone(this.partnerSettings)
     },
     bindOnce: async (name, key, value) => {
       const k = `${name}|${key}`

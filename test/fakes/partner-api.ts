@@ -1,9 +1,18 @@
 import type { UpstreamApiKey } from '../../shared/domain/channel-key'
 import { UpstreamError } from '../../shared/domain/errors'
-import type { UpstreamChannel, UpstreamClient, UpstreamPartner } from '../../shared/domain/upstream'
+import type {
+  UpstreamBalance,
+  UpstreamChannel,
+  UpstreamClient,
+  UpstreamPartner,
+} from '../../shared/domain/upstream'
 import type { IterateOptions, ListPage, ListQuery, PartnerApi, PartnerApiStats } from '../../shared/ports'
 
 type Failure = () => Error
+
+/** The balance endpoint's documented limit (docs/partner-api-notes.md): 5 calls per 30 s. */
+const BALANCE_CALLS_PER_WINDOW = 5
+const BALANCE_WINDOW_MS = 30_000
 
 /** Where the fake stands in time unless told otherwise: the unit-test clocks' month (January 2026). */
 const DEFAULT_NOW = '2026-01-15T00:00:00.000Z'
@@ -69,6 +78,9 @@ export class FakePartnerApi implements PartnerApi {
   readonly keyPermissionMissing = new Set<string>()
   /** Every key value ever issued, and whether it is still the channel's current one. */
   readonly issuedKeys = new Map<string, { channelId: string; active: boolean }>()
+  /** Balance bodies by client id (a default one otherwise). */
+  readonly balances = new Map<string, UpstreamBalance>()
+  private readonly balanceCalls = new Map<string, number[]>()
   pageSize = 100
   private keySequence = 0
   private readonly failures = new Map<string, Failure[]>()
@@ -220,10 +232,33 @@ export class FakePartnerApi implements PartnerApi {
     this.clients.set(clientId, next)
     return structuredClone(next)
   }
-  async getClientBalance(clientId: string): Promise<Record<string, unknown>> {
+  /**
+   * The balance endpoint with its documented limit: 5 calls per client in 30 s, then a 429 with
+   * `Retry-After` until the oldest of them leaves the window (as the client throws it: one attempt).
+   */
+  async getClientBalance(clientId: string): Promise<UpstreamBalance> {
     this.record('getClientBalance', clientId)
+    const now = this.now().getTime()
+    const recent = (this.balanceCalls.get(clientId) ?? []).filter((t) => t > now - BALANCE_WINDOW_MS)
+    if (recent.length >= BALANCE_CALLS_PER_WINDOW) {
+      const retryAfterSeconds = Math.max(1, Math.ceil(((recent[0] ?? now) + BALANCE_WINDOW_MS - now) / 1000))
+      throw new UpstreamError('partner API balance rate limited', {
+        upstreamStatus: 429,
+        retryable: true,
+        code: 'upstream_rate_limited',
+        upstreamMessage: 'Too many requests',
+        retryAfterSeconds,
+      })
+    }
+    this.balanceCalls.set(clientId, [...recent, now])
     if (!this.clients.has(clientId)) throw refused(404, 'Client not found')
-    return { balance: 0, currency: 'USD' }
+    return structuredClone(
+      this.balances.get(clientId) ?? {
+        balance: 12.5,
+        currency: 'USD',
+        last_renewal: { date: '2026-01-01T00:00:00Z', amount: 50 },
+      },
+    )
   }
   async listChannels(query?: ListQuery): Promise<ListPage<UpstreamChannel>> {
     this.record('listChannels', query)

@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { NAMESPACE, POLLER, WEBHOOK, WEBHOOK_OUTCOME_SERVICES, WEBHOOK_OUTCOMES } from '../../infra/metrics'
+import {
+  NAMESPACE,
+  PARTNER_SETTINGS,
+  POLLER,
+  WEBHOOK,
+  WEBHOOK_OUTCOME_SERVICES,
+  WEBHOOK_OUTCOMES,
+} from '../../infra/metrics'
 import { FUNCTION_KEYS, FUNCTIONS } from '../../shared/functions'
 import { METRICS_NAMESPACE } from '../../shared/observability'
 import { WEBHOOK_METRICS } from '../../shared/services/webhooks/apply-pending-event'
@@ -12,6 +19,8 @@ describe('metric names the alarms and dashboard read', () => {
     expect(NAMESPACE).toBe(METRICS_NAMESPACE)
     const poller = source('functions/poller/handler.ts')
     for (const name of Object.values(POLLER)) expect(poller, name).toContain(`'${name}'`)
+    // The drift alarm's metric is the poller's 0/1 metric of the run warning partner_settings_drift.
+    expect(poller).toContain(`partner_settings_drift: '${PARTNER_SETTINGS.drift}'`)
   })
 
   it('read ingestion metrics where the request path emits them, and outcomes where events are completed', () => {

@@ -36,32 +36,35 @@ const PLAN: RegistrationPlan = {
 }
 
 /** A fetch that records requests and answers like the Partner API webhook_url endpoints. */
-function recordingFetch(): {
+function recordingFetch(opts: { keepRedirect?: string } = {}): {
   fetch: typeof fetch
   requests: { method: string; url: string; headers: Headers; body: unknown }[]
 } {
   const requests: { method: string; url: string; headers: Headers; body: unknown }[] = []
   let stored: string | null = null
+  let redirect: string | null = opts.keepRedirect ?? null
+  const answer = (body: unknown): Response =>
+    new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })
   const fake = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const body =
-      typeof init?.body === 'string' ? (JSON.parse(init.body) as { webhook_url?: string }) : undefined
+      typeof init?.body === 'string'
+        ? (JSON.parse(init.body) as { webhook_url?: string; partner_redirect_url?: string })
+        : undefined
     requests.push({
       method: init?.method ?? 'GET',
       url: String(input),
       headers: new Headers(init?.headers),
       body,
     })
+    const partner = () => ({ id: 'examplePA', webhook_url: stored, partner_redirect_url: redirect })
     if (init?.method === 'POST') stored = body?.webhook_url ?? null
     if (init?.method === 'PATCH') {
-      return new Response(JSON.stringify({ id: 'examplePA', webhook_url: stored, ...body }), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      })
+      // A partner whose Hub keeps its own redirect URL ignores the PATCH (opts.keepRedirect).
+      if (opts.keepRedirect === undefined) redirect = body?.partner_redirect_url ?? redirect
+      return answer(partner())
     }
-    return new Response(JSON.stringify({ webhook_url: stored }), {
-      status: 200,
-      headers: { 'content-type': 'application/json' },
-    })
+    if (String(input).endsWith('/webhook_url')) return answer({ webhook_url: stored })
+    return answer(partner())
   }
   return { fetch: fake as typeof fetch, requests }
 }
@@ -122,6 +125,20 @@ describe('register-webhook', () => {
     expect(requests.find((r) => r.method === 'PATCH')?.body).toEqual({
       partner_redirect_url: PLAN.redirectUrl,
     })
+  })
+
+  it('reads partner_redirect_url back from partner info and fails when 360dialog reports another', async () => {
+    const secrets = createEnvSecretSource({ partnerApi: 'the-partner-key', webhookToken: 'the-token' })
+    const { fetch, requests } = recordingFetch({ keepRedirect: 'https://old.example.com/callback' })
+    await expect(registerWebhook(PLAN, { secrets, fetch })).rejects.toThrow(
+      /reports partner_redirect_url https:\/\/old\.example\.com\/callback instead of .*onboarding\/callback/,
+    )
+    expect(requests.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual([
+      'POST /api/v2/partners/examplePA/webhook_url',
+      'PATCH /api/v2/partners/examplePA',
+      'GET /api/v2/partners/examplePA/webhook_url',
+      'GET /api/v2/partners/examplePA',
+    ])
   })
 
   it('parses its arguments and rejects unknown ones', () => {

@@ -139,6 +139,12 @@ describe('stateless stack', () => {
     expect(JSON.stringify(onboardingVars.ONBOARDING_CALLBACK_URL)).toContain(
       `/${STAGE_NAME}/onboarding/callback`,
     )
+    // GET /partner and every run compare 360dialog's URLs with these two.
+    for (const fn of [fns.api, fns.poller]) {
+      const vars = (fn.props.Environment as { Variables: Record<string, unknown> }).Variables
+      expect(JSON.stringify(vars.WEBHOOK_URL)).toContain(`/${STAGE_NAME}/webhooks/360dialog`)
+      expect(JSON.stringify(vars.ONBOARDING_CALLBACK_URL)).toContain(`/${STAGE_NAME}/onboarding/callback`)
+    }
   })
 
   it('sets only settings defined in shared/env.ts, each on the functions that read it, and never a secret value', () => {

@@ -441,7 +441,19 @@ const COMMANDS: Command[] = [
     async run(ctx) {
       const b = await ctx.client.balance(ctx.args[0]!)
       if (ctx.json) return printJson(ctx.io, b)
-      print(ctx.io, record(b))
+      const renewal = b.lastRenewal
+      print(
+        ctx.io,
+        keyValues([
+          ['client', b.clientId],
+          ['balance', `${b.balance} ${b.currency}`],
+          [
+            'last renewal',
+            renewal ? `${renewal.amount ?? '?'} ${b.currency} on ${renewal.date ?? 'an unknown date'}` : null,
+          ],
+          ['fetched', b.fetchedAt],
+        ]),
+      )
     },
   },
 ]

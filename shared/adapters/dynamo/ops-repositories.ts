@@ -10,6 +10,7 @@ import type {
   ReconcileState,
 } from '../../ports'
 import { type Db, type Item, queryAll, queryPage, strip } from './db'
+import { createPartnerOpsMethods } from './ops-partner'
 import { KEYS } from './tables'
 
 const O = KEYS.ops
@@ -187,6 +188,7 @@ export function createOpsRepository(db: Db, table: string): OpsRepository {
         }
       })()
     },
+    ...createPartnerOpsMethods(db, table),
     acquireLease: (name, owner, now, ttlMs) => {
       const until = now.getTime() + ttlMs
       return db.conditional('ops.acquireLease', () =>

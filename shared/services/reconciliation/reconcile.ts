@@ -13,6 +13,7 @@ import type {
   SweepCheckpoint,
   WalkTotals,
 } from '../../ports'
+import { refreshPartnerSettings } from '../partner/partner-settings'
 import { applyChannel, applyClient } from '../state/apply-upstream'
 import { sweepPendingEvents } from '../webhooks/sweep-webhooks'
 import { type AbsenceContext, markAbsentChannels, markAbsentClients } from './reconcile-absence'
@@ -309,6 +310,8 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
   }
   // Kept for an operator even when the run failed: they are what it saw.
   await saveQuarantined(deps, runId, quarantine)
+  // One partner-info call per run, whatever the walk did: drift must show within one run.
+  await refreshPartnerSettings(deps, warnings)
   // (summary below)
   return finish(failure)
 

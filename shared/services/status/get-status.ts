@@ -2,6 +2,7 @@ import type { AppDeps } from '../../deps'
 import type { HealthCounts, HealthSweepSummary } from '../../domain/health'
 import type { Lifecycle, RunSummary } from '../../domain/types'
 import type { QuarantineRecord } from '../../ports'
+import { type PartnerSettingsStatus, partnerSettingsStatus } from '../partner/partner-settings'
 
 /** A webhook event still pending this long after it was received counts as stuck. */
 export const STUCK_AFTER_MS = 5 * 60_000
@@ -38,6 +39,8 @@ export interface StatusView {
   webhooks: Record<(typeof WEBHOOK_COUNTERS)[number], number> & { stuck: number; stuckCapped: boolean }
   changeEvents: ChangeEventsStatus
   health: HealthStatusView
+  /** The last partner settings check (GET /partner) against this deployment's URLs. */
+  partnerSettings: PartnerSettingsStatus
   at: string
 }
 
@@ -79,25 +82,35 @@ function withDefaults(run: RunSummary | null): RunSummary | null {
  * on-failure queue depth.
  */
 export async function getStatus(
-  deps: Pick<AppDeps, 'store' | 'clock' | 'failureQueue' | 'logger'>,
+  deps: Pick<AppDeps, 'store' | 'clock' | 'failureQueue' | 'logger' | 'config'>,
 ): Promise<StatusView> {
   const now = deps.clock.now()
   const before = new Date(now.getTime() - STUCK_AFTER_MS).toISOString()
-  const [runs, byLifecycle, counters, pending, quarantined, published, failureQueueDepth, sweeps] =
-    await Promise.all([
-      deps.store.ops.getRunSummaries(),
-      deps.store.channels.countByLifecycle(),
-      deps.store.ops.getCounters('webhooks'),
-      deps.store.events.countPending(before, STUCK_COUNT_CAP),
-      deps.store.ops.listQuarantined(now, QUARANTINE_COUNT_CAP),
-      deps.store.ops.getChangesPublished(),
-      // The queue depth is one SQS call: when it fails, status still answers with the rest.
-      deps.failureQueue.depth().catch((error: unknown) => {
-        deps.logger.warn('change event failure queue depth unavailable', { error })
-        return null
-      }),
-      deps.store.ops.getHealthSweeps(),
-    ])
+  const [
+    runs,
+    byLifecycle,
+    counters,
+    pending,
+    quarantined,
+    published,
+    failureQueueDepth,
+    sweeps,
+    partnerSettings,
+  ] = await Promise.all([
+    deps.store.ops.getRunSummaries(),
+    deps.store.channels.countByLifecycle(),
+    deps.store.ops.getCounters('webhooks'),
+    deps.store.events.countPending(before, STUCK_COUNT_CAP),
+    deps.store.ops.listQuarantined(now, QUARANTINE_COUNT_CAP),
+    deps.store.ops.getChangesPublished(),
+    // The queue depth is one SQS call: when it fails, status still answers with the rest.
+    deps.failureQueue.depth().catch((error: unknown) => {
+      deps.logger.warn('change event failure queue depth unavailable', { error })
+      return null
+    }),
+    deps.store.ops.getHealthSweeps(),
+    partnerSettingsStatus(deps),
+  ])
   const webhooks = Object.fromEntries(WEBHOOK_COUNTERS.map((k) => [k, counters[k] ?? 0])) as Record<
     (typeof WEBHOOK_COUNTERS)[number],
     number
@@ -126,6 +139,7 @@ export async function getStatus(
       failureQueueDepth,
     },
     health: { byStatus: sweeps.lastRun?.byStatus ?? null, lastSweep: sweeps.last, lastRun: sweeps.lastRun },
+    partnerSettings,
     at: now.toISOString(),
   }
 }

@@ -93,6 +93,22 @@ export function partnerApiContract(factory: PartnerApiSideFactory): void {
       }))
   })
 
+  describe('partner settings', () => {
+    it('changes only the fields a PATCH names, and the partner read shows both URLs', () =>
+      withSide(factory, async ({ api }) => {
+        await api.patchPartner({ webhook_url: 'https://ops.example.test/webhooks/360dialog' })
+        const patched = await api.patchPartner({ partner_redirect_url: 'https://ops.example.test/cb' })
+        expect(patched).toMatchObject({
+          webhook_url: 'https://ops.example.test/webhooks/360dialog',
+          partner_redirect_url: 'https://ops.example.test/cb',
+        })
+        expect(await api.getPartner()).toMatchObject({
+          webhook_url: 'https://ops.example.test/webhooks/360dialog',
+          partner_redirect_url: 'https://ops.example.test/cb',
+        })
+      }))
+  })
+
   describe('lists', () => {
     it('pages clients with the envelope counts: total of all matches, the applied offset and limit', () =>
       withSide(factory, async (side) => {
@@ -200,9 +216,27 @@ export function partnerApiContract(factory: PartnerApiSideFactory): void {
     it('serves a balance for a known client and a non-retryable 404 for an unknown one', () =>
       withSide(factory, async (side) => {
         await seedTwo(side)
-        expect(await side.api.getClientBalance('CtrA01CL')).toMatchObject({ currency: expect.any(String) })
+        const balance = await side.api.getClientBalance('CtrA01CL')
+        expect(balance).toMatchObject({ balance: expect.any(Number), currency: expect.any(String) })
+        expect(balance.last_renewal ?? null).toSatisfy(
+          (r: unknown) => r === null || (typeof r === 'object' && 'date' in (r as object)),
+        )
         const err = await refusal(() => side.api.getClientBalance('Nope00CL'))
         expect(err).toMatchObject({ upstreamStatus: 404, retryable: false })
+      }))
+
+    it('limits the balance endpoint to 5 calls per client in 30 s: the sixth is a 429 with Retry-After, not retried', () =>
+      withSide(factory, async (side) => {
+        await seedTwo(side)
+        for (let i = 0; i < 5; i++) await side.api.getClientBalance('CtrA01CL')
+        const before = side.api.stats().calls
+        const err = await refusal(() => side.api.getClientBalance('CtrA01CL'))
+        expect(err).toMatchObject({ upstreamStatus: 429, retryable: true, code: 'upstream_rate_limited' })
+        expect(err.retryAfterSeconds).toBeGreaterThanOrEqual(1)
+        expect(err.retryAfterSeconds).toBeLessThanOrEqual(30)
+        expect(side.api.stats().calls - before).toBe(1)
+        // Another client has its own budget.
+        expect((await side.api.getClientBalance('CtrB02CL')).currency).toEqual(expect.any(String))
       }))
   })
 

@@ -672,6 +672,77 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       })
     })
 
+    it('lets one caller take a call slot per window, and only its owner settle it', async () => {
+      const store = await factory()
+      const t0 = new Date('2026-05-01T10:00:00.000Z')
+      const end = t0.getTime() + 30_000
+      expect(await store.ops.getCallSlot('balance', 'c1')).toBeNull()
+      const raced = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((owner) => store.ops.takeCallSlot('balance', 'c1', owner, t0, end)),
+      )
+      expect(raced.filter(Boolean)).toHaveLength(1)
+      const owner = ['a', 'b', 'c', 'd'][raced.indexOf(true)] as string
+      expect(await store.ops.getCallSlot('balance', 'c1')).toEqual({
+        owner,
+        takenAt: t0.getTime(),
+        nextCallAt: end,
+        state: 'pending',
+        outcome: null,
+      })
+      expect(
+        await store.ops.settleCallSlot('balance', 'c1', 'intruder', {
+          state: 'ok',
+          outcome: '{}',
+          nextCallAt: end,
+        }),
+      ).toBe(false)
+      expect(
+        await store.ops.settleCallSlot('balance', 'c1', owner, {
+          state: 'ok',
+          outcome: '{"v":1}',
+          nextCallAt: end,
+        }),
+      ).toBe(true)
+      expect(await store.ops.getCallSlot('balance', 'c1')).toMatchObject({ state: 'ok', outcome: '{"v":1}' })
+      // Still inside the window: nobody takes it; another key is independent.
+      expect(await store.ops.takeCallSlot('balance', 'c1', 'e', new Date(end - 1), end + 30_000)).toBe(false)
+      expect(await store.ops.takeCallSlot('balance', 'c2', 'e', t0, end)).toBe(true)
+      // At the end of the window the next caller takes it, pending again.
+      expect(await store.ops.takeCallSlot('balance', 'c1', 'e', new Date(end), end + 30_000)).toBe(true)
+      expect(await store.ops.getCallSlot('balance', 'c1')).toMatchObject({
+        owner: 'e',
+        state: 'pending',
+        outcome: null,
+      })
+      expect(
+        await store.ops.settleCallSlot('balance', 'c1', owner, {
+          state: 'ok',
+          outcome: '{}',
+          nextCallAt: end,
+        }),
+      ).toBe(false)
+    })
+
+    it('keeps the last partner settings check and the failure noted since', async () => {
+      const store = await factory()
+      expect(await store.ops.getPartnerSettings()).toEqual({ check: null, failure: null })
+      const check = {
+        partnerId: 'examplePA',
+        webhookUrl: 'https://ops.example.com/webhooks/360dialog',
+        redirectUrl: null,
+        checkedAt: '2026-05-01T10:00:00.000Z',
+      }
+      await store.ops.savePartnerSettingsCheck(check)
+      const failure = { at: '2026-05-01T10:15:00.000Z', code: 'upstream_timeout', message: 'timed out' }
+      await store.ops.savePartnerSettingsFailure(failure)
+      expect(await store.ops.getPartnerSettings()).toEqual({ check, failure })
+      await store.ops.savePartnerSettingsCheck({ ...check, checkedAt: '2026-05-01T10:30:00.000Z' })
+      expect(await store.ops.getPartnerSettings()).toEqual({
+        check: { ...check, checkedAt: '2026-05-01T10:30:00.000Z' },
+        failure: null,
+      })
+    })
+
     it('binds a key to the first value only, and answers true again for that value', async () => {
       const store = await factory()
       expect(await store.ops.bindOnce('ref', 'k1', 'clientA', 2_000_000_000)).toBe(true)

@@ -229,6 +229,13 @@ describe('api handler: reads', () => {
         failureQueueDepth: 2,
       },
       health: { byStatus: null, lastSweep: null, lastRun: null },
+      partnerSettings: {
+        checkedAt: null,
+        ok: null,
+        webhookUrlOk: null,
+        redirectUrlOk: null,
+        lastFailure: null,
+      },
       at: '2026-01-15T10:00:00.000Z',
     })
   })
