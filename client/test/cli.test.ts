@@ -294,6 +294,9 @@ describe('partner and balance against the local runner', () => {
       ),
     )
     expect(human.stdout).toMatch(/^redirectUrl\s+yes\s+/m)
+    const status = await cli(['status'])
+    expect(status.stdout).toMatch(/^partner settings\s+ok \(checked \d{4}-/m)
+    expect(status.stdout).toMatch(/^warnings\s+none$/m)
     const json = await cli(['partner', '--json'])
     expect(json.code).toBe(0)
     expect(

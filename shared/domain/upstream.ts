@@ -138,8 +138,8 @@ export const upstreamPartnerSchema = z.lazy(() =>
 export type UpstreamPartner = z.infer<typeof upstreamPartnerSchema>
 
 /**
- * A client's balance, `GET /partners/{pid}/clients/{cid}/info/balance` (docs/partner-api-notes.md,
- * "Client balance"): `balance` and `currency` are what PartnerOps serves, so they are required;
+ * A client's balance, `GET /partners/{pid}/clients/{cid}/info/balance` (docs/partner-api-notes.md
+ * §2a): `balance` and `currency` are what PartnerOps serves, so they are required;
  * `last_renewal` may be missing or null (a client that never renewed), and the usage rows and prices
  * are kept but not read. Money arrives as JSON numbers (decimals in the typed models of public clients).
  */

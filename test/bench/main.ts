@@ -15,6 +15,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   api: () => import('./api.bench'),
   'change-events': () => import('./change-events.bench'),
   export: () => import('./export.bench'),
+  balance: () => import('./balance.bench'),
 }
 
 const USAGE = `Usage: npm run bench [-- NAME …]

@@ -10,7 +10,7 @@ import type { IterateOptions, ListPage, ListQuery, PartnerApi, PartnerApiStats }
 
 type Failure = () => Error
 
-/** The balance endpoint's documented limit (docs/partner-api-notes.md): 5 calls per 30 s. */
+/** The balance endpoint's documented limit (docs/partner-api-notes.md §2a): 5 calls per 30 s. */
 const BALANCE_CALLS_PER_WINDOW = 5
 const BALANCE_WINDOW_MS = 30_000
 

@@ -8,7 +8,7 @@ import { defaultCredentials } from '../auth'
 import { LOCAL_ENDPOINT, PartnerOpsClient } from '../client'
 import { ApiError, ConfigurationError, FilterNotAppliedError, NetworkError } from '../errors'
 import type { Paginator } from '../paginator'
-import type { Cancellation, Channel, Client, Page } from '../types'
+import type { Cancellation, Channel, Client, Page, Status } from '../types'
 import { bytes, keyValues, record, table } from './format'
 import { cloudFormation, endpointFromStack } from './stack'
 
@@ -177,6 +177,8 @@ const COMMANDS: Command[] = [
               last ? `${last.outcome} ${last.endedAt}${last.error ? ` (${last.error})` : ''}` : 'none yet',
             ],
             ['last success', ok ? ok.endedAt : 'none yet'],
+            ['warnings', last?.warnings?.length ? last.warnings.join(', ') : 'none'],
+            ['partner settings', partnerSettingsLine(s.partnerSettings)],
             ['channels', s.channels.total],
           ]),
           '',
@@ -457,6 +459,19 @@ const COMMANDS: Command[] = [
     },
   },
 ]
+
+/** The last partner settings check in one line: ok, or which URL drifted (details: `partnerops partner`). */
+function partnerSettingsLine(p: Status['partnerSettings']): string {
+  const failed = p.lastFailure ? `; last check failed ${p.lastFailure.at} (${p.lastFailure.code})` : ''
+  if (p.checkedAt === null) return `not checked yet${failed}`
+  const drifted = [
+    p.webhookUrlOk === false ? 'webhookUrl' : null,
+    p.redirectUrlOk === false ? 'redirectUrl' : null,
+  ]
+    .filter((x) => x !== null)
+    .join(' and ')
+  return `${drifted ? `DRIFT in ${drifted}` : 'ok'} (checked ${p.checkedAt})${failed}`
+}
 
 const GROUPS = ['clients', 'channels']
 

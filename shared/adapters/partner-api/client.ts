@@ -583,7 +583,7 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
         mode: 'safe',
         authenticated: true,
         schema: upstreamBalanceSchema,
-        // 5 calls per 30 s (docs/partner-api-notes.md): a retry would spend the budget; the caller's
+        // 5 calls per 30 s (docs/partner-api-notes.md §2a): a retry would spend the budget; the caller's
         // cache (shared/services/balance) decides when to call again.
         attempts: 1,
       }),

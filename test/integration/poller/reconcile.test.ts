@@ -62,9 +62,10 @@ describe('reconciliation against the simulator and embedded DynamoDB', () => {
     expect(counts.on(t.TABLE_CHANNELS, 'writes')).toBe(0)
     expect(counts.on(t.TABLE_CLIENTS, 'writes')).toBe(0)
     expect(counts.byCall.get(`GetItemCommand ${t.TABLE_CHANNELS}`)).toBeUndefined()
-    // Lease, summary, release: the run's own bookkeeping and nothing else.
+    // Lease, summary, release, the partner settings check: the run's own bookkeeping and nothing else.
     expect(counts.writes).toBe(counts.on(t.TABLE_OPS, 'writes'))
-    expect(second.calls).toBe(second.pages)
+    // One call per page, plus the one partner-info call of the drift check.
+    expect(second.calls).toBe(second.pages + 1)
   })
 
   it('writes exactly the changed channels after upstream changed', async () => {

@@ -595,3 +595,43 @@ describe('no credential in any error', () => {
     expect(JSON.stringify(logs)).not.toContain(API_KEY)
   })
 })
+
+describe('the balance endpoint (5 calls per 30 s): one attempt, a validated body', () => {
+  it('throws a 429 at once with its Retry-After, and a 503 without retrying either', async () => {
+    const limited = makeClient(() => metaError(429, 'Too many requests', { 'retry-after': '17' }))
+    const err = await failure(limited.api.getClientBalance('cl1'))
+    expect(err).toMatchObject({ code: 'upstream_rate_limited', upstreamStatus: 429, retryAfterSeconds: 17 })
+    expect(limited.requests).toHaveLength(1)
+    const down = makeClient(unavailable)
+    expect(await failure(down.api.getClientBalance('cl1'))).toMatchObject({ upstreamStatus: 503 })
+    expect(down.requests).toHaveLength(1)
+  })
+
+  it('accepts the documented body, keeps last_renewal optional, and refuses a balance that is not a number', async () => {
+    const good = makeClient(() =>
+      json(200, {
+        balance: 42.5,
+        currency: 'EUR',
+        last_renewal: { date: '2023-03-01T00:00:00Z', amount: 50 },
+        usage: [],
+      }),
+    )
+    expect(await good.api.getClientBalance('cl1')).toMatchObject({
+      balance: 42.5,
+      currency: 'EUR',
+      last_renewal: { date: '2023-03-01T00:00:00Z', amount: 50 },
+    })
+    const noRenewal = makeClient(() => json(200, { balance: 0, currency: 'USD' }))
+    expect((await noRenewal.api.getClientBalance('cl1')).last_renewal).toBeUndefined()
+    for (const body of [
+      { balance: '42.5', currency: 'EUR' },
+      { balance: 1 },
+      [{ currency: 'usd', total: 0 }],
+    ]) {
+      const bad = makeClient(() => json(200, body))
+      expect(await failure(bad.api.getClientBalance('cl1'))).toMatchObject({
+        code: 'upstream_invalid_response',
+      })
+    }
+  })
+})
