@@ -335,8 +335,9 @@ describe('incremental reconciliation against the simulator and embedded DynamoDB
       warnings: [],
       changed: { clients: 0, channels: 2 },
     })
-    // The fleet was generated long before the first run: one page per list reaches past the window.
-    expect(a.deps.partnerApi.stats().calls - callsBefore).toBe(2)
+    // The fleet was generated long before the first run: one page per list reaches past the window;
+    // plus the run's one partner-info call (the partner settings drift check).
+    expect(a.deps.partnerApi.stats().calls - callsBefore).toBe(3)
     expect(counts.on(a.deps.config.TABLE_CHANNELS, 'writes')).toBe(2)
     for (const id of ids) expect((await a.deps.store.channels.get(id))?.displayName).toBe(`Renamed ${id}`)
 
