@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { type App, startApp } from '../../local/app'
+import { getBalance } from '../../shared/services/balance/get-balance'
 import { signedFetch } from '../support/signed-fetch'
 import { type Bench, type BenchTable, percentile, round } from './harness'
 
@@ -48,6 +49,31 @@ async function burst(app: App, clientId: string, callers: number, repeats: numbe
     }),
   )
   return { requests: callers * repeats, upstream: upstreamCalls(app, clientId) - before, ok, refused, times }
+}
+
+/**
+ * 50 callers as 50 Lambda instances would be: each with deps of its own (so no shared in-process
+ * flight), all on the one store, calling the service directly (no HTTP): only the conditional write
+ * of the ops table keeps them to one upstream call.
+ */
+async function instances(app: App, clientId: string, callers: number): Promise<Outcome> {
+  const before = upstreamCalls(app, clientId)
+  const times: number[] = []
+  let ok = 0
+  let refused = 0
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      const started = performance.now()
+      try {
+        await getBalance({ ...app.deps }, clientId)
+        ok += 1
+      } catch {
+        refused += 1
+      }
+      times.push(performance.now() - started)
+    }),
+  )
+  return { requests: callers, upstream: upstreamCalls(app, clientId) - before, ok, refused, times }
 }
 
 /** The same callers asking the Partner API directly (no cache): what the documented limit leaves them. */
@@ -106,7 +132,7 @@ export const bench: Bench = {
     })
     try {
       const sim = simOf(app)
-      const ids = Array.from({ length: ROUNDS * 3 + 1 }, () => sim.addClient().id)
+      const ids = Array.from({ length: ROUNDS * 4 + 1 }, () => sim.addClient().id)
       await app.poll()
       // Warm-up: signing, the first DynamoDB calls, the first upstream call.
       await burst(app, ids[0] as string, 5, 1)
@@ -114,9 +140,11 @@ export const bench: Bench = {
       const cold: Outcome[] = []
       const sustained: Outcome[] = []
       const directs: Outcome[] = []
+      const separate: Outcome[] = []
       for (let r = 0; r < ROUNDS; r++) {
         cold.push(await burst(app, ids[1 + r] as string, CALLERS, 1))
         sustained.push(await burst(app, ids[1 + ROUNDS + r] as string, CALLERS, REPEATS))
+        separate.push(await instances(app, ids[1 + 3 * ROUNDS + r] as string, CALLERS))
         directs.push(await direct(app, ids[1 + 2 * ROUNDS + r] as string, CALLERS))
       }
       return [
@@ -125,7 +153,9 @@ export const bench: Bench = {
           note:
             `${ROUNDS} rounds, each on a client with an empty cache. "cold burst": ${CALLERS} callers at once; ` +
             `"sustained": each of them calls ${REPEATS} times in a row within the window; "direct": the same ` +
-            `${CALLERS} callers ask the Partner API simulator themselves (no PartnerOps). Hit ratio = 1 − upstream calls / requests.`,
+            `${CALLERS} callers ask the Partner API simulator themselves (no PartnerOps); "separate instances": ` +
+            `${CALLERS} callers each with its own deps, as ${CALLERS} Lambda instances, sharing only the store. ` +
+            'Hit ratio = 1 − upstream calls / requests.',
           columns: [
             'case',
             'requests',
@@ -140,6 +170,7 @@ export const bench: Bench = {
           rows: [
             row('PartnerOps, cold burst', cold),
             row('PartnerOps, sustained', sustained),
+            row('PartnerOps service, 50 separate instances, no HTTP', separate),
             row('direct to the Partner API', directs),
           ],
         },

@@ -99,9 +99,16 @@ function parseOutcome(slot: CallSlot): BalanceView | StoredFailure | null {
 }
 
 /**
+ * Reads in flight per function instance and client: concurrent callers in one process (the local
+ * runner serves every request from one process; a Lambda instance serves one at a time) share one
+ * read of the slot instead of each polling DynamoDB. Keyed by the instance's deps object.
+ */
+const inFlight = new WeakMap<object, Map<string, Promise<BalanceView>>>()
+
+/**
  * A client's balance from the Partner API, cached in the ops table so that at most one upstream call
  * per client is made per {@link BALANCE_WINDOW_MS}, whatever the number of callers and Lambda
- * instances (README, "Balance").
+ * instances (README, "Balance and partner settings").
  *
  * The cache is a call slot: one item per client. A caller that finds a slot still inside its window
  * answers from it (the balance, or the failure with `Retry-After` until the window ends). Otherwise it
@@ -111,13 +118,30 @@ function parseOutcome(slot: CallSlot): BalanceView | StoredFailure | null {
  * keeps the slot closed until upstream's `Retry-After` too. The slot is taken for the whole window
  * before the call, so a call that fails or whose caller dies still counts: the limit holds.
  *
+ * Concurrent callers of one instance share one such read (single flight per process).
+ *
  * Unknown client (not in state) → NotFoundError, nothing sent upstream.
  */
-export async function getBalance(
+export function getBalance(
   deps: BalanceDeps,
   clientId: string,
   opts: BalanceOptions = {},
 ): Promise<BalanceView> {
+  let flights = inFlight.get(deps)
+  if (!flights) {
+    flights = new Map()
+    inFlight.set(deps, flights)
+  }
+  const joined = flights.get(clientId)
+  if (joined) return joined
+  const own = flights
+  const read = readBalance(deps, clientId, opts).finally(() => own.delete(clientId))
+  own.set(clientId, read)
+  return read
+}
+
+/** One caller's read of the slot (and, when it takes the slot, the upstream call). */
+async function readBalance(deps: BalanceDeps, clientId: string, opts: BalanceOptions): Promise<BalanceView> {
   const { store, clock } = deps
   if (!(await store.clients.get(clientId))) {
     throw new NotFoundError(`Client ${clientId} not found`, { code: 'client_not_found' })

@@ -67,15 +67,28 @@ describe('getBalance (one upstream call per client per 30 s, shared through the 
     expect(api.callCount('getClientBalance')).toBe(2)
   })
 
-  it('makes exactly one upstream call for 50 concurrent callers, all answered alike', async () => {
-    const { deps, api } = await harness()
+  it('makes exactly one upstream call for 50 concurrent callers on 50 instances, all answered alike', async () => {
+    const { deps, store, api } = await harness()
+    // Each Lambda instance has its own deps (and so its own in-process single flight): only the
+    // conditional write on the shared store can keep them to one call.
+    const instances = Array.from({ length: 50 }, () => ({ ...deps }))
+    const reads = store.stats.reads
     const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        getBalance(deps, 'Bal001CL', { owner: `caller-${i}`, sleep: tick }),
-      ),
+      instances.map((d, i) => getBalance(d, 'Bal001CL', { owner: `caller-${i}`, sleep: tick })),
     )
     expect(api.callCount('getClientBalance')).toBe(1)
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1)
+    expect(store.stats.reads - reads).toBeGreaterThan(50)
+  })
+
+  it('shares one read among concurrent callers of one instance', async () => {
+    const { deps, store, api } = await harness()
+    const reads = store.stats.reads
+    const answers = await Promise.all(Array.from({ length: 50 }, () => getBalance(deps, 'Bal001CL')))
+    expect(api.callCount('getClientBalance')).toBe(1)
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1)
+    // The client lookup and one read of the slot, for all 50.
+    expect(store.stats.reads - reads).toBe(2)
   })
 
   it('serves a client without last_renewal with lastRenewal null', async () => {
