@@ -4,12 +4,14 @@
  */
 
 import type { ChannelKey, UpstreamApiKey } from './domain/channel-key'
+import type { ChannelFilter, ClientFilter } from './domain/filters'
 import type { HealthReading, HealthSweepSummary, MessagingApiKind, StoredHealth } from './domain/health'
 import type {
   PartnerSettingsCheck,
   PartnerSettingsFailure,
   PartnerSettingsRecord,
 } from './domain/partner-settings'
+import type { QualityRating } from './domain/signals'
 import type {
   AuditEntry,
   CancellationRecord,
@@ -178,7 +180,8 @@ export interface ClientRepository {
   putIfNewer(client: Client, readHash?: string | null): Promise<GuardedWrite>
   /** Writes only when the stored orderKey equals `expectedOrderKey` (null = must not exist). */
   putIfVersion(client: Client, expectedOrderKey: string | null): Promise<GuardedWrite>
-  list(query: { status?: string; limit: number; cursor?: string }): Promise<Page<Client>>
+  /** One page of clients matching every given filter (shared/domain/filters.ts). */
+  list(query: ClientFilter & { limit: number; cursor?: string }): Promise<Page<Client>>
   /** Every stored client's digest, page by page. */
   digests(): AsyncIterable<Digest[]>
   /** The digests of these clients that are stored (any order; unknown ids left out). */
@@ -191,15 +194,13 @@ export interface ChannelRepository {
   /** As ClientRepository.putIfNewer. */
   putIfNewer(channel: Channel, readHash?: string | null): Promise<GuardedWrite>
   putIfVersion(channel: Channel, expectedOrderKey: string | null): Promise<GuardedWrite>
-  list(query: {
-    clientId?: string
-    lifecycle?: Lifecycle
-    limit: number
-    cursor?: string
-  }): Promise<Page<Channel>>
+  /** One page of channels matching every given filter (shared/domain/filters.ts). */
+  list(query: ChannelFilter & { limit: number; cursor?: string }): Promise<Page<Channel>>
   listByClient(clientId: string): Promise<Channel[]>
   findByPhoneNumber(phoneNumber: string): Promise<Channel[]>
   countByLifecycle(): Promise<Record<Lifecycle, number>>
+  /** Rated channels per quality bucket (shared/domain/signals.ts qualityBucket); unrated ones are in none. */
+  countByQuality(): Promise<Record<QualityRating, number>>
   /** Every stored channel, page by page (export). */
   scan(pageSize?: number): AsyncIterable<Channel[]>
   digests(): AsyncIterable<Digest[]>

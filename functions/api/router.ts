@@ -3,11 +3,18 @@ import type { AppDeps } from '../../shared/deps'
 import { NotFoundError, ValidationError } from '../../shared/domain/errors'
 import { ID_PATTERN } from '../../shared/domain/ids'
 import type { CancellationOutcome } from '../../shared/domain/outcomes'
-import { LIFECYCLES, type Lifecycle } from '../../shared/domain/types'
+import { QUALITY_RATINGS } from '../../shared/domain/signals'
+import { LIFECYCLES } from '../../shared/domain/types'
 import { cancellationAnswer, ok } from '../../shared/http/answers'
 import { type CancellationBody, parseCancellationBody } from '../../shared/http/bodies'
 import { auditedWrite, type WriteRequest } from '../../shared/http/idempotency'
-import { optionalFilter, parsePageQuery } from '../../shared/http/query'
+import {
+  checkQueryNames,
+  optionalChoice,
+  optionalFilter,
+  optionalSearch,
+  parsePageQuery,
+} from '../../shared/http/query'
 import { matchRoute } from '../../shared/http/routes'
 import { getBalance } from '../../shared/services/balance/get-balance'
 import {
@@ -35,7 +42,40 @@ export type RouteHandler = (
 ) => Promise<APIGatewayProxyResult>
 
 const STATUS_FILTER = /^[A-Za-z0-9_-]{1,64}$/
-const LIFECYCLE_FILTER = new RegExp(`^(${LIFECYCLES.join('|')})$`)
+/** Meta's messaging tiers (TIER_250, TIER_1K … TIER_UNLIMITED, any case), or a plain number some bodies send. */
+const MESSAGING_LIMIT_FILTER = /^(TIER_([0-9]{1,6}K?|UNLIMITED)|[0-9]{1,9})$/i
+const ACCOUNT_MODES = ['live', 'sandbox'] as const
+/** `health.status` values (docs/partner-api-notes.md, Messaging API health): Cloud API, then on-premise. */
+const HEALTH_STATUSES = [
+  'AVAILABLE',
+  'LIMITED',
+  'BLOCKED',
+  'connected',
+  'connecting',
+  'disconnected',
+  'uninitialized',
+  'unregistered',
+] as const
+/** The query parameters each list route takes: any other is a 400 before anything is read. */
+const CHANNEL_LIST_PARAMS = [
+  'limit',
+  'cursor',
+  'clientId',
+  'lifecycle',
+  'quality',
+  'messagingLimit',
+  'accountMode',
+  'health',
+  'q',
+] as const
+const CLIENT_LIST_PARAMS = ['limit', 'cursor', 'status', 'q'] as const
+
+/** The object without its undefined values (exactOptionalPropertyTypes). */
+function definedOnly<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>
+  }
+}
 
 /** An audited, idempotent cancellation route (request or revoke) over its service. */
 function cancellationRoute(
@@ -75,26 +115,30 @@ export function createRoutes(deps: AppDeps): Record<string, RouteHandler> {
   return {
     'GET /clients': async (event) => {
       const q = event.queryStringParameters
-      const status = optionalFilter(q, 'status', STATUS_FILTER)
-      return ok(200, await listClients(deps, { ...parsePageQuery(q), ...(status ? { status } : {}) }))
+      checkQueryNames(q, event.multiValueQueryStringParameters, CLIENT_LIST_PARAMS)
+      const filter = definedOnly({ status: optionalFilter(q, 'status', STATUS_FILTER), q: optionalSearch(q) })
+      return ok(200, await listClients(deps, { ...parsePageQuery(q), ...filter }))
     },
-    'GET /clients/{clientId}': async (_event, params) => {
+    'GET /clients/{clientId}': async (event, params) => {
+      checkQueryNames(event.queryStringParameters, event.multiValueQueryStringParameters, [])
       return ok(200, await getClient(deps, params['clientId'] ?? ''))
     },
     'GET /channels': async (event) => {
       const q = event.queryStringParameters
-      const clientId = optionalFilter(q, 'clientId', ID_PATTERN)
-      const lifecycle = optionalFilter(q, 'lifecycle', LIFECYCLE_FILTER) as Lifecycle | undefined
-      return ok(
-        200,
-        await listChannels(deps, {
-          ...parsePageQuery(q),
-          ...(clientId ? { clientId } : {}),
-          ...(lifecycle ? { lifecycle } : {}),
-        }),
-      )
+      checkQueryNames(q, event.multiValueQueryStringParameters, CHANNEL_LIST_PARAMS)
+      const filter = definedOnly({
+        clientId: optionalFilter(q, 'clientId', ID_PATTERN),
+        lifecycle: optionalChoice(q, 'lifecycle', LIFECYCLES),
+        quality: optionalChoice(q, 'quality', QUALITY_RATINGS),
+        messagingLimit: optionalFilter(q, 'messagingLimit', MESSAGING_LIMIT_FILTER),
+        accountMode: optionalChoice(q, 'accountMode', ACCOUNT_MODES),
+        health: optionalChoice(q, 'health', HEALTH_STATUSES, { caseInsensitive: true }),
+        q: optionalSearch(q),
+      })
+      return ok(200, await listChannels(deps, { ...parsePageQuery(q), ...filter }))
     },
-    'GET /channels/{channelId}': async (_event, params) => {
+    'GET /channels/{channelId}': async (event, params) => {
+      checkQueryNames(event.queryStringParameters, event.multiValueQueryStringParameters, [])
       return ok(200, await getChannel(deps, params['channelId'] ?? ''))
     },
     'POST /clients/{clientId}/channels/{channelId}/cancellation': cancellationRoute(
@@ -116,7 +160,8 @@ export function createRoutes(deps: AppDeps): Record<string, RouteHandler> {
       })
       return ok(200, toCancellationView(record))
     },
-    'GET /status': async () => {
+    'GET /status': async (event) => {
+      checkQueryNames(event.queryStringParameters, event.multiValueQueryStringParameters, [])
       return ok(200, await getStatus(deps))
     },
     'GET /clients/{clientId}/balance': async (event, params) => {

@@ -62,3 +62,65 @@ export function checkPathIds(params: Record<string, string>): void {
     }
   }
 }
+
+type MultiParams = Record<string, string[] | undefined> | null | undefined
+
+/**
+ * Refuses, before anything is read, a query parameter the route does not take and one given more than
+ * once (API Gateway would keep only the last value): ValidationError `invalid_query` (400) naming it.
+ */
+export function checkQueryNames(params: QueryParams, multi: MultiParams, allowed: readonly string[]): void {
+  for (const name of Object.keys(params ?? {}).sort()) {
+    if (!allowed.includes(name)) {
+      throw new ValidationError(
+        allowed.length === 0
+          ? `Unknown query parameter ${name}: this route takes none`
+          : `Unknown query parameter ${name}; this route takes ${allowed.join(', ')}`,
+        { code: 'invalid_query' },
+      )
+    }
+    if ((multi?.[name]?.length ?? 0) > 1) {
+      throw new ValidationError(`Query parameter ${name} is given more than once`, { code: 'invalid_query' })
+    }
+  }
+}
+
+/** An optional filter that must be one of `values` when present; ValidationError naming it and them otherwise. */
+export function optionalChoice<const V extends readonly string[]>(
+  params: QueryParams,
+  name: string,
+  values: V,
+  opts: { caseInsensitive?: boolean } = {},
+): V[number] | undefined {
+  const value = params?.[name]
+  if (value === undefined) return undefined
+  const found = values.find((v) =>
+    opts.caseInsensitive ? v.toLowerCase() === value.toLowerCase() : v === value,
+  )
+  if (found === undefined) {
+    throw new ValidationError(
+      `Invalid value for query parameter ${name}; expected one of ${values.join(', ')}`,
+      {
+        code: 'invalid_query',
+      },
+    )
+  }
+  return found
+}
+
+/** Longest search text `q` accepted. */
+export const MAX_SEARCH_LENGTH = 100
+
+/** An optional search text: 1–100 characters, not blank, no control characters. */
+export function optionalSearch(params: QueryParams, name = 'q'): string | undefined {
+  const value = params?.[name]
+  if (value === undefined) return undefined
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (value.trim() === '' || value.length > MAX_SEARCH_LENGTH || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new ValidationError(
+      `Invalid value for query parameter ${name}: 1 to ${MAX_SEARCH_LENGTH} characters, not blank`,
+      { code: 'invalid_query' },
+    )
+  }
+  return value
+}

@@ -1,9 +1,11 @@
 import { createHmac } from 'node:crypto'
 import type { ChangeTable, ItemChange } from '../../shared/domain/change-events'
 import { ValidationError } from '../../shared/domain/errors'
+import { channelMatches, clientMatches, phoneDigits } from '../../shared/domain/filters'
 import type { HealthSweepSummary } from '../../shared/domain/health'
 import { isNewer } from '../../shared/domain/ordering'
 import type { PartnerSettingsRecord } from '../../shared/domain/partner-settings'
+import { QUALITY_RATINGS, type QualityRating, qualityBucket } from '../../shared/domain/signals'
 import type {
   AuditEntry,
   CancellationRecord,
@@ -187,12 +189,12 @@ export class MemoryStore implements StateStore {
       this.clientMap.set(client.clientId, clone(client))
       return 'written'
     },
-    list: async ({ status, limit, cursor }) => {
+    list: async ({ limit, cursor, ...filter }) => {
       this.read()
       const items = [...this.clientMap.values()]
-        .filter((c) => status === undefined || c.status === status)
+        .filter((c) => clientMatches(c, filter))
         .sort((a, b) => (a.clientId < b.clientId ? -1 : 1))
-      return paginate(`clients|${JSON.stringify(status ?? null)}`, items, (c) => c.clientId, limit, cursor)
+      return paginate(`clients|${JSON.stringify(filter)}`, items, (c) => c.clientId, limit, cursor)
     },
     digests: () => {
       this.read()
@@ -231,22 +233,12 @@ export class MemoryStore implements StateStore {
       this.channelMap.set(channel.channelId, clone(channel))
       return 'written'
     },
-    list: async ({ clientId, lifecycle, limit, cursor }) => {
+    list: async ({ limit, cursor, ...filter }) => {
       this.read()
       const items = [...this.channelMap.values()]
-        .filter(
-          (c) =>
-            (clientId === undefined || c.clientId === clientId) &&
-            (lifecycle === undefined || c.lifecycle === lifecycle),
-        )
+        .filter((c) => channelMatches(c, filter))
         .sort((a, b) => (a.channelId < b.channelId ? -1 : 1))
-      return paginate(
-        `channels|${JSON.stringify([clientId ?? null, lifecycle ?? null])}`,
-        items,
-        (c) => c.channelId,
-        limit,
-        cursor,
-      )
+      return paginate(`channels|${JSON.stringify(filter)}`, items, (c) => c.channelId, limit, cursor)
     },
     listByClient: async (clientId) => {
       this.read()
@@ -254,7 +246,18 @@ export class MemoryStore implements StateStore {
     },
     findByPhoneNumber: async (phone) => {
       this.read()
-      return [...this.channelMap.values()].filter((c) => c.phoneNumber === phone).map(clone)
+      const digits = phoneDigits(phone)
+      if (digits === null) return []
+      return [...this.channelMap.values()].filter((c) => phoneDigits(c.phoneNumber) === digits).map(clone)
+    },
+    countByQuality: async () => {
+      this.read()
+      const counts = Object.fromEntries(QUALITY_RATINGS.map((r) => [r, 0])) as Record<QualityRating, number>
+      for (const c of this.channelMap.values()) {
+        const bucket = qualityBucket(c.qualityRating)
+        if (bucket !== null) counts[bucket]++
+      }
+      return counts
     },
     countByLifecycle: async () => {
       this.read()

@@ -117,8 +117,29 @@ export interface QuerySpec {
   sortBelow?: readonly [name: string, value: string]
   /** Keep only items with these attribute values (DynamoDB applies it after Limit). */
   filter?: Readonly<Record<string, string>>
+  /** Keep only items whose attribute contains this text (after Limit too). */
+  contains?: readonly [name: string, value: string]
   /** Strongly consistent (tables only). */
   consistent?: boolean
+}
+
+/** Equality and contains filters of a Query or Scan; adds their names and values. */
+function filterExpression(
+  spec: Pick<QuerySpec, 'filter' | 'contains'>,
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+): string | undefined {
+  const parts = Object.entries(spec.filter ?? {}).map(([name, value], i) => {
+    names[`#f${i}`] = name
+    values[`:f${i}`] = value
+    return `#f${i} = :f${i}`
+  })
+  if (spec.contains) {
+    names['#c'] = spec.contains[0]
+    values[':c'] = spec.contains[1]
+    parts.push('contains(#c, :c)')
+  }
+  return parts.length > 0 ? parts.join(' AND ') : undefined
 }
 
 /** The QueryCommand of a spec for one request: from `start`, at most `limit` items, or only a count. */
@@ -134,16 +155,12 @@ function queryCommand(
     values[':sk'] = spec.sortBelow[1]
     condition += ' AND #sk < :sk'
   }
-  const filters = Object.entries(spec.filter ?? {}).map(([name, value], i) => {
-    names[`#f${i}`] = name
-    values[`:f${i}`] = value
-    return `#f${i} = :f${i}`
-  })
+  const filters = filterExpression(spec, names, values)
   return new QueryCommand({
     TableName: spec.table,
     ...(spec.index ? { IndexName: spec.index } : {}),
     KeyConditionExpression: condition,
-    ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+    ...(filters ? { FilterExpression: filters } : {}),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
     ...(spec.consistent ? { ConsistentRead: true } : {}),
@@ -207,12 +224,15 @@ export function listPage(
     binding: string
     keyNames: readonly string[]
     query?: QuerySpec | undefined
+    /** Filters of a Scan (when there is no query). */
+    scanFilter?: Pick<QuerySpec, 'filter' | 'contains'> | undefined
     limit: number
     cursor: string | undefined
   },
 ): Promise<{ items: Item[]; nextCursor: string | null }> {
-  const { query } = q
-  const filtered = Object.keys(query?.filter ?? {}).length > 0
+  const { query, scanFilter } = q
+  const isFiltered = (f: Pick<QuerySpec, 'filter' | 'contains'> | undefined): boolean =>
+    Object.keys(f?.filter ?? {}).length > 0 || f?.contains !== undefined
   return readPage(db, {
     binding: q.binding,
     keyNames: q.keyNames,
@@ -220,10 +240,14 @@ export function listPage(
     cursor: q.cursor,
     read: (start, want) =>
       query
-        ? queryPage(db, what, query, start, filtered ? Math.max(want, 100) : want)
-        : scanPage(db, what, q.table, start, want),
+        ? queryPage(db, what, query, start, isFiltered(query) ? Math.max(want, 100) : want)
+        : // A filtered Scan reads big pages: its matches may be rare, and each request costs a round trip.
+          scanPage(db, what, q.table, start, isFiltered(scanFilter) ? FILTERED_SCAN_PAGE : want, scanFilter),
   })
 }
+
+/** Items one request of a filtered Scan reads (DynamoDB also stops at 1 MB). */
+export const FILTERED_SCAN_PAGE = 1000
 
 /** One raw page of a table Scan from `start`. */
 export async function scanPage(
@@ -232,11 +256,22 @@ export async function scanPage(
   table: string,
   start: Item | undefined,
   limit?: number,
+  filter?: Pick<QuerySpec, 'filter' | 'contains'>,
 ): Promise<RawPage> {
+  const names: Record<string, string> = {}
+  const values: Record<string, unknown> = {}
+  const expression = filter ? filterExpression(filter, names, values) : undefined
   const out = await db.call(what, () =>
     db.doc.send(
       new ScanCommand({
         TableName: table,
+        ...(expression
+          ? {
+              FilterExpression: expression,
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            }
+          : {}),
         ...(limit === undefined ? {} : { Limit: limit }),
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),

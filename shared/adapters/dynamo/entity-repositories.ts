@@ -1,5 +1,15 @@
 import { BatchGetCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailableError } from '../../domain/errors'
+import {
+  type ChannelFilter,
+  channelSearchText,
+  clientSearchText,
+  healthKey,
+  phoneDigits,
+  phoneSearch,
+  textSearch,
+} from '../../domain/filters'
+import { limitKey, QUALITY_RATINGS, type QualityRating, qualityBucket } from '../../domain/signals'
 import type { Channel, Client, Lifecycle, Page } from '../../domain/types'
 import { LIFECYCLES } from '../../domain/types'
 import type { ChannelRepository, ClientRepository, Digest, GuardedWrite } from '../../ports'
@@ -18,17 +28,94 @@ import {
 } from './db'
 import { KEYS } from './tables'
 
+type ScanFilter = Pick<QuerySpec, 'filter' | 'contains'>
+
 const C = KEYS.clients
 const H = KEYS.channels
 
 const nonEmpty = (v: string | null): string | undefined => (v === null || v === '' ? undefined : v)
 
+const orAbsent = (v: string | null): string | undefined => v ?? undefined
+
+/** A client as stored: plus the status index key and the lower-cased search text (storage-only). */
 function clientItem(client: Client): Item {
-  return { ...client, [C.statusKey]: nonEmpty(client.status) }
+  return {
+    ...client,
+    [C.statusKey]: nonEmpty(client.status),
+    [C.searchKey]: orAbsent(clientSearchText(client)),
+  }
 }
 
+/**
+ * A channel as stored, plus storage-only attributes computed by shared/domain/filters.ts: the keys
+ * of the sparse indexes (phone digits, quality bucket, tier, health status; absent when the channel
+ * has none) and the lower-cased text `q` searches.
+ */
 function channelItem(channel: Channel): Item {
-  return { ...channel, [H.phoneKey]: nonEmpty(channel.phoneNumber) }
+  return {
+    ...channel,
+    [H.phoneKey]: orAbsent(phoneDigits(channel.phoneNumber)),
+    [H.qualityKey]: orAbsent(qualityBucket(channel.qualityRating)),
+    [H.limitKey]: orAbsent(limitKey(channel.messagingLimit)),
+    [H.healthKey]: orAbsent(healthKey(channel)),
+    [H.searchKey]: orAbsent(channelSearchText(channel)),
+  }
+}
+
+const CHANNEL_STORAGE_ONLY = [H.phoneKey, H.qualityKey, H.limitKey, H.healthKey, H.searchKey]
+
+/**
+ * How one channel list is read: the most selective index a filter names, the other filters applied
+ * by DynamoDB on the items that index reads. The order is a fixed guess of selectivity: a client's
+ * channels, one phone number, a quality bucket (most channels are GREEN; the ones people look for are
+ * not), a health status, a tier, a lifecycle. accountMode (two values, about half each) and text
+ * search never pick an index: read through another index, or by a Scan (README, Finding channels).
+ */
+export function planChannelList(
+  table: string,
+  f: ChannelFilter,
+): { index: string; keyNames: string[]; query?: QuerySpec; scanFilter?: ScanFilter } {
+  const phone = f.q === undefined ? null : phoneSearch(f.q)
+  const equals: Record<string, string> = {}
+  if (f.clientId !== undefined) equals['clientId'] = f.clientId
+  if (phone !== null) equals[H.phoneKey] = phone
+  if (f.quality !== undefined) equals[H.qualityKey] = f.quality
+  if (f.health !== undefined) equals[H.healthKey] = f.health.trim().toUpperCase()
+  const limit = f.messagingLimit === undefined ? null : limitKey(f.messagingLimit)
+  if (limit !== null) equals[H.limitKey] = limit
+  if (f.lifecycle !== undefined) equals['lifecycle'] = f.lifecycle
+  if (f.accountMode !== undefined) equals['accountMode'] = f.accountMode
+  const contains: readonly [string, string] | undefined =
+    f.q !== undefined && phone === null ? [H.searchKey, textSearch(f.q)] : undefined
+  const indexes: [attribute: string, index: string][] = [
+    ['clientId', H.byClient],
+    [H.phoneKey, H.byPhone],
+    [H.qualityKey, H.byQuality],
+    [H.healthKey, H.byHealth],
+    [H.limitKey, H.byLimit],
+    ['lifecycle', H.byLifecycle],
+  ]
+  const pick = indexes.find(([attribute]) => equals[attribute] !== undefined)
+  if (!pick) {
+    return {
+      index: 'scan',
+      keyNames: [H.pk],
+      scanFilter: { filter: equals, ...(contains ? { contains } : {}) },
+    }
+  }
+  const [attribute, index] = pick
+  const { [attribute]: value, ...rest } = equals
+  return {
+    index,
+    keyNames: [attribute, H.pk],
+    query: {
+      table,
+      index,
+      partition: [attribute, value as string],
+      ...(Object.keys(rest).length > 0 ? { filter: rest } : {}),
+      ...(contains ? { contains } : {}),
+    },
+  }
 }
 
 /** Keys per BatchGetItem request (DynamoDB's maximum). */
@@ -182,7 +269,7 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
 
 /** Clients in DynamoDB: guarded single-item writes, status index, signed cursors. */
 export function createClientRepository(db: Db, table: string): ClientRepository {
-  const fromItem = (item: Item): Client => strip<Client>(item, [C.statusKey])
+  const fromItem = (item: Item): Client => strip<Client>(item, [C.statusKey, C.searchKey])
   return {
     ...versioned<Client>(db, table, C.pk, clientItem, 'clients'),
     get: async (clientId) => {
@@ -191,17 +278,30 @@ export function createClientRepository(db: Db, table: string): ClientRepository 
       )
       return out.Item ? fromItem(out.Item) : null
     },
-    list: async ({ status, limit, cursor }): Promise<Page<Client>> => {
+    list: async ({ status, q, limit, cursor }): Promise<Page<Client>> => {
+      // Text search has no index: a filter on the status index, else on a Scan (README, Finding clients).
+      const contains: readonly [string, string] | undefined =
+        q === undefined ? undefined : [C.searchKey, textSearch(q)]
+      const filters = JSON.stringify([status ?? null, q === undefined ? null : textSearch(q)])
       const page = await listPage(db, 'clients.list', {
         table,
         limit,
         cursor,
         ...(status === undefined
-          ? { binding: `${table}|scan`, keyNames: [C.pk] }
+          ? {
+              binding: `${table}|scan|${filters}`,
+              keyNames: [C.pk],
+              ...(contains ? { scanFilter: { contains } } : {}),
+            }
           : {
-              binding: `${table}|${C.byStatus}|${JSON.stringify([status])}`,
+              binding: `${table}|${C.byStatus}|${filters}`,
               keyNames: [C.statusKey, C.pk],
-              query: { table, index: C.byStatus, partition: [C.statusKey, status] },
+              query: {
+                table,
+                index: C.byStatus,
+                partition: [C.statusKey, status],
+                ...(contains ? { contains } : {}),
+              },
             }),
       })
       return { items: page.items.map(fromItem), nextCursor: page.nextCursor }
@@ -211,7 +311,7 @@ export function createClientRepository(db: Db, table: string): ClientRepository 
 
 /** Channels in DynamoDB: guarded single-item writes, indexes by client, lifecycle and phone number. */
 export function createChannelRepository(db: Db, table: string): ChannelRepository {
-  const fromItem = (item: Item): Channel => strip<Channel>(item, [H.phoneKey])
+  const fromItem = (item: Item): Channel => strip<Channel>(item, CHANNEL_STORAGE_ONLY)
 
   const listAll = async (
     what: string,
@@ -234,42 +334,50 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
       )
       return out.Item ? fromItem(out.Item) : null
     },
-    list: async ({ clientId, lifecycle, limit, cursor }): Promise<Page<Channel>> => {
-      const binding = (index: string): string =>
-        `${table}|${index}|${JSON.stringify([clientId ?? null, lifecycle ?? null])}`
-      // By client (lifecycle as a filter), else by lifecycle, else the whole table.
-      const by: { index: string; keyNames: string[]; query: QuerySpec } | null =
-        clientId !== undefined
-          ? {
-              index: H.byClient,
-              keyNames: ['clientId', H.pk],
-              query: {
-                table,
-                index: H.byClient,
-                partition: ['clientId', clientId],
-                ...(lifecycle === undefined ? {} : { filter: { lifecycle } }),
-              },
-            }
-          : lifecycle !== undefined
-            ? {
-                index: H.byLifecycle,
-                keyNames: ['lifecycle', H.pk],
-                query: { table, index: H.byLifecycle, partition: ['lifecycle', lifecycle] },
-              }
-            : null
+    list: async ({ limit, cursor, ...filter }): Promise<Page<Channel>> => {
+      const plan = planChannelList(table, filter)
+      const values = [
+        filter.clientId,
+        filter.lifecycle,
+        filter.quality,
+        filter.messagingLimit === undefined ? undefined : limitKey(filter.messagingLimit),
+        filter.accountMode,
+        filter.health?.trim().toUpperCase(),
+        filter.q?.trim().toLowerCase(),
+      ].map((v) => v ?? null)
       const page = await listPage(db, 'channels.list', {
         table,
         limit,
         cursor,
-        binding: binding(by?.index ?? 'scan'),
-        keyNames: by?.keyNames ?? [H.pk],
-        query: by?.query,
+        // The cursor is bound to the index read and every filter value: it fits no other query.
+        binding: `${table}|${plan.index}|${JSON.stringify(values)}`,
+        keyNames: plan.keyNames,
+        query: plan.query,
+        scanFilter: plan.scanFilter,
       })
       return { items: page.items.map(fromItem), nextCursor: page.nextCursor }
     },
     listByClient: (clientId) => listAll('channels.listByClient', H.byClient, 'clientId', clientId),
-    findByPhoneNumber: async (phoneNumber) =>
-      phoneNumber === '' ? [] : listAll('channels.findByPhoneNumber', H.byPhone, H.phoneKey, phoneNumber),
+    findByPhoneNumber: async (phoneNumber) => {
+      // The index holds the number's digits: `+49 151…` and `49151…` are the same number.
+      const digits = phoneDigits(phoneNumber)
+      return digits === null ? [] : listAll('channels.findByPhoneNumber', H.byPhone, H.phoneKey, digits)
+    },
+    countByQuality: async () => {
+      const counts = await Promise.all(
+        QUALITY_RATINGS.map((rating) =>
+          queryCount(db, 'channels.countByQuality', {
+            table,
+            index: H.byQuality,
+            partition: [H.qualityKey, rating],
+          }),
+        ),
+      )
+      return Object.fromEntries(QUALITY_RATINGS.map((r, i) => [r, counts[i] ?? 0])) as Record<
+        QualityRating,
+        number
+      >
+    },
     countByLifecycle: async () => {
       const counts = await Promise.all(
         LIFECYCLES.map((lifecycle) =>

@@ -62,13 +62,20 @@ const S = (name: string): KeyAttribute => ({ name, type: 'S' })
 
 /** Attribute and index names the repositories rely on. */
 export const KEYS = {
-  clients: { pk: 'clientId', byStatus: 'byStatus', statusKey: 'statusKey' },
+  clients: { pk: 'clientId', byStatus: 'byStatus', statusKey: 'statusKey', searchKey: 'searchKey' },
   channels: {
     pk: 'channelId',
     byClient: 'byClient',
     byLifecycle: 'byLifecycle',
     byPhone: 'byPhone',
     phoneKey: 'phoneKey',
+    byQuality: 'byQuality',
+    qualityKey: 'qualityKey',
+    byLimit: 'byLimit',
+    limitKey: 'limitKey',
+    byHealth: 'byHealth',
+    healthKey: 'healthKey',
+    searchKey: 'searchKey',
   },
   events: { pk: 'eventKey', pending: 'pending', pendingShard: 'pendingShard', ttl: 'expiresAt' },
   cancellations: { pk: 'channelId' },
@@ -96,8 +103,12 @@ export const TABLES: readonly TableSpec[] = [
     indexes: [
       { indexName: 'byClient', partitionKey: S('clientId'), sortKey: S('channelId'), projection: 'ALL' },
       { indexName: 'byLifecycle', partitionKey: S('lifecycle'), sortKey: S('channelId'), projection: 'ALL' },
-      // phoneKey mirrors phoneNumber only when present (sparse).
+      // phoneKey mirrors the digits of phoneNumber only when it has some (sparse).
       { indexName: 'byPhone', partitionKey: S('phoneKey'), sortKey: S('channelId'), projection: 'ALL' },
+      // The signal filters (README, Finding channels): sparse, only rated / tiered / checked channels.
+      { indexName: 'byQuality', partitionKey: S('qualityKey'), sortKey: S('channelId'), projection: 'ALL' },
+      { indexName: 'byLimit', partitionKey: S('limitKey'), sortKey: S('channelId'), projection: 'ALL' },
+      { indexName: 'byHealth', partitionKey: S('healthKey'), sortKey: S('channelId'), projection: 'ALL' },
     ],
     stream: 'NEW_AND_OLD_IMAGES',
     purpose: 'Channels mirrored from the Partner API, with their derived lifecycle',

@@ -1,5 +1,6 @@
 import type { AppDeps } from '../../deps'
 import type { HealthCounts, HealthSweepSummary } from '../../domain/health'
+import type { QualityRating } from '../../domain/signals'
 import type { Lifecycle, RunSummary } from '../../domain/types'
 import type { QuarantineRecord } from '../../ports'
 import { type PartnerSettingsStatus, partnerSettingsStatus } from '../partner/partner-settings'
@@ -35,7 +36,12 @@ export interface QuarantineView {
 /** `GET /status`: the last reconciliation, channels by lifecycle, webhook counts. */
 export interface StatusView {
   reconciliation: { last: RunSummary | null; lastSuccess: RunSummary | null; quarantine: QuarantineView }
-  channels: { total: number; byLifecycle: Record<Lifecycle, number> }
+  channels: {
+    total: number
+    byLifecycle: Record<Lifecycle, number>
+    /** Rated channels per quality bucket; `unrated`: channels upstream sent no rating for (drafts, mostly). */
+    byQuality: Record<QualityRating, number> & { unrated: number }
+  }
   webhooks: Record<(typeof WEBHOOK_COUNTERS)[number], number> & { stuck: number; stuckCapped: boolean }
   changeEvents: ChangeEventsStatus
   health: HealthStatusView
@@ -75,6 +81,16 @@ function withDefaults(run: RunSummary | null): RunSummary | null {
     : { ...run, mode: run.mode ?? 'full', quarantined: run.quarantined ?? 0, warnings: run.warnings ?? [] }
 }
 
+function channelCounts(
+  byLifecycle: Record<Lifecycle, number>,
+  byQuality: Record<QualityRating, number>,
+): StatusView['channels'] {
+  const total = Object.values(byLifecycle).reduce((a, b) => a + b, 0)
+  const rated = Object.values(byQuality).reduce((a, b) => a + b, 0)
+  // Two counts read at slightly different moments: never a negative remainder.
+  return { total, byLifecycle, byQuality: { ...byQuality, unrated: Math.max(0, total - rated) } }
+}
+
 /**
  * Operational status: the last and last successful reconciliation runs (with their warnings), the
  * quarantined upstream items, stored channels by lifecycle, webhook counters, the webhook events
@@ -89,6 +105,7 @@ export async function getStatus(
   const [
     runs,
     byLifecycle,
+    byQuality,
     counters,
     pending,
     quarantined,
@@ -99,6 +116,7 @@ export async function getStatus(
   ] = await Promise.all([
     deps.store.ops.getRunSummaries(),
     deps.store.channels.countByLifecycle(),
+    deps.store.channels.countByQuality(),
     deps.store.ops.getCounters('webhooks'),
     deps.store.events.countPending(before, STUCK_COUNT_CAP),
     deps.store.ops.listQuarantined(now, QUARANTINE_COUNT_CAP),
@@ -127,7 +145,7 @@ export async function getStatus(
           .slice(0, QUARANTINE_LISTED),
       },
     },
-    channels: { total: Object.values(byLifecycle).reduce((a, b) => a + b, 0), byLifecycle },
+    channels: channelCounts(byLifecycle, byQuality),
     webhooks: { ...webhooks, stuck: pending, stuckCapped: pending >= STUCK_COUNT_CAP },
     changeEvents: {
       lastChangeAt: published?.changeAt ?? null,

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../../shared/domain/errors'
+import { type ChannelFilter, channelMatches } from '../../../shared/domain/filters'
 import { emptyHealthCounts, type HealthSweepSummary } from '../../../shared/domain/health'
 import { isNewer } from '../../../shared/domain/ordering'
 import type { Channel, Lifecycle } from '../../../shared/domain/types'
@@ -306,6 +307,111 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
         ids(channels.filter((c) => c.clientId === 'client-b')),
       )
       expect(await store.channels.listByClient('nobody')).toEqual([])
+    })
+
+    it('filters by quality, tier, account mode, health and search, alone and combined, every page', async () => {
+      const store = await factory()
+      const ratings = ['GREEN', 'GREEN', 'YELLOW', 'RED', 'NA', null, 'UNKNOWN'] as const
+      const limits = ['TIER_1K', 'TIER_10K', null, 'TIER_250'] as const
+      const health = [{ status: 'AVAILABLE' }, { status: 'BLOCKED' }, { status: 'connected' }, null]
+      const channels: Channel[] = []
+      for (let i = 0; i < 28; i++) {
+        const ch = makeChannel({
+          clientId: i % 3 === 0 ? 'client-a' : 'client-b',
+          lifecycle: i % 4 === 0 ? 'onboarding' : 'live',
+          accountMode: i % 5 === 0 ? 'sandbox' : 'live',
+          qualityRating: ratings[i % ratings.length] ?? null,
+          messagingLimit: limits[i % limits.length] ?? null,
+          phoneNumber: i % 6 === 0 ? null : `+49 151 ${String(1000 + i)}`,
+          displayName: i % 7 === 0 ? 'Harbour Café' : `Shop ${i}`,
+          companyName: i % 2 === 0 ? 'Nordlicht GmbH' : 'Aurora S.r.l.',
+          partnerPayload: i % 9 === 0 ? `crm-${i}` : null,
+        })
+        channels.push({ ...ch, health: health[i % health.length] } as Channel)
+      }
+      for (const c of channels) await store.channels.putIfNewer(c)
+      const ids = (list: Channel[]): string[] => sorted(list.map((c) => c.channelId))
+      const filters: ChannelFilter[] = [
+        { quality: 'GREEN' },
+        { quality: 'RED' },
+        { quality: 'UNKNOWN' },
+        { messagingLimit: 'tier_1k' },
+        { accountMode: 'sandbox' },
+        { health: 'available' },
+        { health: 'CONNECTED' },
+        { q: '491511003' },
+        { q: '+49 151 1005' },
+        { q: 'harbour' },
+        { q: 'AURORA' },
+        { q: 'crm-9' },
+        { quality: 'GREEN', lifecycle: 'live' },
+        { clientId: 'client-b', quality: 'GREEN', accountMode: 'live' },
+        { quality: 'YELLOW', messagingLimit: 'TIER_10K', q: 'shop' },
+        { health: 'BLOCKED', accountMode: 'live', q: 'nordlicht' },
+        { lifecycle: 'live', accountMode: 'sandbox', q: 'shop' },
+        { quality: 'RED', q: 'nobody' },
+      ]
+      for (const filter of filters) {
+        const expected = channels.filter((c) => channelMatches(c, filter))
+        for (const limit of [1, 3, 100]) {
+          const { items } = await walk((cursor) => store.channels.list({ ...filter, limit, cursor }), limit)
+          expect({ filter, ids: ids(items) }).toEqual({ filter, ids: ids(expected) })
+        }
+      }
+      expect(channels.filter((c) => channelMatches(c, { quality: 'GREEN' })).length).toBeGreaterThan(3)
+      // A cursor belongs to its filters: another value of the same filter refuses it.
+      const page = await store.channels.list({ quality: 'GREEN', limit: 1 })
+      await expectInvalidCursor(() =>
+        store.channels.list({ quality: 'RED', limit: 1, cursor: page.nextCursor as string }),
+      )
+      await expectInvalidCursor(() =>
+        store.channels.list({ quality: 'GREEN', q: 'shop', limit: 1, cursor: page.nextCursor as string }),
+      )
+      expect(await store.channels.countByQuality()).toEqual({
+        GREEN: channels.filter((c) => c.qualityRating === 'GREEN').length,
+        YELLOW: channels.filter((c) => c.qualityRating === 'YELLOW').length,
+        RED: channels.filter((c) => c.qualityRating === 'RED').length,
+        UNKNOWN: channels.filter((c) => c.qualityRating === 'NA' || c.qualityRating === 'UNKNOWN').length,
+      })
+      // The storage-only keys never leak into what is read back.
+      expect(Object.keys((await store.channels.get(channels[1]?.channelId as string)) ?? {}).sort()).toEqual(
+        Object.keys(channels[1] as Channel).sort(),
+      )
+    })
+
+    it('searches clients in name, organisation, contact email and payload, with and without status', async () => {
+      const store = await factory()
+      const clients = [
+        makeClient({ name: 'Harbour Cafe', organisation: 'Harbour Gastro GmbH', status: 'active' }),
+        makeClient({
+          name: 'Aurora',
+          organisation: null,
+          contactEmail: 'Owner@Aurora.example',
+          status: 'active',
+        }),
+        makeClient({ name: 'Nordlicht', partnerPayload: 'crm-42', status: 'inactive' }),
+        makeClient({
+          name: null,
+          organisation: null,
+          contactEmail: null,
+          partnerPayload: null,
+          status: null,
+        }),
+      ]
+      for (const c of clients) await store.clients.putIfNewer(c)
+      const ids = async (query: { status?: string; q?: string }): Promise<string[]> => {
+        const { items } = await walk((cursor) => store.clients.list({ ...query, limit: 1, cursor }), 1)
+        return sorted(items.map((c) => c.clientId))
+      }
+      const [harbour, aurora, nordlicht] = clients.map((c) => c.clientId)
+      expect(await ids({ q: 'gastro' })).toEqual([harbour])
+      expect(await ids({ q: 'owner@aurora' })).toEqual([aurora])
+      expect(await ids({ q: 'CRM-42' })).toEqual([nordlicht])
+      expect(await ids({ q: 'crm-42', status: 'active' })).toEqual([])
+      expect(await ids({ q: 'a', status: 'active' })).toEqual(sorted([harbour, aurora] as string[]))
+      expect(Object.keys((await store.clients.get(harbour as string)) ?? {}).sort()).toEqual(
+        Object.keys(clients[0] as object).sort(),
+      )
     })
 
     it('finds channels by phone number and counts them by lifecycle', async () => {

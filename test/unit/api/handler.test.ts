@@ -103,12 +103,70 @@ describe('api handler: reads', () => {
     ['/channels?cursor=%20'],
     ['/channels?lifecycle=zombie'],
     ['/channels?clientId=../x'],
-  ])('answers 400 for %s', async (path) => {
+    ['/channels?quality=PURPLE'],
+    ['/channels?quality=green'],
+    ['/channels?messagingLimit=lots'],
+    ['/channels?accountMode=demo'],
+    ['/channels?health=FINE'],
+    ['/channels?q='],
+    ['/channels?q=%20%20'],
+    [`/channels?q=${'x'.repeat(101)}`],
+    ['/channels?colour=red'],
+    ['/channels?Quality=RED'],
+    ['/clients?q='],
+    ['/clients?lifecycle=live'],
+    ['/clients/Kd82nQ1zCL?expand=channels'],
+    ['/channels/Ch0001CH?fields=all'],
+    ['/status?verbose=1'],
+  ])('answers 400 for %s, with nothing read', async (path) => {
     const h = createApiHarness()
     await h.addChannel()
+    const reads = h.store.stats.reads
     const res = await h.call('GET', path)
     expect(res.statusCode).toBe(400)
     expect(Object.keys((bodyOf(res)['error'] as Record<string, unknown>) ?? {})).toEqual(['code', 'message'])
+    if (!path.includes('cursor=')) expect(h.store.stats.reads).toBe(reads)
+  })
+
+  it('names the unknown query parameter, and the one given twice', async () => {
+    const h = createApiHarness()
+    const unknown = bodyOf(await h.call('GET', '/channels?lifecycle=live&colour=red'))
+    expect(unknown).toMatchObject({
+      error: { code: 'invalid_query', message: expect.stringContaining('colour') },
+    })
+    const bad = bodyOf(await h.call('GET', '/channels?quality=PURPLE'))
+    expect(bad).toMatchObject({
+      error: { code: 'invalid_query', message: expect.stringContaining('quality') },
+    })
+  })
+
+  it('filters channels by quality, tier, account mode and search, combined with AND', async () => {
+    const h = createApiHarness()
+    const green = await h.addChannel({ current_quality_rating: 'GREEN', current_limit: 'TIER_1K' })
+    const red = await h.addChannel({
+      current_quality_rating: 'RED',
+      current_limit: 'TIER_10K',
+      setup_info: { phone_number: '+49 151 5550123', phone_name: 'Harbour Cafe' },
+    })
+    const na = await h.addChannel({
+      current_quality_rating: 'NA',
+      current_limit: null,
+      account_mode: 'sandbox',
+    })
+    const ids = async (path: string): Promise<string[]> => {
+      const res = await h.call('GET', path)
+      expect(res.statusCode).toBe(200)
+      return (bodyOf(res) as { items: { channelId: string }[] }).items.map((i) => i.channelId).sort()
+    }
+    expect(await ids('/channels?quality=RED')).toEqual([red.id])
+    expect(await ids('/channels?quality=UNKNOWN')).toEqual([na.id])
+    expect(await ids('/channels?quality=GREEN&messagingLimit=tier_1k')).toEqual([green.id])
+    expect(await ids('/channels?quality=GREEN&messagingLimit=TIER_10K')).toEqual([])
+    expect(await ids('/channels?accountMode=sandbox')).toEqual([na.id])
+    expect(await ids('/channels?q=4915155501%2023')).toEqual([red.id])
+    expect(await ids('/channels?q=%2B4915155501')).toEqual([])
+    expect(await ids('/channels?q=harbour')).toEqual([red.id])
+    expect(await ids('/channels?q=HARBOUR&quality=GREEN')).toEqual([])
   })
 
   it('lists channels by client and lifecycle', async () => {
@@ -209,6 +267,7 @@ describe('api handler: reads', () => {
       channels: {
         total: 1,
         byLifecycle: { draft: 0, onboarding: 0, error: 0, live: 1, pending_deletion: 0, terminated: 0 },
+        byQuality: { GREEN: 1, YELLOW: 0, RED: 0, UNKNOWN: 0, unrated: 0 },
       },
       webhooks: {
         received: 5,
