@@ -189,7 +189,11 @@ export const FUNCTIONS = {
     access: {
       tables: {
         clients: { actions: ['GetItem', 'Scan'], indexes: ['byStatus'] },
-        channels: { actions: ['GetItem', 'PutItem', 'Scan'], indexes: ['byClient', 'byLifecycle'] },
+        // The list filters and the counts of GET /status read the signal indexes (README, Finding channels).
+        channels: {
+          actions: ['GetItem', 'PutItem', 'Scan'],
+          indexes: ['byClient', 'byLifecycle', 'byPhone', 'byQuality', 'byLimit', 'byHealth'],
+        },
         events: { actions: [], indexes: ['pending'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         // Query: GET /status sums the sharded webhook counters.

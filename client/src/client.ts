@@ -47,27 +47,38 @@ export const LOCAL_ENDPOINT = 'http://127.0.0.1:3000'
 
 const seg = (id: string): string => encodeURIComponent(id)
 
-type Field<T> = (item: T) => unknown
-/** Filters whose match the client can see in each item, checked so an ignored filter is never silent. */
-const CHANNEL_FILTER_FIELDS: Record<string, Field<Channel>> = {
-  clientId: (c) => c.clientId,
-  lifecycle: (c) => c.lifecycle,
-  accountMode: (c) => c.accountMode,
-  quality: (c) => (c as { qualityRating?: unknown }).qualityRating,
-  messagingLimit: (c) => (c as { messagingLimit?: unknown }).messagingLimit,
+/** Whether an item shows the match of one filter value. */
+type Matches<T> = (item: T, value: string) => boolean
+const same =
+  <T>(field: (item: T) => unknown): Matches<T> =>
+  (item, value) =>
+    String(field(item)) === value
+/** The quality bucket of a rating, as the API filters by it (GREEN, YELLOW, RED, else UNKNOWN). */
+const qualityBucket = (rating: unknown): string | null => {
+  if (typeof rating !== 'string' || rating.trim() === '') return null
+  const r = rating.trim().toUpperCase()
+  return r === 'GREEN' || r === 'YELLOW' || r === 'RED' ? r : 'UNKNOWN'
 }
-const CLIENT_FILTER_FIELDS: Record<string, Field<Client>> = { status: (c) => c.status }
+/** Filters whose match the client can see in each item, checked so an ignored filter is never silent. */
+const CHANNEL_FILTER_FIELDS: Record<string, Matches<Channel>> = {
+  clientId: same((c) => c.clientId),
+  lifecycle: same((c) => c.lifecycle),
+  accountMode: same((c) => c.accountMode),
+  quality: (c, v) => qualityBucket(c.qualityRating) === v,
+  messagingLimit: (c, v) => String(c.messagingLimit).toUpperCase() === v.toUpperCase(),
+}
+const CLIENT_FILTER_FIELDS: Record<string, Matches<Client>> = { status: same((c) => c.status) }
 
 function checkFilters<T>(
   path: string,
   page: Page<T>,
   filters: Record<string, string | number | undefined>,
-  fields: Record<string, Field<T>>,
+  fields: Record<string, Matches<T>>,
 ): Page<T> {
   for (const [name, value] of Object.entries(filters)) {
-    const field = fields[name]
-    if (value === undefined || !field) continue
-    if (page.items.some((item) => String(field(item)) !== String(value))) {
+    const matches = fields[name]
+    if (value === undefined || !matches) continue
+    if (page.items.some((item) => !matches(item, String(value)))) {
       throw new FilterNotAppliedError(name, String(value), path)
     }
   }
@@ -100,7 +111,7 @@ export class PartnerOpsClient {
   private list<T>(
     path: string,
     filters: Record<string, string | number | undefined>,
-    fields: Record<string, Field<T>>,
+    fields: Record<string, Matches<T>>,
   ): Paginator<T> {
     const { cursor, ...rest } = filters
     return new Paginator<T>(

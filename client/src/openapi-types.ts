@@ -37,7 +37,9 @@ export interface paths {
         };
         /**
          * List clients
-         * @description One page of the partner's clients, optionally only those with an upstream `status`.
+         * @description One page of the partner's clients, optionally only those with an upstream `status` and those a
+         *     search `q` finds; the filters combine with AND. Any other query parameter, or one given twice, is
+         *     a 400 naming it.
          */
         get: operations["listClients"];
         put?: never;
@@ -84,7 +86,9 @@ export interface paths {
         };
         /**
          * List channels
-         * @description One page of channels; the filters combine with AND.
+         * @description One page of channels; the filters combine with AND and page with the same cursor (a cursor
+         *     belongs to its filters). Any other query parameter, or one given twice, is a 400 naming it,
+         *     before anything is read.
          */
         get: operations["listChannels"];
         put?: never;
@@ -191,7 +195,8 @@ export interface paths {
         };
         /**
          * Operational status
-         * @description The last reconciliation run and the last successful one, stored channels by lifecycle, and
+         * @description The last reconciliation run and the last successful one, stored channels by lifecycle and by
+         *     quality rating, and
          *     webhook counts (received, duplicates, rejected, unknown type, stale, unauthorized, applied,
          *     and events stuck pending for more than 5 minutes).
          */
@@ -600,6 +605,18 @@ export interface components {
             channels: {
                 total: number;
                 byLifecycle: components["schemas"]["LifecycleCounts"];
+                /**
+                 * @description Channels per quality bucket of their qualityRating: GREEN, YELLOW, RED, and UNKNOWN for
+                 *     any other rating upstream sent (UNKNOWN, NA, …); `unrated` counts channels upstream sent
+                 *     no rating for (drafts, mostly).
+                 */
+                byQuality: {
+                    GREEN: number;
+                    YELLOW: number;
+                    RED: number;
+                    UNKNOWN: number;
+                    unrated: number;
+                };
             };
             webhooks: {
                 /** @description signed deliveries: each duplicate as it arrives, and each new event once, when its outcome is recorded (moments after its 200; an event still pending counts under stuck instead) */
@@ -774,6 +791,11 @@ export interface operations {
                  * @example active
                  */
                 status?: string;
+                /**
+                 * @description Search text found, case-insensitively, in the name, organisation, contact email or partner payload.
+                 * @example acme
+                 */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -955,6 +977,38 @@ export interface operations {
                  * @example live
                  */
                 lifecycle?: components["schemas"]["Lifecycle"];
+                /**
+                 * @description Only channels whose quality rating is in this bucket: GREEN, YELLOW, RED, or UNKNOWN (any
+                 *     other rating upstream sent, such as UNKNOWN or NA). Channels without a rating are in none.
+                 *     Reads the byQuality index.
+                 * @example RED
+                 */
+                quality?: "GREEN" | "YELLOW" | "RED" | "UNKNOWN";
+                /**
+                 * @description Only channels on this messaging tier (compared case-insensitively). Reads the byLimit index.
+                 * @example TIER_1K
+                 */
+                messagingLimit?: string;
+                /**
+                 * @description Only channels in this account mode (a filter on whatever else is read; alone, a filtered scan).
+                 * @example live
+                 */
+                accountMode?: "live" | "sandbox";
+                /**
+                 * @description Only channels whose last health check answered this status (`health.status`: the Cloud API's
+                 *     AVAILABLE, LIMITED, BLOCKED, or the on-premise gateway's connected, connecting, disconnected,
+                 *     uninitialized, unregistered; compared case-insensitively). Reads the byHealth index.
+                 * @example BLOCKED
+                 */
+                health?: "AVAILABLE" | "LIMITED" | "BLOCKED" | "connected" | "connecting" | "disconnected" | "uninitialized" | "unregistered";
+                /**
+                 * @description Search. A phone number (digits, with or without `+`, spaces, dots, dashes or parentheses; at
+                 *     least 5 digits) finds the channel with exactly that number (byPhone index). Anything else is
+                 *     text found, case-insensitively, in the display name, the company name or the partner
+                 *     payload (a filtered read, see the README's performance section).
+                 * @example +49 151 12345678
+                 */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -1333,6 +1387,13 @@ export interface operations {
                      *           "live": 7,
                      *           "pending_deletion": 1,
                      *           "terminated": 1
+                     *         },
+                     *         "byQuality": {
+                     *           "GREEN": 7,
+                     *           "YELLOW": 1,
+                     *           "RED": 0,
+                     *           "UNKNOWN": 0,
+                     *           "unrated": 4
                      *         }
                      *       },
                      *       "webhooks": {
@@ -1437,6 +1498,7 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Error"];
         };
     };

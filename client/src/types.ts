@@ -26,24 +26,14 @@ export interface Page<T> {
 type ListClientsQuery = NonNullable<operations['listClients']['parameters']['query']>
 type ListChannelsQuery = NonNullable<operations['listChannels']['parameters']['query']>
 
-/** Filters of `GET /clients` (page size `limit`, 1–100; `cursor` to start from). */
-export type ClientFilters = ListClientsQuery & {
-  /** Search in name, organisation, contact email and partner payload. */
-  q?: string
-}
+/** Filters of `GET /clients` (page size `limit`, 1–100; `cursor` to start from; `q` searches). */
+export type ClientFilters = ListClientsQuery
 
 /** Quality ratings the channel filter takes. */
-export type Quality = 'GREEN' | 'YELLOW' | 'RED' | 'UNKNOWN'
+export type Quality = NonNullable<ListChannelsQuery['quality']>
 
-/** Filters of `GET /channels`; they combine with AND. */
-export type ChannelFilters = ListChannelsQuery & {
-  quality?: Quality
-  messagingLimit?: string
-  accountMode?: string
-  health?: string
-  /** Search in phone number, display name, company name and partner payload. */
-  q?: string
-}
+/** Filters of `GET /channels` (quality, messagingLimit, accountMode, health, q …); they combine with AND. */
+export type ChannelFilters = ListChannelsQuery
 
 export type ClientSettings = JsonOf<operations['patchClient']['requestBody']>
 export type OnboardingLinkRequest = JsonOf<operations['createOnboardingLink']['requestBody']>

@@ -8,7 +8,7 @@ import { defaultCredentials } from '../auth'
 import { LOCAL_ENDPOINT, PartnerOpsClient } from '../client'
 import { ApiError, ConfigurationError, FilterNotAppliedError, NetworkError } from '../errors'
 import type { Paginator } from '../paginator'
-import type { Cancellation, Channel, Client, Page, Status } from '../types'
+import type { Cancellation, Channel, ChannelFilters, Client, Page, Status } from '../types'
 import { bytes, keyValues, record, table } from './format'
 import { cloudFormation, endpointFromStack } from './stack'
 
@@ -263,10 +263,10 @@ const COMMANDS: Command[] = [
       const list = ctx.client.channels.list({
         clientId: str(ctx, 'client-id'),
         lifecycle: lifecycle as Channel['lifecycle'] | undefined,
-        quality: quality as 'GREEN' | undefined,
+        quality: quality as ChannelFilters['quality'],
         messagingLimit: str(ctx, 'messaging-limit'),
-        accountMode: str(ctx, 'account-mode'),
-        health: str(ctx, 'health'),
+        accountMode: str(ctx, 'account-mode') as ChannelFilters['accountMode'],
+        health: str(ctx, 'health') as ChannelFilters['health'],
         q: str(ctx, 'q'),
         limit: limitOf(ctx),
         cursor: str(ctx, 'cursor'),

@@ -1,9 +1,14 @@
 import {
+  type AttributeValue,
   CreateTableCommand,
   type CreateTableCommandInput,
+  DeleteTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
+  PutItemCommand,
+  ScanCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
 import { DependencyUnavailableError, errorName } from '../../domain/errors'
@@ -211,6 +216,19 @@ async function waitActive(client: DynamoDBClient, tableName: string): Promise<vo
   throw new DependencyUnavailableError(`Table ${tableName} did not become ACTIVE`)
 }
 
+async function waitDeleted(client: DynamoDBClient, tableName: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    try {
+      await client.send(new DescribeTableCommand({ TableName: tableName }))
+    } catch (e) {
+      if (errorName(e) === 'ResourceNotFoundException') return
+      throw e
+    }
+    await sleep(attempt < 20 ? 50 : 500)
+  }
+  throw new DependencyUnavailableError(`Table ${tableName} was not deleted`)
+}
+
 async function ensureTtl(client: DynamoDBClient, tableName: string, attribute: string): Promise<void> {
   try {
     const { TimeToLiveDescription } = await client.send(
@@ -231,6 +249,59 @@ async function ensureTtl(client: DynamoDBClient, tableName: string, attribute: s
   }
 }
 
+/** The indexes of `spec` a described table lacks (a table created by an older version). */
+async function missingIndexes(
+  client: DynamoDBClient,
+  spec: TableSpec,
+  tableName: string,
+): Promise<IndexSpec[]> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }))
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName))
+  return spec.indexes.filter((i) => !present.has(i.indexName))
+}
+
+/**
+ * Adds the indexes a table made by an older version lacks. DynamoDB (and moto) add an index per
+ * UpdateTable; dynalite refuses or ignores that, so there the table is rebuilt: every item
+ * read, the table dropped and created from the spec, the items written back. That is for local data
+ * only (ensureTables never runs against a deployed stack: CloudFormation owns those tables), and
+ * items get the new index keys on their next write (the first reconciliation run rewrites them).
+ */
+async function addIndexes(client: DynamoDBClient, spec: TableSpec, tableName: string): Promise<void> {
+  const create = createTableInput(spec, tableName)
+  for (const index of await missingIndexes(client, spec, tableName)) {
+    const gsi = create.GlobalSecondaryIndexes?.find((g) => g.IndexName === index.indexName)
+    if (!gsi) continue
+    try {
+      await client.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: create.AttributeDefinitions,
+          GlobalSecondaryIndexUpdates: [{ Create: gsi }],
+        }),
+      )
+    } catch (e) {
+      // dynalite refuses an index without provisioned throughput: rebuild below.
+      if (errorName(e) !== 'ValidationException') throw e
+      break
+    }
+    await waitActive(client, tableName)
+  }
+  if ((await missingIndexes(client, spec, tableName)).length === 0) return
+  const items: Record<string, AttributeValue>[] = []
+  let start: Record<string, AttributeValue> | undefined
+  do {
+    const out = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }))
+    items.push(...(out.Items ?? []))
+    start = out.LastEvaluatedKey
+  } while (start)
+  await client.send(new DeleteTableCommand({ TableName: tableName }))
+  await waitDeleted(client, tableName)
+  await client.send(new CreateTableCommand(create))
+  await waitActive(client, tableName)
+  for (const item of items) await client.send(new PutItemCommand({ TableName: tableName, Item: item }))
+}
+
 /** Creates every missing table (and waits until ACTIVE), then enables TTL where the engine supports it. */
 export async function ensureTables(client: DynamoDBClient, names: TableNames): Promise<void> {
   try {
@@ -238,6 +309,8 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
       const tableName = names[spec.key]
       try {
         await client.send(new DescribeTableCommand({ TableName: tableName }))
+        await waitActive(client, tableName)
+        await addIndexes(client, spec, tableName)
       } catch (e) {
         if (errorName(e) !== 'ResourceNotFoundException') throw e
         try {

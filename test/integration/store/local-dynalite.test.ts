@@ -1,12 +1,17 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb'
+import { CreateTableCommand, DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLocalDynamoClient, startDynalite } from '../../../local/dynalite'
 import { createDynamoStore } from '../../../shared/adapters/dynamo/dynamo-store'
-import { ensureTables, TABLES, type TableNames } from '../../../shared/adapters/dynamo/tables'
-import { makeClient } from './fixtures'
+import {
+  createTableInput,
+  ensureTables,
+  TABLES,
+  type TableNames,
+} from '../../../shared/adapters/dynamo/tables'
+import { makeChannel, makeClient } from './fixtures'
 
 const dir = mkdtempSync(join(tmpdir(), 'partnerops-dynalite-'))
 const names = Object.fromEntries(TABLES.map((t) => [t.key, `persist-${t.key}`])) as TableNames
@@ -41,6 +46,36 @@ describe('startDynalite', () => {
     } finally {
       ddb2.destroy()
       await second.close()
+    }
+  })
+
+  it('adds the indexes a table of an older version lacks, keeping its items', async () => {
+    const db = await startDynalite({ path: join(dir, 'old') })
+    const ddb = createLocalDynamoClient(db.endpoint)
+    try {
+      const spec = TABLES.find((t) => t.key === 'channels') as (typeof TABLES)[number]
+      const old = createTableInput(
+        {
+          ...spec,
+          indexes: spec.indexes.filter((i) => !['byQuality', 'byLimit', 'byHealth'].includes(i.indexName)),
+        },
+        names.channels,
+      )
+      await ddb.send(new CreateTableCommand(old))
+      const channel = makeChannel({ qualityRating: 'RED' })
+      const store = createDynamoStore({ client: ddb, tables: names, cursorSecret: 's3cret-s3cret' })
+      await store.channels.putIfNewer(channel)
+      await ensureTables(ddb, names)
+      const { Table } = await ddb.send(new DescribeTableCommand({ TableName: names.channels }))
+      expect((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName).sort()).toEqual(
+        spec.indexes.map((i) => i.indexName).sort(),
+      )
+      expect(await store.channels.get(channel.channelId)).toEqual(channel)
+      // The index answers at once: the item kept its storage-only keys.
+      expect((await store.channels.list({ quality: 'RED', limit: 10 })).items).toEqual([channel])
+    } finally {
+      ddb.destroy()
+      await db.close()
     }
   })
 
