@@ -35,10 +35,19 @@ export const CONTEXT_KEYS = {
     'rejected webhook authentications per 5 minutes that raise the alarm (default 20)',
   onboardingDefaultRedirectUrl:
     'where the onboarding callback sends the browser without a redirectUrl (optional)',
+  qualityMetrics: 'emit a metric per quality rating channels move into (default true)',
+  qualityRedAlarmActions:
+    'notify the alarm topic when a live channel turns RED (default false: the alarm shows in the console only)',
 } as const
 
 /** A context key the app understands. */
 export type ContextKey = keyof typeof CONTEXT_KEYS
+
+/** A boolean setting: true or false in cdk.json, "true" or "false" with -c on the command line. */
+const flag = (def: boolean) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+    .default(def)
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
 
@@ -89,6 +98,8 @@ const deployConfigSchema = z.object({
   callbackBurstLimit: int(10, 1, 5_000),
   unauthorizedAlarmThreshold: int(20, 1, 1_000_000),
   onboardingDefaultRedirectUrl: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
+  qualityMetrics: flag(true),
+  qualityRedAlarmActions: flag(false),
 })
 
 /** The parsed deployment settings. */

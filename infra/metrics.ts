@@ -1,3 +1,4 @@
+import { LIVE_CHANNEL_TURNED_RED, QUALITY_METRIC_OF } from '../shared/domain/signals'
 import type { FunctionKey } from '../shared/functions'
 
 /**
@@ -79,4 +80,17 @@ export const CHANGE_EVENTS = {
   published: 'ChangeEventsPublished',
   failed: 'ChangeEventBatchesRetried',
   delay: 'ChangeEventDelay',
+} as const
+
+/**
+ * Quality metrics of the change-event publisher (shared/domain/signals.ts, qualityMoves): one count
+ * per rating a channel moved into, and the live channels that turned RED (the alarm reads it).
+ * Emitted unless the deployment sets `qualityMetrics` to false.
+ */
+export const QUALITY = {
+  green: QUALITY_METRIC_OF.GREEN,
+  yellow: QUALITY_METRIC_OF.YELLOW,
+  red: QUALITY_METRIC_OF.RED,
+  unknown: QUALITY_METRIC_OF.UNKNOWN,
+  liveTurnedRed: LIVE_CHANNEL_TURNED_RED,
 } as const

@@ -227,6 +227,10 @@ export const SETTINGS = {
   }),
   EVENT_BUS_NAME: setting(text('partnerops'), { doc: 'the change-event bus', usedBy: ['eventPublisher'] }),
   EVENTS_FILE: setting(text('.data/events.jsonl'), { doc: 'change-event log (EVENT_SINK=file)', usedBy: [] }),
+  QUALITY_METRICS: setting(oneOf(['on', 'off'], 'on'), {
+    doc: 'the publisher emits a metric per quality rating a channel moves into, and LiveChannelTurnedRed',
+    usedBy: ['eventPublisher'],
+  }),
   CHANGE_FAILURES_QUEUE_URL: setting(optionalText, {
     doc: "the change-event publisher's on-failure queue (GET /status shows its depth)",
     usedBy: ['api'],

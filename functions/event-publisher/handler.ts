@@ -10,6 +10,12 @@ import {
 } from '../../shared/adapters/change-stream'
 import { tableNamesFromConfig } from '../../shared/adapters/dynamo/tables'
 import type { AppDeps } from '../../shared/deps'
+import {
+  LIVE_CHANNEL_TURNED_RED,
+  QUALITY_METRIC_OF,
+  QUALITY_RATINGS,
+  qualityMoves,
+} from '../../shared/domain/signals'
 import { publishChanges, type StreamChange } from '../../shared/services/events/publish-changes'
 
 /** Metrics of the change-event publisher (infra/metrics.ts CHANGE_EVENTS reads the same names). */
@@ -47,6 +53,16 @@ export function buildEventPublisherHandler(deps: AppDeps): EventPublisherHandler
       if (result.retryFrom) deps.metrics.addMetric(CHANGE_EVENT_METRICS.failed, MetricUnit.Count, 1)
       if (result.delayMs !== null)
         deps.metrics.addMetric(CHANGE_EVENT_METRICS.delay, MetricUnit.Milliseconds, result.delayMs)
+      if (deps.config.QUALITY_METRICS === 'on') {
+        // Only records done: a record retried later counts when it is published.
+        const moves = qualityMoves(changes.slice(0, result.done))
+        for (const rating of QUALITY_RATINGS) {
+          if (moves.into[rating] > 0)
+            deps.metrics.addMetric(QUALITY_METRIC_OF[rating], MetricUnit.Count, moves.into[rating])
+        }
+        // Always emitted, 0 included, so the RED alarm sees a steady series.
+        deps.metrics.addMetric(LIVE_CHANNEL_TURNED_RED, MetricUnit.Count, moves.liveTurnedRed)
+      }
       return { batchItemFailures: result.retryFrom ? [{ itemIdentifier: result.retryFrom }] : [] }
     })
 }

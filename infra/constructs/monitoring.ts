@@ -15,6 +15,7 @@ import {
   NAMESPACE,
   PARTNER_SETTINGS,
   POLLER,
+  QUALITY,
   WEBHOOK,
   WEBHOOK_OUTCOME_SERVICES,
   WEBHOOK_OUTCOMES,
@@ -67,6 +68,12 @@ export interface MonitoringProps {
   changeEventFailures: sqs.IQueue
   pollRateMinutes: number
   unauthorizedAlarmThreshold: number
+  /**
+   * Quality signals: whether the publisher emits the quality metrics (then the LiveChannelTurnedRed
+   * alarm exists), and whether that alarm notifies the topic (off by default: many partners see RED
+   * ratings daily and watch them in the console or through the change events instead).
+   */
+  quality: { metrics: boolean; redAlarmActions: boolean }
   dashboardName: string
 }
 
@@ -255,6 +262,21 @@ export class Monitoring extends Construct {
       1,
       "The partner's settings at 360dialog (webhook URL, redirect URL) no longer match this deployment: webhooks or onboarding redirects may go elsewhere. Re-run npm run setup (it registers both) or check who changed them in the Partner Hub.",
     )
+    if (props.quality.metrics) {
+      const red = new cloudwatch.Alarm(this, 'LiveChannelTurnedRed', {
+        metric: partnerMetric('eventPublisher', QUALITY.liveTurnedRed),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        actionsEnabled: props.quality.redAlarmActions,
+        alarmDescription:
+          "A live channel's quality rating turned RED (Channel Quality Changed on the bus names it). Meta may lower its messaging limit or restrict it: look at the templates and opt-outs of that number. Notifications are off unless qualityRedAlarmActions is true in cdk.json.",
+      })
+      red.addAlarmAction(action)
+      red.addOkAction(action)
+      this.alarms.push(red)
+    }
     alarm(
       'WebhookRejectedEvents',
       webhookOutcomeMetric('rejected'),

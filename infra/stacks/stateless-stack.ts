@@ -126,6 +126,7 @@ export class StatelessStack extends Stack {
       POLL_PAGE_SIZE: String(config.pollPageSize),
       POLL_CONCURRENCY: String(config.pollConcurrency),
       CANCELLATION_BUDGET_PER_HOUR: String(config.cancellationBudgetPerHour),
+      QUALITY_METRICS: config.qualityMetrics ? 'on' : 'off',
       CHANGE_FAILURES_QUEUE_URL: changeEventFailures.queueUrl,
       ...(config.onboardingDefaultRedirectUrl
         ? { ONBOARDING_DEFAULT_REDIRECT_URL: config.onboardingDefaultRedirectUrl }
@@ -237,6 +238,7 @@ export class StatelessStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       alarmEmail: config.alarmEmail,
+      quality: { metrics: config.qualityMetrics, redAlarmActions: config.qualityRedAlarmActions },
       functions: perFunction((name) => this.functions[name].fn),
       tables,
       api: this.api,

@@ -66,7 +66,14 @@ describe('channels.putIfNewer', () => {
     expect(ddb.calls()).toHaveLength(1)
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
       TableName: 't-channels',
-      Item: { ...channel, phoneKey: '+4915' },
+      // Storage-only keys: the number's digits, the quality bucket, the tier and the search text.
+      Item: {
+        ...channel,
+        phoneKey: '4915',
+        qualityKey: 'GREEN',
+        limitKey: 'TIER_1K',
+        searchKey: 'acme support\nacme ltd',
+      },
       ConditionExpression: 'attribute_not_exists(#id) OR (#ok < :k OR (#ok = :k AND #h <> :h))',
       ExpressionAttributeNames: { '#id': 'channelId', '#ok': 'orderKey', '#h': 'contentHash' },
       ExpressionAttributeValues: { ':k': 'k5', ':h': 'h5' },
@@ -107,11 +114,22 @@ describe('channels.putIfNewer', () => {
     expect((error as Error).cause).toBe(cause)
   })
 
-  it('leaves the phone index attribute out when there is no phone number', async () => {
+  it('leaves the index attributes out when there is no phone number, rating, tier, health or text', async () => {
     ddb.on(PutCommand).resolves({})
-    const channel = makeChannel({ phoneNumber: null })
+    const channel = makeChannel({
+      phoneNumber: null,
+      qualityRating: null,
+      messagingLimit: '  ',
+      displayName: null,
+      companyName: null,
+    })
     await store.channels.putIfNewer(channel)
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toEqual(channel)
+    const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {}
+    expect(
+      Object.keys(item)
+        .filter((k) => item[k] !== undefined)
+        .sort(),
+    ).toEqual(Object.keys(channel).sort())
   })
 })
 

@@ -4,6 +4,7 @@ import {
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   ResourceNotFoundException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
 import { mockClient } from 'aws-sdk-client-mock'
@@ -45,7 +46,7 @@ describe('TABLES', () => {
     ])
   })
 
-  it('maps the channels table to an on-demand CreateTable with its three indexes', () => {
+  it('maps the channels table to an on-demand CreateTable with its six indexes', () => {
     const input = createTableInput(spec('channels'), 'x-channels')
     expect(input.BillingMode).toBe('PAY_PER_REQUEST')
     expect(input.KeySchema).toEqual([{ AttributeName: 'channelId', KeyType: 'HASH' }])
@@ -54,6 +55,9 @@ describe('TABLES', () => {
       { AttributeName: 'clientId', AttributeType: 'S' },
       { AttributeName: 'lifecycle', AttributeType: 'S' },
       { AttributeName: 'phoneKey', AttributeType: 'S' },
+      { AttributeName: 'qualityKey', AttributeType: 'S' },
+      { AttributeName: 'limitKey', AttributeType: 'S' },
+      { AttributeName: 'healthKey', AttributeType: 'S' },
     ])
     expect(
       input.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.KeySchema?.map((k) => k.AttributeName)]),
@@ -61,6 +65,9 @@ describe('TABLES', () => {
       ['byClient', ['clientId', 'channelId']],
       ['byLifecycle', ['lifecycle', 'channelId']],
       ['byPhone', ['phoneKey', 'channelId']],
+      ['byQuality', ['qualityKey', 'channelId']],
+      ['byLimit', ['limitKey', 'channelId']],
+      ['byHealth', ['healthKey', 'channelId']],
     ])
   })
 
@@ -96,12 +103,50 @@ describe('ensureTables', () => {
     ])
   })
 
-  it('leaves existing tables with TTL enabled alone', async () => {
-    ddb.on(DescribeTableCommand).resolves({ Table: { TableStatus: 'ACTIVE' } })
+  /** A DescribeTable answer: the table ACTIVE with the indexes of its spec, less `missing`. */
+  const described =
+    (missing: string[] = []) =>
+    (input: { TableName?: string }) => {
+      const table = TABLES.find((t) => names[t.key] === input.TableName)
+      return {
+        Table: {
+          TableStatus: 'ACTIVE' as const,
+          GlobalSecondaryIndexes: (table?.indexes ?? [])
+            .filter((i) => !missing.includes(i.indexName))
+            .map((i) => ({ IndexName: i.indexName, IndexStatus: 'ACTIVE' as const })),
+        },
+      }
+    }
+
+  it('leaves existing tables with their indexes and TTL enabled alone', async () => {
+    ddb.on(DescribeTableCommand).callsFake(described())
     ddb.on(DescribeTimeToLiveCommand).resolves({ TimeToLiveDescription: { TimeToLiveStatus: 'ENABLED' } })
     await ensureTables(client, names)
     expect(ddb.commandCalls(CreateTableCommand)).toHaveLength(0)
+    expect(ddb.commandCalls(UpdateTableCommand)).toHaveLength(0)
     expect(ddb.commandCalls(UpdateTimeToLiveCommand)).toHaveLength(0)
+  })
+
+  it('adds an index a table of an older version lacks, one UpdateTable each, keeping the table', async () => {
+    let added = false
+    ddb
+      .on(DescribeTableCommand)
+      .callsFake((input: { TableName?: string }) => described(added ? [] : ['byQuality'])(input))
+    ddb.on(UpdateTableCommand).callsFake(() => {
+      added = true
+      return {}
+    })
+    ddb.on(DescribeTimeToLiveCommand).resolves({ TimeToLiveDescription: { TimeToLiveStatus: 'ENABLED' } })
+    await ensureTables(client, names)
+    const updates = ddb.commandCalls(UpdateTableCommand).map((c) => c.args[0].input)
+    expect(updates).toHaveLength(1)
+    expect(updates[0]).toMatchObject({
+      TableName: 'x-channels',
+      GlobalSecondaryIndexUpdates: [
+        { Create: { IndexName: 'byQuality', Projection: { ProjectionType: 'ALL' } } },
+      ],
+    })
+    expect(ddb.commandCalls(CreateTableCommand)).toHaveLength(0)
   })
 
   it('reports other failures as DependencyUnavailableError', async () => {

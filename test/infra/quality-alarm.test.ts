@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs'
+import { Match } from 'aws-cdk-lib/assertions'
+import { describe, expect, it } from 'vitest'
+import { NAMESPACE, QUALITY } from '../../infra/metrics'
+import { synthesize } from './synth'
+
+const redAlarm = (s: ReturnType<typeof synthesize>) =>
+  s.stateless.findResources('AWS::CloudWatch::Alarm', {
+    Properties: { MetricName: QUALITY.liveTurnedRed, Namespace: NAMESPACE },
+  })
+
+const publisherEnv = (s: ReturnType<typeof synthesize>): Record<string, unknown> => {
+  const fns = s.stateless.findResources('AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: Match.objectLike({ EVENT_SINK: 'eventbridge' }) } },
+  })
+  const [fn] = Object.values(fns) as { Properties: { Environment: { Variables: Record<string, unknown> } } }[]
+  return fn?.Properties.Environment.Variables ?? {}
+}
+
+describe('quality metrics and the RED alarm', () => {
+  it('emits the metrics and creates the alarm, with its notifications off, by default', () => {
+    const s = synthesize()
+    expect(publisherEnv(s)['QUALITY_METRICS']).toBe('on')
+    const alarms = Object.values(redAlarm(s)) as { Properties: Record<string, unknown> }[]
+    expect(alarms).toHaveLength(1)
+    expect(alarms[0]?.Properties).toMatchObject({
+      ActionsEnabled: false,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Statistic: 'Sum',
+      Dimensions: [{ Name: 'service', Value: 'event-publisher' }],
+      TreatMissingData: 'notBreaching',
+    })
+    expect((alarms[0]?.Properties['AlarmActions'] as unknown[]).length).toBe(1)
+  })
+
+  it('notifies the alarm topic when qualityRedAlarmActions is true (cdk.json or -c)', () => {
+    for (const value of [true, 'true']) {
+      const alarms = Object.values(redAlarm(synthesize({ qualityRedAlarmActions: value }))) as {
+        Properties: Record<string, unknown>
+      }[]
+      expect(alarms[0]?.Properties['ActionsEnabled']).toBe(true)
+    }
+  })
+
+  it('turns metric and alarm off with qualityMetrics false', () => {
+    const s = synthesize({ qualityMetrics: false })
+    expect(publisherEnv(s)['QUALITY_METRICS']).toBe('off')
+    expect(Object.keys(redAlarm(s))).toEqual([])
+  })
+
+  it('refuses a setting that is not a boolean', () => {
+    expect(() => synthesize({ qualityRedAlarmActions: 'yes' })).toThrow(/qualityRedAlarmActions/)
+  })
+
+  it('reads the metric names the publisher emits', () => {
+    const publisher = readFileSync('functions/event-publisher/handler.ts', 'utf8')
+    expect(publisher).toContain('QUALITY_METRIC_OF[rating]')
+    expect(publisher).toContain('LIVE_CHANNEL_TURNED_RED')
+    expect(Object.values(QUALITY).sort()).toEqual(
+      [
+        'ChannelQualityGreen',
+        'ChannelQualityRed',
+        'ChannelQualityUnknown',
+        'ChannelQualityYellow',
+        'LiveChannelTurnedRed',
+      ].sort(),
+    )
+  })
+})
