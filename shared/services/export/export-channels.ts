@@ -17,6 +17,10 @@ export const CSV_COLUMNS = [
   'terminated_at',
   'partner_payload',
   'upstream_modified_at',
+  // Appended after the 13 fixed columns, so readers of those by position keep working.
+  'quality_rating',
+  'messaging_limit',
+  'billing_started_at',
 ] as const
 
 // Spreadsheets run a cell that starts with one of these as a formula; a leading TAB or CR can hide
@@ -29,11 +33,15 @@ export function neutraliseFormula(value: string | null): string {
   return FORMULA_START.test(value) ? `'${value}` : value
 }
 
-/** One channel as a CSV row (unquoted values; quoting is csv-stringify's job). */
-export function channelCsvRow(c: Channel): string[] {
+/**
+ * One channel as a CSV row (unquoted values; quoting is csv-stringify's job). `companyName` is the
+ * client's legal name (organisation, else name) when the client is known; else the name the channel
+ * carries of its client.
+ */
+export function channelCsvRow(c: Channel, companyName: string | null = c.companyName): string[] {
   return [
     c.clientId,
-    c.companyName,
+    companyName,
     c.phoneNumber,
     c.contactEmail,
     c.lifecycle,
@@ -45,11 +53,34 @@ export function channelCsvRow(c: Channel): string[] {
     c.terminatedAt,
     c.partnerPayload,
     c.upstreamModifiedAt,
+    c.qualityRating ?? null,
+    c.messagingLimit ?? null,
+    c.billingStartedAt ?? null,
   ].map(neutraliseFormula)
 }
 
 // RFC 4180: CRLF between records, fields quoted only when they hold a quote, comma, CR or LF.
 const CSV_OPTIONS = { record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const
+
+/**
+ * Every client's legal name (organisation, else name), read once before the channels: a channel
+ * carries only its client's short name, and one map (a few tens of bytes per client) costs far less
+ * than a client read per channel page.
+ */
+async function legalNames(deps: Pick<AppDeps, 'store'>): Promise<Map<string, string>> {
+  const names = new Map<string, string>()
+  let cursor: string | undefined
+  for (let page = 0; page < 1_000_000; page++) {
+    const { items, nextCursor } = await deps.store.clients.list({ limit: 100, ...(cursor ? { cursor } : {}) })
+    for (const c of items) {
+      const name = c.organisation?.trim() ? c.organisation : c.name
+      if (name !== null && name !== '') names.set(c.clientId, name)
+    }
+    if (nextCursor === null) break
+    cursor = nextCursor
+  }
+  return names
+}
 
 /**
  * Streams every stored channel as RFC 4180 CSV: the header, then one chunk per store page. Memory is
@@ -60,7 +91,11 @@ export async function* exportChannels(
   opts: { pageSize?: number } = {},
 ): AsyncGenerator<string, void, undefined> {
   yield stringify([[...CSV_COLUMNS]], CSV_OPTIONS)
+  const companies = await legalNames(deps)
   for await (const page of deps.store.channels.scan(opts.pageSize ?? 100)) {
-    if (page.length > 0) yield stringify(page.map(channelCsvRow), CSV_OPTIONS)
+    if (page.length > 0) {
+      const rows = page.map((c) => channelCsvRow(c, companies.get(c.clientId) ?? c.companyName))
+      yield stringify(rows, CSV_OPTIONS)
+    }
   }
 }

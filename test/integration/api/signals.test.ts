@@ -157,6 +157,21 @@ describe('signals over HTTP (validated against docs/openapi.yaml)', () => {
     expect(Object.values(channels.byQuality).reduce((a, b) => a + b, 0)).toBe(channels.total)
   })
 
+  it('exports the legal name as company_name and the three signal columns after the fixed ones', async () => {
+    const res = await call(app, '/exports/channels.csv')
+    expect(res.status).toBe(200)
+    const [header, ...rows] = res.body.split('\r\n')
+    const columns = (header ?? '').split(',')
+    expect(columns.slice(13)).toEqual(['quality_rating', 'messaging_limit', 'billing_started_at'])
+    expect(columns.slice(0, 2)).toEqual(['client_id', 'company_name'])
+    const live = rows.find((r) => r.includes('4940700004'))?.split(',') ?? []
+    expect(live[0]).toBe('Dm1Hq7CL')
+    expect(live[1]).toBe('Nordlicht Logistik GmbH')
+    expect(live.slice(13)).toEqual(['RED', 'TIER_1K', '2025-04-02T09:30:00Z'])
+    const draft = rows.find((r) => r.includes('4940700001'))?.split(',') ?? []
+    expect(draft.slice(13)).toEqual(['', '', ''])
+  })
+
   it('never printed or answered a canary secret', () => {
     expectNoCanary()
   })

@@ -6,7 +6,7 @@ import type { Channel } from '../../../shared/domain/types'
 import { CSV_COLUMNS } from '../../../shared/services/export/export-channels'
 import { apiEvent, lambdaContext } from '../../support/lambda'
 import { invokeStreaming } from '../../support/streaming'
-import { CLIENT_A, createApiHarness, PRINCIPAL } from '../api/support'
+import { CLIENT_A, CLIENT_B, createApiHarness, PRINCIPAL } from '../api/support'
 
 beforeAll(() => {
   installLambdaStreaming()
@@ -158,6 +158,24 @@ describe('export handler: a Lambda response-streaming handler', () => {
     expect(res.statusCode).toBe(200)
     expect(res.error).toBeInstanceOf(Error)
     expect(res.text.split('\r\n').length).toBeLessThan(8)
+  })
+
+  it("takes company_name from the client's organisation, else its name, and appends the signal columns", async () => {
+    const h = createApiHarness()
+    await h.addClient({ ...CLIENT_A, organisation: 'Acme Holdings Ltd' })
+    await h.addClient({ ...CLIENT_B, organisation: null, name: 'Bravo Shop' })
+    await h.addChannel({ client_id: CLIENT_A.id })
+    await h.addChannel({ client_id: CLIENT_B.id, client: { id: CLIENT_B.id, name: 'Stale Short Name' } })
+    const res = await exportCall(h)
+    const [header, ...rows] = res.text.split('\r\n').slice(0, -1)
+    expect(header?.split(',').slice(13)).toEqual(['quality_rating', 'messaging_limit', 'billing_started_at'])
+    expect(rows.map((r) => r.split(',').slice(0, 2)).sort()).toEqual(
+      [
+        [CLIENT_A.id, 'Acme Holdings Ltd'],
+        [CLIENT_B.id, 'Bravo Shop'],
+      ].sort(),
+    )
+    expect(rows[0]?.split(',').slice(13)).toEqual(['GREEN', 'TIER_1K', '2025-01-15T08:00:00Z'])
   })
 })
 
