@@ -45,9 +45,7 @@ export type ContextKey = keyof typeof CONTEXT_KEYS
 
 /** A boolean setting: true or false in cdk.json, "true" or "false" with -c on the command line. */
 const flag = (def: boolean) =>
-  z
-    .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
-    .default(def)
+  z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(def)
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
 

@@ -31,7 +31,7 @@ describe('quality metrics and the RED alarm', () => {
       Dimensions: [{ Name: 'service', Value: 'event-publisher' }],
       TreatMissingData: 'notBreaching',
     })
-    expect((alarms[0]?.Properties['AlarmActions'] as unknown[]).length).toBe(1)
+    expect(alarms[0]?.Properties['AlarmActions']).toHaveLength(1)
   })
 
   it('notifies the alarm topic when qualityRedAlarmActions is true (cdk.json or -c)', () => {
