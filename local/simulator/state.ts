@@ -209,6 +209,16 @@ export class SimState {
     return ids
   }
 
+  /** Ids of live channels (live upstream, not being cancelled), in insertion order. */
+  liveChannelIds(): string[] {
+    const ids: string[] = []
+    for (const channel of this.channels.values()) {
+      if (channel.status === 'live' && channel.account_mode === 'live' && channel.terminated_at === null)
+        ids.push(channel.id)
+    }
+    return ids
+  }
+
   // ---- partner --------------------------------------------------------------------------------
 
   /** PATCH /partners/{pid}: only `webhook_url` and `partner_redirect_url`, each a URL or null. */

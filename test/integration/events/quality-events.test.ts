@@ -42,13 +42,13 @@ const until = async (cond: () => boolean, what: string): Promise<void> => {
   if (!cond()) throw new Error(`timed out waiting for ${what}`)
 }
 
-async function start(): Promise<App> {
+async function start(autoAdvanceMs = 0): Promise<App> {
   dir = mkdtempSync(join(tmpdir(), 'partnerops-quality-'))
   app = await startApp({
     dataDir: dir,
     pollIntervalSeconds: null,
     env: { PLATFORM_SECRET: SECRET },
-    simulator: { deliverWebhooks: false, autoAdvanceMs: 0, variance: 'off' },
+    simulator: { deliverWebhooks: false, autoAdvanceMs, variance: 'off' },
   })
   await app.poll()
   await app.settle()
@@ -113,5 +113,26 @@ describe('quality and messaging limit change events in events.jsonl', () => {
     const events = ofType('Channel Quality Changed', DEMO_CHANNEL_IDS.live2)
     expect(events).toHaveLength(1)
     expect(events[0]?.detail).toMatchObject({ from: 'GREEN', to: 'YELLOW', source: 'webhook' })
+  })
+
+  it('shows a Channel Quality Changed from the demo timer (sped up) after the next reconciliation', async () => {
+    // As `npm start` runs, with the 20 s demo step shortened to 30 ms: within a few steps a live
+    // channel's rating drops upstream, and the next poll publishes the change.
+    const a = await start(30)
+    for (
+      let round = 0;
+      round < 40 && lines().every((l) => l['detail-type'] !== 'Channel Quality Changed');
+      round++
+    ) {
+      await new Promise((ok) => setTimeout(ok, 100))
+      await a.poll()
+      await a.settle()
+    }
+    const quality = lines().filter((l) => l['detail-type'] === 'Channel Quality Changed')
+    expect(quality.length).toBeGreaterThan(0)
+    expect(quality[0]?.detail).toMatchObject({
+      source: 'poll',
+      to: expect.stringMatching(/^(GREEN|YELLOW|RED)$/),
+    })
   })
 })

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DemoMode } from '../../../local/simulator/demo'
+import { DemoMode, NEXT_QUALITY, SIGNAL_EVERY_STEPS, TIERS } from '../../../local/simulator/demo'
 import { SimApiError } from '../../../local/simulator/errors'
 import type { ListQuery } from '../../../local/simulator/query'
 import { DEMO_CHANNEL_IDS, FIXTURE_IDS, loadSeed } from '../../../local/simulator/seed'
@@ -254,6 +254,33 @@ describe('demo mode', () => {
     expect(events.length).toBeGreaterThanOrEqual(20)
     expect(events.some((e) => e.startsWith('channel_live:'))).toBe(true)
     expect(run()).toEqual(events)
+  })
+})
+
+describe('demo signals', () => {
+  it("drops a live channel's quality rating and raises a tier now and then, reproducibly", () => {
+    const run = (): { changes: DemoMode['signalChanges']; state: SimState } => {
+      const state = makeState()
+      const demo = new DemoMode(state)
+      for (let i = 0; i < 4 * SIGNAL_EVERY_STEPS; i++) demo.step()
+      return { changes: [...demo.signalChanges], state }
+    }
+    const { changes, state } = run()
+    const quality = changes.filter((c) => c.field === 'current_quality_rating')
+    const tiers = changes.filter((c) => c.field === 'current_limit')
+    expect(quality.length).toBeGreaterThanOrEqual(3)
+    expect(tiers.length).toBeGreaterThanOrEqual(3)
+    // The first move of a GREEN channel is a drop; every move follows the cycle and lands upstream.
+    expect(quality[0]).toMatchObject({ from: 'GREEN', to: 'YELLOW' })
+    for (const c of quality) expect(NEXT_QUALITY[c.from ?? 'GREEN']).toBe(c.to)
+    for (const c of tiers)
+      expect(TIERS.indexOf(c.to as (typeof TIERS)[number])).toBeGreaterThan(
+        TIERS.indexOf(c.from as (typeof TIERS)[number]),
+      )
+    const last = quality.at(-1)
+    expect(state.getChannel(last?.channelId as string).current_quality_rating).toBeDefined()
+    for (const c of changes) expect(state.liveChannelIds()).toContain(c.channelId)
+    expect(run().changes).toEqual(changes)
   })
 })
 
