@@ -16,6 +16,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   'change-events': () => import('./change-events.bench'),
   export: () => import('./export.bench'),
   balance: () => import('./balance.bench'),
+  filters: () => import('./filters.bench'),
 }
 
 const USAGE = `Usage: npm run bench [-- NAME …]

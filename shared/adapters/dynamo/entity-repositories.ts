@@ -38,7 +38,7 @@ const nonEmpty = (v: string | null): string | undefined => (v === null || v === 
 const orAbsent = (v: string | null): string | undefined => v ?? undefined
 
 /** A client as stored: plus the status index key and the lower-cased search text (storage-only). */
-function clientItem(client: Client): Item {
+export function clientItem(client: Client): Item {
   return {
     ...client,
     [C.statusKey]: nonEmpty(client.status),
@@ -51,7 +51,7 @@ function clientItem(client: Client): Item {
  * of the sparse indexes (phone digits, quality bucket, tier, health status; absent when the channel
  * has none) and the lower-cased text `q` searches.
  */
-function channelItem(channel: Channel): Item {
+export function channelItem(channel: Channel): Item {
   return {
     ...channel,
     [H.phoneKey]: orAbsent(phoneDigits(channel.phoneNumber)),

@@ -39,7 +39,8 @@ describe('edges of the local API (issue 11, item 8)', () => {
   it('neutralises CSV cells that start with TAB or CR like = + - @', async () => {
     const sim = app.simulator
     if (!sim) throw new Error('no simulator')
-    const client = sim.addClient({ name: '\t=1+2', partner_payload: '\r@SUM(A1)' })
+    // company_name is the legal name (organisation), so that is where the formula goes.
+    const client = sim.addClient({ name: 'Tab Co', organisation: '\t=1+2', partner_payload: '\r@SUM(A1)' })
     sim.addChannel({ client_id: client.id })
     await app.poll()
     const res = await call(app, '/exports/channels.csv')
