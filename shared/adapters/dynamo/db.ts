@@ -72,8 +72,14 @@ export async function readPage(
     keyNames: readonly string[]
     limit: number
     cursor: string | undefined
-    /** Reads raw pages; `want` is how many more items are needed. */
-    read: (start: Item | undefined, want: number) => Promise<RawPage>
+    /** Reads raw pages; `want` is how many more items are needed, `round` counts from 0. */
+    read: (start: Item | undefined, want: number, round: number) => Promise<RawPage>
+    /**
+     * At most this many requests per page (filtered reads): a sparse filter then answers a short
+     * page, possibly empty, whose cursor continues after what was read, instead of reading the
+     * whole table in one API call.
+     */
+    maxRounds?: number
   },
 ): Promise<{ items: Item[]; nextCursor: string | null }> {
   const limit = pageSize(q.limit)
@@ -82,10 +88,13 @@ export async function readPage(
   const items: Item[] = []
   // Bounded by the data: every round trip either ends the data or moves the start key forward.
   for (let round = 0; round < 100_000; round++) {
-    const page = await q.read(start, limit + 1 - items.length)
+    const page = await q.read(start, limit + 1 - items.length, round)
     items.push(...page.items)
     if (items.length > limit || page.lastKey === undefined) break
     start = page.lastKey
+    if (q.maxRounds !== undefined && round + 1 >= q.maxRounds) {
+      return { items, nextCursor: db.cursors.encode(q.binding, keyOf(start, q.keyNames)) }
+    }
   }
   if (items.length <= limit) return { items, nextCursor: null }
   const pageItems = items.slice(0, limit)
@@ -233,21 +242,28 @@ export function listPage(
   const { query, scanFilter } = q
   const isFiltered = (f: Pick<QuerySpec, 'filter' | 'contains'> | undefined): boolean =>
     Object.keys(f?.filter ?? {}).length > 0 || f?.contains !== undefined
+  const filtered = query ? isFiltered(query) : isFiltered(scanFilter)
+  // DynamoDB filters after Limit: a filtered read asks for twice what the page still needs (at least
+  // 100), doubling each request (matches are sparser than hoped) up to 1,000 items.
+  const size = (want: number, round: number): number =>
+    filtered ? Math.min(FILTERED_MAX_READ, Math.max(2 * want, 100) * 2 ** round) : want
   return readPage(db, {
     binding: q.binding,
     keyNames: q.keyNames,
     limit: q.limit,
     cursor: q.cursor,
-    read: (start, want) =>
+    ...(filtered ? { maxRounds: FILTERED_MAX_ROUNDS } : {}),
+    read: (start, want, round) =>
       query
-        ? queryPage(db, what, query, start, isFiltered(query) ? Math.max(want, 100) : want)
-        : // A filtered Scan reads big pages: its matches may be rare, and each request costs a round trip.
-          scanPage(db, what, q.table, start, isFiltered(scanFilter) ? FILTERED_SCAN_PAGE : want, scanFilter),
+        ? queryPage(db, what, query, start, size(want, round))
+        : scanPage(db, what, q.table, start, size(want, round), scanFilter),
   })
 }
 
-/** Items one request of a filtered Scan reads (DynamoDB also stops at 1 MB). */
-export const FILTERED_SCAN_PAGE = 1000
+/** Most items one request of a filtered read asks for (DynamoDB also stops at 1 MB). */
+export const FILTERED_MAX_READ = 1000
+/** Most requests one page of a filtered read makes: about 10,000 items read at most. */
+export const FILTERED_MAX_ROUNDS = 12
 
 /** One raw page of a table Scan from `start`. */
 export async function scanPage(
