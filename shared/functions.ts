@@ -218,9 +218,10 @@ export const FUNCTIONS = {
     trigger: { kind: 'http', streaming: true },
     // The base (store, logger, metrics) is all it uses.
     adapters: [],
-    // exportChannels: one paginated Scan of the channels table, nothing else.
+    // exportChannels: one paginated Scan of the clients table (their legal names, for company_name),
+    // then one of the channels table, nothing else.
     access: {
-      tables: { channels: { actions: ['Scan'] } },
+      tables: { clients: { actions: ['Scan'] }, channels: { actions: ['Scan'] } },
       secrets: [],
       publishesEvents: false,
     },

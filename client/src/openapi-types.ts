@@ -39,7 +39,8 @@ export interface paths {
          * List clients
          * @description One page of the partner's clients, optionally only those with an upstream `status` and those a
          *     search `q` finds; the filters combine with AND. Any other query parameter, or one given twice, is
-         *     a 400 naming it.
+         *     a 400 naming it. A searched page stops after about 10,000 clients read and may then be short,
+         *     even empty, with a `nextCursor` to continue; only a null `nextCursor` means the end.
          */
         get: operations["listClients"];
         put?: never;
@@ -88,7 +89,9 @@ export interface paths {
          * List channels
          * @description One page of channels; the filters combine with AND and page with the same cursor (a cursor
          *     belongs to its filters). Any other query parameter, or one given twice, is a 400 naming it,
-         *     before anything is read.
+         *     before anything is read. A page read through a filter that is not an index's (text search,
+         *     accountMode) stops after about 10,000 items read: it may then hold fewer than `limit` items, even
+         *     none, with a `nextCursor` to continue; only a null `nextCursor` means the end.
          */
         get: operations["listChannels"];
         put?: never;
@@ -175,7 +178,9 @@ export interface paths {
          *     plain CSV. No query parameters: any is a 400 before anything is read. Should the export fail
          *     midway (a table read error, or a plain body passing Lambda's 200 MB streamed response limit)
          *     the transfer ends without its final chunk, so the client sees an error, never a short file
-         *     that looks complete.
+         *     that looks complete. `company_name` is the client's legal name (organisation, else name);
+         *     after the 13 fixed columns come `quality_rating`, `messaging_limit` and `billing_started_at`
+         *     (empty when upstream sent none).
          */
         get: operations["exportChannels"];
         put?: never;
@@ -1304,8 +1309,8 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example client_id,company_name,phone_number,contact_email,lifecycle,account_mode,availability_status,number_registration,meta_business_verification,message_on_behalf,terminated_at,partner_payload,upstream_modified_at
-                     *     Kd82nQ1zCL,Acme Retail GmbH,+4915112345678,ops@acme.example,live,live,active,registered,verified,approved,,customer-42,2026-11-20T10:15:00.000Z
+                     * @example client_id,company_name,phone_number,contact_email,lifecycle,account_mode,availability_status,number_registration,meta_business_verification,message_on_behalf,terminated_at,partner_payload,upstream_modified_at,quality_rating,messaging_limit,billing_started_at
+                     *     Kd82nQ1zCL,Acme Retail GmbH,'+4915112345678,ops@acme.example,live,live,active,registered,verified,approved,,customer-42,2026-11-20T10:15:00.000Z,GREEN,TIER_1K,2026-10-02T09:30:00Z
                      */
                     "text/csv": string;
                 };

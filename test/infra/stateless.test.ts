@@ -535,7 +535,7 @@ describe('stateless stack', () => {
     }
   })
 
-  it('grants the export function one Scan of the channels table, its logs and X-Ray, and nothing else', () => {
+  it('grants the export function a Scan of the clients and channels tables, its logs and X-Ray, and nothing else', () => {
     const actions = fns.export.statements.flatMap((st) => list(st.Action)).sort()
     expect(actions).toEqual(
       [
@@ -547,8 +547,10 @@ describe('stateless stack', () => {
       ].sort(),
     )
     const scan = fns.export.statements.find((st) => list(st.Action).includes('dynamodb:Scan'))
-    expect(list(scan?.Resource)).toHaveLength(1)
+    // The clients' legal names (company_name), then the channels.
+    expect(list(scan?.Resource)).toHaveLength(2)
     expect(JSON.stringify(scan?.Resource)).toContain(tableIds.channels)
+    expect(JSON.stringify(scan?.Resource)).toContain(tableIds.clients)
     expect(JSON.stringify(scan?.Resource)).not.toContain('/index/')
   })
 
