@@ -34,11 +34,41 @@ function ensureWritableDir(path: string): string {
 }
 
 /**
+ * Teaches dynalite DynamoDB's `ReturnValuesOnConditionCheckFailure: ALL_OLD` (PutItem, UpdateItem,
+ * DeleteItem): a refused conditional write answers the stored item with its
+ * ConditionalCheckFailedException, as DynamoDB does at no extra cost. dynalite 4 drops the parameter
+ * (its validation deletes unknown fields), so without this every refused fact write would cost the
+ * local runner a read that AWS does not make. Idempotent. test/bench/dynamo-process.ts repeats it for
+ * the benchmarks' dynalite process.
+ */
+export function emulateConditionFailureItem(): void {
+  const db = require('dynalite/db') as {
+    checkConditional: (data: Record<string, unknown>, existing: unknown) => unknown
+    __partnerOpsPatched?: boolean
+  }
+  if (db.__partnerOpsPatched) return
+  for (const action of ['putItem', 'updateItem', 'deleteItem']) {
+    const v = require(`dynalite/validations/${action}`) as { types: Record<string, unknown> }
+    v.types.ReturnValuesOnConditionCheckFailure = { type: 'String', enum: ['ALL_OLD', 'NONE'] }
+  }
+  const check = db.checkConditional
+  db.checkConditional = (data, existing) => {
+    const err = check(data, existing) as { body?: Record<string, unknown> } | null | undefined
+    if (err?.body && existing && data.ReturnValuesOnConditionCheckFailure === 'ALL_OLD') {
+      err.body.Item = existing
+    }
+    return err
+  }
+  db.__partnerOpsPatched = true
+}
+
+/**
  * Starts dynalite in-process on 127.0.0.1 with an ephemeral port; in memory, or persisted under
  * `path`. Tables become ACTIVE at once.
  */
 export async function startDynalite(opts: { path?: string } = {}): Promise<LocalDynamo> {
   const path = opts.path === undefined ? undefined : ensureWritableDir(opts.path)
+  emulateConditionFailureItem()
   const dynalite = require('dynalite') as DynaliteFactory
   const server = dynalite({
     ...(path === undefined ? {} : { path }),

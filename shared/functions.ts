@@ -132,8 +132,9 @@ export const FUNCTIONS = {
       tables: {
         // PutItem to store; a duplicate's UpdateItem returns the stored event (no GetItem).
         events: { actions: ['PutItem', 'UpdateItem'] },
-        clients: { actions: ['GetItem', 'PutItem'] },
-        channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
+        // UpdateItem: a fact is written without a read (writeFact); GetItem and PutItem for notices.
+        clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         ops: { actions: ['UpdateItem'] },
       },
@@ -166,8 +167,9 @@ export const FUNCTIONS = {
     access: {
       tables: {
         events: { actions: ['GetItem', 'UpdateItem'] },
-        clients: { actions: ['GetItem', 'PutItem'] },
-        channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
+        // UpdateItem: a fact is written without a read (writeFact); GetItem and PutItem for notices.
+        clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         ops: { actions: ['UpdateItem'] },
       },
@@ -263,7 +265,8 @@ export const FUNCTIONS = {
     // reconcile: digests (Scan), guarded writes, absence marks, lease and summaries, the pending sweep.
     access: {
       tables: {
-        clients: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'Scan'] },
+        // UpdateItem: the sweep applies webhook facts without a read (writeFact).
+        clients: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Scan'] },
         channels: {
           actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Scan'],
           indexes: ['byPhone'],

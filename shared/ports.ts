@@ -6,6 +6,7 @@
 import type { ChannelKey, UpstreamApiKey } from './domain/channel-key'
 import type { ChannelFilter, ClientFilter } from './domain/filters'
 import type { HealthReading, HealthSweepSummary, MessagingApiKind, StoredHealth } from './domain/health'
+import type { FactSpec } from './domain/mapping'
 import type {
   PartnerSettingsCheck,
   PartnerSettingsFailure,
@@ -160,6 +161,14 @@ export interface PartnerApi {
 /** What a guarded write did: written, or refused because stored state is newer or equal. */
 export type GuardedWrite = 'written' | 'stale'
 
+/**
+ * What a fact write did: written (`previous` = the item before, `record` = the item now), or refused
+ * (`current` = the stored item that refused it: newer, equal, or holding a sticky flag the fact lacks).
+ */
+export type FactWrite<T> =
+  | { outcome: 'written'; previous: T | null; record: T }
+  | { outcome: 'refused'; current: T | null }
+
 /** Digest of a stored item: just what reconciliation needs to compare. */
 export interface Digest {
   id: string
@@ -180,6 +189,12 @@ export interface ClientRepository {
   putIfNewer(client: Client, readHash?: string | null): Promise<GuardedWrite>
   /** Writes only when the stored orderKey equals `expectedOrderKey` (null = must not exist). */
   putIfVersion(client: Client, expectedOrderKey: string | null): Promise<GuardedWrite>
+  /**
+   * Writes one upstream fact without reading first: one conditional write, accepted when nothing is
+   * stored or the fact is newer by the rule of putIfNewer (and no `sticky` flag is stored set that
+   * the fact derives unset); `carried` fields the fact has no value for keep their stored value.
+   */
+  writeFact(client: Client, spec: FactSpec): Promise<FactWrite<Client>>
   /** One page of clients matching every given filter (shared/domain/filters.ts). */
   list(query: ClientFilter & { limit: number; cursor?: string }): Promise<Page<Client>>
   /** Every stored client's digest, page by page. */
@@ -194,6 +209,8 @@ export interface ChannelRepository {
   /** As ClientRepository.putIfNewer. */
   putIfNewer(channel: Channel, readHash?: string | null): Promise<GuardedWrite>
   putIfVersion(channel: Channel, expectedOrderKey: string | null): Promise<GuardedWrite>
+  /** As ClientRepository.writeFact. */
+  writeFact(channel: Channel, spec: FactSpec): Promise<FactWrite<Channel>>
   /** One page of channels matching every given filter (shared/domain/filters.ts). */
   list(query: ChannelFilter & { limit: number; cursor?: string }): Promise<Page<Channel>>
   listByClient(clientId: string): Promise<Channel[]>

@@ -43,6 +43,28 @@ function timesOf(up: { modified_at?: string | null }, opts: MapOptions<unknown>)
   }
 }
 
+/**
+ * How a fact's record, mapped without the stored one (`previous: null`), is written without reading
+ * it first (the stores' `writeFact`): `carried` fields the mapping takes from the stored record when
+ * the fact has no value of its own (null) are left as stored; a `sticky` flag the mapping keeps once
+ * set is, when the fact derives it unset, a condition of the write (a stored `true` refuses it, and
+ * the caller merges with the stored record). test/unit/state/fact-spec.test.ts checks that these
+ * lists are exactly the fields `previous` changes.
+ */
+export interface FactSpec {
+  carried: readonly string[]
+  sticky: readonly string[]
+}
+
+/** Channel fields taken from the stored record: payload, names and e-mail from other events, notices. */
+export const CHANNEL_FACT_SPEC: FactSpec = {
+  carried: ['partnerPayload', 'companyName', 'contactEmail', 'violation', 'templateMessaging'],
+  sticky: ['cancellationProcessed'],
+}
+
+/** A client's record depends on nothing stored. */
+export const CLIENT_FACT_SPEC: FactSpec = { carried: [], sticky: [] }
+
 /** Maps an upstream channel to the stored shape, deriving lifecycle and computing order key and hash. */
 export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channel>): Channel {
   const prev = opts.previous ?? null

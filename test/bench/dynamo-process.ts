@@ -5,7 +5,19 @@ import { spawn } from 'node:child_process'
  * not be charged to the request path's event loop. Every variant of a benchmark uses the same one.
  */
 export async function startDynamoProcess(): Promise<{ endpoint: string; close(): Promise<void> }> {
+  // emulateConditionFailureItem of local/dynalite.ts (this child runs plain JavaScript): a refused
+  // conditional write answers the stored item when asked, as DynamoDB does.
   const script = `
+    const db = require('dynalite/db')
+    for (const a of ['putItem', 'updateItem', 'deleteItem']) {
+      require('dynalite/validations/' + a).types.ReturnValuesOnConditionCheckFailure = { type: 'String', enum: ['ALL_OLD', 'NONE'] }
+    }
+    const check = db.checkConditional
+    db.checkConditional = (data, existing) => {
+      const err = check(data, existing)
+      if (err && err.body && existing && data.ReturnValuesOnConditionCheckFailure === 'ALL_OLD') err.body.Item = existing
+      return err
+    }
     const server = require('dynalite')({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
     server.listen(0, '127.0.0.1', () => process.stdout.write('port ' + server.address().port + '\\n'))
   `

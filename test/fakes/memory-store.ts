@@ -3,6 +3,7 @@ import type { ChangeTable, ItemChange } from '../../shared/domain/change-events'
 import { ValidationError } from '../../shared/domain/errors'
 import { channelMatches, clientMatches, phoneDigits } from '../../shared/domain/filters'
 import type { HealthSweepSummary } from '../../shared/domain/health'
+import type { FactSpec } from '../../shared/domain/mapping'
 import { isNewer } from '../../shared/domain/ordering'
 import type { PartnerSettingsRecord } from '../../shared/domain/partner-settings'
 import { QUALITY_RATINGS, type QualityRating, qualityBucket } from '../../shared/domain/signals'
@@ -23,6 +24,7 @@ import type {
   CallSlot,
   ChangeFeedMark,
   Digest,
+  FactWrite,
   GuardedWrite,
   QuarantineRecord,
   ReconcileState,
@@ -157,6 +159,26 @@ export class MemoryStore implements StateStore {
     this.listeners.push(listener)
   }
 
+  /** The semantics of the DynamoDB adapter's writeFact (one conditional UpdateItem). */
+  private writeFact<T extends { orderKey: string; contentHash: string }>(
+    map: Map<string, T>,
+    id: string,
+    record: T,
+    spec: FactSpec,
+  ): FactWrite<T> {
+    this.write()
+    const stored = map.get(id) ?? null
+    const before = stored as Record<string, unknown> | null
+    const fields = record as Record<string, unknown>
+    const blocked = spec.sticky.some((f) => fields[f] === false && before?.[f] === true)
+    if (stored !== null && (!isNewer(record, stored) || blocked))
+      return { outcome: 'refused', current: clone(stored) }
+    const next: Record<string, unknown> = { ...(before ?? {}), ...fields }
+    for (const f of spec.carried) if (fields[f] === null && before?.[f] !== undefined) next[f] = before[f]
+    map.set(id, clone(next as T))
+    return { outcome: 'written', previous: stored ? clone(stored) : null, record: clone(next as T) }
+  }
+
   private read(): void {
     this.stats.reads++
   }
@@ -182,6 +204,7 @@ export class MemoryStore implements StateStore {
       this.clientMap.set(client.clientId, clone(client))
       return 'written'
     },
+    writeFact: async (client, spec) => this.writeFact(this.clientMap, client.clientId, client, spec),
     putIfVersion: async (client, expected): Promise<GuardedWrite> => {
       const stored = this.clientMap.get(client.clientId) ?? null
       if ((stored?.orderKey ?? null) !== expected) return 'stale'
@@ -226,6 +249,7 @@ export class MemoryStore implements StateStore {
       this.channelMap.set(channel.channelId, clone(channel))
       return 'written'
     },
+    writeFact: async (channel, spec) => this.writeFact(this.channelMap, channel.channelId, channel, spec),
     putIfVersion: async (channel, expected): Promise<GuardedWrite> => {
       const stored = this.channelMap.get(channel.channelId) ?? null
       if ((stored?.orderKey ?? null) !== expected) return 'stale'

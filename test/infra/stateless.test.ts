@@ -335,8 +335,8 @@ describe('stateless stack', () => {
     expect(FUNCTIONS.webhookApplier.access).toEqual({
       tables: {
         events: { actions: ['GetItem', 'UpdateItem'] },
-        clients: { actions: ['GetItem', 'PutItem'] },
-        channels: { actions: ['GetItem', 'PutItem'], indexes: ['byPhone'] },
+        clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         ops: { actions: ['UpdateItem'] },
       },

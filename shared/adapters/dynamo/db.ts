@@ -1,4 +1,6 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import { type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb'
+import { unmarshall } from '@aws-sdk/util-dynamodb'
 import { DependencyUnavailableError, errorName, PartnerOpsError } from '../../domain/errors'
 import type { CursorCodec, StringKey } from './cursor'
 
@@ -34,6 +36,24 @@ export class Db {
     } catch (e) {
       if (errorName(e) === CONDITION_FAILED) return false
       throw this.translate(what, e)
+    }
+  }
+
+  /**
+   * Runs one conditional write that asks for the item on failure (ReturnValuesOnConditionCheckFailure
+   * ALL_OLD): its output, or the stored item that refused it (null when nothing is stored or the
+   * engine does not return it).
+   */
+  async conditionalItem<O>(
+    what: string,
+    run: () => Promise<O>,
+  ): Promise<{ written: true; out: O } | { written: false; item: Item | null }> {
+    try {
+      return { written: true, out: await run() }
+    } catch (e) {
+      if (errorName(e) !== CONDITION_FAILED) throw this.translate(what, e)
+      const raw = (e as { Item?: Record<string, AttributeValue> }).Item
+      return { written: false, item: raw ? (unmarshall(raw) as Item) : null }
     }
   }
 

@@ -9,10 +9,11 @@ import {
   phoneSearch,
   textSearch,
 } from '../../domain/filters'
+import type { FactSpec } from '../../domain/mapping'
 import { limitKey, QUALITY_RATINGS, type QualityRating, qualityBucket } from '../../domain/signals'
 import type { Channel, Client, Lifecycle, Page } from '../../domain/types'
 import { LIFECYCLES } from '../../domain/types'
-import type { ChannelRepository, ClientRepository, Digest, GuardedWrite } from '../../ports'
+import type { ChannelRepository, ClientRepository, Digest, FactWrite, GuardedWrite } from '../../ports'
 import {
   type Db,
   type Item,
@@ -144,6 +145,20 @@ const raw = (out: { Items?: Item[]; LastEvaluatedKey?: Item }): RawPage => ({
   lastKey: out.LastEvaluatedKey,
 })
 
+/**
+ * The item a fact write leaves: the stored one with the fact's fields, where `carried` fields the
+ * fact has no value for (null) keep their stored value.
+ */
+function mergeFact<T extends object>(previous: T | null, record: T, carried: readonly string[]): T {
+  if (previous === null) return record
+  const merged = { ...previous, ...record } as Record<string, unknown>
+  const before = previous as Record<string, unknown>
+  for (const name of carried) {
+    if (merged[name] === null && before[name] !== undefined) merged[name] = before[name]
+  }
+  return merged as T
+}
+
 /** Guarded writes, digests shared by the clients and channels tables. */
 function versioned<T extends { orderKey: string; contentHash: string }>(
   db: Db,
@@ -151,8 +166,91 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
   idName: string,
   toItem: (record: T) => Item,
   what: string,
+  /** From a stored item to the record (storage-only attributes stripped). */
+  fromItem: (item: Item) => T,
+  /**
+   * The storage-only attributes (index keys, search text) and the carried fields each derives from:
+   * `[]` = from the fact's own fields (absent when empty); a list of carried fields = computable by a
+   * fact only when it knows them (else the fact is written after a read); null = never written by a
+   * fact (another job owns its source field).
+   */
+  storage: Record<string, readonly string[] | null>,
 ) {
+  const read = async (id: string): Promise<T | null> => {
+    const out = await db.call(`${what}.get`, () =>
+      db.doc.send(new GetCommand({ TableName: table, Key: { [idName]: id }, ConsistentRead: true })),
+    )
+    return out.Item ? fromItem(out.Item) : null
+  }
   return {
+    get: read,
+    writeFact: async (record: T, spec: FactSpec): Promise<FactWrite<T>> => {
+      // One UpdateItem, built from the record as a put would store it: every field the fact sets,
+      // carried fields it does not know left as stored, emptied mirrors removed.
+      const names: Record<string, string> = { '#id': idName, '#ok': 'orderKey', '#h': 'contentHash' }
+      const values: Record<string, unknown> = { ':k': record.orderKey, ':h': record.contentHash }
+      const sets: string[] = []
+      const removes: string[] = []
+      const guards: string[] = []
+      let n = 0
+      const fields = record as Record<string, unknown>
+      const id = String(fields[idName])
+      for (const [name, inputs] of Object.entries(storage)) {
+        // A storage attribute derived from a field the fact leaves as stored cannot be computed
+        // without the stored item: this fact goes the read way (the caller merges and writes).
+        if (inputs?.some((f) => spec.carried.includes(f) && fields[f] === null)) {
+          return { outcome: 'refused', current: await read(id) }
+        }
+      }
+      for (const [name, value] of Object.entries(toItem(record))) {
+        if (name === idName || storage[name] === null) continue
+        const a = `#a${n}`
+        const v = `:v${n}`
+        n++
+        if (value === undefined) {
+          if (name in storage) {
+            names[a] = name
+            removes.push(a)
+          }
+          continue
+        }
+        names[a] = name
+        values[v] = value
+        if (value === null && spec.carried.includes(name)) {
+          sets.push(`${a} = if_not_exists(${a}, ${v})`)
+        } else if (value === false && spec.sticky.includes(name)) {
+          sets.push(`${a} = if_not_exists(${a}, ${v})`)
+          guards.push(`(attribute_not_exists(${a}) OR ${a} = ${v})`)
+        } else {
+          sets.push(`${a} = ${v}`)
+        }
+      }
+      // DynamoDB refuses redundant parentheses: wrap the order test only when guards follow it.
+      const order = '#ok < :k OR (#ok = :k AND #h <> :h)'
+      const newer = guards.length === 0 ? order : [`(${order})`, ...guards].join(' AND ')
+      const w = await db.conditionalItem(`${what}.writeFact`, () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { [idName]: id },
+            UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+            ConditionExpression: `attribute_not_exists(#id) OR (${newer})`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            // The item before, whether the write was accepted or refused: no read either way.
+            ReturnValues: 'ALL_OLD',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      )
+      if (w.written) {
+        const previous = w.out.Attributes ? fromItem(w.out.Attributes) : null
+        return { outcome: 'written', previous, record: mergeFact(previous, record, spec.carried) }
+      }
+      // An engine that does not return the refusing item (dynalite without the local runner's
+      // emulation, older moto) costs a consistent read here instead.
+      return { outcome: 'refused', current: w.item ? fromItem(w.item) : await read(id) }
+    },
     putIfNewer: async (record: T, readHash?: string | null): Promise<GuardedWrite> => {
       const newer = '(#ok < :k OR (#ok = :k AND #h <> :h))'
       const condition =
@@ -271,13 +369,11 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
 export function createClientRepository(db: Db, table: string): ClientRepository {
   const fromItem = (item: Item): Client => strip<Client>(item, [C.statusKey, C.searchKey])
   return {
-    ...versioned<Client>(db, table, C.pk, clientItem, 'clients'),
-    get: async (clientId) => {
-      const out = await db.call('clients.get', () =>
-        db.doc.send(new GetCommand({ TableName: table, Key: { [C.pk]: clientId }, ConsistentRead: true })),
-      )
-      return out.Item ? fromItem(out.Item) : null
-    },
+    // Every storage-only attribute of a client derives from the fact's own fields.
+    ...versioned<Client>(db, table, C.pk, clientItem, 'clients', fromItem, {
+      [C.statusKey]: [],
+      [C.searchKey]: [],
+    }),
     list: async ({ status, q, limit, cursor }): Promise<Page<Client>> => {
       // Text search has no index: a filter on the status index, else on a Scan (README, Finding clients).
       const contains: readonly [string, string] | undefined =
@@ -327,13 +423,15 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
   }
 
   return {
-    ...versioned<Channel>(db, table, H.pk, channelItem, 'channels'),
-    get: async (channelId) => {
-      const out = await db.call('channels.get', () =>
-        db.doc.send(new GetCommand({ TableName: table, Key: { [H.pk]: channelId }, ConsistentRead: true })),
-      )
-      return out.Item ? fromItem(out.Item) : null
-    },
+    // The index keys derive from the fact, except health (written by the health sweep, never by a
+    // fact) and the search text, which also covers the carried company name and partner payload.
+    ...versioned<Channel>(db, table, H.pk, channelItem, 'channels', fromItem, {
+      [H.phoneKey]: [],
+      [H.qualityKey]: [],
+      [H.limitKey]: [],
+      [H.healthKey]: null,
+      [H.searchKey]: ['companyName', 'partnerPayload'],
+    }),
     list: async ({ limit, cursor, ...filter }): Promise<Page<Channel>> => {
       const plan = planChannelList(table, filter)
       const values = [

@@ -1,9 +1,16 @@
 import { confirmed, revoked } from '../../domain/cancellation'
-import { channelFromUpstream, clientFromUpstream, rehash } from '../../domain/mapping'
+import {
+  CHANNEL_FACT_SPEC,
+  CLIENT_FACT_SPEC,
+  channelFromUpstream,
+  clientFromUpstream,
+  type FactSpec,
+  rehash,
+} from '../../domain/mapping'
 import { isNewer } from '../../domain/ordering'
 import type { CancellationRecord, CancellationState, Channel, Client, Source } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
-import type { Clock, GuardedWrite, StateStore } from '../../ports'
+import type { Clock, FactWrite, GuardedWrite, StateStore } from '../../ports'
 
 /** What applying upstream state needs. */
 export interface ApplyDeps {
@@ -32,6 +39,12 @@ export interface ApplyOptions<T> {
    * it itself right after (the cancellation request, with the call's answer). Channels only.
    */
   ownsCancellation?: boolean
+  /**
+   * Write without reading first when the caller does not pass `stored` (and no `mutate`): one
+   * conditional write per fact (the store's writeFact), guarded by the ordering rule itself. Used by
+   * the webhook applier.
+   */
+  withoutRead?: boolean
 }
 
 /**
@@ -70,7 +83,10 @@ export async function applyChannel(
     })
     return opts.mutate ? rehash(opts.mutate(next)) : next
   }
-  const w = await guardedWrite(deps.store.channels, up.id, opts.stored, build)
+  const w =
+    opts.withoutRead && opts.stored === undefined && !opts.mutate
+      ? await factWrite(deps.store.channels, up.id, build, CHANNEL_FACT_SPEC)
+      : await guardedWrite(deps.store.channels, up.id, opts.stored, build)
   if (w.outcome !== 'written' || opts.ownsCancellation)
     return { outcome: w.outcome, record: w.record, cancellation: null }
   const cancellation = await syncCancellation(deps, w.record, opts.kind, opts.source, now.toISOString())
@@ -95,7 +111,10 @@ export async function applyClient(
     })
     return opts.mutate ? rehash(opts.mutate(next)) : next
   }
-  const w = await guardedWrite(deps.store.clients, up.id, opts.stored, build)
+  const w =
+    opts.withoutRead && opts.stored === undefined && !opts.mutate
+      ? await factWrite(deps.store.clients, up.id, build, CLIENT_FACT_SPEC)
+      : await guardedWrite(deps.store.clients, up.id, opts.stored, build)
   return { outcome: w.outcome, record: w.record, cancellation: null }
 }
 
@@ -136,6 +155,39 @@ async function guardedWrite<T extends { orderKey: string; contentHash: string }>
     if (attempt >= CAS_ATTEMPTS) return { outcome: 'stale', record: stored ?? next }
     stored = await repo.get(id)
   }
+}
+
+/**
+ * One upstream fact in one conditional write, without reading first: the record mapped without the
+ * stored one, written when the ordering rule (isNewer) accepts it, carried fields left as stored
+ * (FactSpec). A refusal returns the stored item with it (DynamoDB's ReturnValuesOnConditionCheckFailure),
+ * so the outcome costs no read: stale (or unchanged) by the same rule the condition applied, and
+ * only a fact refused by a sticky flag (a processed cancellation) is merged with what is stored and
+ * written with compare-and-set, as guardedWrite does.
+ */
+async function factWrite<T extends { orderKey: string; contentHash: string }>(
+  repo: {
+    get(id: string): Promise<T | null>
+    putIfNewer(record: T, readHash?: string | null): Promise<GuardedWrite>
+    writeFact(record: T, spec: FactSpec): Promise<FactWrite<T>>
+  },
+  id: string,
+  build: (stored: T | null) => T,
+  spec: FactSpec,
+): Promise<GuardedOutcome<T>> {
+  const next = build(null)
+  const w = await repo.writeFact(next, spec)
+  if (w.outcome === 'written') {
+    const same = w.previous !== null && w.previous.contentHash === next.contentHash
+    return same
+      ? { outcome: 'unchanged', record: w.record }
+      : { outcome: 'written', record: w.record, stored: w.previous }
+  }
+  const current = w.current
+  if (current !== null && !isNewer(next, current)) {
+    return { outcome: current.contentHash === next.contentHash ? 'unchanged' : 'stale', record: current }
+  }
+  return guardedWrite(repo, id, current, build)
 }
 
 const CONFIRMABLE: ReadonlySet<CancellationRecord['state']> = new Set(['requested', 'unknown'])

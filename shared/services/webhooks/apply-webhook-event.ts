@@ -236,10 +236,12 @@ export async function applyWebhookEvent(
     const parsed = upstreamChannelSchema.safeParse(data)
     if (!parsed.success) return result('rejected', zodReason(parsed.error))
     const up = parsed.data
+    // One conditional write per fact, no read: the ordering rule guards it (applyChannel, withoutRead).
     const applied = await applyChannel(deps, up, {
       source: 'webhook',
       kind: type,
       ...order,
+      withoutRead: true,
       ...(stored !== undefined ? { stored } : {}),
     })
     return result(applied.outcome === 'stale' ? 'stale' : 'applied')
@@ -248,7 +250,12 @@ export async function applyWebhookEvent(
     const parsed = upstreamClientSchema.safeParse(clientOfWebhookData(envelope.data))
     if (!parsed.success) return result('rejected', zodReason(parsed.error))
     const up: UpstreamClient = parsed.data
-    const applied = await applyClient(deps, up, { source: 'webhook', kind: type, ...order })
+    const applied = await applyClient(deps, up, {
+      source: 'webhook',
+      kind: type,
+      ...order,
+      withoutRead: true,
+    })
     return result(applied.outcome === 'stale' ? 'stale' : 'applied')
   }
   if (NOTICE_EVENTS.has(type)) return applyNotice(deps, envelope, opts.receivedAt)

@@ -466,6 +466,89 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
     })
   })
 
+  describe('fact writes without a read (writeFact)', () => {
+    const spec = { carried: ['violation', 'companyName'], sticky: ['cancellationProcessed'] }
+
+    it('creates, then accepts only a newer fact, keeping carried fields the fact does not know', async () => {
+      const store = await factory()
+      const first = makeChannel({ violation: null, companyName: 'Acme Ltd' })
+      expect(await store.channels.writeFact(first, spec)).toEqual({
+        outcome: 'written',
+        previous: null,
+        record: first,
+      })
+      // A notice marks the channel; the next fact knows nothing of it, nor of the company name.
+      const marked = {
+        ...first,
+        violation: { type: 'spam', restricted: false, at: '2024-01-03T00:00:00.000Z' },
+      }
+      expect(await store.channels.putIfNewer({ ...marked, contentHash: 'h-marked' }, first.contentHash)).toBe(
+        'written',
+      )
+      const next = {
+        ...first,
+        companyName: null,
+        phoneNumber: null,
+        displayName: 'Renamed',
+        orderKey: '2024-01-05T00:00:00.000Z#50',
+        contentHash: 'h2',
+      }
+      const w = await store.channels.writeFact(next, spec)
+      expect(w.outcome).toBe('written')
+      const expected = { ...next, companyName: 'Acme Ltd', violation: marked.violation }
+      expect(w).toMatchObject({ record: expected, previous: { displayName: 'Acme Support' } })
+      expect(await store.channels.get(first.channelId)).toEqual(expected)
+      // The emptied phone number left the phone index.
+      expect(await store.channels.findByPhoneNumber('+4915100000001')).toEqual([])
+
+      // Older, or the same key and content: refused, with the stored item and no change.
+      const older = {
+        ...next,
+        displayName: 'Old',
+        orderKey: '2024-01-04T00:00:00.000Z#90',
+        contentHash: 'h3',
+      }
+      expect(await store.channels.writeFact(older, spec)).toEqual({ outcome: 'refused', current: expected })
+      expect(await store.channels.writeFact(next, spec)).toEqual({ outcome: 'refused', current: expected })
+      // The same key with other content (time changed a derived field) is accepted.
+      expect(
+        (await store.channels.writeFact({ ...next, lifecycle: 'terminated', contentHash: 'h4' }, spec))
+          .outcome,
+      ).toBe('written')
+    })
+
+    it('refuses a fact that derives a sticky flag unset while it is stored set', async () => {
+      const store = await factory()
+      const done = makeChannel({ cancellationProcessed: true, lifecycle: 'terminated' })
+      await store.channels.writeFact(done, spec)
+      const later = {
+        ...done,
+        cancellationProcessed: false,
+        lifecycle: 'live' as const,
+        orderKey: '2024-02-01T00:00:00.000Z#50',
+        contentHash: 'h9',
+      }
+      expect(await store.channels.writeFact(later, spec)).toEqual({ outcome: 'refused', current: done })
+      const laterDone = { ...later, cancellationProcessed: true, lifecycle: 'terminated' as const }
+      expect((await store.channels.writeFact(laterDone, spec)).outcome).toBe('written')
+    })
+
+    it('writes clients the same way', async () => {
+      const store = await factory()
+      const client = makeClient()
+      expect(await store.clients.writeFact(client, { carried: [], sticky: [] })).toEqual({
+        outcome: 'written',
+        previous: null,
+        record: client,
+      })
+      expect(await store.clients.writeFact(client, { carried: [], sticky: [] })).toEqual({
+        outcome: 'refused',
+        current: client,
+      })
+      expect(await store.clients.get(client.clientId)).toEqual(client)
+    })
+  })
+
   describe('digests by id', () => {
     it('reads the digests of given ids in batches, leaving unknown ids out', async () => {
       const store = await factory()

@@ -30,8 +30,8 @@ describe('webhook applier (DynamoDB stream consumer)', () => {
       [keys[1], 'unknown_type'],
       ['id:evt_05', 'stale'],
     ])
-    // channel, three outcomes, one counter write
-    expect(h.store.stats.writes - writes).toBe(5)
+    // two channel facts (one written, the stale one refused: no reads), three outcomes, one counter write
+    expect(h.store.stats.writes - writes).toBe(6)
     expect(await h.store.ops.getCounters('webhooks')).toEqual({
       received: 3,
       applied: 1,
@@ -51,10 +51,10 @@ describe('webhook applier (DynamoDB stream consumer)', () => {
       { ...insertRecord(h.store, keys[1] as string), sequence: '200' },
       { ...insertRecord(h.store, keys[2] as string), sequence: '300' },
     ])
-    const realGet = h.store.channels.get.bind(h.store.channels)
-    vi.spyOn(h.store.channels, 'get').mockImplementation(async (id) => {
-      if (id === 'Pq7Wx2CH') throw new Error('throttled')
-      return realGet(id)
+    const realWrite = h.store.channels.writeFact.bind(h.store.channels)
+    vi.spyOn(h.store.channels, 'writeFact').mockImplementation(async (channel, spec) => {
+      if (channel.channelId === 'Pq7Wx2CH') throw new Error('throttled')
+      return realWrite(channel, spec)
     })
     expect(await h.applier(batch, lambdaContext())).toEqual({
       batchItemFailures: [{ itemIdentifier: '200' }],

@@ -10,13 +10,13 @@ const live = JSON.stringify(FIXTURE_EVENTS.channel_live)
 describe('duplicates', () => {
   it('accepts the same event 10 times in a row with one stored event and one state change', async () => {
     const h = createHarness()
-    const putIfNewer = vi.spyOn(h.store.channels, 'putIfNewer')
+    const writeFact = vi.spyOn(h.store.channels, 'writeFact')
     const answers = []
     for (let i = 0; i < 10; i++) answers.push(await h.deliver(live))
     expect(answers.map((r) => r.statusCode)).toEqual(Array(10).fill(200))
     expect(answers.map((r) => bodyOf(r).duplicate)).toEqual([false, ...Array(9).fill(true)])
     expect(h.store.allEvents()).toEqual([expect.objectContaining({ status: 'applied', deliveries: 10 })])
-    expect(putIfNewer).toHaveBeenCalledTimes(1)
+    expect(writeFact).toHaveBeenCalledTimes(1)
     expect(h.changes()).toHaveLength(1)
     expect(await h.store.ops.getCounters('webhooks')).toEqual({ received: 10, duplicates: 9, applied: 1 })
   })
@@ -47,7 +47,7 @@ describe('crash between store and apply', () => {
   async function crashed() {
     const h = createHarness()
     const first = await h.post(live)
-    vi.spyOn(h.store.channels, 'putIfNewer').mockRejectedValueOnce(new Error('throttled'))
+    vi.spyOn(h.store.channels, 'writeFact').mockRejectedValueOnce(new Error('throttled'))
     const applied = await h.applier(
       streamEvent([{ ...insertRecord(h.store, 'id:evt_06'), sequence: '000000000000000000042' }]),
       lambdaContext(),
@@ -92,7 +92,7 @@ describe('crash between store and apply', () => {
   it('counts an event the sweep cannot apply as failed and keeps it pending', async () => {
     const { h } = await crashed()
     h.clock.advance(61_000)
-    vi.spyOn(h.store.channels, 'get').mockRejectedValueOnce(new Error('still throttled'))
+    vi.spyOn(h.store.channels, 'writeFact').mockRejectedValueOnce(new Error('still throttled'))
     expect(await sweepPendingEvents(h.deps, { olderThanMs: 1_000, limit: 10 })).toEqual({
       swept: 1,
       applied: 0,
@@ -193,8 +193,9 @@ describe('replay', () => {
       outcomes: { applied: 1, stale: 1, rejected: 0, unknown_type: 1 },
       failed: 0,
     })
-    // Nothing changed, so nothing was written and nothing published twice.
-    expect(h.store.stats.writes).toBe(writes)
+    // Nothing changed: each channel fact is one conditional write, refused (no read, no item
+    // changed), and nothing is published twice.
+    expect(h.store.stats.writes - writes).toBe(2)
     expect(h.changes()).toHaveLength(published)
     expect(
       h.store
