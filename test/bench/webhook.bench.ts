@@ -530,11 +530,12 @@ export const bench: Bench = {
         {
           title: 'Webhook ingestion: DynamoDB requests by command',
           note:
-            `PartnerOps request path per send (${counted.sends} sends, 800 distinct + 200 duplicates: a duplicate is a failed ` +
-            'PutItem, an UpdateItem of its delivery count and a GetItem of its status; request counters are ' +
-            `one batched UpdateItem for concurrent requests); applier per new event (${counted.created} ` +
-            'INSERTs, 25 per invocation: GetItem, the state reads and writes, the outcome UpdateItem, and one ' +
-            'counter UpdateItem per batch); Powertools per send during its run.',
+            `PartnerOps request path per send (${counted.sends} sends, 800 distinct + 200 duplicates: a new event is one ` +
+            'PutItem; a duplicate a refused PutItem, an UpdateItem of its delivery count that returns the stored ' +
+            'event, and its counters, one batched UpdateItem for concurrent requests; a duplicate of an event ' +
+            `still pending after 3 s completes it inline); applier per new event (${counted.created} INSERTs with ` +
+            'their NEW_IMAGE, 25 per invocation: one conditional UpdateItem per fact, refused when stale, the ' +
+            'outcome UpdateItem, and one counter UpdateItem per batch); Powertools per send during its run.',
           columns: ['variant', 'requests per unit', 'by command'],
           rows: [
             ['(a) floor, per send', round(floor.callsPerSend, 2), perUnit(floorCalls.byCommand(), sent)],
@@ -551,6 +552,11 @@ export const bench: Bench = {
             [
               'PartnerOps request path + applier, per send',
               round((counted.request.total() + counted.applier.total()) / counted.sends, 2),
+              '',
+            ],
+            [
+              'PartnerOps request path + applier, per new event',
+              round((counted.request.total() + counted.applier.total()) / created, 2),
               '',
             ],
             ['(b) Powertools, per send', round(ptCallsPerSend, 2), perUnit(ptByCommand, ptData.sends.length)],
