@@ -195,7 +195,7 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
       let n = 0
       const fields = record as Record<string, unknown>
       const id = String(fields[idName])
-      for (const [name, inputs] of Object.entries(storage)) {
+      for (const inputs of Object.values(storage)) {
         // A storage attribute derived from a field the fact leaves as stored cannot be computed
         // without the stored item: this fact goes the read way (the caller merges and writes).
         if (inputs?.some((f) => spec.carried.includes(f) && fields[f] === null)) {
