@@ -165,11 +165,17 @@ export class MemoryStore implements StateStore {
     id: string,
     record: T,
     spec: FactSpec,
+    /** Carried fields a stored search text derives from (the adapter reads when a fact lacks one). */
+    searchInputs: readonly string[] = [],
   ): FactWrite<T> {
     this.write()
     const stored = map.get(id) ?? null
     const before = stored as Record<string, unknown> | null
     const fields = record as Record<string, unknown>
+    if (searchInputs.some((f) => spec.carried.includes(f) && fields[f] === null)) {
+      this.read()
+      return { outcome: 'refused', current: stored ? clone(stored) : null }
+    }
     const blocked = spec.sticky.some((f) => fields[f] === false && before?.[f] === true)
     if (stored !== null && (!isNewer(record, stored) || blocked))
       return { outcome: 'refused', current: clone(stored) }
@@ -249,7 +255,8 @@ export class MemoryStore implements StateStore {
       this.channelMap.set(channel.channelId, clone(channel))
       return 'written'
     },
-    writeFact: async (channel, spec) => this.writeFact(this.channelMap, channel.channelId, channel, spec),
+    writeFact: async (channel, spec) =>
+      this.writeFact(this.channelMap, channel.channelId, channel, spec, ['companyName', 'partnerPayload']),
     putIfVersion: async (channel, expected): Promise<GuardedWrite> => {
       const stored = this.channelMap.get(channel.channelId) ?? null
       if ((stored?.orderKey ?? null) !== expected) return 'stale'

@@ -467,11 +467,11 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
   })
 
   describe('fact writes without a read (writeFact)', () => {
-    const spec = { carried: ['violation', 'companyName'], sticky: ['cancellationProcessed'] }
+    const spec = { carried: ['violation', 'contactEmail', 'companyName'], sticky: ['cancellationProcessed'] }
 
     it('creates, then accepts only a newer fact, keeping carried fields the fact does not know', async () => {
       const store = await factory()
-      const first = makeChannel({ violation: null, companyName: 'Acme Ltd' })
+      const first = makeChannel({ violation: null, contactEmail: 'ops@acme.example' })
       expect(await store.channels.writeFact(first, spec)).toEqual({
         outcome: 'written',
         previous: null,
@@ -487,7 +487,7 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       )
       const next = {
         ...first,
-        companyName: null,
+        contactEmail: null,
         phoneNumber: null,
         displayName: 'Renamed',
         orderKey: '2024-01-05T00:00:00.000Z#50',
@@ -495,7 +495,7 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       }
       const w = await store.channels.writeFact(next, spec)
       expect(w.outcome).toBe('written')
-      const expected = { ...next, companyName: 'Acme Ltd', violation: marked.violation }
+      const expected = { ...next, contactEmail: 'ops@acme.example', violation: marked.violation }
       expect(w).toMatchObject({ record: expected, previous: { displayName: 'Acme Support' } })
       expect(await store.channels.get(first.channelId)).toEqual(expected)
       // The emptied phone number left the phone index.
@@ -510,6 +510,15 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       }
       expect(await store.channels.writeFact(older, spec)).toEqual({ outcome: 'refused', current: expected })
       expect(await store.channels.writeFact(next, spec)).toEqual({ outcome: 'refused', current: expected })
+      // A fact without the company name cannot compute the stored search text: refused with the
+      // stored item, for the caller to merge (the read way).
+      const nameless = {
+        ...next,
+        companyName: null,
+        orderKey: '2024-01-06T00:00:00.000Z#50',
+        contentHash: 'h5',
+      }
+      expect(await store.channels.writeFact(nameless, spec)).toMatchObject({ outcome: 'refused' })
       // The same key with other content (time changed a derived field) is accepted.
       expect(
         (await store.channels.writeFact({ ...next, lifecycle: 'terminated', contentHash: 'h4' }, spec))
