@@ -26,6 +26,7 @@ import type {
   RunWarning,
   Source,
   StoredResponse,
+  SweepProgress,
   WebhookEventRecord,
   WebhookEventStatus,
 } from './domain/types'
@@ -96,6 +97,15 @@ export interface WalkTotals {
   walked: number
 }
 
+/** Where one page of a walk sits in its list. */
+export interface PagePosition {
+  /** The offset the page was asked for. */
+  offset: number
+  /** Items it held (valid and quarantined): the next page starts at offset + received. */
+  received: number
+  total: number
+}
+
 /** Options of a whole-list walk. */
 export interface IterateOptions extends Omit<ListQuery, 'offset'> {
   /** Pages fetched at once after the first page told the total (default 4). */
@@ -107,6 +117,13 @@ export interface IterateOptions extends Omit<ListQuery, 'offset'> {
   onQuarantined?: (items: QuarantinedItem[]) => void
   /** Told, once a walk completes, how many items it walked against the upstream `total`. */
   onComplete?: (totals: WalkTotals) => void
+  /** Offset of the first page: a walk resumed where an earlier invocation stopped (default 0). */
+  startOffset?: number
+  /**
+   * Told about every page read, before its items are yielded: once the consumer has handled the items
+   * yielded after this call, the walk can resume at `offset + received`.
+   */
+  onPage?: (page: PagePosition) => void
 }
 
 /** Counters of upstream work, for run summaries and benchmarks. */
@@ -322,8 +339,7 @@ export interface SweepCheckpoint {
   sweepId: string
   /** When the sweep's first invocation started (the next watermark: nothing older is left unread). */
   startedAt: string
-  /** Why a full sweep ran: the first run, the interval, or an incremental walk that fell back. */
-  reason: 'first' | 'interval' | 'sort_fallback' | 'window_too_large'
+  reason: SweepProgress['reason']
   /** `marking`: missing detection had begun; a sweep resumed there marks nothing more (README). */
   phase: SweepKind | 'absence' | 'marking'
   /** Upstream offset in the phase's list (sorted by created_at, id) where the walk continues. */

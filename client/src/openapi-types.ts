@@ -529,6 +529,26 @@ export interface components {
             missing?: Record<string, never>;
             swept?: number;
             confirmedCancellations?: number;
+            /** @description in a full run, the sweep it worked on and where that stands after it */
+            sweep?: components["schemas"]["SweepProgress"];
+        };
+        /** @description a full sweep that does not fit one run saves its position and continues in the next; missing detection runs only once it walked both lists end to end */
+        SweepProgress: {
+            sweepId: string;
+            /** Format: date-time */
+            startedAt: string;
+            /** @enum {unknown} */
+            reason: "first" | "interval" | "sort_fallback" | "window_too_large";
+            /**
+             * @description the list it continues with, missing detection, or done
+             * @enum {unknown}
+             */
+            phase: "clients" | "channels" | "absence" | "marking" | "done";
+            /** @description upstream offset where the next run continues */
+            offset: number;
+            invocations: number;
+            seen: Record<string, never>;
+            changed: Record<string, never>;
         };
         QuarantinedItem: {
             /** @enum {unknown} */
@@ -599,6 +619,18 @@ export interface components {
             reconciliation: {
                 last: components["schemas"]["RunSummary"] | null;
                 lastSuccess: components["schemas"]["RunSummary"] | null;
+                /** @description incremental runs read what changed upstream at or after this time less a 5-minute overlap (the start of the last run that completed its walk); null before the first sweep */
+                watermark: string | null;
+                /** @description the last full sweep that completed end to end (missing detection included) */
+                lastFullSweep: {
+                    sweepId: string;
+                    /** Format: date-time */
+                    startedAt: string;
+                    /** Format: date-time */
+                    completedAt: string;
+                } | null;
+                /** @description a full sweep in progress across several runs, or null */
+                sweep: components["schemas"]["SweepProgress"] | null;
                 /** @description upstream list items that failed validation, kept 7 days after the last run that saw them (one record per item); the 20 most recently seen are listed */
                 quarantine: {
                     /** @description counted up to 1000 */

@@ -173,6 +173,24 @@ export const RUN_WARNINGS = [
 ] as const
 export type RunWarning = (typeof RUN_WARNINGS)[number]
 
+/** Where the full sweep a run worked on stands after the run (a sweep may span several runs). */
+export interface SweepProgress {
+  sweepId: string
+  /** When the sweep's first run started. */
+  startedAt: string
+  /** Why it ran: the first run, the interval, an incremental walk that fell back, or too many changes. */
+  reason: 'first' | 'interval' | 'sort_fallback' | 'window_too_large'
+  /** `done`: walked end to end and missing detection ran; otherwise where the next run continues. */
+  phase: 'clients' | 'channels' | 'absence' | 'marking' | 'done'
+  /** Upstream offset in the phase's list where the next run continues. */
+  offset: number
+  /** Runs that have worked on it, this one included. */
+  invocations: number
+  /** Items read and written over the whole sweep so far. */
+  seen: { clients: number; channels: number }
+  changed: { clients: number; channels: number }
+}
+
 /** Summary of one reconciliation run (served by GET /status). */
 export interface RunSummary {
   runId: string
@@ -198,6 +216,8 @@ export interface RunSummary {
   missing: { clients: number; channels: number }
   swept: number
   confirmedCancellations: number
+  /** The full sweep this run worked on (mode `full`): where it stands after the run. */
+  sweep?: SweepProgress
 }
 
 /** A stored HTTP response for idempotent replay, byte for byte. */

@@ -182,15 +182,30 @@ export class FakePartnerApi implements PartnerApi {
     all: () => T[],
     opts: IterateOptions = {},
   ): AsyncIterable<T[]> {
-    const { concurrency: _c, budgetMs: _b, signal: _s, ...query } = opts
-    let offset = 0
+    const {
+      concurrency: _c,
+      budgetMs: _b,
+      signal: _s,
+      startOffset,
+      onPage,
+      onComplete,
+      onQuarantined: _q,
+      ...query
+    } = opts
+    let offset = startOffset ?? 0
+    let walked = 0
+    let total = 0
     for (;;) {
       const p = this.page(all(), { ...query, offset })
-      if (p.items.length === 0) return
+      total = p.total
+      onPage?.({ offset, received: p.items.length, total: p.total })
+      if (p.items.length === 0) break
+      walked += p.items.length
       yield p.items
       offset += p.items.length
-      if (offset >= p.total) return
+      if (offset >= p.total) break
     }
+    onComplete?.({ total, walked })
   }
 
   async getPartner(): Promise<UpstreamPartner> {

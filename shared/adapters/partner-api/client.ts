@@ -488,7 +488,16 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
     path: string,
     o: IterateOptions = {},
   ): AsyncIterable<T[]> {
-    const { concurrency, budgetMs: walkBudget, signal, onQuarantined, onComplete, ...query } = o
+    const {
+      concurrency,
+      budgetMs: walkBudget,
+      signal,
+      onQuarantined,
+      onComplete,
+      startOffset,
+      onPage,
+      ...query
+    } = o
     return {
       [Symbol.asyncIterator]: () => {
         const deadline = walkBudget === undefined ? undefined : now() + walkBudget
@@ -509,6 +518,8 @@ export function createPartnerApiClient(opts: PartnerApiClientOptions): PartnerAp
             ...(signal ? { signal } : {}),
             ...(onQuarantined ? { onQuarantined } : {}),
             ...(onComplete ? { onComplete } : {}),
+            ...(startOffset === undefined ? {} : { startOffset }),
+            ...(onPage ? { onPage } : {}),
           },
         )
       },

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit'
 import { UpstreamError } from '../../domain/errors'
-import type { ListPage, QuarantinedItem, WalkTotals } from '../../ports'
+import type { ListPage, PagePosition, QuarantinedItem, WalkTotals } from '../../ports'
 
 /**
  * Fetches one page at `offset` asking for `limit` items: the page, or a function that reads (parses and
@@ -26,6 +26,10 @@ export interface WalkOptions {
   onQuarantined?: (items: QuarantinedItem[]) => void
   /** Told, when the walk completes, how many distinct items it saw against the last `total`. */
   onComplete?: (totals: WalkTotals) => void
+  /** Offset of the first page (a walk resumed where an earlier one stopped; default 0). */
+  startOffset?: number
+  /** Told about every page read, before its items are yielded (see IterateOptions.onPage). */
+  onPage?: (page: PagePosition) => void
 }
 
 function abortError(): Error {
@@ -74,7 +78,7 @@ export async function* walkPages<T extends { id: string }>(
   }
 
   try {
-    let cursor = 0
+    let cursor = Math.max(0, opts.startOffset ?? 0)
     let pageSize = Math.max(1, opts.limit)
     let total: number | undefined
     let pages = 0
@@ -125,8 +129,9 @@ export async function* walkPages<T extends { id: string }>(
         return true
       })
       if (freshQuarantined.length > 0) opts.onQuarantined?.(freshQuarantined)
-      if (fresh.length > 0) yield fresh
       const received = page.items.length + quarantined.length
+      opts.onPage?.({ offset: cursor, received, total: page.total })
+      if (fresh.length > 0) yield fresh
       if (received === 0) break
 
       if (total === undefined) {

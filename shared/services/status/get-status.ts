@@ -1,7 +1,7 @@
 import type { AppDeps } from '../../deps'
 import type { HealthCounts, HealthSweepSummary } from '../../domain/health'
 import type { QualityRating } from '../../domain/signals'
-import type { Lifecycle, RunSummary } from '../../domain/types'
+import type { Lifecycle, RunSummary, SweepProgress } from '../../domain/types'
 import type { QuarantineRecord } from '../../ports'
 import { type PartnerSettingsStatus, partnerSettingsStatus } from '../partner/partner-settings'
 
@@ -33,9 +33,23 @@ export interface QuarantineView {
   items: QuarantineRecord[]
 }
 
+/** Where reconciliation stands between runs: the watermark, the last full sweep, a sweep in progress. */
+export interface ReconciliationProgress {
+  /** Incremental runs read what changed upstream at or after this less the overlap (null before the first sweep). */
+  watermark: string | null
+  /** The last full sweep that completed end to end. */
+  lastFullSweep: { sweepId: string; startedAt: string; completedAt: string } | null
+  /** A full sweep spanning several runs, while it is in progress. */
+  sweep: SweepProgress | null
+}
+
 /** `GET /status`: the last reconciliation, channels by lifecycle, webhook counts. */
 export interface StatusView {
-  reconciliation: { last: RunSummary | null; lastSuccess: RunSummary | null; quarantine: QuarantineView }
+  reconciliation: {
+    last: RunSummary | null
+    lastSuccess: RunSummary | null
+    quarantine: QuarantineView
+  } & ReconciliationProgress
   channels: {
     total: number
     byLifecycle: Record<Lifecycle, number>
@@ -102,6 +116,7 @@ export async function getStatus(
 ): Promise<StatusView> {
   const now = deps.clock.now()
   const before = new Date(now.getTime() - STUCK_AFTER_MS).toISOString()
+  const progress = reconciliationProgress(deps.store)
   const [
     runs,
     byLifecycle,
@@ -137,6 +152,7 @@ export async function getStatus(
     reconciliation: {
       last: withDefaults(runs.last),
       lastSuccess: withDefaults(runs.lastSuccess),
+      ...(await progress),
       quarantine: {
         count: quarantined.length,
         countCapped: quarantined.length >= QUARANTINE_COUNT_CAP,
@@ -159,5 +175,27 @@ export async function getStatus(
     health: { byStatus: sweeps.lastRun?.byStatus ?? null, lastSweep: sweeps.last, lastRun: sweeps.lastRun },
     partnerSettings,
     at: now.toISOString(),
+  }
+}
+
+/** The reconciliation state as GET /status shows it (one read of its ops-table item). */
+async function reconciliationProgress(store: AppDeps['store']): Promise<ReconciliationProgress> {
+  const state = await store.ops.getReconcileState()
+  const cp = state?.sweep ?? null
+  return {
+    watermark: state?.watermark ?? null,
+    lastFullSweep: state?.lastFullSweep ?? null,
+    sweep: cp
+      ? {
+          sweepId: cp.sweepId,
+          startedAt: cp.startedAt,
+          reason: cp.reason,
+          phase: cp.phase,
+          offset: cp.offset,
+          invocations: cp.invocations,
+          seen: { ...cp.seen },
+          changed: { ...cp.changed },
+        }
+      : null,
   }
 }

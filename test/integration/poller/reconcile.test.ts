@@ -347,3 +347,35 @@ describe('incremental reconciliation against the simulator and embedded DynamoDB
     expect(rec.last).toMatchObject({ runId: second.runId, mode: 'incremental' })
   })
 })
+
+describe('a full sweep larger than one invocation, against the simulator and embedded DynamoDB', () => {
+  it('saves its position, continues in the next run, and GET /status shows it in progress', async () => {
+    const a = await start(150, 10, { POLL_BUDGET_MS: '1500', POLL_CONCURRENCY: '1' })
+    a.simulator?.setFaults({ latencyMs: 60 })
+    const first = (await a.poll()) as RunSummary
+    expect(first).toMatchObject({ mode: 'full', outcome: 'succeeded', complete: false })
+    expect(first.sweep?.phase).not.toBe('done')
+
+    const status = await call(a, '/status')
+    const rec = status.json.reconciliation as { sweep: { sweepId: string; offset: number } | null }
+    expect(rec.sweep).toMatchObject({ sweepId: first.sweep?.sweepId, offset: first.sweep?.offset })
+
+    const runs = [first]
+    for (let i = 0; i < 20 && runs.at(-1)?.sweep?.phase !== 'done'; i++)
+      runs.push((await a.poll()) as RunSummary)
+    const last = runs.at(-1) as RunSummary
+    expect(last).toMatchObject({ complete: true, sweep: { sweepId: first.sweep?.sweepId, phase: 'done' } })
+    expect(last.sweep?.seen).toEqual({ clients: 5, channels: 150 })
+    // No channel read twice across the sweep's runs (each continued at the saved offset).
+    expect(runs.reduce((n, r) => n + r.seen.channels, 0)).toBe(150)
+    for (const ch of await upstreamChannels(a))
+      expect(await a.deps.store.channels.get(ch.id), ch.id).not.toBeNull()
+    const after = await call(a, '/status')
+    expect(after.json.reconciliation as { sweep: unknown; lastFullSweep: { sweepId: string } }).toMatchObject(
+      {
+        sweep: null,
+        lastFullSweep: { sweepId: first.sweep?.sweepId },
+      },
+    )
+  })
+})

@@ -263,6 +263,9 @@ describe('api handler: reads', () => {
         last: run,
         lastSuccess: run,
         quarantine: { count: 0, countCapped: false, items: [] },
+        watermark: null,
+        lastFullSweep: null,
+        sweep: null,
       },
       channels: {
         total: 1,

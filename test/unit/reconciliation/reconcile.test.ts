@@ -315,7 +315,7 @@ describe('reconcile', () => {
       expect(await deps.store.ops.acquireLease(POLL_LEASE, 'someone-else', deps.clock.now(), 1000)).toBe(true)
     })
 
-    it('fails when the run exceeds its time budget and keeps what it wrote', async () => {
+    it('saves a sweep that reaches its budget and continues it in the next run, keeping what it wrote', async () => {
       const deps = makeDeps({ env: { POLL_BUDGET_MS: '1000' } })
       deps.partnerApi.pageSize = 2
       seedUpstream(deps.partnerApi, 1, 6)
@@ -325,11 +325,21 @@ describe('reconcile', () => {
         slowClock.advance(400)
         return original(c)
       }
-      await expect(reconcile(deps)).rejects.toMatchObject({ code: 'poll_budget_exhausted' })
-      const { last } = await deps.store.ops.getRunSummaries()
-      expect(last).toMatchObject({ outcome: 'failed', complete: false })
-      expect(last?.changed.channels).toBeGreaterThan(0)
-      expect(last?.changed.channels).toBeLessThan(6)
+      const first = await reconcile(deps)
+      expect(first).toMatchObject({ outcome: 'succeeded', complete: false, mode: 'full' })
+      expect(first.changed.channels).toBeGreaterThan(0)
+      expect(first.changed.channels).toBeLessThan(6)
+      expect(first.sweep).toMatchObject({ phase: 'channels', invocations: 1 })
+      expect((await deps.store.ops.getReconcileState())?.sweep?.offset).toBe(first.changed.channels)
+
+      deps.store.channels.putIfNewer = original
+      const second = await reconcile(deps)
+      expect(second).toMatchObject({ outcome: 'succeeded', complete: true })
+      expect(second.sweep).toMatchObject({ sweepId: first.sweep?.sweepId, phase: 'done', invocations: 2 })
+      expect(second.changed.channels).toBe(6 - first.changed.channels)
+      expect(second.sweep?.changed).toEqual({ clients: 1, channels: 6 })
+      // Resumed where the first stopped: the first run's channels were not read again.
+      expect(second.seen.channels).toBe(6 - first.changed.channels)
     })
 
     it('keeps a successful outcome when the summary hook (metrics) fails', async () => {

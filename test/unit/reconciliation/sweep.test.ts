@@ -1,0 +1,270 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { RunSummary } from '../../../shared/domain/types'
+import type { UpstreamChannel } from '../../../shared/domain/upstream'
+import type { IterateOptions } from '../../../shared/ports'
+import { reconcile } from '../../../shared/services/reconciliation/reconcile'
+import { CHECKPOINT_PAGES, SeenSet, seenHash } from '../../../shared/services/reconciliation/reconcile-sweep'
+import type { FakeClock } from '../../fakes/clock'
+import { FakePartnerApi } from '../../fakes/partner-api'
+import { makeDeps, seedUpstream, upChannel } from './support'
+
+/**
+ * A fake upstream whose channel pages take time on the run's clock (so a small budget ends an
+ * invocation after a few pages), and that can fail the walk at a given page of a given walk.
+ */
+class SlowPartnerApi extends FakePartnerApi {
+  clock: FakeClock | null = null
+  msPerPage = 0
+  /** Offsets each channel walk started at, in order. */
+  readonly starts: number[] = []
+  /** Throws when the walk is about to yield its page number `n` (1-based, counted over all walks). */
+  failAtPage: number | null = null
+  pagesServed = 0
+
+  override iterateChannels(opts?: IterateOptions): AsyncIterable<UpstreamChannel[]> {
+    this.starts.push(opts?.startOffset ?? 0)
+    const inner = super.iterateChannels(opts)
+    const self = this
+    return (async function* () {
+      for await (const page of inner) {
+        self.pagesServed += 1
+        if (self.failAtPage !== null && self.pagesServed === self.failAtPage) {
+          self.failAtPage = null
+          throw new Error('process killed between pages')
+        }
+        self.clock?.advance(self.msPerPage)
+        yield page
+      }
+    })()
+  }
+}
+
+function sweepDeps(channels: number, env: Record<string, string> = {}) {
+  const api = new SlowPartnerApi()
+  api.pageSize = 2
+  const deps = makeDeps({ partnerApi: api, env: { POLL_BUDGET_MS: '10000', ...env } })
+  api.clock = deps.clock
+  seedUpstream(api, 3, channels)
+  return { deps, api }
+}
+
+/** Runs until the sweep completes (or `max` runs), moving the clock past each run; failures included. */
+async function untilDone(deps: ReturnType<typeof sweepDeps>['deps'], max = 50): Promise<RunSummary[]> {
+  const runs: RunSummary[] = []
+  for (let i = 0; i < max; i++) {
+    let s: RunSummary
+    try {
+      s = await reconcile(deps, { absenceLookups: 0 })
+    } catch {
+      s = (await deps.store.ops.getRunSummaries()).last as RunSummary
+    }
+    runs.push(s)
+    deps.clock.advance(60_000)
+    if (s.sweep?.phase === 'done') return runs
+  }
+  throw new Error('sweep did not complete')
+}
+
+describe('checkpointed full sweep', () => {
+  it('spans invocations when it does not fit one, each continuing at the saved offset', async () => {
+    const { deps, api } = sweepDeps(40)
+    // 2 channels per page, 1 s per page, 10 s budget kept back by 20 %: 8 pages per invocation.
+    api.msPerPage = 1000
+    const runs = await untilDone(deps)
+
+    expect(runs.length).toBeGreaterThan(2)
+    expect(runs.slice(0, -1).every((r) => r.outcome === 'succeeded' && !r.complete)).toBe(true)
+    expect(runs.at(-1)).toMatchObject({ complete: true, sweep: { phase: 'done', invocations: runs.length } })
+    // Every invocation started where the previous one saved; no page read twice.
+    expect(api.starts[0]).toBe(0)
+    for (let i = 1; i < api.starts.length; i++)
+      expect(api.starts[i]).toBeGreaterThan(api.starts[i - 1] as number)
+    expect(runs.reduce((n, r) => n + r.seen.channels, 0)).toBe(40)
+    expect(runs.at(-1)?.sweep?.seen).toEqual({ clients: 3, channels: 40 })
+    for (let n = 1; n <= 40; n++) expect(await deps.store.channels.get(upChannel(n).id)).not.toBeNull()
+    // Done: the state holds no sweep, and the next sweep is an interval away.
+    const state = await deps.store.ops.getReconcileState()
+    expect(state?.sweep).toBeNull()
+    expect(state?.lastFullSweep?.sweepId).toBe(runs[0]?.sweep?.sweepId)
+  })
+
+  it('resumes after a crash between pages from the last checkpoint, and completes', async () => {
+    const pages = CHECKPOINT_PAGES + 20
+    const { deps, api } = sweepDeps(pages * 2)
+    // The process dies after the first checkpoint: no summary, no lease release.
+    api.failAtPage = CHECKPOINT_PAGES + 10
+    const release = deps.store.ops.releaseLease
+    deps.store.ops.releaseLease = async () => undefined
+    await expect(reconcile(deps)).rejects.toThrow('process killed')
+    deps.store.ops.releaseLease = release
+    const saved = (await deps.store.ops.getReconcileState())?.sweep
+    expect(saved).toMatchObject({ phase: 'channels', offset: CHECKPOINT_PAGES * 2 })
+
+    // The lease of the dead run blocks until it expires; then the sweep continues at the checkpoint.
+    expect((await reconcile(deps)).outcome).toBe('skipped')
+    deps.clock.advance(deps.config.POLL_LEASE_MS + 1)
+    const resumed = await reconcile(deps)
+    expect(resumed).toMatchObject({
+      outcome: 'succeeded',
+      complete: true,
+      sweep: { sweepId: saved?.sweepId },
+    })
+    expect(api.starts.at(-1)).toBe(CHECKPOINT_PAGES * 2)
+    expect(resumed.missing).toEqual({ clients: 0, channels: 0 })
+    for (let n = 1; n <= pages * 2; n++) {
+      expect(await deps.store.channels.get(upChannel(n).id)).toMatchObject({
+        absentRuns: 0,
+        missingSince: null,
+      })
+    }
+  })
+
+  it('counts absence once when it is interrupted while marking, and never marks more that sweep', async () => {
+    const { deps, api } = sweepDeps(20)
+    await reconcile(deps)
+    for (const n of [3, 9, 15]) api.channels.delete(upChannel(n).id)
+    const mark = deps.store.channels.markAbsence
+    let calls = 0
+    deps.store.channels.markAbsence = async (...args) => {
+      calls += 1
+      if (calls === 2) throw new Error('process killed while marking')
+      return mark(...args)
+    }
+    await expect(reconcile(deps, { absenceLookups: 0 })).rejects.toThrow('killed while marking')
+    deps.store.channels.markAbsence = mark
+    expect((await deps.store.ops.getReconcileState())?.sweep?.phase).toBe('marking')
+
+    const resumed = await reconcile(deps, { absenceLookups: 0 })
+    expect(resumed).toMatchObject({ complete: true, sweep: { phase: 'done' }, missing: { channels: 0 } })
+    const gone = await Promise.all([3, 9, 15].map((n) => deps.store.channels.get(upChannel(n).id)))
+    // Counted once at most (marks already in flight when the process died may have landed), none missing.
+    expect(gone.every((c) => (c?.absentRuns ?? 0) <= 1 && c?.missingSince === null)).toBe(true)
+    expect(gone.some((c) => c?.absentRuns === 0)).toBe(true)
+  })
+
+  it('never marks anything missing from a sweep interrupted anywhere (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { maxLength: 4 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 3 }),
+        fc.integer({ min: 0, max: 1500 }),
+        async (channels, pageSize, gone, failAt, msPerPage) => {
+          const { deps, api } = sweepDeps(channels, { POLL_BUDGET_MS: '5000' })
+          api.pageSize = pageSize
+          // A first complete sweep stores everything; then some channels go, and a new sweep is
+          // interrupted by failures at random pages and by the budget.
+          await reconcile(deps)
+          const goneIds = gone.filter((n) => n <= channels).map((n) => upChannel(n).id)
+          for (const id of goneIds) api.channels.delete(id)
+          api.msPerPage = msPerPage
+          const failures = [...failAt]
+          api.failAtPage = failures.shift() ?? null
+          const runs: RunSummary[] = []
+          for (let i = 0; i < 200; i++) {
+            let s: RunSummary
+            try {
+              s = await reconcile(deps, { absenceLookups: 0 })
+            } catch {
+              s = (await deps.store.ops.getRunSummaries()).last as RunSummary
+              const next = failures.shift()
+              api.failAtPage = next === undefined ? null : api.pagesServed + next
+            }
+            runs.push(s)
+            deps.clock.advance(60_000)
+            if (s.sweep?.phase === 'done') break
+            // Until the sweep is done, nothing is marked or even counted absent.
+            for (const id of goneIds) {
+              expect(await deps.store.channels.get(id)).toMatchObject({ absentRuns: 0, missingSince: null })
+            }
+          }
+          expect(runs.at(-1)?.sweep?.phase).toBe('done')
+          for (const ch of api.channels.values()) {
+            expect(await deps.store.channels.get(ch.id)).toMatchObject({ absentRuns: 0, missingSince: null })
+          }
+          // One completed sweep counts each gone channel absent once (no lookups: two sweeps mark it).
+          for (const id of goneIds) {
+            expect(await deps.store.channels.get(id)).toMatchObject({ absentRuns: 1, missingSince: null })
+          }
+        },
+      ),
+      { numRuns: 25 },
+    )
+  })
+
+  it('marks a channel missing only after the sweep that did not see it completed end to end', async () => {
+    const { deps, api } = sweepDeps(30)
+    await reconcile(deps)
+    api.channels.delete(upChannel(7).id)
+    api.msPerPage = 1500
+    const runs = await untilDone(deps)
+    expect(runs.length).toBeGreaterThan(1)
+    expect(runs.slice(0, -1).every((r) => r.missing.channels === 0)).toBe(true)
+    expect(await deps.store.channels.get(upChannel(7).id)).toMatchObject({ absentRuns: 1 })
+    // With a lookup allowed, the completed sweep confirms it gone at once.
+    const again = await untilDoneWithLookups(deps)
+    expect(again.at(-1)?.missing.channels).toBe(1)
+    expect((await deps.store.channels.get(upChannel(7).id))?.missingSince).not.toBeNull()
+  })
+
+  it('writes only its own bookkeeping when a small unchanged fleet sweeps in one invocation', async () => {
+    const { deps } = sweepDeps(10)
+    await reconcile(deps)
+    const before = deps.store.stats.writes
+    const s = await reconcile(deps)
+    expect(s).toMatchObject({
+      complete: true,
+      changed: { clients: 0, channels: 0 },
+      sweep: { phase: 'done' },
+    })
+    // Lease, reconciliation state, summary, release: no checkpoint and no seen-id chunk was needed.
+    expect(deps.store.stats.writes - before).toBe(4)
+  })
+})
+
+async function untilDoneWithLookups(deps: ReturnType<typeof sweepDeps>['deps']): Promise<RunSummary[]> {
+  const runs: RunSummary[] = []
+  for (let i = 0; i < 50; i++) {
+    const s = await reconcile(deps)
+    runs.push(s)
+    deps.clock.advance(60_000)
+    if (s.sweep?.phase === 'done') return runs
+  }
+  throw new Error('sweep did not complete')
+}
+
+describe('SeenSet', () => {
+  it('finds exactly the hashes it was given, from unaligned chunks and unsaved ones', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ minLength: 1, maxLength: 12 }), { maxLength: 200 }),
+        fc.array(fc.string({ minLength: 1, maxLength: 12 }), { maxLength: 50 }),
+        async (saved, others) => {
+          const hashes = Uint32Array.from(saved.map((id) => seenHash('sw', id)))
+          // An odd offset into a bigger buffer: the bytes are not 4-aligned.
+          const raw = new Uint8Array(hashes.byteLength + 1)
+          raw.set(new Uint8Array(hashes.buffer), 1)
+          const chunk = raw.subarray(1)
+          const unsaved = saved.slice(0, 3).map((id) => seenHash('sw', `${id}!`))
+          const set = await SeenSet.load(
+            (async function* () {
+              yield chunk
+            })(),
+            unsaved,
+          )
+          for (const id of saved) expect(set.has(seenHash('sw', id))).toBe(true)
+          for (const h of unsaved) expect(set.has(h)).toBe(true)
+          const known = new Set([...hashes, ...unsaved])
+          for (const id of others) expect(set.has(seenHash('sw', id))).toBe(known.has(seenHash('sw', id)))
+        },
+      ),
+    )
+  })
+
+  it('salts the hash with the sweep id', () => {
+    expect(seenHash('a', 'H00001CH')).not.toBe(seenHash('b', 'H00001CH'))
+    expect(seenHash('a', 'H00001CH')).toBe(seenHash('a', 'H00001CH'))
+  })
+})
