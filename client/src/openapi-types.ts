@@ -1413,7 +1413,14 @@ export interface operations {
                      *               "lastSeenAt": "2026-11-21T09:00:02.904Z"
                      *             }
                      *           ]
-                     *         }
+                     *         },
+                     *         "watermark": "2026-11-21T09:00:00.000Z",
+                     *         "lastFullSweep": {
+                     *           "sweepId": "01JD3K2M9QAB",
+                     *           "startedAt": "2026-11-20T09:00:00.000Z",
+                     *           "completedAt": "2026-11-20T09:00:41.870Z"
+                     *         },
+                     *         "sweep": null
                      *       },
                      *       "channels": {
                      *         "total": 12,

@@ -12,6 +12,8 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   onboarding: () => import('./onboarding.bench'),
   webhook: () => import('./webhook.bench'),
   reconcile: () => import('./reconcile.bench'),
+  // A full sweep of 1,000,000 channels at 250 ms per call: about 12 minutes.
+  'reconcile-million': () => import('./reconcile-million.bench'),
   api: () => import('./api.bench'),
   'change-events': () => import('./change-events.bench'),
   export: () => import('./export.bench'),
