@@ -224,7 +224,8 @@ interface GenCounts {
   writes: number
 }
 
-const STORED_AT = new Date(BASE_MS + (CHANNELS + 86_400) * 1000)
+/** When the previous sweep stored the fleet: after every generated date (the latest is in 2024). */
+const STORED_AT = new Date(Date.UTC(2025, 0, 1))
 const snapshot = { now: STORED_AT, source: 'poll', kind: 'snapshot', previous: null } as const
 
 function digestOf(
@@ -318,6 +319,7 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
         return c ? [digestOf(c, id)] : []
       })
     },
+    setHealth: async () => unused('setHealth'),
     markAbsence: async (id, _key, absentRuns, missingSince): Promise<GuardedWrite> => {
       counts.writes += 1
       const c = stored(id)
