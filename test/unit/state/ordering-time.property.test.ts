@@ -92,7 +92,9 @@ describe('ordering time over webhooks and polls (property)', () => {
           h.clock.advance(1 + a.wait * 60_000)
           const receivedAt = h.clock.now().toISOString()
           if (a.type === 'poll') {
-            await reconcile(h.deps)
+            // The model's poll reads everything upstream holds: a full sweep (an incremental run reads
+            // only what is dated after the previous run, and these versions are dated arbitrarily).
+            await reconcile({ ...h.deps, config: { ...h.deps.config, FULL_SWEEP_INTERVAL_SECONDS: 0 } })
             applied.push({ data: upstream, kind: 'snapshot', envelopeTime: null, receivedAt })
             continue
           }
