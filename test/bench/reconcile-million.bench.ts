@@ -300,6 +300,7 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
     listByClient: async () => unused('listByClient'),
     findByPhoneNumber: async () => unused('findByPhoneNumber'),
     countByLifecycle: async () => unused('countByLifecycle'),
+    countByQuality: async () => unused('countByQuality'),
     scan: () => unused('scan'),
     digests: () =>
       (async function* () {
