@@ -296,6 +296,7 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
       return 'written'
     },
     putIfVersion: async () => unused('putIfVersion'),
+    writeFact: async () => unused('writeFact'),
     list: async () => unused('list'),
     listByClient: async () => unused('listByClient'),
     findByPhoneNumber: async () => unused('findByPhoneNumber'),
@@ -356,6 +357,7 @@ function generatedClients(counts: GenCounts): ClientRepository {
       overlay.set(client.clientId, client)
       return 'written'
     },
+    writeFact: async () => unused('writeFact'),
     list: async () => unused('list'),
     digests: () =>
       (async function* () {
