@@ -19,6 +19,9 @@ export const CONTEXT_KEYS = {
   partnerApiAuth: 'api_key (X-API-Key, default) or bearer (username/password token flow)',
   webhookAuth: 'signature (default), signature+token, or token (signature checking off; token required)',
   pollRateMinutes: 'reconciliation interval in minutes (default 15)',
+  healthRateMinutes:
+    'health job interval in minutes: every live channel with a key is checked once per interval (default 15, at least 7)',
+  healthConcurrency: 'health checks in flight at once (default 20)',
   pollPageSize: 'Partner API page size during reconciliation (default 100)',
   pollConcurrency: 'parallel upstream applies during reconciliation (default 4)',
   webhookRetentionDays: 'days a stored webhook event is kept (TTL, default 30)',
@@ -77,6 +80,8 @@ const deployConfigSchema = z.object({
   partnerApiAuth: fromSetting(SETTINGS.PARTNER_API_AUTH),
   webhookAuth: z.enum(['signature', 'signature+token', 'token']).default('signature'),
   pollRateMinutes: int(15, 1, 1440),
+  healthRateMinutes: fromSetting(SETTINGS.HEALTH_INTERVAL_MINUTES),
+  healthConcurrency: fromSetting(SETTINGS.HEALTH_CONCURRENCY),
   pollPageSize: fromSetting(SETTINGS.POLL_PAGE_SIZE),
   pollConcurrency: fromSetting(SETTINGS.POLL_CONCURRENCY),
   webhookRetentionDays: fromSetting(SETTINGS.WEBHOOK_RETENTION_DAYS),

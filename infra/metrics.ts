@@ -94,3 +94,24 @@ export const QUALITY = {
   unknown: QUALITY_METRIC_OF.UNKNOWN,
   liveTurnedRed: LIVE_CHANNEL_TURNED_RED,
 } as const
+
+/**
+ * Metrics of the health job (functions/health/handler.ts HEALTH_METRICS): one datapoint of each per
+ * sweep. `ChannelsBecameUnhealthy` (live channels that entered BLOCKED or disconnected in the sweep)
+ * raises the ChannelBecameUnhealthy alarm; `ChannelsUnhealthy` counts all of them.
+ */
+export const HEALTH = {
+  sweepSucceeded: 'HealthSweepSucceeded',
+  sweepFailed: 'HealthSweepFailed',
+  sweepSkipped: 'HealthSweepSkipped',
+  sweepDuration: 'HealthSweepDuration',
+  checked: 'HealthChecked',
+  changed: 'HealthChanged',
+  failed: 'HealthCheckFailed',
+  late: 'HealthCheckLate',
+  keysRejected: 'HealthKeysRejected',
+  withoutKey: 'ChannelsWithoutKey',
+  unhealthy: 'ChannelsUnhealthy',
+  becameUnhealthy: 'ChannelsBecameUnhealthy',
+  calls: 'MessagingCalls',
+} as const

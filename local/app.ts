@@ -6,11 +6,12 @@ import { KEYS } from '../shared/adapters/dynamo/tables'
 import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
 import type { AppDeps } from '../shared/deps'
 import { CHANGE_TABLES, type ChangeTable } from '../shared/domain/change-events'
+import type { HealthSweepSummary } from '../shared/domain/health'
 import type { ChangeEvent } from '../shared/domain/types'
 import { type Config, loadConfig, localSettings, SETTINGS, type SettingValues } from '../shared/env'
 import { FUNCTION_KEYS, FUNCTIONS, type FunctionKey, type HttpFunctionKey } from '../shared/functions'
 import { CALLBACK_PATH, WEBHOOK_PATH } from '../shared/http/routes'
-import type { EventSink } from '../shared/ports'
+import type { Clock, EventSink } from '../shared/ports'
 import { ADAPTER_BUILDERS, createAppDeps, createSecretSource, wireFunction } from '../shared/wiring'
 import { type ChangeStream, captureChanges, createChangeStream } from './change-stream'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
@@ -48,6 +49,10 @@ export interface AppOptions {
   dynamoEndpoint?: string
   /** Reconciliation interval; null = no timer and no poll at start. */
   pollIntervalSeconds?: number | null
+  /** Run the health job on its schedule (HEALTH_INTERVAL_MINUTES), one sweep at start; default off. */
+  healthTimer?: boolean
+  /** The health job's clock (tests move it between sweeps; the job paces itself by it). */
+  healthClock?: Clock
   /** Settings (shared/env.ts) over the local ones, e.g. WEBHOOK_TOKEN, CANCELLATION_BUDGET_PER_HOUR. */
   env?: SettingValues
   /** Simulator options, or false to use `env.PARTNER_API_BASE_URL` (a real or other Partner API). */
@@ -70,6 +75,8 @@ export interface App {
   credentials: { accessKeyId: string; secretAccessKey: string; region: string; service: string }
   /** Runs the poller once, as the schedule would (rejects when the run fails). */
   poll(): Promise<unknown>
+  /** Runs the health job once, as its schedule would (rejects when the sweep fails). */
+  checkHealth(): Promise<HealthSweepSummary>
   /** Resolves when the stream stand-in has applied every event stored so far (nothing queued or in flight). */
   settle(): Promise<void>
   /** The local change stream: failure queue depth, redrive, invocation count. */
@@ -137,7 +144,13 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     const configWith = (own: SettingValues): Config =>
       loadConfig({
         ...localSettings(),
-        ...(simulator ? { PARTNER_API_BASE_URL: simulator.baseUrl, HUB_BASE_URL: simulator.url } : {}),
+        ...(simulator
+          ? {
+              PARTNER_API_BASE_URL: simulator.baseUrl,
+              HUB_BASE_URL: simulator.url,
+              MESSAGING_API_BASE_URL: `${simulator.url}/messaging`,
+            }
+          : {}),
         ONBOARDING_CALLBACK_URL: `${server.url}${CALLBACK_PATH}`,
         WEBHOOK_URL: `${server.url}${WEBHOOK_PATH}`,
         ...own,
@@ -164,7 +177,9 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       },
     }
     // Unguarded deps, for tests and tools to inspect state; the functions get their own below.
-    const deps = createAppDeps(config, 'partnerops-local', { store, events })
+    // One key store for every function (and the tools' deps below), as one table is in AWS.
+    const channelKeys = createMemoryChannelKeyStore()
+    const deps = createAppDeps(config, 'partnerops-local', { store, events, channelKeys })
     const report = (message: string): void => {
       process.stderr.write(`${message}\n`)
     }
@@ -184,9 +199,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       captureChanges(client, changeTables, STATE_KEYS, reader, (c) => changeStream?.push(c))
     captureState(dynamoClient)
     const failureQueue = { depth: async () => changeStream?.failureDepth() ?? 0 }
-    // One key store for every function, as one table is in AWS.
-    const channelKeys = createMemoryChannelKeyStore()
-    const depsFor = (fn: FunctionKey): AppDeps => {
+    const depsFor = (fn: FunctionKey, clock?: Clock): AppDeps => {
       const client = guardDynamoClient(createLocalDynamoClient(dynamo.endpoint), fn, tables, report)
       captureInserts(client, tables.events, KEYS.events.pk, (item) => stream?.push(item))
       captureState(client)
@@ -199,6 +212,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         events: guardEvents(events, fn, report),
         failureQueue,
         channelKeys,
+        ...(clock ? { clock } : {}),
       })
     }
 
@@ -239,10 +253,36 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       })
     }
 
+    const health = await LOCAL_BUILDERS.health(depsFor('health', opts.healthClock))
+    let sweeping: Promise<unknown> | null = null
+    const checkHealth = async (): Promise<HealthSweepSummary> =>
+      (await health(
+        { source: 'local.timer', 'detail-type': 'Scheduled Event', time: new Date().toISOString() },
+        localLambdaContext('health'),
+      )) as HealthSweepSummary
+    if (opts.healthTimer) {
+      const tick = (): void => {
+        if (sweeping) return
+        sweeping = checkHealth()
+          .catch((err: unknown) => deps.logger.error('scheduled health sweep failed', { error: err }))
+          .finally(() => {
+            sweeping = null
+          })
+      }
+      tick()
+      const timer = setInterval(tick, config.HEALTH_INTERVAL_MINUTES * 60_000)
+      timer.unref()
+      cleanups.push(async () => {
+        clearInterval(timer)
+        // A sweep spreads its checks over minutes: stopping does not wait for it (nothing is lost).
+      })
+    }
+
     return {
       url: server.url,
       simulator,
       deps,
+      checkHealth,
       credentials: { ...credentials, region: LOCAL_DEFAULTS.region, service: LOCAL_DEFAULTS.service },
       poll,
       settle: async () => {

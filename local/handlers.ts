@@ -57,6 +57,7 @@ export const LOCAL_BUILDERS: { [K in FunctionKey]: (deps: AppDeps) => Promise<Fu
   },
   onboarding: async (deps) => (await import('../functions/onboarding/handler')).buildOnboardingHandler(deps),
   poller: async (deps) => (await import('../functions/poller/handler')).buildPollerHandler(deps),
+  health: async (deps) => (await import('../functions/health/handler')).buildHealthHandler(deps),
   eventPublisher: async (deps) =>
     (await import('../functions/event-publisher/handler')).buildEventPublisherHandler(deps),
 }

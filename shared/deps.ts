@@ -6,6 +6,7 @@ import type {
   Clock,
   EventSink,
   FailureQueue,
+  MessagingApi,
   PartnerApi,
   SecretSource,
   StateStore,
@@ -31,6 +32,8 @@ export interface AppDeps {
   failureQueue: FailureQueue
   /** The encrypted store of channel Messaging API keys (built on first use). */
   channelKeys: ChannelKeyStore
+  /** The Messaging API's health reads, with each channel's own key (the health job). */
+  messaging: MessagingApi
   clock: Clock
   logger: Logger
   metrics: Metrics
@@ -43,7 +46,14 @@ export type BasePart = 'config' | 'store' | 'clock' | 'logger' | 'metrics'
 export type AdapterName = Exclude<keyof AppDeps, BasePart>
 
 /** Every adapter name, at run time (a compile error below if one of AppDeps' adapters is missing). */
-export const ADAPTER_NAMES = ['secrets', 'partnerApi', 'events', 'failureQueue', 'channelKeys'] as const
+export const ADAPTER_NAMES = [
+  'secrets',
+  'partnerApi',
+  'events',
+  'failureQueue',
+  'channelKeys',
+  'messaging',
+] as const
 
 const everyAdapterListed: Exclude<AdapterName, (typeof ADAPTER_NAMES)[number]> extends never ? true : never =
   true

@@ -261,6 +261,29 @@ export const SETTINGS = {
     local: '3600',
   }),
 
+  HEALTH_INTERVAL_MINUTES: setting(int(15, 7, 60), {
+    doc: 'how often the health job checks every live channel with a key (at least 7: no channel is ever checked twice within 5 minutes)',
+    usedBy: ['health'],
+    local: '7',
+    startEnv: true,
+  }),
+  HEALTH_CONCURRENCY: setting(int(20, 1, 200), {
+    doc: 'health checks (Messaging API requests) in flight at once',
+    usedBy: ['health'],
+  }),
+  HEALTH_SPREAD: setting(oneOf(['on', 'off'], 'on'), {
+    doc: 'on: each channel is checked at its own fixed offset within the interval; off: all at once (tests)',
+    usedBy: ['health'],
+  }),
+  HEALTH_BUDGET_MS: setting(int(870_000, 1_000, 900_000), {
+    doc: 'when a health sweep stops starting checks',
+    usedBy: ['health'],
+  }),
+  MESSAGING_API_BASE_URL: setting(url('https://waba-v2.360dialog.io'), {
+    doc: 'the Messaging API base for a channel key stored without an address (locally: the simulator)',
+    usedBy: ['health'],
+  }),
+
   CANCELLATION_BUDGET_PER_HOUR: setting(int(20, 1, 100_000), {
     doc: 'cancellations one caller may request per hour',
     usedBy: ['api'],

@@ -25,6 +25,7 @@ export type FunctionKey =
   | 'onboarding'
   | 'poller'
   | 'eventPublisher'
+  | 'health'
 
 /**
  * DynamoDB data-plane actions PartnerOps uses (no batch writes, no transactions, no PartiQL; one batch
@@ -72,7 +73,12 @@ export type Trigger =
       parallelizationFactor: number
     }
   /** EventBridge Scheduler, at the deployment's poll rate (asynchronous: one retry, then a queue). */
-  | { kind: 'schedule'; asyncRetryAttempts: number }
+  | {
+      kind: 'schedule'
+      asyncRetryAttempts: number
+      /** Which deployment setting gives its rate: the poll rate, or the health job's interval. */
+      rate: 'poll' | 'health'
+    }
   /**
    * The state tables' streams (NEW_AND_OLD_IMAGES), one event source mapping each: INSERT and MODIFY
    * records, partial batch responses, bisect on error, bounded retries and age, an on-failure queue.
@@ -110,6 +116,8 @@ export interface FunctionSpec {
 
 /** The poller's timeout: a run stops starting work a minute before it, and its lease outlives it. */
 const POLLER_TIMEOUT_SECONDS = 300
+/** The health job's timeout: Lambda's longest (a sweep spreads its checks over most of its interval). */
+const HEALTH_TIMEOUT_SECONDS = 900
 /** Under API Gateway's 29 s integration timeout, the management functions give upstream calls 20 s. */
 const HTTP_UPSTREAM_BUDGET: SettingValues = { UPSTREAM_BUDGET_MS: '20000' }
 
@@ -261,7 +269,7 @@ export const FUNCTIONS = {
     timeoutSeconds: POLLER_TIMEOUT_SECONDS,
     // One run at a time: the lease also guards this, the reservation keeps retries from piling up.
     reservedConcurrency: 1,
-    trigger: { kind: 'schedule', asyncRetryAttempts: 1 },
+    trigger: { kind: 'schedule', asyncRetryAttempts: 1, rate: 'poll' },
     // reconcile: digests (Scan), guarded writes, absence marks, lease and summaries, the pending sweep.
     access: {
       tables: {
@@ -318,6 +326,30 @@ export const FUNCTIONS = {
     },
     adapters: ['events'],
     settings: {},
+  },
+  health: {
+    entry: 'functions/health/index.ts',
+    service: 'health',
+    description: 'PartnerOps: scheduled messaging health checks of every live channel that has a key',
+    // A sweep spreads its checks over most of the interval (shared/services/health/sweep-health.ts),
+    // so it runs for minutes: Lambda's longest timeout, and it stops starting checks 30 s before it.
+    memoryMb: 512,
+    timeoutSeconds: HEALTH_TIMEOUT_SECONDS,
+    // One sweep at a time: the lease also guards this (and the pacing makes a retry harmless).
+    reservedConcurrency: 1,
+    trigger: { kind: 'schedule', asyncRetryAttempts: 1, rate: 'health' },
+    // sweepHealth: live channels through the byLifecycle index, the health attribute (UpdateItem, only
+    // while live), the lease and the sweep summaries. It reads keys, never writes them.
+    access: {
+      tables: {
+        channels: { actions: ['UpdateItem'], indexes: ['byLifecycle'] },
+        ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+      },
+      secrets: [],
+      publishesEvents: false,
+    },
+    adapters: ['messaging', 'channelKeys'],
+    settings: { HEALTH_BUDGET_MS: String((HEALTH_TIMEOUT_SECONDS - 30) * 1000) },
   },
 } as const satisfies Record<FunctionKey, FunctionSpec>
 

@@ -5,7 +5,13 @@
 
 import type { ChannelKey, UpstreamApiKey } from './domain/channel-key'
 import type { ChannelFilter, ClientFilter } from './domain/filters'
-import type { HealthReading, HealthSweepSummary, MessagingApiKind, StoredHealth } from './domain/health'
+import type {
+  HealthReading,
+  HealthSweepSummary,
+  KeyRejection,
+  MessagingApiKind,
+  StoredHealth,
+} from './domain/health'
 import type { FactSpec } from './domain/mapping'
 import type {
   PartnerSettingsCheck,
@@ -250,6 +256,11 @@ export interface ChannelRepository {
     health: StoredHealth,
     touch?: { updatedAt: string; source: Source },
   ): Promise<GuardedWrite>
+  /**
+   * Records that the Messaging API refused the channel's stored key (`key`: the key's identity, never
+   * its value), while the channel is live; the health job checks the channel again only with another key.
+   */
+  setKeyRejected(channelId: string, rejection: KeyRejection): Promise<GuardedWrite>
   /** Updates only the absence bookkeeping (absentRuns, missingSince) when orderKey still matches. */
   markAbsence(
     channelId: string,
@@ -546,6 +557,8 @@ export interface FailureQueue {
 export interface MessagingTarget {
   /** The channel's `D360-API-KEY`. */
   apiKey: string
+  /** Which stored key this is (its upstream id and creation time, never the value): a refusal names it. */
+  keyRef?: string
   /** The API's base address, e.g. https://waba-v2.360dialog.io (Cloud) or https://waba.360dialog.io. */
   address: string
   kind: MessagingApiKind

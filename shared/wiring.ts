@@ -5,6 +5,7 @@ import { channelKeys } from './wiring/channel-keys'
 import { type AdapterBuilders, wireDeps } from './wiring/core'
 import { events } from './wiring/events'
 import { failureQueue } from './wiring/failure-queue'
+import { messaging } from './wiring/messaging'
 import { partnerApi } from './wiring/partner-api'
 import { secrets } from './wiring/secrets'
 
@@ -16,7 +17,14 @@ export { createSecretSource } from './wiring/secrets'
  * entry never imports this module (it would bundle every SDK client): it imports shared/wiring/core.ts
  * and the builders of its own adapters (docs/wiring.md; test/unit/architecture/boundaries.test.ts).
  */
-export const ADAPTER_BUILDERS: AdapterBuilders = { secrets, partnerApi, events, failureQueue, channelKeys }
+export const ADAPTER_BUILDERS: AdapterBuilders = {
+  secrets,
+  partnerApi,
+  events,
+  failureQueue,
+  channelKeys,
+  messaging,
+}
 
 /**
  * Dependencies with every adapter available (each built on first use): the local runner's shared

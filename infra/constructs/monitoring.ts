@@ -12,6 +12,7 @@ import { FUNCTIONS, type FunctionKey } from '../../shared/functions'
 import { CANCELLATION_PATH, WEBHOOK_PATH } from '../../shared/http/routes'
 import {
   CHANGE_EVENTS,
+  HEALTH,
   NAMESPACE,
   PARTNER_SETTINGS,
   POLLER,
@@ -289,6 +290,12 @@ export class Monitoring extends Construct {
       1,
       'A reconciliation run found more than 5 % (at least 10) of the stored clients or channels absent upstream and marked none of them missing. Check what the Partner API lists (GET /status shows the run); missing detection resumes once the lists agree again.',
     )
+    alarm(
+      'ChannelBecameUnhealthy',
+      partnerMetric('health', HEALTH.becameUnhealthy),
+      1,
+      'A health sweep found a live channel that has just become BLOCKED (Cloud API) or disconnected (on-premise gateway): it cannot send messages. GET /channels?health=BLOCKED (or =disconnected) lists them with the errors Meta gave; the Channel Health Changed event names each one. The alarm clears at the next period without a new one.',
+    )
     const staleSeconds = ALARM_DEFAULTS.staleIntervals * props.pollRateMinutes * 60
     alarm(
       'ReconciliationStale',
@@ -493,6 +500,21 @@ export class Monitoring extends Construct {
             }),
           ]),
           partnerMetric('poller', POLLER.cancellationsConfirmed),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Channel health (per sweep)',
+        width: 12,
+        left: [
+          partnerMetric('health', HEALTH.unhealthy, cloudwatch.Stats.MAXIMUM),
+          partnerMetric('health', HEALTH.becameUnhealthy),
+          partnerMetric('health', HEALTH.changed),
+        ],
+        right: [
+          partnerMetric('health', HEALTH.checked),
+          partnerMetric('health', HEALTH.failed),
+          partnerMetric('health', HEALTH.keysRejected),
+          partnerMetric('health', HEALTH.late),
         ],
       }),
       new cloudwatch.GraphWidget({

@@ -90,6 +90,15 @@ export class StatelessStack extends Stack {
       'ScheduleDeadLetters',
       'the dead-letter queue of the poll schedule (EventBridge Scheduler); alarmed on depth, never consumed automatically.',
     )
+    const healthInterval = Duration.minutes(config.healthRateMinutes)
+    const healthFailures = deadLetterQueue(
+      'HealthFailures',
+      "the on-failure destination of the health job's asynchronous invocations (a dead-letter queue); messages are inspected by an operator, alarmed on depth, and never redriven automatically.",
+    )
+    const healthScheduleDeadLetters = deadLetterQueue(
+      'HealthScheduleDeadLetters',
+      'the dead-letter queue of the health schedule (EventBridge Scheduler); alarmed on depth, never consumed automatically.',
+    )
     const applierFailures = deadLetterQueue(
       'WebhookApplierFailures',
       "the on-failure destination of the webhook applier's stream mapping: it receives the shard and sequence range of records given up after the retries; the events stay pending in the table and the reconciliation sweep completes them. Alarmed on depth, never consumed automatically.",
@@ -127,6 +136,8 @@ export class StatelessStack extends Stack {
       POLL_CONCURRENCY: String(config.pollConcurrency),
       CANCELLATION_BUDGET_PER_HOUR: String(config.cancellationBudgetPerHour),
       QUALITY_METRICS: config.qualityMetrics ? 'on' : 'off',
+      HEALTH_INTERVAL_MINUTES: String(config.healthRateMinutes),
+      HEALTH_CONCURRENCY: String(config.healthConcurrency),
       CHANGE_FAILURES_QUEUE_URL: changeEventFailures.queueUrl,
       ...(config.onboardingDefaultRedirectUrl
         ? { ONBOARDING_DEFAULT_REDIRECT_URL: config.onboardingDefaultRedirectUrl }
@@ -157,11 +168,18 @@ export class StatelessStack extends Stack {
         logRetention,
         ...(trigger.kind === 'schedule'
           ? {
-              asyncFailures: {
-                queue: pollerFailures,
-                retryAttempts: trigger.asyncRetryAttempts,
-                maxEventAge: pollInterval,
-              },
+              asyncFailures:
+                trigger.rate === 'health'
+                  ? {
+                      queue: healthFailures,
+                      retryAttempts: trigger.asyncRetryAttempts,
+                      maxEventAge: healthInterval,
+                    }
+                  : {
+                      queue: pollerFailures,
+                      retryAttempts: trigger.asyncRetryAttempts,
+                      maxEventAge: pollInterval,
+                    },
             }
           : {}),
       })
@@ -236,6 +254,32 @@ export class StatelessStack extends Stack {
       }),
     })
 
+    // The health job: its own schedule, role and dead-letter queue, so either job can be changed alone.
+    const healthScheduleRole = new iam.Role(this, 'HealthScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: 'EventBridge Scheduler: invoke the PartnerOps health job, dead-letter failed deliveries',
+    })
+    Validations.of(healthScheduleRole).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagResource(this, this.functions.health.fn.functionArn)}:*]`,
+      reason:
+        'Added by the Scheduler Lambda target: invoke any version or alias of the health function itself (functionArn:*), and nothing else.',
+    })
+    new scheduler.Schedule(this, 'HealthSchedule', {
+      description: `PartnerOps channel health checks every ${config.healthRateMinutes} minute(s)`,
+      schedule: scheduler.ScheduleExpression.rate(healthInterval),
+      timeWindow: scheduler.TimeWindow.off(),
+      target: new LambdaInvoke(this.functions.health.fn, {
+        input: scheduler.ScheduleTargetInput.fromObject({ source: 'partnerops.schedule' }),
+        retryAttempts: 3,
+        // A sweep older than one interval is pointless (and would be skipped by the pacing anyway).
+        maxEventAge: healthInterval,
+        deadLetterQueue: healthScheduleDeadLetters,
+        role: healthScheduleRole,
+      }),
+    })
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       alarmEmail: config.alarmEmail,
       quality: { metrics: config.qualityMetrics, redAlarmActions: config.qualityRedAlarmActions },
@@ -250,6 +294,15 @@ export class StatelessStack extends Stack {
         ScheduleDeadLetters: {
           queue: scheduleDeadLetters,
           meaning: 'the poll schedule could not invoke the poller.',
+        },
+        HealthFailures: {
+          queue: healthFailures,
+          meaning:
+            'a health sweep failed for good (after its asynchronous retry); the stored health stays as it was.',
+        },
+        HealthScheduleDeadLetters: {
+          queue: healthScheduleDeadLetters,
+          meaning: 'the health schedule could not invoke the health job.',
         },
         WebhookApplierFailures: {
           queue: applierFailures,

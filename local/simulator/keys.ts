@@ -41,7 +41,7 @@ export const NO_PERMISSION_MESSAGE = 'Partner has no permission to generate an A
 
 export interface KeyRegistryOptions {
   /** The messaging base a key is used against (its `address`). */
-  address: () => string
+  address: (channel: UpstreamChannelJson) => string
   /** Key values (default: 32 random bytes, base64url). Tests may make them predictable. */
   newKey?: () => string
 }
@@ -92,7 +92,7 @@ export class KeyRegistry {
     this.sequence += 1
     const key: ApiKeyJson = {
       id: `key${String(this.sequence).padStart(6, '0')}`,
-      address: this.opts.address(),
+      address: this.opts.address(channel),
       api_key: (this.opts.newKey ?? randomKey)(),
       app_id: channel.integration.app_id ?? `app${channel.id}`,
     }

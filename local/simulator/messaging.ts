@@ -6,7 +6,7 @@ import type { UpstreamChannelJson } from './types'
  * The simulator's 360dialog Messaging API, as far as health goes (README "Messaging API"): one
  * endpoint per channel key, `D360-API-KEY` in a header, at two bases of the simulator's own address:
  *
- * - `/waba-v2` (the Cloud API, `waba-v2.360dialog.io`): `GET /health_status` answers
+ * - `/messaging` (the Cloud API, `waba-v2.360dialog.io`): `GET /health_status` answers
  *   `{"health_status": {"can_send_message", "entities": […]}, "id"}`, and
  *   `GET /v1/configs/phone_number` answers `{"id", "display_phone_number", "verified_name"}`;
  * - `/waba` (the on-premise API, `waba.360dialog.io`, version 1 channels): `GET /v1/health` answers
@@ -30,7 +30,7 @@ export type SimCloudStatus = (typeof SIM_CLOUD_STATUSES)[number]
 export type SimGatewayStatus = (typeof SIM_GATEWAY_STATUSES)[number]
 
 /** Base path of each messaging API on the simulator. */
-export const MESSAGING_BASES = { cloud: '/waba-v2', onpremise: '/waba' } as const
+export const MESSAGING_BASES = { cloud: '/messaging', onpremise: '/waba' } as const
 export type SimMessagingKind = keyof typeof MESSAGING_BASES
 
 /** Which channel a key belongs to, and whether it still works (the api_keys registry answers this). */
@@ -123,7 +123,7 @@ export class SimMessaging {
     this.log = []
   }
 
-  /** Whether a path belongs to the messaging APIs (`/waba-v2/…` or `/waba/…`). */
+  /** Whether a path belongs to the messaging APIs (`/messaging/…` or `/waba/…`). */
   static handles(pathname: string): boolean {
     return Object.values(MESSAGING_BASES).some((b) => pathname === b || pathname.startsWith(`${b}/`))
   }
@@ -167,10 +167,8 @@ export class SimMessaging {
     const channel = channelId === null ? null : this.channels.channel(channelId)
     if (!channel) return refused(kind)
     entry.channelId = channel.id
-    if (this.kindOf(channel) !== kind) {
-      // A key is valid on its own API only, as a Cloud key is not an on-premise one.
-      return refused(kind)
-    }
+    // A key is valid on its own API only: a Cloud key at the on-premise base is refused.
+    if (this.kindOf(channel) !== kind) return refused(kind)
     if (method !== 'GET') return notFound(kind)
     const phone = String(channel.setup_info?.phone_number ?? '')
     const h = this.healthOf(channel.id)

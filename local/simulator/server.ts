@@ -18,6 +18,7 @@ import {
 } from './http'
 import { controlsPage, htmlReply, permissionRoute } from './hub'
 import { apiKeysRoute, KeyRegistry, type PaymentMode } from './keys'
+import { SimMessaging } from './messaging'
 import { parseListQuery } from './query'
 import { BALANCE_CALLS_PER_WINDOW, BALANCE_WINDOW_MS, SlidingWindowLimiter } from './rate-limits'
 import { loadSeed, type SeedKind } from './seed'
@@ -33,7 +34,7 @@ import type {
   UpstreamChannelJson,
   UpstreamClientJson,
 } from './types'
-import { isPlainObject } from './util'
+import { isPlainObject, seededRandom } from './util'
 import { DEFAULT_VARIANTS, Variance, type VarianceSetting } from './variance'
 import { WebhookDispatcher } from './webhooks'
 
@@ -133,6 +134,8 @@ export interface Simulator {
   tick(): Promise<void>
   /** Issued channel API keys, revocations and permissions (the messaging endpoints check keys here). */
   readonly keys: KeyRegistry
+  /** The Messaging API endpoints (health per channel key): health controls, latency and the request log. */
+  readonly messaging: SimMessaging
   /**
    * The client grants (or withdraws) the partner's permission for one channel: delivers
    * `channel_permission_granted` (or `channel_permission_revoked`, which also revokes its keys).
@@ -165,6 +168,7 @@ class PartnerApiSimulator implements Simulator {
   readonly partnerId: string
   onList: ListHook | undefined = undefined
   readonly keys: KeyRegistry
+  readonly messaging: SimMessaging
 
   private readonly state: SimState
   private readonly variance: Variance
@@ -181,6 +185,8 @@ class PartnerApiSimulator implements Simulator {
   private log: RequestLogEntry[] = []
   private readonly latencyTimers = new Set<NodeJS.Timeout>()
   private closed = false
+  private ticks = 0
+  private readonly healthRandom = seededRandom(5)
 
   constructor(private readonly opts: SimulatorOptions) {
     this.clock = opts.clock ?? (() => new Date())
@@ -205,7 +211,31 @@ class PartnerApiSimulator implements Simulator {
     })
     loadSeed(this.state, this.seedKind)
     this.demo = new DemoMode(this.state)
-    this.keys = new KeyRegistry({ address: () => opts.messagingUrl ?? `${this.url}/messaging` })
+    // A key's address is its channel's Messaging API on this simulator: Cloud, or on-premise for a
+    // version 1 channel (local/simulator/messaging.ts).
+    this.keys = new KeyRegistry({
+      address: (channel) => opts.messagingUrl ?? this.messaging.addressFor(this.url, channel),
+    })
+    const keys = this.keys
+    const state = this.state
+    this.messaging = new SimMessaging(
+      {
+        channelFor: (apiKey) => {
+          const found = keys.lookup(apiKey)
+          return found?.active ? found.channelId : null
+        },
+      },
+      {
+        channel: (id) => {
+          try {
+            return state.getChannel(id)
+          } catch {
+            return null
+          }
+        },
+      },
+      this.clock,
+    )
     this.dispatcher = new WebhookDispatcher({
       platformSecret: opts.platformSecret ?? 'local-platform-secret',
       url: () => this.state.partner.webhook_url,
@@ -262,6 +292,7 @@ class PartnerApiSimulator implements Simulator {
     loadSeed(this.state, this.seedKind)
     this.demo.reset()
     this.keys.clear()
+    this.messaging.clear()
     this.injector.set({})
     this.balanceLimit.clear()
     this.log = []
@@ -332,6 +363,9 @@ class PartnerApiSimulator implements Simulator {
   async tick(): Promise<void> {
     if (this.closed) return
     await this.emit(this.demo.step())
+    // Now and then a live channel's messaging health moves too (seen by the next health sweep).
+    this.ticks += 1
+    if (this.ticks % 3 === 0) this.messaging.demoStep(this.state.liveChannelIds(), this.healthRandom)
   }
 
   async setPermission(channelId: string, granted: boolean): Promise<UpstreamChannelJson> {
@@ -366,6 +400,10 @@ class PartnerApiSimulator implements Simulator {
     const method = (req.method ?? 'GET').toUpperCase()
     if (url.pathname === '/_sim' || url.pathname.startsWith('/_sim/')) {
       writeReply(res, await this.handleSim(req, method, url))
+      return
+    }
+    if (SimMessaging.handles(url.pathname)) {
+      writeReply(res, await this.messaging.handle(req, method, url.pathname, (ms) => this.sleep(ms)))
       return
     }
     if (url.pathname.startsWith('/dashboard/')) {

@@ -52,6 +52,12 @@ export interface StoredHealth extends ChannelHealth {
   numberCheckedAt?: string | null
 }
 
+/** A stored key the Messaging API refused (401): which key (never its value) and when. */
+export interface KeyRejection {
+  key: string
+  at: string
+}
+
 /** What one health call found (before the number check and bookkeeping). */
 export interface HealthReading {
   status: HealthStatus
@@ -68,7 +74,7 @@ export const NUMBER_RECHECK_MS = 24 * 3600_000
  * An unchanged health is written again (to move `checkedAt`) only after this long: a write per check
  * would cost one DynamoDB write per channel every interval for nothing a reader can act on.
  */
-export const HEALTH_REFRESH_MS = 3600_000
+export const HEALTH_REFRESH_MS = 6 * 3600_000
 
 const errorOf = (code: string, message: string): HealthError => ({
   code,

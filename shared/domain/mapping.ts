@@ -9,7 +9,15 @@ import type { UpstreamChannel, UpstreamClient } from './upstream'
  * `health`, which the health job writes on its own (ChannelRepository.setHealth): it is not upstream
  * state, so it must neither make a poll see a change nor be needed to compare a poll's candidate.
  */
-const BOOKKEEPING = new Set(['orderKey', 'contentHash', 'updatedAt', 'source', 'absentRuns', 'health'])
+const BOOKKEEPING = new Set([
+  'orderKey',
+  'contentHash',
+  'updatedAt',
+  'source',
+  'absentRuns',
+  'health',
+  'keyRejected',
+])
 
 /** Stable hash of a record's served content (keys sorted, bookkeeping excluded). */
 export function contentHash(record: object): string {
@@ -122,6 +130,7 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
     ...(prev?.noticeKeys ? { noticeKeys: prev.noticeKeys } : {}),
     // Health comes from the health job, never from upstream partner state: carried over as it is.
     ...(prev?.health ? { health: prev.health } : {}),
+    ...(prev?.keyRejected ? { keyRejected: prev.keyRejected } : {}),
     upstreamCreatedAt: up.created_at ?? null,
     upstreamModifiedAt: up.modified_at ?? null,
     updatedAt: opts.now.toISOString(),

@@ -1,5 +1,5 @@
 /** Pure types of PartnerOps state. No AWS, no env, no I/O. */
-import type { StoredHealth } from './health'
+import type { KeyRejection, StoredHealth } from './health'
 
 export const LIFECYCLES = ['draft', 'onboarding', 'error', 'live', 'pending_deletion', 'terminated'] as const
 export type Lifecycle = (typeof LIFECYCLES)[number]
@@ -93,6 +93,8 @@ export interface Channel extends Versioned {
    * Not upstream partner state: every upstream write carries it over (mapping.ts).
    */
   health?: StoredHealth | null
+  /** The stored key the Messaging API refused, if any (the health job skips the channel until the key changes). Not served. */
+  keyRejected?: KeyRejection | null
 }
 
 /** Cancellation record states (docs/openapi.yaml). */

@@ -16,6 +16,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   'reconcile-million': () => import('./reconcile-million.bench'),
   api: () => import('./api.bench'),
   'change-events': () => import('./change-events.bench'),
+  health: () => import('./health.bench'),
   export: () => import('./export.bench'),
   balance: () => import('./balance.bench'),
   filters: () => import('./filters.bench'),

@@ -324,6 +324,13 @@ export class MemoryStore implements StateStore {
       this.channelMap.set(id, { ...stored, health: clone(health), ...(touch ?? {}) })
       return 'written'
     },
+    setKeyRejected: async (id, rejection): Promise<GuardedWrite> => {
+      const stored = this.channelMap.get(id)
+      if (stored?.lifecycle !== 'live') return 'stale'
+      this.write()
+      this.channelMap.set(id, { ...stored, keyRejected: clone(rejection) })
+      return 'written'
+    },
     markAbsence: async (id, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
       const stored = this.channelMap.get(id)
       if (!stored || stored.orderKey !== expectedOrderKey) return 'stale'

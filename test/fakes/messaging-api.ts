@@ -63,7 +63,15 @@ export class FakeMessagingApi implements MessagingApi {
     const failure = this.failures[method].shift()
     if (failure) throw failure()
     const n = this.numbers.get(target.apiKey)
-    if (!n || n.kind !== target.kind) {
+    if (n && n.kind !== target.kind) {
+      // The other API's path does not exist on this one (the simulator answers 404 too).
+      throw new UpstreamError('messaging API refused with 404', {
+        upstreamStatus: 404,
+        retryable: false,
+        upstreamMessage: 'Not found',
+      })
+    }
+    if (!n) {
       throw new UpstreamError("messaging API refused the channel's key", {
         upstreamStatus: 401,
         retryable: false,

@@ -19,6 +19,7 @@ const ADAPTER_PACKAGES: Record<AdapterName, readonly string[]> = {
   events: ['@aws-sdk/client-eventbridge'],
   failureQueue: ['@aws-sdk/client-sqs'],
   channelKeys: ['@aws-sdk/client-kms'],
+  messaging: [],
 }
 
 /** Packages every function may hold: the state store's client and what its handler chain uses. */

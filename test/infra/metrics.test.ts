@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { HEALTH_METRICS } from '../../functions/health/handler'
 import {
+  HEALTH,
   NAMESPACE,
   PARTNER_SETTINGS,
   POLLER,
@@ -21,6 +23,7 @@ describe('metric names the alarms and dashboard read', () => {
     for (const name of Object.values(POLLER)) expect(poller, name).toContain(`'${name}'`)
     // The drift alarm's metric is the poller's 0/1 metric of the run warning partner_settings_drift.
     expect(poller).toContain(`partner_settings_drift: '${PARTNER_SETTINGS.drift}'`)
+    expect(HEALTH_METRICS).toEqual(HEALTH)
   })
 
   it('read ingestion metrics where the request path emits them, and outcomes where events are completed', () => {

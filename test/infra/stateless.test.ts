@@ -395,6 +395,7 @@ describe('stateless stack', () => {
       export: [],
       poller: ['partnerApi'],
       onboarding: ['partnerApi', 'linkSigningKey'],
+      health: [],
     }
     for (const name of FNS) {
       const reads = fns[name].statements.filter((st) =>
@@ -466,7 +467,7 @@ describe('stateless stack', () => {
   })
 
   it('schedules the poller at the configured rate with a retry policy and a dead-letter queue', () => {
-    s.stateless.resourceCountIs('AWS::Scheduler::Schedule', 1)
+    s.stateless.resourceCountIs('AWS::Scheduler::Schedule', 2)
     s.stateless.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(10 minutes)',
       FlexibleTimeWindow: { Mode: 'OFF' },
@@ -476,6 +477,60 @@ describe('stateless stack', () => {
         DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ScheduleDeadLetters'), 'Arn'] } },
       },
     })
+  })
+
+  it('schedules the health job at its own rate, with its own dead-letter queue, on-failure queue and alarm', () => {
+    s.stateless.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: { 'Fn::GetAtt': [fns.health.id, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 900 },
+        DeadLetterConfig: {
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^HealthScheduleDeadLetters'), 'Arn'] },
+        },
+      },
+    })
+    s.stateless.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fns.health.id },
+      MaximumRetryAttempts: 1,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^HealthFailures'), 'Arn'] } },
+      },
+    })
+    expect(fns.health.props).toMatchObject({ Timeout: 900, ReservedConcurrentExecutions: 1 })
+    const vars = (fns.health.props.Environment as { Variables: Record<string, unknown> }).Variables
+    expect(vars).toMatchObject({ HEALTH_INTERVAL_MINUTES: '15', HEALTH_BUDGET_MS: '870000' })
+    s.stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ChannelsBecameUnhealthy',
+      Namespace: 'PartnerOps',
+      Dimensions: [{ Name: 'service', Value: 'health' }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    })
+  })
+
+  it('lets the health job read live channels and write only their health: no key writes, no secrets', () => {
+    const on = (table: TableKey): string[] =>
+      fns.health.statements
+        .filter((st) => {
+          const r = JSON.stringify(st.Resource)
+          return r.includes(tableIds[table]) && !r.includes('/index/')
+        })
+        .flatMap((st) => list(st.Action))
+        .sort()
+    expect(on('channels')).toEqual(['dynamodb:UpdateItem'])
+    expect(on('ops')).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ])
+    for (const table of ['clients', 'events', 'cancellations', 'audit'] as TableKey[])
+      expect(on(table)).toEqual([])
+    const actions = fns.health.statements.flatMap((st) => list(st.Action))
+    expect(actions.some((a) => a.startsWith('secretsmanager:') || a.startsWith('events:'))).toBe(false)
   })
 
   it('builds every route of ROUTES with its authorization type, and nothing else', () => {

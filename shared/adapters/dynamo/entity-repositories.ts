@@ -518,6 +518,21 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
       )
       return written ? 'written' : 'stale'
     },
+    setKeyRejected: async (channelId, rejection): Promise<GuardedWrite> => {
+      const written = await db.conditional('channels.setKeyRejected', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { [H.pk]: channelId },
+            UpdateExpression: 'SET #kr = :kr',
+            ConditionExpression: 'attribute_exists(#id) AND #lc = :live',
+            ExpressionAttributeNames: { '#kr': 'keyRejected', '#id': H.pk, '#lc': 'lifecycle' },
+            ExpressionAttributeValues: { ':kr': rejection, ':live': 'live' },
+          }),
+        ),
+      )
+      return written ? 'written' : 'stale'
+    },
     markAbsence: async (channelId, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
       const written = await db.conditional('channels.markAbsence', () =>
         db.doc.send(

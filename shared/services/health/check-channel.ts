@@ -5,6 +5,7 @@ import {
   type HealthError,
   type HealthStatus,
   healthWriteDue,
+  type KeyRejection,
   nextHealth,
   numberCheck,
   numberCheckDue,
@@ -19,6 +20,8 @@ export interface HealthCandidate {
   clientId: string
   phoneNumber: string | null
   health: StoredHealth | null
+  /** The stored key the Messaging API last refused, if any. */
+  keyRejected: KeyRejection | null
   /** The key state as stored by key provisioning; absent on items written before it existed. */
   keyStatus?: string | null
 }
@@ -30,7 +33,7 @@ export interface HealthCandidate {
 export interface HealthKeys {
   /** The channel's stored key and its address, or null when it has none: then nothing is called. */
   target(channel: HealthCandidate): Promise<MessagingTarget | null>
-  /** A 401 on the channel's key: mark it invalid and ask for one re-provisioning (never a loop). */
+  /** A 401 on the channel's key: mark it invalid and ask for one re-provisioning (called once per key). */
   rejected(channel: HealthCandidate): Promise<void>
 }
 
@@ -76,7 +79,14 @@ export async function checkChannel(deps: HealthCheckDeps, channel: HealthCandida
   }
   const target = await deps.keys.target(channel)
   if (!target) return { kind: 'no_key' }
+  // A key refused before is not tried again (nor handed back again): only a new key resumes checks.
+  if (target.keyRef !== undefined && channel.keyRejected?.key === target.keyRef) return { kind: 'no_key' }
   const onRefused = async (): Promise<CheckOutcome> => {
+    if (target.keyRef !== undefined) {
+      const rejection = { key: target.keyRef, at: deps.clock.now().toISOString() }
+      await deps.store.channels.setKeyRejected(channel.channelId, rejection)
+      channel.keyRejected = rejection
+    }
     await deps.keys.rejected(channel)
     return { kind: 'key_rejected' }
   }
@@ -142,6 +152,7 @@ export function candidateOf(channel: Channel & { keyStatus?: string | null }): H
     clientId: channel.clientId,
     phoneNumber: channel.phoneNumber,
     health: channel.health ?? null,
+    keyRejected: channel.keyRejected ?? null,
     ...(channel.keyStatus !== undefined ? { keyStatus: channel.keyStatus } : {}),
   }
 }

@@ -45,12 +45,13 @@ export interface SweepOptions {
 export type HealthSweepDeps = HealthCheckDeps
 
 /**
- * The spread window: offsets fall in [0, window). It ends a minute before the budget, and before the
- * next sweep could start, so a sweep normally finishes inside its own interval.
+ * The spread window: offsets fall in [0, window). It ends a minute before the next sweep could start,
+ * and within 70 % of the budget, so a sweep finishes inside its interval and well before its timeout
+ * (the functions' duration alarm fires at 80 % of it).
  */
 export function spreadWindowMs(o: Pick<SweepOptions, 'intervalMs' | 'budgetMs' | 'spread'>): number {
   if (!o.spread) return 0
-  return Math.max(0, Math.min(o.intervalMs - SCHEDULE_TOLERANCE_MS, o.budgetMs) - 60_000)
+  return Math.max(0, Math.min(o.intervalMs - SCHEDULE_TOLERANCE_MS - 60_000, Math.floor(o.budgetMs * 0.7)))
 }
 
 /** The latest a check may start after its slot: later, it waits for the next sweep (see sweepHealth). */

@@ -7,7 +7,10 @@ export { ID_PATTERN } from '../../domain/ids'
 export type ClientView = Omit<Client, 'orderKey' | 'contentHash'>
 
 /** A channel as served by the management API: the stored record without ordering bookkeeping. */
-export type ChannelView = Omit<Channel, 'orderKey' | 'contentHash' | 'absentRuns' | 'health'> & {
+export type ChannelView = Omit<
+  Channel,
+  'orderKey' | 'contentHash' | 'absentRuns' | 'health' | 'keyRejected'
+> & {
   health: ChannelHealth | null
 }
 
@@ -23,7 +26,7 @@ export function toClientView(client: Client): ClientView {
 
 /** Serves a stored channel. */
 export function toChannelView(channel: Channel): ChannelView {
-  const { orderKey: _o, contentHash: _h, absentRuns: _a, ...view } = channel
+  const { orderKey: _o, contentHash: _h, absentRuns: _a, keyRejected: _k, ...view } = channel
   // Records written before these fields existed lack them until their next write: served as null.
   return {
     ...view,

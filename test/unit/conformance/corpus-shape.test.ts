@@ -23,6 +23,11 @@ const KINDS = new Set([
   'token',
   'webhook_url',
   'onboarding_redirect',
+  // The Messaging API's health reads (per-channel key): Cloud /health_status, on-premise /v1/health,
+  // and /v1/configs/phone_number.
+  'health_status',
+  'health',
+  'phone_number',
 ])
 
 /** Kinds whose real bodies include a bare JSON array (a list endpoint without its envelope). */

@@ -34,12 +34,10 @@ export class MemoryKeys implements HealthKeys {
   async target(channel: { channelId: string }): Promise<MessagingTarget | null> {
     this.lookups.push(channel.channelId)
     const apiKey = this.keys.get(channel.channelId)
-    return apiKey ? { apiKey, address: this.address, kind: this.kind } : null
+    return apiKey ? { apiKey, keyRef: `ref-${apiKey}`, address: this.address, kind: this.kind } : null
   }
   async rejected(channel: { channelId: string }): Promise<void> {
     this.rejections.push(channel.channelId)
-    // Key provisioning marks the key invalid: until a new one is stored, there is none.
-    this.keys.delete(channel.channelId)
   }
 }
 

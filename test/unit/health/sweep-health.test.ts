@@ -159,6 +159,20 @@ describe('health sweep', () => {
     expect(w.messaging.callCount()).toBe(1)
   })
 
+  it('checks again once a new key is stored for a channel whose key was refused', async () => {
+    const w = await healthWorld(1)
+    w.messaging.revoke('key-H00001CH')
+    await sweepHealth(w.deps, options())
+    expect((await w.store.channels.get('H00001CH'))?.keyRejected).toMatchObject({ key: 'ref-key-H00001CH' })
+    w.keys.keys.set('H00001CH', 'key-2')
+    w.messaging.addKey('key-2', { phoneNumber: '491510000001' })
+    w.clock.advance(15 * MIN)
+    const s = await sweepHealth(w.deps, options())
+    expect(s).toMatchObject({ checked: 1, keysRejected: 0, changed: 1 })
+    expect((await w.store.channels.get('H00001CH'))?.health?.status).toBe('AVAILABLE')
+    expect(w.keys.rejections).toEqual(['H00001CH'])
+  })
+
   it('keeps the stored health when a check fails for another reason, and counts it', async () => {
     const w = await healthWorld(1)
     await sweepHealth(w.deps, options())

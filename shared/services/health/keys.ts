@@ -1,0 +1,43 @@
+import type { AppDeps } from '../../deps'
+import { apiKindOf } from '../../domain/health'
+import type { HealthKeys } from './check-channel'
+
+/** What the health job reads of a stored channel key (the key store's `read`). */
+export interface StoredKeyReader {
+  read(channelId: string): Promise<{
+    apiKey: string
+    address: string | null
+    keyId: string | null
+    createdAt: string
+  } | null>
+}
+
+/**
+ * The health job's side of channel keys: the stored key and the address 360dialog gave with it (else
+ * MESSAGING_API_BASE_URL), and, on a 401, key provisioning's "mark invalid, provision once"
+ * (`onRejected`). The key value goes only into the request header.
+ */
+export function healthKeys(
+  deps: Pick<AppDeps, 'config' | 'logger'>,
+  store: StoredKeyReader,
+  onRejected?: (channelId: string) => Promise<void>,
+): HealthKeys {
+  return {
+    target: async (channel) => {
+      const key = await store.read(channel.channelId)
+      if (!key) return null
+      const address = key.address ?? deps.config.MESSAGING_API_BASE_URL
+      // The key's identity for a refusal: its upstream id and when it was stored, never its value.
+      return {
+        apiKey: key.apiKey,
+        keyRef: `${key.keyId ?? ''}@${key.createdAt}`,
+        address,
+        kind: apiKindOf(address),
+      }
+    },
+    rejected: async (channel) => {
+      deps.logger.warn('channel key refused by the Messaging API', { channelId: channel.channelId })
+      await onRejected?.(channel.channelId)
+    },
+  }
+}

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { App } from '../../../local/app'
+import type { ChangeEvent } from '../../../shared/domain/types'
+import { FakeClock } from '../../fakes/clock'
+import { call, captureOutput, expectNoCanary, startCanaryApp } from '../api/support'
+
+/**
+ * Channel health through the real path: the simulator's channels and their keys (the api_keys registry),
+ * the local runner's key store, the health job as the schedule invokes it, the Messaging API endpoints
+ * of the simulator over HTTP, and the management API (SigV4, OpenAPI-checked answers).
+ */
+describe('channel health, end to end', () => {
+  let app: App
+  const clock = new FakeClock('2026-11-26T10:00:00.000Z')
+  const events: ChangeEvent[] = []
+  let release: () => void
+  const CLIENT = 'HlthA1CL'
+
+  /** A live channel upstream and in state, with a key issued upstream and stored. */
+  async function liveChannelWithKey(id: string, phone: string, version?: 1): Promise<void> {
+    const sim = app.simulator!
+    const up = sim.addChannel({
+      id,
+      client_id: CLIENT,
+      account_mode: 'live',
+      status: 'ready',
+      setup_info: { phone_number: phone },
+      ...(version ? { version } : {}),
+    } as Parameters<typeof sim.addChannel>[0])
+    const key = sim.keys.create(up)
+    await app.deps.channelKeys.put(id, {
+      apiKey: key.api_key,
+      keyId: key.id,
+      address: key.address,
+      appId: key.app_id,
+      createdAt: clock.now().toISOString(),
+    })
+  }
+
+  const channel = async (id: string) => (await call(app, `/channels/${id}`)).json
+
+  beforeAll(async () => {
+    release = captureOutput()
+    app = await startCanaryApp(
+      { HEALTH_SPREAD: 'off' },
+      {
+        healthClock: clock,
+        simulator: { seed: 'empty', deliverWebhooks: false, variance: 'off' },
+        onChange: (e) => events.push(e),
+      },
+    )
+    app.simulator!.addClient({ id: CLIENT })
+    await liveChannelWithKey('HlthC01CH', '+4915100000101')
+    await liveChannelWithKey('HlthC02CH', '+4915100000102', 1)
+    app.simulator!.addChannel({
+      id: 'HlthC03CH',
+      client_id: CLIENT,
+      account_mode: 'live',
+      status: 'ready',
+    } as never)
+    await app.poll()
+    await app.settle()
+  })
+
+  afterAll(async () => {
+    await app?.close()
+    release?.()
+    expectNoCanary()
+  })
+
+  it('checks every live channel with a key, Cloud and on-premise, and serves the health', async () => {
+    const s = await app.checkHealth()
+    expect(s).toMatchObject({ outcome: 'succeeded', live: 3, checked: 2, withoutKey: 1, numberChecks: 2 })
+    expect((await channel('HlthC01CH')).health).toEqual({
+      status: 'AVAILABLE',
+      checkedAt: clock.now().toISOString(),
+      errors: [],
+    })
+    expect((await channel('HlthC02CH')).health).toMatchObject({ status: 'connected', errors: [] })
+    expect((await channel('HlthC03CH')).health).toBeNull()
+    const requests = app.simulator!.messaging.requests()
+    expect(requests.filter((r) => r.channelId === 'HlthC03CH')).toEqual([])
+    expect(requests.map((r) => r.path).sort()).toEqual([
+      '/messaging/health_status',
+      '/messaging/v1/configs/phone_number',
+      '/waba/v1/configs/phone_number',
+      '/waba/v1/health',
+    ])
+    const status = (await call(app, '/status')).json as { health: { byStatus: Record<string, number> } }
+    expect(status.health.byStatus).toMatchObject({ AVAILABLE: 1, connected: 1, unchecked: 1 })
+  })
+
+  it('follows a change at the next sweep: the health, the event and the status', async () => {
+    app.simulator!.messaging.setHealth('HlthC01CH', 'BLOCKED')
+    app.simulator!.messaging.setHealth('HlthC02CH', 'disconnected')
+    // Too soon: the pacing skips the sweep and nothing is called.
+    clock.advance(60_000)
+    const calls = app.simulator!.messaging.requests().length
+    expect((await app.checkHealth()).outcome).toBe('skipped')
+    expect(app.simulator!.messaging.requests().length).toBe(calls)
+    clock.advance(7 * 60_000)
+    const s = await app.checkHealth()
+    expect(s).toMatchObject({ checked: 2, changed: 2, becameUnhealthy: 2, numberChecks: 0 })
+    const blocked = (await channel('HlthC01CH')).health as { status: string; errors: { code: string }[] }
+    expect(blocked.status).toBe('BLOCKED')
+    expect(blocked.errors.map((e) => e.code)).toEqual(['meta_141006'])
+    await app.settle()
+    const health = events.filter((e) => e.detailType === 'Channel Health Changed')
+    // Per channel in order; the two channels' checks run concurrently.
+    expect(health.map((e) => `${e.detail.channelId} ${e.detail.from}->${e.detail.to}`).sort()).toEqual([
+      'HlthC01CH AVAILABLE->BLOCKED',
+      'HlthC01CH null->AVAILABLE',
+      'HlthC02CH connected->disconnected',
+      'HlthC02CH null->connected',
+    ])
+    const status = (await call(app, '/status')).json as { health: { byStatus: Record<string, number> } }
+    expect(status.health.byStatus).toMatchObject({ BLOCKED: 1, disconnected: 1, unchecked: 1 })
+  })
+
+  it('treats a revoked key as refused: one hand-back for re-provisioning, then no more calls', async () => {
+    app.simulator!.keys.revoke('HlthC01CH')
+    clock.advance(15 * 60_000)
+    const s = await app.checkHealth()
+    expect(s.keysRejected).toBe(1)
+    clock.advance(15 * 60_000)
+    const before = app.simulator!.messaging.requests().filter((r) => r.channelId === 'HlthC01CH').length
+    const again = await app.checkHealth()
+    expect(again.keysRejected).toBe(0)
+    expect(app.simulator!.messaging.requests().filter((r) => r.channelId === 'HlthC01CH').length).toBe(before)
+  })
+})
