@@ -40,6 +40,7 @@ describe('real bundling', () => {
       'api',
       'eventPublisher',
       'export',
+      'health',
       'onboarding',
       'poller',
       'webhook',
@@ -59,7 +60,7 @@ describe('real bundling', () => {
   })
 
   it('loads each bundle in a fresh Node process and builds its handler without network', () => {
-    expect(Object.keys(bundles)).toHaveLength(7)
+    expect(Object.keys(bundles)).toHaveLength(8)
     // The Lambda Node.js runtime's global, as it marks a streaming handler (only the export streams).
     const runtime =
       "const marker = Symbol.for('aws.lambda.runtime.handler.streaming');" +

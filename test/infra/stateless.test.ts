@@ -26,6 +26,7 @@ const FNS: FunctionKey[] = [
   'onboarding',
   'poller',
   'eventPublisher',
+  'health',
 ]
 // What the stream mapping grants the applier on the events table's stream (grantStreamRead).
 const STREAM_ACTIONS = [
@@ -72,10 +73,10 @@ describe('stateless stack', () => {
     )
   })
 
-  it('has exactly the seven functions, on nodejs24.x and arm64 with tracing', () => {
+  it('has exactly the eight functions, on nodejs24.x and arm64 with tracing', () => {
     expect(Object.keys(fns).sort()).toEqual([...FNS].sort())
     expect([...FUNCTION_KEYS].sort()).toEqual([...FNS].sort())
-    s.stateless.resourceCountIs('AWS::Lambda::Function', 7)
+    s.stateless.resourceCountIs('AWS::Lambda::Function', 8)
     for (const name of FNS) {
       const p = fns[name].props
       expect(p.Runtime).toBe('nodejs24.x')
@@ -445,7 +446,7 @@ describe('stateless stack', () => {
       expect(groups[ref]?.Properties.RetentionInDays).toBe(90)
     }
     // Seven functions and the API access log, all with retention.
-    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual(Array(8).fill(90))
+    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual(Array(9).fill(90))
   })
 
   it('reserves one concurrent poller and sends its failed async invocations to a queue', () => {
@@ -713,14 +714,16 @@ describe('stateless stack', () => {
           JSON.stringify(a.Dimensions) ===
           JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fns[name].id } }]),
       )
-    expect(find('Errors')).toHaveLength(7)
-    expect(find('Throttles')).toHaveLength(7)
+    expect(find('Errors')).toHaveLength(8)
+    expect(find('Throttles')).toHaveLength(8)
     for (const name of FNS) {
       expect(onFunction('Errors', name), name).toHaveLength(1)
       expect(onFunction('Throttles', name), name).toHaveLength(1)
     }
     const depth = find('ApproximateNumberOfMessagesVisible')
-    expect(depth).toHaveLength(4)
+    expect(depth).toHaveLength(6)
+    expect(JSON.stringify(depth)).toMatch(/HealthFailures/)
+    expect(JSON.stringify(depth)).toMatch(/HealthScheduleDeadLetters/)
     expect(JSON.stringify(depth)).toMatch(/WebhookApplierFailures/)
     expect(JSON.stringify(depth)).toMatch(/ChangeEventFailures/)
     const publisherLag = onFunction('IteratorAge', 'eventPublisher')
