@@ -500,16 +500,21 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
           new UpdateCommand({
             TableName: table,
             Key: { [H.pk]: channelId },
-            UpdateExpression: touch ? 'SET #hl = :hl, #u = :u, #s = :s' : 'SET #hl = :hl',
+            // The byHealth index key moves with the status (GET /channels?health=).
+            UpdateExpression: touch
+              ? 'SET #hl = :hl, #hk = :hk, #u = :u, #s = :s'
+              : 'SET #hl = :hl, #hk = :hk',
             ConditionExpression: 'attribute_exists(#id) AND #lc = :live',
             ExpressionAttributeNames: {
               '#hl': 'health',
+              '#hk': H.healthKey,
               '#id': H.pk,
               '#lc': 'lifecycle',
               ...(touch ? { '#u': 'updatedAt', '#s': 'source' } : {}),
             },
             ExpressionAttributeValues: {
               ':hl': health,
+              ':hk': health.status.toUpperCase(),
               ':live': 'live',
               ...(touch ? { ':u': touch.updatedAt, ':s': touch.source } : {}),
             },

@@ -90,7 +90,7 @@ describe('channel health, end to end', () => {
     expect(status.health.byStatus).toMatchObject({ AVAILABLE: 1, connected: 1, unchecked: 1 })
   })
 
-  it('follows a change at the next sweep: the health, the event and the status', async () => {
+  it('follows a change at the next sweep: the health, the ?health= filter, the event and the status', async () => {
     app.simulator!.messaging.setHealth('HlthC01CH', 'BLOCKED')
     app.simulator!.messaging.setHealth('HlthC02CH', 'disconnected')
     // Too soon: the pacing skips the sweep and nothing is called.
@@ -104,6 +104,10 @@ describe('channel health, end to end', () => {
     const blocked = (await channel('HlthC01CH')).health as { status: string; errors: { code: string }[] }
     expect(blocked.status).toBe('BLOCKED')
     expect(blocked.errors.map((e) => e.code)).toEqual(['meta_141006'])
+    const listed = (await call(app, '/channels?health=BLOCKED')).json as { items: { channelId: string }[] }
+    expect(listed.items.map((c) => c.channelId)).toEqual(['HlthC01CH'])
+    const down = (await call(app, '/channels?health=disconnected')).json as { items: { channelId: string }[] }
+    expect(down.items.map((c) => c.channelId)).toEqual(['HlthC02CH'])
     await app.settle()
     const health = events.filter((e) => e.detailType === 'Channel Health Changed')
     // Per channel in order; the two channels' checks run concurrently.
