@@ -322,6 +322,7 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
       })
     },
     setHealth: async () => unused('setHealth'),
+    setKeyRejected: async () => unused('setKeyRejected'),
     markAbsence: async (id, _key, absentRuns, missingSince): Promise<GuardedWrite> => {
       counts.writes += 1
       const c = stored(id)
