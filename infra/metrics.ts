@@ -1,3 +1,4 @@
+import { HEALTH_METRICS } from '../shared/domain/health'
 import { LIVE_CHANNEL_TURNED_RED, QUALITY_METRIC_OF } from '../shared/domain/signals'
 import type { FunctionKey } from '../shared/functions'
 
@@ -96,22 +97,8 @@ export const QUALITY = {
 } as const
 
 /**
- * Metrics of the health job (functions/health/handler.ts HEALTH_METRICS): one datapoint of each per
+ * Metrics of the health job (shared/domain/health.ts HEALTH_METRICS, emitted by functions/health/handler.ts): one datapoint of each per
  * sweep. `ChannelsBecameUnhealthy` (live channels that entered BLOCKED or disconnected in the sweep)
  * raises the ChannelBecameUnhealthy alarm; `ChannelsUnhealthy` counts all of them.
  */
-export const HEALTH = {
-  sweepSucceeded: 'HealthSweepSucceeded',
-  sweepFailed: 'HealthSweepFailed',
-  sweepSkipped: 'HealthSweepSkipped',
-  sweepDuration: 'HealthSweepDuration',
-  checked: 'HealthChecked',
-  changed: 'HealthChanged',
-  failed: 'HealthCheckFailed',
-  late: 'HealthCheckLate',
-  keysRejected: 'HealthKeysRejected',
-  withoutKey: 'ChannelsWithoutKey',
-  unhealthy: 'ChannelsUnhealthy',
-  becameUnhealthy: 'ChannelsBecameUnhealthy',
-  calls: 'MessagingCalls',
-} as const
+export const HEALTH = HEALTH_METRICS

@@ -4,27 +4,13 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware'
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
-import { type HealthSweepSummary, UNHEALTHY_STATUSES } from '../../shared/domain/health'
+import { HEALTH_METRICS, type HealthSweepSummary, UNHEALTHY_STATUSES } from '../../shared/domain/health'
 import type { HealthKeys } from '../../shared/services/health/check-channel'
 import { healthKeys } from '../../shared/services/health/keys'
 import { sweepHealth } from '../../shared/services/health/sweep-health'
 
-/** The metrics of one sweep (infra/metrics.ts HEALTH names them for the alarms and the dashboard). */
-export const HEALTH_METRICS = {
-  sweepSucceeded: 'HealthSweepSucceeded',
-  sweepFailed: 'HealthSweepFailed',
-  sweepSkipped: 'HealthSweepSkipped',
-  sweepDuration: 'HealthSweepDuration',
-  checked: 'HealthChecked',
-  changed: 'HealthChanged',
-  failed: 'HealthCheckFailed',
-  late: 'HealthCheckLate',
-  keysRejected: 'HealthKeysRejected',
-  withoutKey: 'ChannelsWithoutKey',
-  unhealthy: 'ChannelsUnhealthy',
-  becameUnhealthy: 'ChannelsBecameUnhealthy',
-  calls: 'MessagingCalls',
-} as const
+/** The metrics of one sweep, named once in shared/domain/health.ts (infra/metrics.ts HEALTH reads them). */
+export { HEALTH_METRICS }
 
 /** The health job as EventBridge Scheduler and the local timer invoke it. */
 export type HealthLambda = middy.MiddyfiedHandler<unknown, HealthSweepSummary, Error, Context>

@@ -320,3 +320,20 @@ export interface HealthSweepSummary {
   /** Live channels by health after the sweep. */
   byStatus: HealthCounts
 }
+
+/** The metrics of one sweep (functions/health/handler.ts emits them; infra/metrics.ts HEALTH names them for the alarms and the dashboard). */
+export const HEALTH_METRICS = {
+  sweepSucceeded: 'HealthSweepSucceeded',
+  sweepFailed: 'HealthSweepFailed',
+  sweepSkipped: 'HealthSweepSkipped',
+  sweepDuration: 'HealthSweepDuration',
+  checked: 'HealthChecked',
+  changed: 'HealthChanged',
+  failed: 'HealthCheckFailed',
+  late: 'HealthCheckLate',
+  keysRejected: 'HealthKeysRejected',
+  withoutKey: 'ChannelsWithoutKey',
+  unhealthy: 'ChannelsUnhealthy',
+  becameUnhealthy: 'ChannelsBecameUnhealthy',
+  calls: 'MessagingCalls',
+} as const
