@@ -537,7 +537,42 @@ export class Monitoring extends Construct {
         ],
       }),
     )
+    d.addWidgets(...this.signalWidgets(props))
     d.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.alarms }))
     return d
+  }
+
+  /**
+   * What partners watch (README "What partners watch"): channels moved into each quality rating and the
+   * live ones that turned RED (the event publisher's quality metrics, per 5 minutes), and the partner
+   * settings drift of each reconciliation run (0 or 1; the PartnerSettingsDrift alarm reads it).
+   */
+  private signalWidgets(props: MonitoringProps): cloudwatch.IWidget[] {
+    const quality = props.quality.metrics
+      ? new cloudwatch.GraphWidget({
+          title: 'Channel quality: channels moved into each rating (per 5 minutes)',
+          width: 12,
+          left: (['green', 'yellow', 'red', 'unknown'] as const).map((key) =>
+            partnerMetric('eventPublisher', QUALITY[key]),
+          ),
+          right: [partnerMetric('eventPublisher', QUALITY.liveTurnedRed)],
+          rightAnnotations: [{ value: 1, label: 'live channel turned RED', color: cloudwatch.Color.RED }],
+        })
+      : new cloudwatch.TextWidget({
+          markdown:
+            '### Channel quality\nQuality metrics are off in this deployment (`qualityMetrics` is false in cdk.json): the `Channel Quality Changed` events on the bus still name every change.',
+          width: 12,
+          height: 6,
+        })
+    return [
+      quality,
+      new cloudwatch.GraphWidget({
+        title: 'Partner settings drift (per reconciliation run)',
+        width: 12,
+        left: [partnerMetric('poller', PARTNER_SETTINGS.drift, cloudwatch.Stats.MAXIMUM)],
+        leftYAxis: { min: 0, max: 1 },
+        leftAnnotations: [{ value: 1, label: 'drift', color: cloudwatch.Color.RED }],
+      }),
+    ]
   }
 }

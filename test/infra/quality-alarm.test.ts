@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Match } from 'aws-cdk-lib/assertions'
 import { describe, expect, it } from 'vitest'
-import { NAMESPACE, QUALITY } from '../../infra/metrics'
+import { NAMESPACE, PARTNER_SETTINGS, QUALITY } from '../../infra/metrics'
 import { synthesize } from './synth'
 
 const redAlarm = (s: ReturnType<typeof synthesize>) =>
@@ -66,5 +66,39 @@ describe('quality metrics and the RED alarm', () => {
         'LiveChannelTurnedRed',
       ].sort(),
     )
+  })
+})
+
+/** The dashboard JSON of a synthesis, tokens (region, function names) left out. */
+const dashboardJson = (s: ReturnType<typeof synthesize>): string => {
+  const [dashboard] = Object.values(s.stateless.findResources('AWS::CloudWatch::Dashboard')) as {
+    Properties: { DashboardBody: { 'Fn::Join': [string, unknown[]] } }
+  }[]
+  return (dashboard?.Properties.DashboardBody['Fn::Join'][1] ?? [])
+    .map((part) => (typeof part === 'string' ? part : 'TOKEN'))
+    .join('')
+}
+
+describe('the operations dashboard shows quality and partner settings drift', () => {
+  it('graphs channels moved into each rating and live channels turned RED, from the publisher', () => {
+    const json = dashboardJson(synthesize())
+    expect(json).toContain('Channel quality: channels moved into each rating')
+    for (const name of Object.values(QUALITY)) {
+      expect(json, name).toContain(`["${NAMESPACE}","${name}","service","event-publisher"`)
+    }
+  })
+
+  it('graphs the drift metric of every reconciliation run, from the poller, whatever the quality setting', () => {
+    for (const s of [synthesize(), synthesize({ qualityMetrics: false })]) {
+      const json = dashboardJson(s)
+      expect(json).toContain('Partner settings drift (per reconciliation run)')
+      expect(json).toContain(`["${NAMESPACE}","${PARTNER_SETTINGS.drift}","service","poller"`)
+    }
+  })
+
+  it('says the quality metrics are off instead of graphing nothing when qualityMetrics is false', () => {
+    const json = dashboardJson(synthesize({ qualityMetrics: false }))
+    expect(json).not.toContain(QUALITY.green)
+    expect(json).toContain('Quality metrics are off in this deployment')
   })
 })
