@@ -87,8 +87,11 @@ async function cancellationLatency(): Promise<BenchTable> {
   }
 }
 
-/** A store whose scan produces `n` channels lazily, so that only the export's own memory is measured. */
-function syntheticStore(n: number): Pick<StateStore, 'channels'> {
+/**
+ * A store whose scan produces `n` channels lazily, so that only the export's own memory is measured.
+ * It holds no clients (one empty page), so every row carries the channel's own company name.
+ */
+function syntheticStore(n: number): Pick<StateStore, 'channels' | 'clients'> {
   const channel = (i: number): Channel =>
     ({
       channelId: `Ch${i.toString(36).padStart(6, '0')}CH`,
@@ -116,7 +119,10 @@ function syntheticStore(n: number): Pick<StateStore, 'channels'> {
         }
       })(),
   } as unknown as StateStore['channels']
-  return { channels }
+  const clients = {
+    list: async () => ({ items: [], nextCursor: null }),
+  } as unknown as StateStore['clients']
+  return { channels, clients }
 }
 
 /** Streams an export of `n` channels into a sink that counts bytes (as a socket would consume it). */
