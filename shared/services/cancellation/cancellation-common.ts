@@ -45,13 +45,15 @@ export function inFlight(): ConflictError {
 /**
  * The channel, when it exists and belongs to the client: from stored state, else from upstream
  * (and then stored through applyChannel). NotFoundError (404) otherwise; nothing else is sent upstream.
+ * `stored` is the stored channel when the caller has already read it (null: not stored).
  */
 export async function resolveOwnedChannel(
   deps: CancellationDeps,
   clientId: string,
   channelId: string,
+  stored?: Channel | null,
 ): Promise<Channel> {
-  let channel = await deps.store.channels.get(channelId)
+  let channel = stored === undefined ? await deps.store.channels.get(channelId) : stored
   if (!channel) {
     const up = await deps.partnerApi.findChannel(channelId).catch((err: unknown) => {
       throw lookupFailure(err)

@@ -42,24 +42,33 @@ export async function requestCancellation(
   deps: CancellationDeps,
   input: CancellationInput,
 ): Promise<CancellationOutcome> {
-  // The budget and the record in one round trip: reading the record sends nothing anywhere, and a
-  // caller over budget is refused below before anything else is read or sent.
-  const [budget, stored] = await Promise.all([
+  // The budget, the record and the stored channel in one round trip: reads send nothing anywhere,
+  // and a caller over budget is refused below before anything is looked up or sent upstream.
+  const [budget, stored, storedChannel] = await Promise.all([
     deps.store.ops.consumeBudget(
       `cancellation#${input.principal}`,
       deps.clock.now(),
       BUDGET_WINDOW_MS,
       deps.config.CANCELLATION_BUDGET_PER_HOUR,
     ),
-    // The record first, then the channel: applyChannel writes the channel before it confirms the
-    // record (and clears its lock), so a confirmed record read here implies its channel state below.
     deps.store.cancellations.get(input.channelId),
+    deps.store.channels.get(input.channelId),
   ])
   if (!budget.allowed) {
     throw new RateLimitedError('Cancellation budget exceeded; retry later', budget.retryAfterSeconds)
   }
   let record = stored
-  let channel = await resolveOwnedChannel(deps, input.clientId, input.channelId)
+  // applyChannel writes the channel before it confirms a record (and clears its lock), so the
+  // channel must be read after the record for a confirmed record to imply its channel state. Read
+  // side by side, the channel may be the older of the two: when a record exists (a channel's second
+  // request, rare), the channel is read again. Without one, no cancellation has written the channel
+  // yet, and the lock below (a conditional write expecting no record) refuses one that starts now.
+  let channel = await resolveOwnedChannel(
+    deps,
+    input.clientId,
+    input.channelId,
+    record === null ? storedChannel : undefined,
+  )
   const now = deps.clock.now()
   if (isLocked(record, now.getTime())) throw inFlight()
 
@@ -90,14 +99,18 @@ export async function requestCancellation(
   }
   const locked = lockForRequest(record, { ...input, reason: input.reason }, now.toISOString(), lock)
   if (!(await deps.store.cancellations.put(locked, record?.version ?? null))) throw inFlight()
-  await appendAudit(deps, input.attempt, 'upstream_call_started', null)
+  // The audit entry of the call's start is written while the call is in flight (one round trip
+  // less before it); the lock written above is what durably marks a call that may have gone out.
+  const started = appendAudit(deps, input.attempt, 'upstream_call_started', null)
 
   let up: UpstreamChannel
   try {
     up = await deps.partnerApi.requestCancellation(input.clientId, input.channelId)
   } catch (err) {
+    await started
     return settleFailure(deps, input, locked, err)
   }
+  await started
   input.attempt.upstreamStatus = 200
   const done = requestAccepted(locked, up.terminated_at ?? null, deps.clock.now().toISOString())
   // The channel first, the record (which releases the lock) second: whoever sees the lock gone also

@@ -68,7 +68,8 @@ export async function appendAudit(
       outcome,
       httpStatus,
       upstreamStatus: attempt.upstreamStatus,
-      details: attempt.details,
+      // A copy: the entry may still be on its way while the attempt goes on filling in details.
+      details: { ...attempt.details },
     })
     return true
   } catch (err) {

@@ -246,6 +246,23 @@ describe('requestCancellation: refused before anything is sent', () => {
     expect(h.api.callCount('requestCancellation')).toBe(1)
   })
 
+  it('reads the channel again after an existing record, so a channel read before it cannot start a second call', async () => {
+    const h = createApiHarness()
+    const ch = await h.addChannel()
+    const before = await h.storedChannel(ch.id)
+    await h.request(h.input({ channelId: ch.id, idempotencyKey: 'first' }))
+    // The channel read side by side with the record answers the state from before the first call
+    // (as when it reaches the store just before the first request's writes).
+    const get = vi.spyOn(h.store.channels, 'get').mockResolvedValueOnce(before)
+    const res = await h.request(
+      h.input({ channelId: ch.id, idempotencyKey: 'second', principal: OTHER_PRINCIPAL }),
+    )
+    expect(res.response.statusCode).toBe(409)
+    expect(parse(res.response.body)['error']).toMatchObject({ code: 'already_cancelled' })
+    expect(get).toHaveBeenCalledTimes(2)
+    expect(h.api.callCount('requestCancellation')).toBe(1)
+  })
+
   it('answers 409 while another key holds the channel’s upstream-call lock', async () => {
     const h = createApiHarness()
     const ch = await h.addChannel()
