@@ -24,6 +24,7 @@ export function buildPartnerOps(scope: Construct, config: DeployConfig, env?: En
     config,
     tables: stateful.tables,
     secrets: stateful.secrets,
+    channelKeyKey: stateful.channelKeyKey,
     description: 'PartnerOps functions, API, schedule, change-event bus, alarms and dashboard',
     ...(env ? { env } : {}),
   })

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { createMemoryChannelKeyStore } from '../shared/adapters/channel-keys/memory'
+import { createLocalCipher } from '../shared/adapters/channel-keys/cipher'
+import { createDynamoChannelKeyStore } from '../shared/adapters/channel-keys/dynamo-key-store'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
 import { KEYS } from '../shared/adapters/dynamo/tables'
 import { createFileEventSink, createMemoryEventSink } from '../shared/adapters/event-sink'
@@ -16,7 +17,7 @@ import { ADAPTER_BUILDERS, createAppDeps, createSecretSource, wireFunction } fro
 import { type ChangeStream, captureChanges, createChangeStream } from './change-stream'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
 import { type HttpHandler, LOCAL_BUILDERS, localLambdaContext, type StreamingHandler } from './handlers'
-import { guardDynamoClient, guardEvents, guardSecrets } from './iam-guard'
+import { guardCipher, guardDynamoClient, guardEvents, guardSecrets } from './iam-guard'
 import { startLocalServer } from './server'
 import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/server'
 import { captureInserts, createStreamQueue, type StreamQueue } from './stream-queue'
@@ -33,6 +34,9 @@ export const LOCAL_DEFAULTS = {
   accessKeyId: 'AKIDLOCALPARTNEROPS',
   secretAccessKey: 'local-secret-access-key',
   principalArn: 'arn:aws:iam::000000000000:user/partnerops-local',
+  keyReaderAccessKeyId: 'AKIDLOCALKEYREADER',
+  keyReaderSecretAccessKey: 'local-key-reader-secret',
+  keyReaderPrincipalArn: 'arn:aws:iam::000000000000:user/partnerops-local-key-reader',
   region: 'us-east-1',
   service: 'execute-api',
 } as const
@@ -59,6 +63,8 @@ export interface AppOptions {
   simulator?: SimulatorOptions | false
   /** Accepted SigV4 credential pair. */
   credentials?: { accessKeyId: string; secretAccessKey: string }
+  /** The second pair, which may also read channel API keys (the key-reader policy in AWS). */
+  keyReaderCredentials?: { accessKeyId: string; secretAccessKey: string }
   /** The sink behind the publisher instead of events.jsonl (tests: a sink that fails for a while). */
   sink?: EventSink
   /** Retry policy of the local change stream (defaults: PUBLISHER_RETRIES below). */
@@ -73,6 +79,8 @@ export interface App {
   simulator: Simulator | null
   deps: AppDeps
   credentials: { accessKeyId: string; secretAccessKey: string; region: string; service: string }
+  /** The key-reader pair (reads channel API keys too). */
+  keyReaderCredentials: { accessKeyId: string; secretAccessKey: string; region: string; service: string }
   /** Runs the poller once, as the schedule would (rejects when the run fails). */
   poll(): Promise<unknown>
   /** Runs the health job once, as its schedule would (rejects when the sweep fails). */
@@ -98,6 +106,10 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     accessKeyId: LOCAL_DEFAULTS.accessKeyId,
     secretAccessKey: LOCAL_DEFAULTS.secretAccessKey,
   }
+  const keyReader = opts.keyReaderCredentials ?? {
+    accessKeyId: LOCAL_DEFAULTS.keyReaderAccessKeyId,
+    secretAccessKey: LOCAL_DEFAULTS.keyReaderSecretAccessKey,
+  }
   const cleanups: (() => Promise<void>)[] = []
   const closeAll = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined)
@@ -114,7 +126,10 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       host,
       port: opts.port ?? 0,
       handlers,
-      credentials: [{ ...credentials, principalArn: LOCAL_DEFAULTS.principalArn }],
+      credentials: [
+        { ...credentials, principalArn: LOCAL_DEFAULTS.principalArn },
+        { ...keyReader, principalArn: LOCAL_DEFAULTS.keyReaderPrincipalArn, keyReader: true },
+      ],
       region: LOCAL_DEFAULTS.region,
       service: LOCAL_DEFAULTS.service,
       now: () => new Date(),
@@ -176,9 +191,14 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         return outcome
       },
     }
+    // Channel API keys: the same table and store as in AWS, a local AES key instead of KMS.
+    const keyCipher = createLocalCipher(config.CHANNEL_KEY_LOCAL_SECRET)
     // Unguarded deps, for tests and tools to inspect state; the functions get their own below.
-    // One key store for every function (and the tools' deps below), as one table is in AWS.
-    const channelKeys = createMemoryChannelKeyStore()
+    const channelKeys = createDynamoChannelKeyStore({
+      doc: DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } }),
+      tableName: tables.channelKeys,
+      cipher: keyCipher,
+    })
     const deps = createAppDeps(config, 'partnerops-local', { store, events, channelKeys })
     const report = (message: string): void => {
       process.stderr.write(`${message}\n`)
@@ -211,7 +231,11 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         secrets: guardSecrets(secrets, fn, report),
         events: guardEvents(events, fn, report),
         failureQueue,
-        channelKeys,
+        channelKeys: createDynamoChannelKeyStore({
+          doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+          tableName: tables.channelKeys,
+          cipher: guardCipher(keyCipher, fn, report),
+        }),
         ...(clock ? { clock } : {}),
       })
     }
@@ -284,6 +308,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       deps,
       checkHealth,
       credentials: { ...credentials, region: LOCAL_DEFAULTS.region, service: LOCAL_DEFAULTS.service },
+      keyReaderCredentials: { ...keyReader, region: LOCAL_DEFAULTS.region, service: LOCAL_DEFAULTS.service },
       poll,
       settle: async () => {
         // Applying webhook events writes state, which the change stream then publishes.

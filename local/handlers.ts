@@ -58,6 +58,8 @@ export const LOCAL_BUILDERS: { [K in FunctionKey]: (deps: AppDeps) => Promise<Fu
   onboarding: async (deps) => (await import('../functions/onboarding/handler')).buildOnboardingHandler(deps),
   poller: async (deps) => (await import('../functions/poller/handler')).buildPollerHandler(deps),
   health: async (deps) => (await import('../functions/health/handler')).buildHealthHandler(deps),
+  channelKeys: async (deps) =>
+    (await import('../functions/channel-keys/handler')).buildChannelKeysHandler(deps),
   eventPublisher: async (deps) =>
     (await import('../functions/event-publisher/handler')).buildEventPublisherHandler(deps),
 }

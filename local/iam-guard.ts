@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { KeyCipher } from '../shared/adapters/channel-keys/cipher'
 import type { TableKey, TableNames } from '../shared/adapters/dynamo/tables'
 import { FUNCTIONS, type FunctionAccess, type FunctionKey, type TableAction } from '../shared/functions'
 import type { EventSink, SecretSource } from '../shared/ports'
@@ -113,6 +114,31 @@ export function guardEvents(
       const message = `local IAM: function ${fn} is not granted events:PutEvents (shared/functions.ts)`
       report(message)
       throw new LocalAccessDeniedError(message)
+    },
+  }
+}
+
+/** The channel-key cipher a function may use: only the KMS actions (Encrypt, Decrypt) it is granted. */
+export function guardCipher(
+  cipher: KeyCipher,
+  fn: FunctionKey,
+  report: (message: string) => void,
+): KeyCipher {
+  const allowed: readonly string[] = (FUNCTIONS[fn].access as FunctionAccess).channelKeyCipher ?? []
+  const check = (action: 'Encrypt' | 'Decrypt'): void => {
+    if (allowed.includes(action)) return
+    const message = `local IAM: function ${fn} is not granted kms:${action} on the channel-key key (shared/functions.ts)`
+    report(message)
+    throw new LocalAccessDeniedError(message)
+  }
+  return {
+    encrypt: async (plaintext, context) => {
+      check('Encrypt')
+      return cipher.encrypt(plaintext, context)
+    },
+    decrypt: async (ciphertext, context) => {
+      check('Decrypt')
+      return cipher.decrypt(ciphertext, context)
     },
   }
 }

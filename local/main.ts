@@ -25,6 +25,8 @@ const RUNNER_SETTINGS = {
   POLL_INTERVAL_SECONDS: int(60, 1, 86_400),
   LOCAL_ACCESS_KEY_ID: text(LOCAL_DEFAULTS.accessKeyId, 1),
   LOCAL_SECRET_ACCESS_KEY: text(LOCAL_DEFAULTS.secretAccessKey, 1),
+  LOCAL_KEY_READER_ACCESS_KEY_ID: text(LOCAL_DEFAULTS.keyReaderAccessKeyId, 1),
+  LOCAL_KEY_READER_SECRET_ACCESS_KEY: text(LOCAL_DEFAULTS.keyReaderSecretAccessKey, 1),
 }
 
 type RunnerEnv = ReturnType<typeof parseSettings<typeof RUNNER_SETTINGS>>['values']
@@ -59,6 +61,9 @@ process per DATA_DIR: a second one stops with one line naming the holder.`,
     PARTNER_API_BASE_URL: 'a real Partner API instead of the simulator (then PARTNER_ID, PARTNER_API_KEY)',
     LOCAL_ACCESS_KEY_ID: 'SigV4 key id the local server accepts (default AKIDLOCALPARTNEROPS)',
     LOCAL_SECRET_ACCESS_KEY: 'its secret (default local-secret-access-key)',
+    LOCAL_KEY_READER_ACCESS_KEY_ID:
+      'a second SigV4 key id that may also read channel API keys (default AKIDLOCALKEYREADER)',
+    LOCAL_KEY_READER_SECRET_ACCESS_KEY: 'its secret (default local-key-reader-secret)',
     LOG_FORMAT: 'text (one line each), json, or auto (default: text on a terminal, else JSON)',
     POWERTOOLS_LOG_LEVEL: 'DEBUG, INFO (default here), WARN, ERROR, SILENT',
   },
@@ -135,6 +140,10 @@ async function main(): Promise<void> {
       healthTimer: true,
       env: overrides,
       credentials: { accessKeyId: env.LOCAL_ACCESS_KEY_ID, secretAccessKey: env.LOCAL_SECRET_ACCESS_KEY },
+      keyReaderCredentials: {
+        accessKeyId: env.LOCAL_KEY_READER_ACCESS_KEY_ID,
+        secretAccessKey: env.LOCAL_KEY_READER_SECRET_ACCESS_KEY,
+      },
       simulator: external
         ? false
         : {
@@ -189,6 +198,11 @@ async function main(): Promise<void> {
       `  reconciliation       every ${env.POLL_INTERVAL_SECONDS}s (one run now)`,
       `  channel health       every ${started.deps.config.HEALTH_INTERVAL_MINUTES} min, each live channel with a key (one sweep now)`,
       `  SigV4 credentials    ${key} / ${secretShown}  (region us-east-1, service execute-api)`,
+      `  key reader           ${env.LOCAL_KEY_READER_ACCESS_KEY_ID} / ${
+        env.LOCAL_KEY_READER_SECRET_ACCESS_KEY === LOCAL_DEFAULTS.keyReaderSecretAccessKey
+          ? env.LOCAL_KEY_READER_SECRET_ACCESS_KEY
+          : '<LOCAL_KEY_READER_SECRET_ACCESS_KEY>'
+      }  (may also GET /channels/{id}/api-key)`,
       '',
       'Try:',
       `  curl -s --aws-sigv4 "aws:amz:us-east-1:execute-api" --user "${key}:${secretShown}" ${started.url}/channels?limit=5`,

@@ -14,6 +14,8 @@ export interface LocalCredential {
   secretAccessKey: string
   /** The principal ARN reported to handlers for this key. */
   principalArn: string
+  /** May call the key-reader routes (GET /channels/{channelId}/api-key), as that policy allows in AWS. */
+  keyReader?: boolean
 }
 
 export interface SignedRequest {

@@ -217,6 +217,23 @@ export const SETTINGS = {
   }),
   TABLE_AUDIT: setting(text('partnerops-audit', 3), { doc: 'audit table', usedBy: ALL }),
   TABLE_OPS: setting(text('partnerops-ops', 3), { doc: 'ops table', usedBy: ALL }),
+  TABLE_CHANNEL_KEYS: setting(text('partnerops-channel-keys', 3), {
+    doc: 'channel API key table (encrypted values)',
+    usedBy: ALL,
+  }),
+  CHANNEL_KEY_CIPHER: setting(oneOf(['kms', 'local'], 'kms'), {
+    doc: 'how channel API keys are encrypted: KMS (AWS) or a local AES key (npm start)',
+    usedBy: ALL,
+    local: 'local',
+  }),
+  CHANNEL_KEY_KMS_KEY_ID: setting(optionalText, {
+    doc: 'the KMS key that encrypts channel API keys (CHANNEL_KEY_CIPHER=kms)',
+    usedBy: ALL,
+  }),
+  CHANNEL_KEY_LOCAL_SECRET: setting(text('local-channel-key-secret', 8), {
+    doc: 'what the local AES key of channel API keys is derived from (CHANNEL_KEY_CIPHER=local)',
+    usedBy: [],
+  }),
   DYNAMODB_ENDPOINT: setting(optionalText, { doc: 'a local DynamoDB endpoint', usedBy: [] }),
 
   // Only the change-event publisher publishes: services never do (shared/services/events).

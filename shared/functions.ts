@@ -26,6 +26,7 @@ export type FunctionKey =
   | 'poller'
   | 'eventPublisher'
   | 'health'
+  | 'channelKeys'
 
 /**
  * DynamoDB data-plane actions PartnerOps uses (no batch writes, no transactions, no PartiQL; one batch
@@ -53,6 +54,11 @@ export interface FunctionAccess {
   secrets: readonly SecretName[]
   /** events:PutEvents on the change-event bus (the event publisher alone: services never publish). */
   publishesEvents: boolean
+  /**
+   * What it may do with the channel-key KMS key: `Encrypt` on the provisioning path (storing a new
+   * key), `Decrypt` only where a key is read (the key route). Absent: nothing.
+   */
+  channelKeyCipher?: readonly ('Encrypt' | 'Decrypt')[]
 }
 
 /** How a function is invoked. */
@@ -179,12 +185,17 @@ export const FUNCTIONS = {
         clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
         channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
-        ops: { actions: ['UpdateItem'] },
+        // PutItem, DeleteItem: the per-channel key lease (shared/services/channel-keys).
+        ops: { actions: ['UpdateItem', 'PutItem', 'DeleteItem'] },
+        audit: { actions: ['PutItem'] },
+        // Permission events: create and store a channel's key, or delete it (never read it).
+        channelKeys: { actions: ['PutItem', 'DeleteItem'] },
       },
-      secrets: [],
+      secrets: ['partnerApi'],
       publishesEvents: false,
+      channelKeyCipher: ['Encrypt'],
     },
-    adapters: [],
+    adapters: ['secrets', 'partnerApi', 'channelKeys'],
     settings: {},
   },
   api: {
@@ -254,11 +265,14 @@ export const FUNCTIONS = {
         cancellations: { actions: ['GetItem', 'PutItem'] },
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
         audit: { actions: ['PutItem'] },
+        // The callback creates the keys of the channels it names, deletes those of revoked ones.
+        channelKeys: { actions: ['PutItem', 'DeleteItem'] },
       },
       secrets: ['partnerApi', 'linkSigningKey'],
       publishesEvents: false,
+      channelKeyCipher: ['Encrypt'],
     },
-    adapters: ['secrets', 'partnerApi'],
+    adapters: ['secrets', 'partnerApi', 'channelKeys'],
     settings: HTTP_UPSTREAM_BUDGET,
   },
   poller: {
@@ -275,9 +289,10 @@ export const FUNCTIONS = {
       tables: {
         // UpdateItem: the sweep applies webhook facts without a read (writeFact).
         clients: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Scan'] },
+        // byKeyNeeded: the ready channels without a key, which each run provisions.
         channels: {
           actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Scan'],
-          indexes: ['byPhone'],
+          indexes: ['byPhone', 'byKeyNeeded'],
         },
         // The sweep lists the pending index and completes each event as listed (outcome written
         // only while still pending), without re-reading it.
@@ -285,11 +300,14 @@ export const FUNCTIONS = {
         cancellations: { actions: ['GetItem', 'PutItem'] },
         // Query: a full sweep reads its seen-id chunks back (one partition per sweep and list).
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },
+        audit: { actions: ['PutItem'] },
+        channelKeys: { actions: ['PutItem', 'DeleteItem'] },
       },
       secrets: ['partnerApi'],
       publishesEvents: false,
+      channelKeyCipher: ['Encrypt'],
     },
-    adapters: ['secrets', 'partnerApi'],
+    adapters: ['secrets', 'partnerApi', 'channelKeys'],
     settings: {
       POLL_BUDGET_MS: String((POLLER_TIMEOUT_SECONDS - 60) * 1000),
       POLL_LEASE_MS: String((POLLER_TIMEOUT_SECONDS + 60) * 1000),
@@ -339,17 +357,42 @@ export const FUNCTIONS = {
     reservedConcurrency: 1,
     trigger: { kind: 'schedule', asyncRetryAttempts: 1, rate: 'health' },
     // sweepHealth: live channels through the byLifecycle index, the health attribute (UpdateItem, only
-    // while live), the lease and the sweep summaries. It reads keys, never writes them.
+    // while live), the lease and the sweep summaries. It reads keys (GetItem, Decrypt), never writes them.
     access: {
       tables: {
         channels: { actions: ['UpdateItem'], indexes: ['byLifecycle'] },
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+        channelKeys: { actions: ['GetItem'] },
       },
       secrets: [],
       publishesEvents: false,
+      channelKeyCipher: ['Decrypt'],
     },
     adapters: ['messaging', 'channelKeys'],
     settings: { HEALTH_BUDGET_MS: String((HEALTH_TIMEOUT_SECONDS - 30) * 1000) },
+  },
+  channelKeys: {
+    entry: 'functions/channel-keys/index.ts',
+    service: 'channel-keys',
+    description: 'PartnerOps: channel API keys (GET /channels/{channelId}/api-key, rotation)',
+    memoryMb: 512,
+    timeoutSeconds: 28,
+    trigger: { kind: 'http' },
+    // The only function that decrypts a stored key: its routes are callable only with the key-reader
+    // policy. Reads and rotations are audited; a rotation is idempotent (ops) and leased per channel.
+    access: {
+      tables: {
+        channels: { actions: ['GetItem', 'PutItem'] },
+        ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+        audit: { actions: ['PutItem'] },
+        channelKeys: { actions: ['GetItem', 'PutItem', 'DeleteItem'] },
+      },
+      secrets: ['partnerApi'],
+      publishesEvents: false,
+      channelKeyCipher: ['Encrypt', 'Decrypt'],
+    },
+    adapters: ['secrets', 'partnerApi', 'channelKeys'],
+    settings: HTTP_UPSTREAM_BUDGET,
   },
 } as const satisfies Record<FunctionKey, FunctionSpec>
 

@@ -237,6 +237,8 @@ export interface ChannelRepository {
   /** One page of channels matching every given filter (shared/domain/filters.ts). */
   list(query: ChannelFilter & { limit: number; cursor?: string }): Promise<Page<Channel>>
   listByClient(clientId: string): Promise<Channel[]>
+  /** Ids of ready channels without a key (channel-key.ts `needsKey`), page by page (a sparse index). */
+  keyNeededIds(): AsyncIterable<string[]>
   findByPhoneNumber(phoneNumber: string): Promise<Channel[]>
   countByLifecycle(): Promise<Record<Lifecycle, number>>
   /** Rated channels per quality bucket (shared/domain/signals.ts qualityBucket); unrated ones are in none. */

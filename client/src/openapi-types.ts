@@ -124,6 +124,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/channels/{channelId}/api-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channelId: components["parameters"]["channelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read a channel's Messaging API key
+         * @description The channel's stored Messaging API key (D360-API-KEY) and where to use it. Only callers
+         *     holding the key-reader managed policy may call this route (API Gateway answers 403 to every
+         *     other caller; locally only the key-reader credential pair). Every read, found or not, is
+         *     written to the audit trail with the caller's principal. The answer carries
+         *     `cache-control: no-store`. 404 `channel_key_not_found` while no key is stored (see the
+         *     channel's `keyStatus`).
+         */
+        get: operations["getChannelApiKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/channels/{channelId}/api-key/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channelId: components["parameters"]["channelId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace a channel's Messaging API key
+         * @description Creates a new key upstream (which revokes the channel's earlier keys there) and replaces the
+         *     stored one, exactly once per idempotency key (scoped to the caller's principal; a replay
+         *     answers the first answer byte for byte with `idempotent-replayed: true`). The answer never
+         *     holds the key: read it with GET …/api-key. Audited. Key-reader policy only. The body is empty
+         *     or `{}`. 409 `channel_not_ready` for a channel that is not live (or being cancelled), 409
+         *     `key_rotation_in_flight` while another key operation on the channel runs, 502
+         *     `key_permission_missing` when the client has not granted the partner permission.
+         */
+        post: operations["rotateChannelApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/clients/{clientId}/channels/{channelId}/cancellation": {
         parameters: {
             query?: never;
@@ -421,6 +476,32 @@ export interface components {
             missingSince?: string | null;
             /** @description messaging health from the health job (README "Channel health"): the Cloud API's can_send_message or the on-premise gateway_status, when it was last checked, and the problems found (Meta's entity errors, limitations, a key answering for another number). null until a live channel with a key is first checked. */
             health: null | components["schemas"]["ChannelHealth"];
+            keyStatus: components["schemas"]["KeyStatus"];
+        };
+        /**
+         * @description where the channel stands with its Messaging API key (README "Channel API keys"), never the key itself. none: no key yet (not ready, or not provisioned yet); active: a key is stored and working; permission_missing: the client has not granted (or withdrew) the partner's permission, retried after a new permission only; invalid: the messaging API refused the stored key and its one replacement failed too, waiting for a permission event or a rotation.
+         * @enum {unknown}
+         */
+        KeyStatus: "none" | "active" | "permission_missing" | "invalid";
+        ChannelApiKey: {
+            channelId: components["schemas"]["Id"];
+            /** @description the channel's Messaging API key (header D360-API-KEY); a secret */
+            apiKey: string;
+            keyId: components["schemas"]["NullableString"];
+            /** @description the messaging base the key is used against, e.g. https://waba-v2.360dialog.io */
+            address: string | null;
+            appId: components["schemas"]["NullableString"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        ChannelKeyRotation: {
+            channelId: components["schemas"]["Id"];
+            keyStatus: components["schemas"]["KeyStatus"];
+            keyId: components["schemas"]["NullableString"];
+            address: string | null;
+            appId: components["schemas"]["NullableString"];
+            /** Format: date-time */
+            createdAt: string;
         };
         ChannelHealth: {
             status: components["schemas"]["HealthStatus"];
@@ -1084,6 +1165,7 @@ export interface operations {
                      *             "checkedAt": "2026-11-20T10:10:00.000Z",
                      *             "errors": []
                      *           },
+                     *           "keyStatus": "active",
                      *           "partnerPayload": "customer-42",
                      *           "companyName": "Acme Retail GmbH",
                      *           "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
@@ -1149,6 +1231,7 @@ export interface operations {
                      *           }
                      *         ]
                      *       },
+                     *       "keyStatus": "active",
                      *       "partnerPayload": "customer-42",
                      *       "companyName": "Acme Retail GmbH",
                      *       "upstreamModifiedAt": "2026-11-20T10:15:00.000Z",
@@ -1162,6 +1245,87 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
+        };
+    };
+    getChannelApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channelId: components["parameters"]["channelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stored key */
+            200: {
+                headers: {
+                    "Cache-Control"?: "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "channelId": "Ch7Kp2VxCH",
+                     *       "apiKey": "EXAMPLEKEYVALUEk3j2h4g5f6d7s8a9",
+                     *       "keyId": "key000042",
+                     *       "address": "https://waba-v2.360dialog.io",
+                     *       "appId": "499999",
+                     *       "createdAt": "2026-11-21T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChannelApiKey"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    rotateChannelApiKey: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1–255 printable ASCII characters, no leading or trailing space. Kept 24 hours. */
+                "Idempotency-Key": components["parameters"]["idempotencyKey"];
+            };
+            path: {
+                channelId: components["parameters"]["channelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new key is stored (its facts, not its value) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "channelId": "Ch7Kp2VxCH",
+                     *       "keyStatus": "active",
+                     *       "keyId": "key000043",
+                     *       "address": "https://waba-v2.360dialog.io",
+                     *       "appId": "499999",
+                     *       "createdAt": "2026-11-22T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChannelKeyRotation"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
+            422: components["responses"]["Error"];
+            502: components["responses"]["Error"];
+            503: components["responses"]["Error"];
         };
     };
     getCancellation: {

@@ -5,6 +5,7 @@ import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
 import type { RunSummary, RunWarning } from '../../shared/domain/types'
+import { provisionMissingKeys } from '../../shared/services/channel-keys/key-triggers'
 import { reconcile } from '../../shared/services/reconciliation/reconcile'
 
 /** The metric of each run warning this poller raises (1 in a run that raised it, else 0). */
@@ -69,14 +70,27 @@ export async function recordRunMetrics(
   }
 }
 
+/** Time kept back from the key step for the handler's own end (metrics flush). */
+const KEY_STEP_MARGIN_MS = 15_000
+/** The key step's time when the invocation's remaining time is unknown. */
+const KEY_STEP_DEFAULT_MS = 45_000
+
 /**
  * The reconciliation poller: one `reconcile` run per invocation, metrics flushed as EMF. No HTTP error
  * handler: a failed run throws (after its summary is saved) so Lambda retries, the schedule's
  * dead-letter queue and the alarms see it.
  */
 export function buildPollerHandler(deps: AppDeps): PollerLambda {
-  const run = async (): Promise<RunSummary> =>
-    reconcile(deps, { onSummary: (summary) => recordRunMetrics(deps, summary) })
+  const run = async (_event: unknown, context?: Context): Promise<RunSummary> => {
+    const summary = await reconcile(deps, { onSummary: (summary) => recordRunMetrics(deps, summary) })
+    // After a run that succeeded: ready channels without a key get one, in what is left of the
+    // invocation (less a margin), never holding up the run itself.
+    if (summary.outcome === 'succeeded') {
+      const remaining = context?.getRemainingTimeInMillis?.() ?? KEY_STEP_DEFAULT_MS
+      await provisionMissingKeys(deps, { deadline: Date.now() + Math.max(0, remaining - KEY_STEP_MARGIN_MS) })
+    }
+    return summary
+  }
   return middy<unknown, RunSummary, Error, Context>(run)
     .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .use(logMetrics(deps.metrics))

@@ -6,6 +6,10 @@ import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEven
 import { eventFromStreamImage } from '../../shared/adapters/dynamo/event-repository'
 import { KEYS } from '../../shared/adapters/dynamo/tables'
 import type { AppDeps } from '../../shared/deps'
+import {
+  applyKeyPermissions,
+  type KeyPermissionChange,
+} from '../../shared/services/channel-keys/key-triggers'
 import { applyPendingEvents, type PendingEvent } from '../../shared/services/webhooks/apply-pending-event'
 
 /** The applier as Lambda (and the local runner's stream stand-in) calls it. */
@@ -51,8 +55,18 @@ export function buildWebhookApplierHandler(deps: AppDeps): WebhookApplierHandler
         if (!sequences.has(key)) events.push(inserted)
         sequences.set(key, [...(sequences.get(key) ?? []), sequence])
       }
-      // In stream order, one at a time (see applyPendingEvents).
-      const results = await applyPendingEvents(deps, events, { via: 'stream' })
+      // In stream order, one at a time (see applyPendingEvents). Permission events are collected and
+      // acted on after the batch: creating or deleting a channel's key never holds up state.
+      const permissions: KeyPermissionChange[] = []
+      const applyDeps = {
+        store: deps.store,
+        clock: deps.clock,
+        logger: deps.logger,
+        metrics: deps.metrics,
+        onKeyPermission: (change: KeyPermissionChange) => permissions.push(change),
+      }
+      const results = await applyPendingEvents(applyDeps, events, { via: 'stream' })
+      if (permissions.length > 0) await applyKeyPermissions(deps, permissions)
       const failed = results.filter((r) => r.result === 'failed')
       deps.logger.info('webhook applier batch done', {
         records: event.Records.length,

@@ -11,6 +11,7 @@ import {
   CALLBACK_PATH,
   CANCELLATION_PATH,
   type HttpFunctionName,
+  isKeyRoute,
   ROUTES,
   type RouteSpec,
   WEBHOOK_PATH,
@@ -28,8 +29,10 @@ export const DETAILED_METRIC_ROUTES: readonly { method: RouteSpec['method']; pat
 
 /** Which routes each exported caller policy allows: read-only callers and cancellation operators. */
 export const CALLER_POLICIES = {
-  readOnly: (r: RouteSpec): boolean => r.auth === 'iam' && r.method === 'GET',
+  readOnly: (r: RouteSpec): boolean => r.auth === 'iam' && r.method === 'GET' && !isKeyRoute(r),
   cancellationOperator: (r: RouteSpec): boolean => r.auth === 'iam' && r.path.endsWith('/cancellation'),
+  // Channel API keys: read and rotate, nothing else (attach beside the read-only policy if needed).
+  keyReader: (r: RouteSpec): boolean => r.auth === 'iam' && isKeyRoute(r),
 } as const
 
 /** Throttling of one method or of the stage. */
@@ -87,6 +90,7 @@ export class PartnerOpsApi extends Construct {
   readonly accessLogs: logs.LogGroup
   readonly readOnlyPolicy: iam.ManagedPolicy
   readonly cancellationOperatorPolicy: iam.ManagedPolicy
+  readonly keyReaderPolicy: iam.ManagedPolicy
 
   constructor(scope: Construct, id: string, props: PartnerOpsApiProps) {
     super(scope, id)
@@ -172,9 +176,19 @@ export class PartnerOpsApi extends Construct {
         }),
       ],
     })
+    this.keyReaderPolicy = new iam.ManagedPolicy(this, 'KeyReaderPolicy', {
+      description: `PartnerOps (${stack.stackName}): read and rotate channel Messaging API keys (secrets)`,
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['execute-api:Invoke'],
+          resources: routeArns(CALLER_POLICIES.keyReader),
+        }),
+      ],
+    })
     for (const [policy, select] of [
       [this.readOnlyPolicy, CALLER_POLICIES.readOnly],
       [this.cancellationOperatorPolicy, CALLER_POLICIES.cancellationOperator],
+      [this.keyReaderPolicy, CALLER_POLICIES.keyReader],
     ] as const) {
       // One acknowledgement per route ARN whose path parameters make it end in "*", nothing wider.
       for (const arn of routeArns(select).filter((a) => nagResource(stack, a).includes('*'))) {

@@ -1,5 +1,6 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib'
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb'
+import * as kms from 'aws-cdk-lib/aws-kms'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import type { Construct } from 'constructs'
 import { type IndexSpec, type KeyAttribute, TABLES, type TableKey } from '../../shared/adapters/dynamo/tables'
@@ -37,6 +38,8 @@ export class StatefulStack extends Stack {
   readonly tables: Record<TableKey, dynamodb.TableV2>
   /** Secrets by name; `webhookToken` only when the webhook auth mode uses a token. */
   readonly secrets: Partial<Record<SecretName, secretsmanager.Secret>>
+  /** Encrypts channel Messaging API keys (README "Channel API keys"). */
+  readonly channelKeyKey: kms.Key
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props)
@@ -68,6 +71,17 @@ export class StatefulStack extends Stack {
       })
     }
     this.tables = tables
+
+    // One customer managed key for every channel's API key: $1 a month plus $0.03 per 10,000 calls,
+    // where a Secrets Manager secret per channel would cost $0.40 a month each. Only the functions
+    // granted Encrypt or Decrypt (shared/functions.ts) can use it, always with the channel's id as
+    // encryption context; yearly rotation keeps old ciphertexts readable.
+    this.channelKeyKey = new kms.Key(this, 'ChannelKeyKey', {
+      description: 'PartnerOps: encrypts channel Messaging API keys (channel-keys table)',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    })
+    new CfnOutput(this, 'ChannelKeyKeyArn', { value: this.channelKeyKey.keyArn })
 
     // No value in the template: CloudFormation fills these with a random placeholder that the
     // partner replaces (README "Deploy to AWS"); until then upstream calls and webhooks fail closed.

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Fn, Stack, type StackProps, Validations } from 'aw
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb'
 import * as events from 'aws-cdk-lib/aws-events'
 import * as iam from 'aws-cdk-lib/aws-iam'
+import type * as kms from 'aws-cdk-lib/aws-kms'
 import * as lambda from 'aws-cdk-lib/aws-lambda'
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import type * as logs from 'aws-cdk-lib/aws-logs'
@@ -39,6 +40,8 @@ export interface StatelessStackProps extends StackProps {
   config: DeployConfig
   tables: Record<TableKey, dynamodb.ITableV2>
   secrets: Partial<Record<SecretName, secretsmanager.ISecret>>
+  /** The KMS key of channel API keys. */
+  channelKeyKey: kms.IKey
 }
 
 /**
@@ -146,6 +149,7 @@ export class StatelessStack extends Stack {
       ONBOARDING_CALLBACK_URL: this.api.stableUrlFor(CALLBACK_PATH),
       // What GET /partner and each reconciliation run expect 360dialog to post webhooks to.
       WEBHOOK_URL: this.api.stableUrlFor(WEBHOOK_PATH),
+      CHANNEL_KEY_KMS_KEY_ID: props.channelKeyKey.keyArn,
     }
     for (const t of TABLES) deployed[t.configKey] = tables[t.key].tableName
     for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingInfo][]) {
@@ -341,6 +345,12 @@ export class StatelessStack extends Stack {
       `${config.stackPrefix}-ReadOnlyPolicyArn`,
     )
     output(
+      'KeyReaderPolicyArn',
+      this.api.keyReaderPolicy.managedPolicyArn,
+      'Attach to callers that read (and rotate) channel Messaging API keys: GET /channels/{channelId}/api-key',
+      `${config.stackPrefix}-KeyReaderPolicyArn`,
+    )
+    output(
       'CancellationOperatorPolicyArn',
       this.api.cancellationOperatorPolicy.managedPolicyArn,
       'Attach to callers that request, read and revoke cancellations',
@@ -403,6 +413,18 @@ export class StatelessStack extends Stack {
           sid: 'ReadSecrets',
           actions: ['secretsmanager:GetSecretValue'],
           resources: readable,
+        }),
+      )
+    }
+    const cipher = access.channelKeyCipher ?? []
+    if (cipher.length > 0) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ChannelKeyCipher',
+          actions: cipher.map((a) => `kms:${a}`),
+          resources: [props.channelKeyKey.keyArn],
+          // Only for channel keys: every call names this purpose in its encryption context.
+          conditions: { StringEquals: { 'kms:EncryptionContext:purpose': 'partnerops-channel-key' } },
         }),
       )
     }

@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import type { Channel } from './types'
 
 /**
  * A channel's Messaging API key (README "Channel API keys"): what the Partner API answers when it
@@ -47,6 +48,8 @@ export interface ChannelKey {
   appId: string | null
   /** When PartnerOps stored it. */
   createdAt: string
+  /** What created it (a permission, reconciliation, a rotation, the replacement of an invalid key). */
+  origin?: string | null
 }
 
 /** A ChannelKey without its value: what may appear in audit entries and answers about a key. */
@@ -54,5 +57,33 @@ export type ChannelKeyInfo = Omit<ChannelKey, 'apiKey'>
 
 /** The key's fields without the value. */
 export function keyInfo(key: ChannelKey): ChannelKeyInfo {
-  return { keyId: key.keyId, address: key.address, appId: key.appId, createdAt: key.createdAt }
+  return {
+    keyId: key.keyId,
+    address: key.address,
+    appId: key.appId,
+    createdAt: key.createdAt,
+    origin: key.origin ?? null,
+  }
+}
+
+/** Upstream channel statuses at which a number exists and can have a Messaging API key. */
+const KEYABLE_STATUSES: ReadonlySet<string> = new Set(['ready', 'running', 'live'])
+
+/**
+ * Whether a channel is ready for a key: live (or registered and running, or ready as
+ * `channel_permission_granted` reports it), and neither gone, terminated nor being cancelled.
+ */
+export function readyForKey(
+  channel: Pick<Channel, 'lifecycle' | 'status' | 'missingSince' | 'terminatedAt'>,
+): boolean {
+  if (channel.missingSince !== null || channel.terminatedAt !== null) return false
+  if (channel.lifecycle === 'live') return true
+  return channel.lifecycle === 'onboarding' && channel.status !== null && KEYABLE_STATUSES.has(channel.status)
+}
+
+/** A channel that is ready and has no key (and no reason to wait for one): reconciliation provisions it. */
+export function needsKey(
+  channel: Pick<Channel, 'lifecycle' | 'status' | 'missingSince' | 'terminatedAt' | 'keyStatus'>,
+): boolean {
+  return (channel.keyStatus ?? 'none') === 'none' && readyForKey(channel)
 }

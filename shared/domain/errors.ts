@@ -26,12 +26,14 @@ export type ErrorCode =
   // 401
   | 'unauthorized'
   | 'invalid_signature'
+  | 'forbidden'
   // 404
   | 'not_found'
   | 'route_not_found'
   | 'channel_not_found'
   | 'client_not_found'
   | 'cancellation_not_found'
+  | 'channel_key_not_found'
   // 405
   | 'method_not_allowed'
   // 409: a conflict of the moment
@@ -39,6 +41,8 @@ export type ErrorCode =
   | 'cancellation_in_flight'
   | 'idempotency_key_in_flight'
   | 'already_cancelled'
+  | 'channel_not_ready'
+  | 'key_rotation_in_flight'
   | 'nothing_pending'
   // 413
   | 'payload_too_large'
@@ -60,6 +64,7 @@ export type ErrorCode =
   | 'upstream_item_quarantined'
   | 'items_key_missing'
   | 'revoke_not_applied'
+  | 'key_permission_missing'
   // 503: nothing final happened; a retry may succeed
   | 'service_unavailable'
   | 'starting'

@@ -131,6 +131,8 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
     // Health comes from the health job, never from upstream partner state: carried over as it is.
     ...(prev?.health ? { health: prev.health } : {}),
     ...(prev?.keyRejected ? { keyRejected: prev.keyRejected } : {}),
+    // Set by key provisioning only, never by upstream facts: carried over.
+    ...(prev?.keyStatus ? { keyStatus: prev.keyStatus } : {}),
     upstreamCreatedAt: up.created_at ?? null,
     upstreamModifiedAt: up.modified_at ?? null,
     updatedAt: opts.now.toISOString(),

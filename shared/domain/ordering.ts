@@ -16,6 +16,8 @@ export const EVENT_PRECEDENCE: Readonly<Record<string, number>> = {
   channel_ready: 30,
   /** Seen in real integrations (not in 360dialog's list): the client granted the partner access, once ready. */
   channel_permission_granted: 35,
+  /** The client withdrew that access (name assumed, docs/partner-api-notes.md); the channel's key is deleted. */
+  channel_permission_revoked: 36,
   channel_running: 40,
   channel_live: 50,
   template_messaging_enabled: 55,

@@ -1,4 +1,5 @@
 /** Pure types of PartnerOps state. No AWS, no env, no I/O. */
+import type { KeyStatus } from './channel-key'
 import type { KeyRejection, StoredHealth } from './health'
 
 export const LIFECYCLES = ['draft', 'onboarding', 'error', 'live', 'pending_deletion', 'terminated'] as const
@@ -84,6 +85,11 @@ export interface Channel extends Versioned {
   upstreamModifiedAt: string | null
   updatedAt: string
   source: Source
+  /**
+   * Where the channel stands with its Messaging API key (README "Channel API keys"); absent on records
+   * written before keys existed, served as `none`. Never the key itself.
+   */
+  keyStatus?: KeyStatus
   /** Number of consecutive complete reconciliation runs that did not see this channel. */
   absentRuns: number
   /** Set when the channel is considered gone upstream (two complete runs without it, or a lookup by id). */

@@ -38,17 +38,22 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_idempotency_key: 400,
   unauthorized: 401,
   invalid_signature: 401,
+  // A signed caller without the policy a route needs (locally; API Gateway answers its own 403 in AWS).
+  forbidden: 403,
   not_found: 404,
   route_not_found: 404,
   channel_not_found: 404,
   client_not_found: 404,
   cancellation_not_found: 404,
+  channel_key_not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
   cancellation_in_flight: 409,
   idempotency_key_in_flight: 409,
   already_cancelled: 409,
   nothing_pending: 409,
+  channel_not_ready: 409,
+  key_rotation_in_flight: 409,
   payload_too_large: 413,
   idempotency_key_reused: 422,
   rate_limited: 429,
@@ -63,6 +68,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   upstream_item_quarantined: 502,
   items_key_missing: 502,
   revoke_not_applied: 502,
+  // The client has not granted the partner permission to create the channel's key (upstream 403).
+  key_permission_missing: 502,
   service_unavailable: 503,
   // The local server before its functions exist.
   starting: 503,
@@ -81,7 +88,11 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
 }
 
 /** 5xx codes that are upstream's final answer to this very request: kept for replay. */
-const FINAL_UPSTREAM: ReadonlySet<ErrorCode> = new Set(['upstream_rejected', 'revoke_not_applied'])
+const FINAL_UPSTREAM: ReadonlySet<ErrorCode> = new Set([
+  'upstream_rejected',
+  'revoke_not_applied',
+  'key_permission_missing',
+])
 
 /**
  * Whether an answer with this code is final. Refusals (4xx) are, except 409 (a conflict of the

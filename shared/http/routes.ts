@@ -4,7 +4,7 @@
  */
 
 /** The Lambda functions that serve HTTP routes. */
-export type HttpFunctionName = 'webhook' | 'api' | 'export' | 'onboarding'
+export type HttpFunctionName = 'webhook' | 'api' | 'export' | 'onboarding' | 'channelKeys'
 
 export interface RouteSpec {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
@@ -21,6 +21,15 @@ export const WEBHOOK_PATH = '/webhooks/360dialog'
 export const CALLBACK_PATH = '/onboarding/callback'
 /** The cancellation route (docs/openapi.yaml): request, read, revoke. */
 export const CANCELLATION_PATH = '/clients/{clientId}/channels/{channelId}/cancellation'
+/** A channel's Messaging API key (docs/openapi.yaml): readable only with the key-reader policy. */
+export const API_KEY_PATH = '/channels/{channelId}/api-key'
+/** Rotation of a channel's Messaging API key. */
+export const API_KEY_ROTATE_PATH = '/channels/{channelId}/api-key/rotate'
+
+/** The routes only the key-reader caller policy allows (never the read-only or operator policies). */
+export function isKeyRoute(route: Pick<RouteSpec, 'path'>): boolean {
+  return route.path === API_KEY_PATH || route.path === API_KEY_ROTATE_PATH
+}
 
 export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: WEBHOOK_PATH, fn: 'webhook', auth: 'none' },
@@ -36,6 +45,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/status', fn: 'api', auth: 'iam' },
   { method: 'GET', path: '/clients/{clientId}/balance', fn: 'api', auth: 'iam' },
   { method: 'GET', path: '/partner', fn: 'api', auth: 'iam' },
+  { method: 'GET', path: API_KEY_PATH, fn: 'channelKeys', auth: 'iam' },
+  { method: 'POST', path: API_KEY_ROTATE_PATH, fn: 'channelKeys', auth: 'iam' },
   { method: 'POST', path: '/onboarding-links', fn: 'onboarding', auth: 'iam' },
   { method: 'GET', path: CALLBACK_PATH, fn: 'onboarding', auth: 'none' },
 ]

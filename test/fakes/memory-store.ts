@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { ChangeTable, ItemChange } from '../../shared/domain/change-events'
+import { needsKey } from '../../shared/domain/channel-key'
 import { ValidationError } from '../../shared/domain/errors'
 import { channelMatches, clientMatches, phoneDigits } from '../../shared/domain/filters'
 import type { HealthSweepSummary } from '../../shared/domain/health'
@@ -274,6 +275,16 @@ export class MemoryStore implements StateStore {
     listByClient: async (clientId) => {
       this.read()
       return [...this.channelMap.values()].filter((c) => c.clientId === clientId).map(clone)
+    },
+    keyNeededIds: () => {
+      this.read()
+      const ids = [...this.channelMap.values()]
+        .filter(needsKey)
+        .map((c) => c.channelId)
+        .sort()
+      return (async function* () {
+        if (ids.length > 0) yield ids
+      })()
     },
     findByPhoneNumber: async (phone) => {
       this.read()

@@ -390,13 +390,14 @@ describe('stateless stack', () => {
   it('lets each function read only the secrets it needs', () => {
     const expected: Record<FunctionKey, SecretName[]> = {
       webhook: ['platformSecret', 'webhookToken'],
-      webhookApplier: [],
+      webhookApplier: ['partnerApi'],
       eventPublisher: [],
       api: ['partnerApi'],
       export: [],
       poller: ['partnerApi'],
       onboarding: ['partnerApi', 'linkSigningKey'],
       health: [],
+      channelKeys: ['partnerApi'],
     }
     for (const name of FNS) {
       const reads = fns[name].statements.filter((st) =>

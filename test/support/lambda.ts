@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda'
+import { createMemoryChannelKeyStore } from '../../shared/adapters/channel-keys/memory'
 import type { AppDeps } from '../../shared/deps'
 import { loadConfig, type SettingValues } from '../../shared/env'
 import { createAppDeps } from '../../shared/wiring'
@@ -101,5 +102,5 @@ export function testDeps(
   settings: SettingValues = {},
 ): AppDeps {
   const config = loadConfig({ PARTNER_ID: 'testPA', SECRETS_SOURCE: 'env', EVENT_SINK: 'none', ...settings })
-  return createAppDeps(config, service, overrides)
+  return createAppDeps(config, service, { channelKeys: createMemoryChannelKeyStore(), ...overrides })
 }

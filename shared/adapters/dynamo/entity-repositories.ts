@@ -1,4 +1,5 @@
 import { BatchGetCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
+import { needsKey } from '../../domain/channel-key'
 import { DependencyUnavailableError } from '../../domain/errors'
 import {
   type ChannelFilter,
@@ -50,7 +51,8 @@ export function clientItem(client: Client): Item {
 /**
  * A channel as stored, plus storage-only attributes computed by shared/domain/filters.ts: the keys
  * of the sparse indexes (phone digits, quality bucket, tier, health status; absent when the channel
- * has none) and the lower-cased text `q` searches.
+ * has none), the lower-cased text `q` searches, and `keyNeeded` (present only on a ready channel
+ * without a key: shared/domain/channel-key.ts `needsKey`, reconciliation's key work list).
  */
 export function channelItem(channel: Channel): Item {
   return {
@@ -60,10 +62,11 @@ export function channelItem(channel: Channel): Item {
     [H.limitKey]: orAbsent(limitKey(channel.messagingLimit)),
     [H.healthKey]: orAbsent(healthKey(channel)),
     [H.searchKey]: orAbsent(channelSearchText(channel)),
+    [H.keyNeeded]: needsKey(channel) ? 'needed' : undefined,
   }
 }
 
-const CHANNEL_STORAGE_ONLY = [H.phoneKey, H.qualityKey, H.limitKey, H.healthKey, H.searchKey]
+const CHANNEL_STORAGE_ONLY = [H.phoneKey, H.qualityKey, H.limitKey, H.healthKey, H.searchKey, H.keyNeeded]
 
 /**
  * How one channel list is read: the most selective index a filter names, the other filters applied
@@ -422,16 +425,57 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
     return found
   }
 
+  // The index keys derive from the fact, except health (written by the health sweep, never by a
+  // fact), the search text, which also covers the carried company name and partner payload, and
+  // keyNeeded, which also depends on keyStatus (key provisioning's, never in a fact): see writeFact.
+  const base = versioned<Channel>(db, table, H.pk, channelItem, 'channels', fromItem, {
+    [H.phoneKey]: [],
+    [H.qualityKey]: [],
+    [H.limitKey]: [],
+    [H.healthKey]: null,
+    [H.searchKey]: ['companyName', 'partnerPayload'],
+    [H.keyNeeded]: null,
+  })
+
+  /**
+   * Moves the key-needed index entry after a fact write that changed whether the channel needs a key
+   * (it became ready, or stopped being ready, while it has no key). The fact's own UpdateItem cannot
+   * set it: it does not know the stored keyStatus. Its ALL_OLD image does, so this second write
+   * happens only on such a transition (about once per channel), guarded by the written content and
+   * the key status it assumed; when either moved meanwhile, the writer that moved it (a put after a
+   * read, setKeyStatus) set the index entry itself.
+   */
+  const syncKeyNeeded = async (previous: Channel | null, record: Channel): Promise<void> => {
+    const now = needsKey(record)
+    if (previous !== null && needsKey(previous) === now) return
+    if (previous === null && !now) return
+    await db.conditional('channels.syncKeyNeeded', () =>
+      db.doc.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: { [H.pk]: record.channelId },
+          UpdateExpression: now ? 'SET #kn = :kn' : 'REMOVE #kn',
+          ConditionExpression: record.keyStatus
+            ? '#h = :h AND #ks = :ks'
+            : '#h = :h AND (attribute_not_exists(#ks) OR #ks = :none)',
+          ExpressionAttributeNames: { '#kn': H.keyNeeded, '#h': 'contentHash', '#ks': 'keyStatus' },
+          ExpressionAttributeValues: {
+            ':h': record.contentHash,
+            ...(record.keyStatus ? { ':ks': record.keyStatus } : { ':none': 'none' }),
+            ...(now ? { ':kn': 'needed' } : {}),
+          },
+        }),
+      ),
+    )
+  }
+
   return {
-    // The index keys derive from the fact, except health (written by the health sweep, never by a
-    // fact) and the search text, which also covers the carried company name and partner payload.
-    ...versioned<Channel>(db, table, H.pk, channelItem, 'channels', fromItem, {
-      [H.phoneKey]: [],
-      [H.qualityKey]: [],
-      [H.limitKey]: [],
-      [H.healthKey]: null,
-      [H.searchKey]: ['companyName', 'partnerPayload'],
-    }),
+    ...base,
+    writeFact: async (record, spec): Promise<FactWrite<Channel>> => {
+      const w = await base.writeFact(record, spec)
+      if (w.outcome === 'written') await syncKeyNeeded(w.previous, w.record)
+      return w
+    },
     list: async ({ limit, cursor, ...filter }): Promise<Page<Channel>> => {
       const plan = planChannelList(table, filter)
       const values = [
@@ -475,6 +519,16 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
         QualityRating,
         number
       >
+    },
+    keyNeededIds: () => {
+      const pages = queryAll(db, 'channels.keyNeededIds', {
+        table,
+        index: H.byKeyNeeded,
+        partition: [H.keyNeeded, 'needed'],
+      })
+      return (async function* () {
+        for await (const items of pages) yield items.map((i) => String(i[H.pk]))
+      })()
     },
     countByLifecycle: async () => {
       const counts = await Promise.all(

@@ -20,7 +20,7 @@ import { DependencyUnavailableError, errorName } from '../../domain/errors'
  */
 
 /** Logical names of the tables. */
-export type TableKey = 'clients' | 'channels' | 'events' | 'cancellations' | 'audit' | 'ops'
+export type TableKey = 'clients' | 'channels' | 'events' | 'cancellations' | 'audit' | 'ops' | 'channelKeys'
 
 /** Physical table names by logical name. */
 export type TableNames = Record<TableKey, string>
@@ -49,6 +49,7 @@ export interface TableSpec {
     | 'TABLE_CANCELLATIONS'
     | 'TABLE_AUDIT'
     | 'TABLE_OPS'
+    | 'TABLE_CHANNEL_KEYS'
   partitionKey: KeyAttribute
   sortKey?: KeyAttribute
   indexes: IndexSpec[]
@@ -81,11 +82,14 @@ export const KEYS = {
     byHealth: 'byHealth',
     healthKey: 'healthKey',
     searchKey: 'searchKey',
+    byKeyNeeded: 'byKeyNeeded',
+    keyNeeded: 'keyNeeded',
   },
   events: { pk: 'eventKey', pending: 'pending', pendingShard: 'pendingShard', ttl: 'expiresAt' },
   cancellations: { pk: 'channelId' },
   audit: { pk: 'subject', sk: 'atId' },
   ops: { pk: 'pk', sk: 'sk', ttl: 'expiresAt' },
+  channelKeys: { pk: 'channelId' },
 } as const
 
 /** Every PartnerOps table. */
@@ -114,6 +118,13 @@ export const TABLES: readonly TableSpec[] = [
       { indexName: 'byQuality', partitionKey: S('qualityKey'), sortKey: S('channelId'), projection: 'ALL' },
       { indexName: 'byLimit', partitionKey: S('limitKey'), sortKey: S('channelId'), projection: 'ALL' },
       { indexName: 'byHealth', partitionKey: S('healthKey'), sortKey: S('channelId'), projection: 'ALL' },
+      // keyNeeded is set only on ready channels without a key (sparse): reconciliation's key work list.
+      {
+        indexName: 'byKeyNeeded',
+        partitionKey: S('keyNeeded'),
+        sortKey: S('channelId'),
+        projection: 'KEYS_ONLY',
+      },
     ],
     stream: 'NEW_AND_OLD_IMAGES',
     purpose: 'Channels mirrored from the Partner API, with their derived lifecycle',
@@ -154,6 +165,13 @@ export const TABLES: readonly TableSpec[] = [
     indexes: [],
     ttlAttribute: 'expiresAt',
     purpose: 'Leases, run summaries, counters, idempotency records and rate budget windows',
+  },
+  {
+    key: 'channelKeys',
+    configKey: 'TABLE_CHANNEL_KEYS',
+    partitionKey: S('channelId'),
+    indexes: [],
+    purpose: 'Channel Messaging API keys, encrypted with the channel-key KMS key (one item per channel)',
   },
 ]
 

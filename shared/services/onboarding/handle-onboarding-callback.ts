@@ -6,12 +6,13 @@ import { verifyOnboardingRef } from '../../domain/onboarding-ref'
 import type { CallbackOutcome, CallbackRejection, PayloadOutcome } from '../../domain/outcomes'
 import type { AuditEntry } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
+import { applyCallbackKeys } from '../channel-keys/key-triggers'
 import { applyChannel, applyClient } from '../state/apply-upstream'
 
 /** What the callback needs. */
 export type OnboardingCallbackDeps = Pick<
   AppDeps,
-  'config' | 'store' | 'partnerApi' | 'secrets' | 'clock' | 'logger'
+  'config' | 'store' | 'partnerApi' | 'secrets' | 'clock' | 'logger' | 'channelKeys'
 >
 
 /** The callback request as the handler got it from the event. */
@@ -140,6 +141,12 @@ async function run(
     ),
   )
   await audit.revoked(params.revokedChannelIds, new Set(channels.map((c) => c.id)))
+  // The client granted these channels: each gets its Messaging API key once ready; revoked ones lose it.
+  await applyCallbackKeys(deps, {
+    clientId: client.id,
+    granted: matched,
+    revoked: params.revokedChannelIds,
+  })
 
   const target = redirectTarget(ref.redirectUrl ?? deps.config.ONBOARDING_DEFAULT_REDIRECT_URL)
   if (target === null) {

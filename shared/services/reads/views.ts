@@ -39,6 +39,8 @@ export function toChannelView(channel: Channel): ChannelView {
     fbBusinessId: channel.fbBusinessId ?? null,
     // Served without the health job's bookkeeping (when the key's number was last verified).
     health: healthView(channel.health),
+    // Where the channel stands with its API key, never the key (README "Channel API keys").
+    keyStatus: channel.keyStatus ?? 'none',
   }
 }
 

@@ -16,6 +16,11 @@ import type { Clock, FactWrite, GuardedWrite, StateStore } from '../../ports'
 export interface ApplyDeps {
   store: StateStore
   clock: Clock
+  /**
+   * Told about each applied channel permission event (the webhook applier provisions or deletes the
+   * channel's API key after its batch: shared/services/channel-keys/key-triggers.ts).
+   */
+  onKeyPermission?: (change: { channelId: string; granted: boolean }) => void
 }
 
 /** How an upstream fact reached us and how it orders against stored state. */

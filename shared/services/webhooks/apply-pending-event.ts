@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics'
 import type { AppDeps } from '../../deps'
 import { errorName } from '../../domain/errors'
 import type { WebhookEventRecord } from '../../domain/types'
+import type { ApplyDeps } from '../state/apply-upstream'
 import { applyStoredEvent, type WebhookApplyResult, type WebhookOutcome } from './apply-webhook-event'
 
 /** EMF metric names of webhook ingestion and application (RejectedEvents is the alarmed one). */
@@ -33,7 +34,9 @@ export const OUTCOME_COUNTER: Record<WebhookOutcome, string> = {
 export type ApplyVia = 'stream' | 'redelivery' | 'sweep'
 
 /** What completing a stored event needs; metrics are optional (the reconciliation run has none). */
-export type ApplyPendingDeps = Pick<AppDeps, 'store' | 'clock' | 'logger'> & Partial<Pick<AppDeps, 'metrics'>>
+export type ApplyPendingDeps = Pick<AppDeps, 'store' | 'clock' | 'logger'> &
+  Partial<Pick<AppDeps, 'metrics'>> &
+  Pick<ApplyDeps, 'onKeyPermission'>
 
 /** What happened to one event key handed to applyPendingEvents. */
 export type PendingKeyOutcome =

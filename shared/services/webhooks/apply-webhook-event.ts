@@ -27,12 +27,26 @@ export const CHANNEL_EVENTS: ReadonlySet<string> = new Set([
   'channel_submitted',
   'channel_ready',
   'channel_permission_granted',
+  'channel_permission_revoked',
   'channel_running',
   'channel_live',
   'cancellation_request',
   'cancellation_revoke',
   'cancellation_processed',
 ])
+
+/**
+ * Whether a channel event is about the partner's permission: true for `channel_permission_granted`
+ * (the channel's key is created once it is ready), false for `channel_permission_revoked` (its key is
+ * deleted and the channel waits for a new permission), null for any other event. The applier hands
+ * these to key provisioning after its batch (shared/services/channel-keys/key-triggers.ts), which
+ * writes keyStatus itself (ChannelRepository.setKeyStatus): the fact write does not read the channel.
+ */
+function keyPermissionOf(type: string): boolean | null {
+  if (type === 'channel_permission_granted') return true
+  if (type === 'channel_permission_revoked') return false
+  return null
+}
 
 /** Event names whose data is a notice about one channel (matched by channel id, else phone number). */
 export const NOTICE_EVENTS: ReadonlySet<string> = new Set([
@@ -237,6 +251,7 @@ export async function applyWebhookEvent(
     if (!parsed.success) return result('rejected', zodReason(parsed.error))
     const up = parsed.data
     // One conditional write per fact, no read: the ordering rule guards it (applyChannel, withoutRead).
+    // A permission event's keyStatus is key provisioning's, written after the apply (setKeyStatus).
     const applied = await applyChannel(deps, up, {
       source: 'webhook',
       kind: type,
@@ -244,6 +259,8 @@ export async function applyWebhookEvent(
       withoutRead: true,
       ...(stored !== undefined ? { stored } : {}),
     })
+    const granted = keyPermissionOf(type)
+    if (granted !== null) deps.onKeyPermission?.({ channelId: up.id, granted })
     return result(applied.outcome === 'stale' ? 'stale' : 'applied')
   }
   if (type === 'client_created') {

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda'
 import { buildApiHandler } from '../../../functions/api/handler'
+import { createMemoryChannelKeyStore } from '../../../shared/adapters/channel-keys/memory'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
@@ -106,6 +107,7 @@ export function createApiHarness(
   })
   const deps = createAppDeps(config, 'api-test', {
     store,
+    channelKeys: createMemoryChannelKeyStore(),
     partnerApi: api,
     secrets: createEnvSecretSource({ partnerApi: 'canary-partner-key' }),
     events: createMemoryEventSink(),

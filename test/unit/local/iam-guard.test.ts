@@ -10,6 +10,7 @@ const tables: TableNames = {
   cancellations: 't-cancellations',
   audit: 't-audit',
   ops: 't-ops',
+  channelKeys: 't-channel-keys',
 }
 
 describe('local IAM guard', () => {

@@ -195,7 +195,12 @@ describe('GET /onboarding/callback: the happy path', () => {
       ['channel#Rt5Yu8CH', { clientId: 'Kd82nQ1zCL', belongsToClient: true }],
       ['channel#Zz9Zz9CH', { clientId: 'Kd82nQ1zCL', belongsToClient: false }],
     ])
-    expect((await h.store.audit.list('channel#Rt5Yu8CH', 10)).items).toHaveLength(1)
+    // The client's own revoked channel also loses its stored key; the other client's channel is untouched.
+    expect((await h.store.audit.list('channel#Rt5Yu8CH', 10)).items.map((a) => a.action).sort()).toEqual([
+      'channel_key.delete',
+      'onboarding.permission_revoked',
+    ])
+    expect((await h.store.audit.list('channel#Zz9Zz9CH', 10)).items).toHaveLength(1)
   })
 
   it("looks up a named channel missing from the list once and drops one that is not the client's", async () => {

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import { buildOnboardingHandler } from '../../../functions/onboarding/handler'
+import { createMemoryChannelKeyStore } from '../../../shared/adapters/channel-keys/memory'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
@@ -45,6 +46,7 @@ export function createHarness(env: Record<string, string> = {}): Harness {
   })
   const deps = createAppDeps(config, 'onboarding-test', {
     store,
+    channelKeys: createMemoryChannelKeyStore(),
     partnerApi: api,
     secrets: createEnvSecretSource({ linkSigningKey: config.LINK_SIGNING_KEY ?? '' }),
     events: createMemoryEventSink(),

@@ -1,3 +1,4 @@
+import { createMemoryChannelKeyStore } from '../../../shared/adapters/channel-keys/memory'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import type { AppDeps } from '../../../shared/deps'
 import type { ChangeEvent } from '../../../shared/domain/types'
@@ -37,6 +38,7 @@ export function makeDeps(
   const store = (rest.store as MemoryStore | undefined) ?? new MemoryStore()
   const deps = createAppDeps(config, 'poller-test', {
     store,
+    channelKeys: createMemoryChannelKeyStore(),
     partnerApi: new FakePartnerApi(),
     secrets: secretsStub,
     events: createMemoryEventSink(),

@@ -9,6 +9,7 @@ import type {
 } from 'aws-lambda'
 import { buildWebhookHandler } from '../../../functions/webhook/handler'
 import { buildWebhookApplierHandler } from '../../../functions/webhook-applier/handler'
+import { createMemoryChannelKeyStore } from '../../../shared/adapters/channel-keys/memory'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
 import { createEnvSecretSource } from '../../../shared/adapters/secrets'
 import type { AppDeps } from '../../../shared/deps'
@@ -153,6 +154,7 @@ export function createHarness(
     })
   const deps = createAppDeps(config, 'webhook-test', {
     store,
+    channelKeys: createMemoryChannelKeyStore(),
     partnerApi: new FakePartnerApi(),
     secrets,
     events: createMemoryEventSink(),

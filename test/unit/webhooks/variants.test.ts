@@ -174,10 +174,10 @@ describe('real-world webhook variants (README, Webhooks)', () => {
     expect(await h.store.channels.get('Lone1CH')).toMatchObject({ clientId: 'Home1CL', lifecycle: 'live' })
   })
 
-  it('stores and counts channel_permission_revoked without applying it (no evidence of its shape)', async () => {
+  it('applies channel_permission_revoked like the other channel events and marks the key permission missing', async () => {
     const h = createHarness()
     const event = await deliver(h, 'channel_permission_revoked', minimal())
-    expect(event).toMatchObject({ status: 'unknown_type' })
-    expect(await h.store.channels.get('Min1CH')).toBeNull()
+    expect(event).toMatchObject({ status: 'applied' })
+    expect(await h.store.channels.get('Min1CH')).toMatchObject({ keyStatus: 'permission_missing' })
   })
 })

@@ -24,6 +24,7 @@ const tables = tableNamesFromConfig({
   TABLE_CANCELLATIONS: 't-cancellations',
   TABLE_AUDIT: 't-audit',
   TABLE_OPS: 't-ops',
+  TABLE_CHANNEL_KEYS: 't-channel-keys',
 })
 const store = createDynamoStore({ client, tables, cursorSecret: 'unit-secret' })
 const conditionFailed = (): ConditionalCheckFailedException =>
@@ -54,6 +55,7 @@ describe('tableNamesFromConfig', () => {
       cancellations: 't-cancellations',
       audit: 't-audit',
       ops: 't-ops',
+      channelKeys: 't-channel-keys',
     })
   })
 })
@@ -66,13 +68,15 @@ describe('channels.putIfNewer', () => {
     expect(ddb.calls()).toHaveLength(1)
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
       TableName: 't-channels',
-      // Storage-only keys: the number's digits, the quality bucket, the tier and the search text.
+      // Storage-only keys: the number's digits, the quality bucket, the tier and the search text;
+      // a live channel without a key is listed in the sparse key index.
       Item: {
         ...channel,
         phoneKey: '4915',
         qualityKey: 'GREEN',
         limitKey: 'TIER_1K',
         searchKey: 'acme support\nacme ltd',
+        keyNeeded: 'needed',
       },
       ConditionExpression: 'attribute_not_exists(#id) OR (#ok < :k OR (#ok = :k AND #h <> :h))',
       ExpressionAttributeNames: { '#id': 'channelId', '#ok': 'orderKey', '#h': 'contentHash' },
@@ -114,7 +118,7 @@ describe('channels.putIfNewer', () => {
     expect((error as Error).cause).toBe(cause)
   })
 
-  it('leaves the index attributes out when there is no phone number, rating, tier, health or text', async () => {
+  it('leaves the index attributes out when there is no phone number, rating, tier, health, text or key need', async () => {
     ddb.on(PutCommand).resolves({})
     const channel = makeChannel({
       phoneNumber: null,
@@ -122,6 +126,7 @@ describe('channels.putIfNewer', () => {
       messagingLimit: '  ',
       displayName: null,
       companyName: null,
+      keyStatus: 'active',
     })
     await store.channels.putIfNewer(channel)
     const item = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {}

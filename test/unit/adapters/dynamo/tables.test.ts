@@ -39,6 +39,7 @@ describe('TABLES', () => {
       ['cancellations', 'TABLE_CANCELLATIONS'],
       ['audit', 'TABLE_AUDIT'],
       ['ops', 'TABLE_OPS'],
+      ['channelKeys', 'TABLE_CHANNEL_KEYS'],
     ])
     expect(TABLES.filter((t) => t.ttlAttribute).map((t) => [t.key, t.ttlAttribute])).toEqual([
       ['events', 'expiresAt'],
@@ -46,7 +47,7 @@ describe('TABLES', () => {
     ])
   })
 
-  it('maps the channels table to an on-demand CreateTable with its six indexes', () => {
+  it('maps the channels table to an on-demand CreateTable with its seven indexes', () => {
     const input = createTableInput(spec('channels'), 'x-channels')
     expect(input.BillingMode).toBe('PAY_PER_REQUEST')
     expect(input.KeySchema).toEqual([{ AttributeName: 'channelId', KeyType: 'HASH' }])
@@ -58,6 +59,7 @@ describe('TABLES', () => {
       { AttributeName: 'qualityKey', AttributeType: 'S' },
       { AttributeName: 'limitKey', AttributeType: 'S' },
       { AttributeName: 'healthKey', AttributeType: 'S' },
+      { AttributeName: 'keyNeeded', AttributeType: 'S' },
     ])
     expect(
       input.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.KeySchema?.map((k) => k.AttributeName)]),
@@ -68,6 +70,7 @@ describe('TABLES', () => {
       ['byQuality', ['qualityKey', 'channelId']],
       ['byLimit', ['limitKey', 'channelId']],
       ['byHealth', ['healthKey', 'channelId']],
+      ['byKeyNeeded', ['keyNeeded', 'channelId']],
     ])
   })
 
