@@ -78,6 +78,8 @@ describe('function bundles', () => {
     expect(held.eventPublisher).toContain('@aws-sdk/client-eventbridge')
     expect(held.api).toContain('@aws-sdk/client-sqs')
     expect(held.webhook).toContain('@aws-sdk/client-secrets-manager')
-    expect(held.webhookApplier).toEqual(BASE_CLIENTS)
+    // The applier creates channel keys on permission events: KMS and the Partner API secret.
+    expect(held.webhookApplier).toContain('@aws-sdk/client-kms')
+    expect(held.channelKeys).toContain('@aws-sdk/client-kms')
   })
 })

@@ -38,6 +38,7 @@ describe('real bundling', () => {
   it('produces one minified ESM bundle with a source map per function', () => {
     expect(Object.keys(bundles).sort()).toEqual([
       'api',
+      'channelKeys',
       'eventPublisher',
       'export',
       'health',

@@ -9,7 +9,7 @@ describe('stateful stack', () => {
     const tables = Object.entries(resourcesOf(s.stateful, 'AWS::DynamoDB::GlobalTable'))
     expect(tables).toHaveLength(TABLES.length)
     for (const spec of TABLES) {
-      const entry = tables.find(([id]) => id.toLowerCase().startsWith(`${spec.key}table`))
+      const entry = tables.find(([id]) => id.toLowerCase().startsWith(`${spec.key.toLowerCase()}table`))
       expect(entry, spec.key).toBeDefined()
       const p = entry?.[1].Properties ?? {}
       expect(p.KeySchema).toEqual([
@@ -25,7 +25,9 @@ describe('stateful stack', () => {
           { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
           ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' }] : []),
         ])
-        expect(found?.Projection).toEqual({ ProjectionType: 'ALL' })
+        expect(found?.Projection).toEqual({
+          ProjectionType: index.projection === 'KEYS_ONLY' ? 'KEYS_ONLY' : 'ALL',
+        })
       }
       expect(p.TimeToLiveSpecification).toEqual(
         spec.ttlAttribute ? { AttributeName: spec.ttlAttribute, Enabled: true } : undefined,
@@ -44,7 +46,7 @@ describe('stateful stack', () => {
       ChannelsTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
       CancellationsTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
     })
-    expect(streams).toHaveLength(6)
+    expect(streams).toHaveLength(7)
   })
 
   it('makes every table on-demand, encrypted, point-in-time recoverable, deletion protected and retained', () => {

@@ -27,6 +27,7 @@ const FNS: FunctionKey[] = [
   'poller',
   'eventPublisher',
   'health',
+  'channelKeys',
 ]
 // What the stream mapping grants the applier on the events table's stream (grantStreamRead).
 const STREAM_ACTIONS = [
@@ -173,7 +174,7 @@ describe('stateless stack', () => {
     }
   })
 
-  it('runs the webhook applier as service webhook-applier, sized like the webhook, without secrets', () => {
+  it('runs the webhook applier as service webhook-applier, sized like the webhook, with the Partner API secret only', () => {
     const p = fns.webhookApplier.props
     const vars = (p.Environment as { Variables: Record<string, unknown> }).Variables
     expect(vars.POWERTOOLS_SERVICE_NAME).toBe('webhook-applier')
@@ -185,7 +186,8 @@ describe('stateless stack', () => {
     expect(publisherVars.EVENT_SINK).toBe('eventbridge')
     expect(JSON.stringify(publisherVars.EVENT_BUS_NAME)).toMatch(/ChangeEvents/)
     expect(JSON.stringify(vars.TABLE_EVENTS)).toMatch(/EventsTable/)
-    expect(Object.keys(vars).filter((k) => k.endsWith('_SECRET_ID'))).toEqual([])
+    // Permission events create channel keys upstream: the Partner API secret, nothing else.
+    expect(Object.keys(vars).filter((k) => k.endsWith('_SECRET_ID'))).toEqual(['PARTNER_API_SECRET_ID'])
     expect(p.MemorySize).toBe(fns.webhook.props.MemorySize)
     expect(p.Timeout).toBe(60)
     expect(p.ReservedConcurrentExecutions).toBeUndefined()
@@ -339,14 +341,17 @@ describe('stateless stack', () => {
         clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
         channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
-        ops: { actions: ['UpdateItem'] },
+        ops: { actions: ['UpdateItem', 'PutItem', 'DeleteItem'] },
+        audit: { actions: ['PutItem'] },
+        channelKeys: { actions: ['PutItem', 'DeleteItem'] },
       },
-      secrets: [],
+      secrets: ['partnerApi'],
       publishesEvents: false,
+      channelKeyCipher: ['Encrypt'],
     })
     const actions = fns.webhookApplier.statements.flatMap((st) => list(st.Action))
     const services = [...new Set(actions.map((a) => a.split(':')[0]))].sort()
-    expect(services).toEqual(['dynamodb', 'logs', 'sqs', 'xray'])
+    expect(services).toEqual(['dynamodb', 'kms', 'logs', 'secretsmanager', 'sqs', 'xray'])
     const sqsActions = fns.webhookApplier.statements.filter((st) =>
       list(st.Action).some((a) => a.startsWith('sqs:')),
     )
@@ -382,9 +387,7 @@ describe('stateless stack', () => {
     expect(fns.webhook.statements.some((st) => JSON.stringify(st.Resource).includes(tableIds.audit))).toBe(
       false,
     )
-    expect(fns.poller.statements.some((st) => JSON.stringify(st.Resource).includes(tableIds.audit))).toBe(
-      false,
-    )
+    // The poller audits the channel keys it creates (PutItem only, checked above).
   })
 
   it('lets each function read only the secrets it needs', () => {
