@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
 import { errorResponse } from '../shared/http/responses'
-import { API_KEY_PATH, type HttpFunctionName, matchRoute } from '../shared/http/routes'
+import { type HttpFunctionName, isKeyRoute, matchRoute } from '../shared/http/routes'
 import { type HttpHandler, localLambdaContext } from './handlers'
 import { apiGatewayResponseStream, isStreamingHandler, type StreamingHandler } from './lambda-streaming'
 import { type LocalCredential, verifySigV4 } from './sigv4'
@@ -130,16 +130,16 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
         return 401
       }
       principal = { arn: verdict.principalArn, accessKey: verdict.accessKeyId }
-      // Only the key-reader pair may read channel API keys, as only the key-reader policy allows it in
-      // AWS (where API Gateway answers 403 before the function runs).
+      // Only the key-reader pair may read or rotate channel API keys, as only the key-reader policy
+      // allows those routes in AWS (where API Gateway answers 403 before the function runs).
       const credential = opts.credentials.find((c) => c.accessKeyId === verdict.accessKeyId)
-      if (match.route.path === API_KEY_PATH && credential?.keyReader !== true) {
+      if (isKeyRoute(match.route) && credential?.keyReader !== true) {
         send(
           res,
           errorResponse(
             403,
             'forbidden',
-            'This caller may not read channel API keys (key-reader policy required)',
+            'This caller may not read or rotate channel API keys (key-reader policy required)',
           ),
         )
         return 403
