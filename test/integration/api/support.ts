@@ -14,6 +14,8 @@ export const CANARIES = {
   PARTNER_API_KEY: 'canary-partner-key-5b1e9d',
   PLATFORM_SECRET: 'canary-platform-secret-77ac01',
   LINK_SIGNING_KEY: 'canary-link-signing-key-c3f2',
+  /** What the local AES key of stored channel API keys is derived from. */
+  CHANNEL_KEY_LOCAL_SECRET: 'canary-channel-key-secret-41d7e2',
   secretAccessKey: 'canary-secret-access-key-9d04aa',
 } as const
 
@@ -35,6 +37,7 @@ export async function startCanaryApp(env: Record<string, string> = {}, opts: App
       PARTNER_API_KEY: CANARIES.PARTNER_API_KEY,
       PLATFORM_SECRET: CANARIES.PLATFORM_SECRET,
       LINK_SIGNING_KEY: CANARIES.LINK_SIGNING_KEY,
+      CHANNEL_KEY_LOCAL_SECRET: CANARIES.CHANNEL_KEY_LOCAL_SECRET,
       ...env,
     },
     ...opts,

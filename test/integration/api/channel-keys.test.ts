@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type App, LOCAL_DEFAULTS } from '../../../local/app'
+import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
+import {
+  type ApiResponse,
+  call,
+  captureOutput,
+  eventually,
+  expectNoCanary,
+  seen,
+  startCanaryApp,
+  storedChannel,
+} from './support'
+
+/**
+ * Channel API keys over the local server (SigV4, dynalite, the simulator): a client's permission
+ * webhook provisions the key, only the key-reader pair reads or rotates it (every read audited with
+ * the caller's principal), a rotation happens once per Idempotency-Key, and a key value is never
+ * printed, published, stored in clear or answered anywhere but the key-reader's own read.
+ */
+
+let app: App
+let restore: () => void
+const sink = createMemoryEventSink()
+/** Every key value the simulator issued during the suite. */
+const issued = new Set<string>()
+/** The bodies of the key reads that were allowed to carry a key. */
+const keyBodies = new Set<string>()
+
+const keyPath = (channelId: string): string => `/channels/${channelId}/api-key`
+const rotatePath = (channelId: string): string => `/channels/${channelId}/api-key/rotate`
+/** Signs as the key-reader pair (local/app.ts LOCAL_DEFAULTS), as a partner system would. */
+const asKeyReader = {
+  credentials: {
+    accessKeyId: LOCAL_DEFAULTS.keyReaderAccessKeyId,
+    secretAccessKey: LOCAL_DEFAULTS.keyReaderSecretAccessKey,
+  },
+}
+
+async function readKey(channelId: string): Promise<ApiResponse> {
+  const res = await call(app, keyPath(channelId), asKeyReader)
+  if (res.status === 200) keyBodies.add(res.body)
+  return res
+}
+
+/** The simulator's issued keys of a channel (active ones only), remembered for the leak check. */
+function upstreamKeys(channelId: string): string[] {
+  const keys = (app.simulator?.keys.list(channelId) ?? []).map((k) => k.api_key)
+  for (const k of keys) issued.add(k)
+  return keys
+}
+
+const keyCreations = (channelId: string): number =>
+  (app.simulator?.requests() ?? []).filter(
+    (r) => r.method === 'POST' && r.path.endsWith(`/channels/${channelId}/api_keys`),
+  ).length
+
+/** A live channel the store knows whose client then grants the key permission (the webhook path). */
+async function channelWithKey(): Promise<string> {
+  const channelId = await storedChannel(app)
+  await app.simulator?.setPermission(channelId, true)
+  await eventually(async () => (await app.deps.store.channels.get(channelId))?.keyStatus === 'active')
+  await app.settle()
+  return channelId
+}
+
+beforeAll(async () => {
+  restore = captureOutput()
+  app = await startCanaryApp({}, { sink })
+})
+
+afterAll(async () => {
+  await app?.close()
+  restore()
+  expectNoCanary()
+  // Apart from the key-reader's own reads, no answer and no output ever carried a key value.
+  expect(issued.size).toBeGreaterThan(0)
+  const elsewhere = seen.filter((s) => !keyBodies.has(s)).join('\n')
+  for (const key of issued) expect(elsewhere).not.toContain(key)
+})
+
+describe('channel API keys over the local server', () => {
+  it('a channel_permission_granted webhook provisions the key: keyStatus active, one key upstream', async () => {
+    const channelId = await storedChannel(app)
+    const before = await call(app, `/channels/${channelId}`)
+    expect(before.status).toBe(200)
+    expect(before.json['keyStatus'] ?? 'none').toBe('none')
+    expect(keyCreations(channelId)).toBe(0)
+
+    await app.simulator?.setPermission(channelId, true)
+    await eventually(async () => (await app.deps.store.channels.get(channelId))?.keyStatus === 'active')
+    await app.settle()
+
+    const after = await call(app, `/channels/${channelId}`)
+    expect(after.json['keyStatus']).toBe('active')
+    expect(keyCreations(channelId)).toBe(1)
+    expect(upstreamKeys(channelId)).toHaveLength(1)
+    const audit = (await app.deps.store.audit.list(`channel#${channelId}`, 50)).items
+    expect(audit.some((a) => a.principal === 'system:webhook')).toBe(true)
+  })
+
+  it('the key-reader pair reads the key (no-store), and the read is audited with its principal', async () => {
+    const channelId = await channelWithKey()
+    const [upstream] = upstreamKeys(channelId)
+    const res = await readKey(channelId)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    expect(res.json).toMatchObject({ channelId, apiKey: upstream })
+    expect(app.simulator?.keys.lookup(res.json['apiKey'] as string)).toMatchObject({
+      channelId,
+      active: true,
+    })
+
+    const audit = (await app.deps.store.audit.list(`channel#${channelId}`, 50)).items
+    const reads = audit.filter((a) => a.action === 'channel_key.read')
+    expect(reads).toHaveLength(1)
+    expect(reads[0]).toMatchObject({ principal: LOCAL_DEFAULTS.keyReaderPrincipalArn, outcome: 'read' })
+    // The trail names the key, never its value.
+    expect(JSON.stringify(audit)).not.toContain(upstream)
+  })
+
+  it('refuses the read/operator pair with 403 on both key routes: nothing read, audited or sent upstream', async () => {
+    const channelId = await channelWithKey()
+    const creations = keyCreations(channelId)
+    const auditBefore = (await app.deps.store.audit.list(`channel#${channelId}`, 50)).items.length
+
+    const get = await call(app, keyPath(channelId))
+    expect(get.status).toBe(403)
+    expect(get.json).toMatchObject({ error: { code: 'forbidden' } })
+    const rotate = await call(app, rotatePath(channelId), {
+      method: 'POST',
+      headers: { 'Idempotency-Key': 'operator-rotate-1' },
+    })
+    expect(rotate.status).toBe(403)
+
+    expect(keyCreations(channelId)).toBe(creations)
+    expect((await app.deps.store.audit.list(`channel#${channelId}`, 50)).items).toHaveLength(auditBefore)
+  })
+
+  it('an unknown channel or one without a key is a 404, and the read is still audited', async () => {
+    const missing = await readKey('Zz99Zz99CH')
+    expect(missing.status).toBe(404)
+    expect(missing.json).toMatchObject({ error: { code: 'channel_not_found' } })
+    const channelId = await storedChannel(app)
+    const none = await readKey(channelId)
+    expect(none.status).toBe(404)
+    expect(none.json).toMatchObject({ error: { code: 'channel_key_not_found' } })
+    const audit = (await app.deps.store.audit.list(`channel#${channelId}`, 50)).items
+    expect(audit.filter((a) => a.action === 'channel_key.read')).toMatchObject([
+      { principal: LOCAL_DEFAULTS.keyReaderPrincipalArn, outcome: 'channel_key_not_found' },
+    ])
+  })
+
+  it('rotates once per Idempotency-Key: a replay answers the first answer, upstream sees one creation', async () => {
+    const channelId = await channelWithKey()
+    const [old] = upstreamKeys(channelId)
+    const creations = keyCreations(channelId)
+    const rotate = (key: string) =>
+      call(app, rotatePath(channelId), {
+        method: 'POST',
+        headers: { 'Idempotency-Key': key },
+        ...asKeyReader,
+      })
+
+    const first = await rotate('rotate-once-1')
+    expect(first.status).toBe(200)
+    expect(first.json).toMatchObject({ channelId, keyStatus: 'active' })
+    expect(first.json).not.toHaveProperty('apiKey')
+    const again = await rotate('rotate-once-1')
+    expect(again.status).toBe(200)
+    expect(again.body).toBe(first.body)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(keyCreations(channelId)).toBe(creations + 1)
+
+    const [current] = upstreamKeys(channelId)
+    expect(current).not.toBe(old)
+    expect(app.simulator?.keys.lookup(old as string)?.active).toBe(false)
+    const read = await readKey(channelId)
+    expect(read.json).toMatchObject({ apiKey: current, keyId: first.json['keyId'] })
+  })
+
+  it('a rotation without an Idempotency-Key or with a body is a 400 with nothing sent upstream', async () => {
+    const channelId = await channelWithKey()
+    const creations = keyCreations(channelId)
+    const noKey = await call(app, rotatePath(channelId), { method: 'POST', ...asKeyReader })
+    expect(noKey.status).toBe(400)
+    expect(noKey.json).toMatchObject({ error: { code: 'missing_idempotency_key' } })
+    const withBody = await call(app, rotatePath(channelId), {
+      method: 'POST',
+      body: '{"apiKey":"mine"}',
+      headers: { 'Idempotency-Key': 'rotate-body-1' },
+      ...asKeyReader,
+    })
+    expect(withBody.status).toBe(400)
+    expect(keyCreations(channelId)).toBe(creations)
+  })
+
+  it('publishes no key value in change events, on the channel item or in the audit trail', async () => {
+    const channelId = await channelWithKey()
+    const [value] = upstreamKeys(channelId)
+    await app.settle()
+    expect(JSON.stringify(sink.events)).not.toContain(value)
+    expect(JSON.stringify(await app.deps.store.channels.get(channelId))).not.toContain(value)
+    expect(JSON.stringify(await app.deps.store.audit.list(`channel#${channelId}`, 50))).not.toContain(value)
+  })
+})
