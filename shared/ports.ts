@@ -3,7 +3,7 @@
  * Partner API client, Secrets Manager, EventBridge); tests use the in-memory fakes in test/fakes.
  */
 
-import type { ChannelKey, UpstreamApiKey } from './domain/channel-key'
+import type { ChannelKey, KeyStatus, UpstreamApiKey } from './domain/channel-key'
 import type { ChannelFilter, ClientFilter } from './domain/filters'
 import type {
   HealthReading,
@@ -263,6 +263,16 @@ export interface ChannelRepository {
    * its value), while the channel is live; the health job checks the channel again only with another key.
    */
   setKeyRejected(channelId: string, rejection: KeyRejection): Promise<GuardedWrite>
+  /**
+   * Sets only the channel's `keyStatus` (and its entry in the sparse key-needed index) while its
+   * content hash is still `readHash`; 'stale' otherwise. Order key and content hash are untouched:
+   * keyStatus is not upstream state, so a reconciliation run never sees it as a change.
+   */
+  setKeyStatus(
+    channelId: string,
+    update: { keyStatus: KeyStatus; keyNeeded: boolean },
+    readHash: string,
+  ): Promise<GuardedWrite>
   /** Updates only the absence bookkeeping (absentRuns, missingSince) when orderKey still matches. */
   markAbsence(
     channelId: string,

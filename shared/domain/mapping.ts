@@ -6,8 +6,9 @@ import type { UpstreamChannel, UpstreamClient } from './upstream'
 
 /**
  * Fields excluded from the content hash: bookkeeping that changes without the content changing, and
- * `health`, which the health job writes on its own (ChannelRepository.setHealth): it is not upstream
- * state, so it must neither make a poll see a change nor be needed to compare a poll's candidate.
+ * `health`, `keyRejected` and `keyStatus`, which the health job and key provisioning write on their
+ * own (ChannelRepository.setHealth, setKeyRejected, setKeyStatus): they are not upstream state, so they must neither make
+ * a poll see a change nor be needed to compare a poll's candidate.
  */
 const BOOKKEEPING = new Set([
   'orderKey',
@@ -17,6 +18,7 @@ const BOOKKEEPING = new Set([
   'absentRuns',
   'health',
   'keyRejected',
+  'keyStatus',
 ])
 
 /** Stable hash of a record's served content (keys sorted, bookkeeping excluded). */

@@ -342,6 +342,13 @@ export class MemoryStore implements StateStore {
       this.channelMap.set(id, { ...stored, keyRejected: clone(rejection) })
       return 'written'
     },
+    setKeyStatus: async (id, update, readHash): Promise<GuardedWrite> => {
+      const stored = this.channelMap.get(id)
+      if (!stored || stored.contentHash !== readHash) return 'stale'
+      this.write()
+      this.channelMap.set(id, { ...stored, keyStatus: update.keyStatus })
+      return 'written'
+    },
     markAbsence: async (id, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
       const stored = this.channelMap.get(id)
       if (!stored || stored.orderKey !== expectedOrderKey) return 'stale'

@@ -592,6 +592,30 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
       )
       return written ? 'written' : 'stale'
     },
+    setKeyStatus: async (channelId, update, readHash): Promise<GuardedWrite> => {
+      const written = await db.conditional('channels.setKeyStatus', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { [H.pk]: channelId },
+            UpdateExpression: update.keyNeeded ? 'SET #ks = :ks, #kn = :kn' : 'SET #ks = :ks REMOVE #kn',
+            ConditionExpression: 'attribute_exists(#id) AND #h = :read',
+            ExpressionAttributeNames: {
+              '#ks': 'keyStatus',
+              '#kn': H.keyNeeded,
+              '#id': H.pk,
+              '#h': 'contentHash',
+            },
+            ExpressionAttributeValues: {
+              ':ks': update.keyStatus,
+              ':read': readHash,
+              ...(update.keyNeeded ? { ':kn': 'needed' } : {}),
+            },
+          }),
+        ),
+      )
+      return written ? 'written' : 'stale'
+    },
     markAbsence: async (channelId, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
       const written = await db.conditional('channels.markAbsence', () =>
         db.doc.send(

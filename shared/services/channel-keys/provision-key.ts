@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { AppDeps } from '../../deps'
-import { type ChannelKey, type KeyStatus, keyInfo, readyForKey } from '../../domain/channel-key'
+import { type ChannelKey, type KeyStatus, keyInfo, needsKey, readyForKey } from '../../domain/channel-key'
 import { UpstreamError } from '../../domain/errors'
-import { rehash } from '../../domain/mapping'
 import type { Channel } from '../../domain/types'
 
 /**
@@ -60,8 +59,11 @@ export async function setKeyStatus(
     const stored = await deps.store.channels.get(channelId)
     if (!stored) return null
     if ((stored.keyStatus ?? 'none') === status) return stored
-    const next = rehash({ ...stored, keyStatus: status })
-    if ((await deps.store.channels.putIfNewer(next, stored.contentHash)) === 'written') return next
+    const next = { ...stored, keyStatus: status }
+    const update = { keyStatus: status, keyNeeded: needsKey(next) }
+    if ((await deps.store.channels.setKeyStatus(channelId, update, stored.contentHash)) === 'written') {
+      return next
+    }
   }
   throw new Error(`keyStatus of ${channelId} not written: the channel kept changing`)
 }
