@@ -181,7 +181,8 @@ export const FUNCTIONS = {
     access: {
       tables: {
         events: { actions: ['GetItem', 'UpdateItem'] },
-        // UpdateItem: a fact is written without a read (writeFact); GetItem and PutItem for notices.
+        // UpdateItem: a fact is written without a read (writeFact), keyStatus on its own
+        // (setKeyStatus); GetItem and PutItem for notices.
         clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
         channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
@@ -261,7 +262,7 @@ export const FUNCTIONS = {
       tables: {
         clients: { actions: ['GetItem', 'PutItem'] },
         // byClient: the callback reads the client's stored channels in one query.
-        channels: { actions: ['GetItem', 'PutItem'], indexes: ['byClient'] },
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byClient'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
         audit: { actions: ['PutItem'] },
@@ -382,7 +383,7 @@ export const FUNCTIONS = {
     // policy. Reads and rotations are audited; a rotation is idempotent (ops) and leased per channel.
     access: {
       tables: {
-        channels: { actions: ['GetItem', 'PutItem'] },
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
         audit: { actions: ['PutItem'] },
         channelKeys: { actions: ['GetItem', 'PutItem', 'DeleteItem'] },

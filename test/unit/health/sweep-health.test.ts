@@ -2,7 +2,6 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { UpstreamError } from '../../../shared/domain/errors'
 import { HEALTH_REFRESH_MS, NUMBER_RECHECK_MS } from '../../../shared/domain/health'
-import { rehash } from '../../../shared/domain/mapping'
 import type { MessagingApi } from '../../../shared/ports'
 import {
   MIN_CHECK_GAP_MS,
@@ -88,9 +87,14 @@ describe('health sweep', () => {
   it('skips a channel whose stored key is not active without even reading the key', async () => {
     const w = await healthWorld(1)
     const stored = await w.store.channels.get('H00001CH')
-    await w.store.channels.putIfNewer(
-      rehash({ ...stored!, keyStatus: 'invalid' } as NonNullable<typeof stored>),
-    )
+    // keyStatus is written on its own, outside the content hash (ChannelRepository.setKeyStatus).
+    expect(
+      await w.store.channels.setKeyStatus(
+        'H00001CH',
+        { keyStatus: 'invalid', keyNeeded: false },
+        stored!.contentHash,
+      ),
+    ).toBe('written')
     const summary = await sweepHealth(w.deps, options())
     expect(summary).toMatchObject({ checked: 0, withoutKey: 1 })
     expect(w.keys.lookups).toEqual([])
