@@ -323,6 +323,9 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
     },
     setHealth: async () => unused('setHealth'),
     setKeyRejected: async () => unused('setKeyRejected'),
+    // Key provisioning is the poller handler's step after a run, not the run this bench measures.
+    keyNeededIds: () => unused('keyNeededIds'),
+    setKeyStatus: async () => unused('setKeyStatus'),
     markAbsence: async (id, _key, absentRuns, missingSince): Promise<GuardedWrite> => {
       counts.writes += 1
       const c = stored(id)

@@ -126,8 +126,15 @@ export async function provisionChannelKey(
     if (status === 'invalid' && opts.trigger !== 'permission') return 'awaiting_permission'
     return null
   }
-  const before = await deps.store.channels.get(channelId)
+  let before = await deps.store.channels.get(channelId)
   if (!before) return { outcome: 'unknown_channel', channel: null }
+  const waiting = before.keyStatus === 'permission_missing' || before.keyStatus === 'invalid'
+  if (opts.trigger === 'permission' && waiting) {
+    // A new permission ends the wait, whether or not the key can be created now: back to `none`, so
+    // a channel that is not ready yet (or whose creation fails for another reason) is listed for
+    // reconciliation's key step like any ready channel without a key.
+    before = (await setKeyStatus(deps, channelId, 'none')) ?? before
+  }
   const early = due(before)
   if (early) return { outcome: early, channel: before }
 

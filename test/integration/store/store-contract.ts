@@ -56,6 +56,9 @@ async function walk<T>(
 
 const sorted = (ids: string[]): string[] => [...ids].sort()
 
+/** How the key tests write facts without a read (fields a fact may leave as stored). */
+const FACT_SPEC = { carried: ['violation', 'contactEmail', 'companyName'], sticky: ['cancellationProcessed'] }
+
 /** What an engine under test does not promise, so the contract does not ask it of that engine. */
 export interface EngineLimits {
   /**
@@ -254,6 +257,98 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       expect(await store.channels.setHealth('missing-channel', health)).toBe('stale')
       expect((await store.channels.get(draft.channelId))?.health).toBeUndefined()
       expect(await store.channels.get('missing-channel')).toBeNull()
+    })
+
+    it('sets keyStatus on the content it read only, leaving order key and content hash as they were', async () => {
+      const store = await factory()
+      const live = makeChannel({ lifecycle: 'live' })
+      await store.channels.putIfNewer(live)
+      const active = { keyStatus: 'active' as const, keyNeeded: false }
+      expect(await store.channels.setKeyStatus(live.channelId, active, 'another-hash')).toBe('stale')
+      expect(await store.channels.get(live.channelId)).toEqual(live)
+      expect(await store.channels.setKeyStatus(live.channelId, active, live.contentHash)).toBe('written')
+      expect(await store.channels.get(live.channelId)).toEqual({ ...live, keyStatus: 'active' })
+      // Never creates a channel.
+      expect(await store.channels.setKeyStatus('missing-channel', active, 'h1')).toBe('stale')
+      expect(await store.channels.get('missing-channel')).toBeNull()
+      // A later upstream write (put after a read, or a fact without a read) keeps it.
+      const renamed = { ...live, keyStatus: 'active' as const, displayName: 'Renamed', contentHash: 'h2' }
+      renamed.orderKey = '2024-01-03T00:00:00.000Z#50'
+      expect(await store.channels.putIfNewer(renamed, live.contentHash)).toBe('written')
+      const fact = {
+        ...live,
+        displayName: 'Again',
+        orderKey: '2024-01-04T00:00:00.000Z#50',
+        contentHash: 'h3',
+      }
+      expect((await store.channels.writeFact(fact, FACT_SPEC)).outcome).toBe('written')
+      expect(await store.channels.get(live.channelId)).toMatchObject({
+        displayName: 'Again',
+        keyStatus: 'active',
+      })
+    })
+
+    it('lists the ready channels without a key, in step with setKeyStatus and with fact writes', async () => {
+      const store = await factory()
+      const needing = async (): Promise<string[]> => sorted(await collect(store.channels.keyNeededIds()))
+      const live = makeChannel({ lifecycle: 'live' })
+      const draft = makeChannel({ lifecycle: 'draft', status: 'draft' })
+      const gone = makeChannel({ lifecycle: 'live', missingSince: '2024-01-05T00:00:00.000Z' })
+      for (const c of [live, draft, gone]) await store.channels.putIfNewer(c)
+      expect(await needing()).toEqual([live.channelId])
+
+      // Provisioning stores a key: the channel leaves the list; a refusal (permission_missing) too.
+      const status = (
+        keyStatus: 'none' | 'active' | 'permission_missing' | 'invalid',
+        keyNeeded: boolean,
+      ) => ({
+        keyStatus,
+        keyNeeded,
+      })
+      expect(
+        await store.channels.setKeyStatus(live.channelId, status('active', false), live.contentHash),
+      ).toBe('written')
+      expect(await needing()).toEqual([])
+      // Back to `none` (a new permission): listed again.
+      expect(await store.channels.setKeyStatus(live.channelId, status('none', true), live.contentHash)).toBe(
+        'written',
+      )
+      expect(await needing()).toEqual([live.channelId])
+      expect(
+        await store.channels.setKeyStatus(live.channelId, status('active', false), live.contentHash),
+      ).toBe('written')
+
+      // Facts written without a read: a fact on a channel with a key leaves it out of the list...
+      const fact = {
+        ...live,
+        displayName: 'Renamed',
+        orderKey: '2024-01-04T00:00:00.000Z#50',
+        contentHash: 'h2',
+      }
+      expect((await store.channels.writeFact(fact, FACT_SPEC)).outcome).toBe('written')
+      expect(await needing()).toEqual([])
+      // ...a channel that becomes ready by a fact (no key yet) enters it, and leaves it when terminated.
+      const onboarding = makeChannel({ lifecycle: 'onboarding', status: 'submitted' })
+      expect((await store.channels.writeFact(onboarding, FACT_SPEC)).outcome).toBe('written')
+      expect(await needing()).toEqual([])
+      const ready = {
+        ...onboarding,
+        lifecycle: 'live' as const,
+        status: 'running',
+        orderKey: '2024-01-04T00:00:00.000Z#50',
+        contentHash: 'h-ready',
+      }
+      expect((await store.channels.writeFact(ready, FACT_SPEC)).outcome).toBe('written')
+      expect(await needing()).toEqual([onboarding.channelId])
+      const ended = {
+        ...ready,
+        lifecycle: 'terminated' as const,
+        terminatedAt: '2024-01-06T00:00:00.000Z',
+        orderKey: '2024-01-06T00:00:00.000Z#50',
+        contentHash: 'h-ended',
+      }
+      expect((await store.channels.writeFact(ended, FACT_SPEC)).outcome).toBe('written')
+      expect(await needing()).toEqual([])
     })
 
     it('writes by expected version and marks absence only on the expected version', async () => {
