@@ -6,7 +6,7 @@ import { call, captureOutput, expectNoCanary, startCanaryApp } from '../api/supp
 
 /**
  * Channel health through the real path: the simulator's channels and their keys (the api_keys registry),
- * the local runner's key store, the health job as the schedule invokes it, the Messaging API endpoints
+ * created by key provisioning in the poll and kept in the local runner's encrypted key store, the health job as the schedule invokes it, the Messaging API endpoints
  * of the simulator over HTTP, and the management API (SigV4, OpenAPI-checked answers).
  */
 describe('channel health, end to end', () => {
@@ -16,25 +16,16 @@ describe('channel health, end to end', () => {
   let release: () => void
   const CLIENT = 'HlthA1CL'
 
-  /** A live channel upstream and in state, with a key issued upstream and stored. */
-  async function liveChannelWithKey(id: string, phone: string, version?: 1): Promise<void> {
-    const sim = app.simulator!
-    const up = sim.addChannel({
+  /** A live channel upstream; the poll below stores it and key provisioning creates its key. */
+  function liveChannel(id: string, phone: string, version?: 1): void {
+    app.simulator!.addChannel({
       id,
       client_id: CLIENT,
       account_mode: 'live',
       status: 'ready',
       setup_info: { phone_number: phone },
       ...(version ? { version } : {}),
-    } as Parameters<typeof sim.addChannel>[0])
-    const key = sim.keys.create(up)
-    await app.deps.channelKeys.put(id, {
-      apiKey: key.api_key,
-      keyId: key.id,
-      address: key.address,
-      appId: key.app_id,
-      createdAt: clock.now().toISOString(),
-    })
+    } as Parameters<NonNullable<App['simulator']>['addChannel']>[0])
   }
 
   const channel = async (id: string) => (await call(app, `/channels/${id}`)).json
@@ -50,16 +41,16 @@ describe('channel health, end to end', () => {
       },
     )
     app.simulator!.addClient({ id: CLIENT })
-    await liveChannelWithKey('HlthC01CH', '+4915100000101')
-    await liveChannelWithKey('HlthC02CH', '+4915100000102', 1)
-    app.simulator!.addChannel({
-      id: 'HlthC03CH',
-      client_id: CLIENT,
-      account_mode: 'live',
-      status: 'ready',
-    } as never)
+    liveChannel('HlthC01CH', '+4915100000101')
+    liveChannel('HlthC02CH', '+4915100000102', 1)
+    liveChannel('HlthC03CH', '+4915100000103')
+    // The client has not granted the key permission for the third channel: it stays without a key.
+    app.simulator!.keys.setPermission('HlthC03CH', false)
+    // The poll stores the channels; its key step creates the keys of the two it may.
     await app.poll()
     await app.settle()
+    expect((await channel('HlthC01CH')).keyStatus).toBe('active')
+    expect((await channel('HlthC03CH')).keyStatus).toBe('permission_missing')
   })
 
   afterAll(async () => {
