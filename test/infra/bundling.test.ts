@@ -61,7 +61,7 @@ describe('real bundling', () => {
   })
 
   it('loads each bundle in a fresh Node process and builds its handler without network', () => {
-    expect(Object.keys(bundles)).toHaveLength(8)
+    expect(Object.keys(bundles)).toHaveLength(9)
     // The Lambda Node.js runtime's global, as it marks a streaming handler (only the export streams).
     const runtime =
       "const marker = Symbol.for('aws.lambda.runtime.handler.streaming');" +

@@ -74,10 +74,10 @@ describe('stateless stack', () => {
     )
   })
 
-  it('has exactly the eight functions, on nodejs24.x and arm64 with tracing', () => {
+  it('has exactly the nine functions, on nodejs24.x and arm64 with tracing', () => {
     expect(Object.keys(fns).sort()).toEqual([...FNS].sort())
     expect([...FUNCTION_KEYS].sort()).toEqual([...FNS].sort())
-    s.stateless.resourceCountIs('AWS::Lambda::Function', 8)
+    s.stateless.resourceCountIs('AWS::Lambda::Function', 9)
     for (const name of FNS) {
       const p = fns[name].props
       expect(p.Runtime).toBe('nodejs24.x')
@@ -449,8 +449,8 @@ describe('stateless stack', () => {
       const ref = (fns[name].props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref
       expect(groups[ref]?.Properties.RetentionInDays).toBe(90)
     }
-    // Seven functions and the API access log, all with retention.
-    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual(Array(9).fill(90))
+    // Nine functions and the API access log, all with retention.
+    expect(Object.values(groups).map((g) => g.Properties.RetentionInDays)).toEqual(Array(10).fill(90))
   })
 
   it('reserves one concurrent poller and sends its failed async invocations to a queue', () => {
@@ -718,8 +718,8 @@ describe('stateless stack', () => {
           JSON.stringify(a.Dimensions) ===
           JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fns[name].id } }]),
       )
-    expect(find('Errors')).toHaveLength(8)
-    expect(find('Throttles')).toHaveLength(8)
+    expect(find('Errors')).toHaveLength(9)
+    expect(find('Throttles')).toHaveLength(9)
     for (const name of FNS) {
       expect(onFunction('Errors', name), name).toHaveLength(1)
       expect(onFunction('Throttles', name), name).toHaveLength(1)
