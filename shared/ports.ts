@@ -201,6 +201,26 @@ export interface Digest {
   missingSince: string | null
 }
 
+/**
+ * Where one page of a Scan of stored digests starts: segment `segment` of `segments` (DynamoDB's
+ * parallel scan: the segments split the table between them, each read page by page), from `start`
+ * (null: the segment's beginning; otherwise a `next` an earlier page answered). Positions are opaque
+ * strings, so missing detection can save them between invocations (README, Reconciliation).
+ */
+export interface DigestScan {
+  segment: number
+  segments: number
+  start: string | null
+  /** At most this many items in the page (default: DynamoDB's 1 MB page). */
+  limit?: number
+}
+
+/** A page of stored digests (possibly empty) and where the segment continues; `next` null: done. */
+export interface DigestPage {
+  items: Digest[]
+  next: string | null
+}
+
 /** Clients, keyed by clientId. */
 export interface ClientRepository {
   get(clientId: string): Promise<Client | null>
@@ -220,8 +240,8 @@ export interface ClientRepository {
   writeFact(client: Client, spec: FactSpec): Promise<FactWrite<Client>>
   /** One page of clients matching every given filter (shared/domain/filters.ts). */
   list(query: ClientFilter & { limit: number; cursor?: string }): Promise<Page<Client>>
-  /** Every stored client's digest, page by page. */
-  digests(): AsyncIterable<Digest[]>
+  /** One page of a (parallel) Scan of every stored client's digest (see {@link DigestScan}). */
+  scanDigests(q: DigestScan): Promise<DigestPage>
   /** The digests of these clients that are stored (any order; unknown ids left out). */
   digestsOf(clientIds: readonly string[]): Promise<Digest[]>
 }
@@ -245,7 +265,8 @@ export interface ChannelRepository {
   countByQuality(): Promise<Record<QualityRating, number>>
   /** Every stored channel, page by page (export). */
   scan(pageSize?: number): AsyncIterable<Channel[]>
-  digests(): AsyncIterable<Digest[]>
+  /** As ClientRepository.scanDigests. */
+  scanDigests(q: DigestScan): Promise<DigestPage>
   /** The digests of these channels that are stored (any order; unknown ids left out). */
   digestsOf(channelIds: readonly string[]): Promise<Digest[]>
   /**
@@ -382,6 +403,33 @@ export interface SweepCheckpoint {
   unnamedQuarantined: Record<SweepKind, number>
   warnings: RunWarning[]
   updatedAt: string
+  /** Missing detection's progress (phases `absence` and `marking`); absent before it begins. */
+  absence?: AbsenceProgress
+}
+
+/**
+ * Where missing detection stands: a Scan of the stored digests (clients, then channels) in parallel
+ * segments, each at its saved position; then the marking of the absent items it found, which are kept
+ * in chunks in the ops table with the digest they had when scanned.
+ */
+export interface AbsenceProgress {
+  /** The list being scanned. */
+  kind: SweepKind
+  /** Per segment of that list's Scan: where it continues (null: its beginning), and whether it is done. */
+  segments: { start: string | null; done: boolean }[]
+  /** Stored items scanned, and of those the ones the sweep did not see (absent), per list. */
+  scanned: Record<SweepKind, number>
+  absent: Record<SweepKind, number>
+  /** Absent items kept for marking (at most a bound per list), and the chunks they are saved in. */
+  kept: Record<SweepKind, number>
+  keptChunks: Record<SweepKind, number>
+  /** Scan requests made so far (pages), over all invocations. */
+  pages: number
+  /** Set once the scan completed: too many absent, so nothing is marked (`mass_missing_halted`). */
+  halted: boolean
+  /** Marking: the time written as `missingSince` (the same on a resumed run), and items handled so far. */
+  markedAt: string | null
+  marked: number
 }
 
 /** Reconciliation's memory between runs: one item in the ops table, written with compare-and-set. */
@@ -405,7 +453,10 @@ export interface OpsRepository {
    * Only the holder of the poll lease calls this; the version keeps a former holder from overwriting.
    */
   saveReconcileState(state: ReconcileState, expectedVersion: number | null): Promise<boolean>
-  /** Keeps one chunk of a sweep's seen-id hashes (`expiresAt` epoch seconds, DynamoDB TTL). */
+  /**
+   * Keeps one chunk of a sweep's seen-id hashes (`expiresAt` epoch seconds, DynamoDB TTL). Missing
+   * detection keeps the absent items it found the same way, under `<sweepId>/absent`.
+   */
   saveSeenChunk(
     sweepId: string,
     kind: SweepKind,

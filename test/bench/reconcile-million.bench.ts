@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { buildPollerHandler } from '../../functions/poller/handler'
 import { startDynalite } from '../../local/dynalite'
 import { ensureTables, tableNamesFromConfig } from '../../shared/adapters/dynamo/dynamo-store'
+import { channelItem, clientItem } from '../../shared/adapters/dynamo/entity-repositories'
 import { createPartnerApiClient } from '../../shared/adapters/partner-api/client'
 import { createEnvSecretSource } from '../../shared/adapters/secrets'
 import { channelFromUpstream, clientFromUpstream } from '../../shared/domain/mapping'
@@ -16,6 +18,7 @@ import type {
   ChannelRepository,
   ClientRepository,
   Digest,
+  DigestScan,
   GuardedWrite,
   StateStore,
 } from '../../shared/ports'
@@ -54,6 +57,13 @@ const PARTNER_ID = 'benchPA'
 const DRIVER_FLAGS = '--max-old-space-size=128'
 /** Bytes of data per DynamoDB Scan page (its 1 MB limit), to count the digest Scan's requests. */
 const SCAN_PAGE_BYTES = 1024 * 1024
+/**
+ * Modelled DynamoDB latency of the stand-in store (an assumption, not a measurement): per request
+ * (BatchGetItem, GetItem, UpdateItem), and per 1 MB Scan page (DynamoDB reads the whole items).
+ */
+const DYNAMO_MS = Number(process.env.RECONCILE_MILLION_DYNAMO_MS ?? 5)
+const SCAN_PAGE_MS = Number(process.env.RECONCILE_MILLION_SCAN_MS ?? 100)
+const MAX_INVOCATIONS = Number(process.env.RECONCILE_MILLION_MAX_INVOCATIONS ?? 40)
 const BASE_MS = Date.UTC(2024, 0, 1)
 
 // ---------------------------------------------------------------------------------------------
@@ -222,6 +232,33 @@ async function child(): Promise<void> {
 interface GenCounts {
   reads: number
   writes: number
+  /** Of the reads: Scan requests (missing detection's digest scan). */
+  scans: number
+  /** Read request units DynamoDB would bill: 0.5 per 4 KB of each item read (eventually consistent). */
+  readUnits: number
+}
+
+const pause = (ms: number): Promise<void> =>
+  ms > 0 ? new Promise((ok) => setTimeout(ok, ms)) : Promise.resolve()
+
+/** DynamoDB's size of an item, close enough: its JSON (names and values) as stored, index keys included. */
+const itemSize = (item: object): number => Buffer.byteLength(JSON.stringify(item))
+
+/**
+ * A segment of the digest Scan over stored items 1..n: DynamoDB splits a table between segments by
+ * key hash; here segment s holds a contiguous range of indexes, and the position is the next index.
+ */
+function scanRange(
+  n: number,
+  q: DigestScan,
+  perPage: number,
+): { from: number; to: number; next: string | null } {
+  const segments = Math.max(1, q.segments)
+  const lo = Math.floor((q.segment * n) / segments) + 1
+  const hi = Math.floor(((q.segment + 1) * n) / segments)
+  const from = q.start === null ? lo : Number(q.start)
+  const to = Math.min(hi, from + Math.min(perPage, q.limit ?? perPage) - 1)
+  return { from, to, next: to < hi ? String(to + 1) : null }
 }
 
 /** When the previous sweep stored the fleet: after every generated date (the latest is in 2024). */
@@ -283,15 +320,19 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
     if (!(i >= 1 && i <= CHANNELS + GONE)) return null
     return channelFromUpstream(genChannel(i, true), snapshot)
   }
-  const itemBytes = Buffer.byteLength(JSON.stringify(stored(channelId(1))))
+  const itemBytes = itemSize(channelItem(stored(channelId(1)) as Channel))
   const perScanPage = Math.max(1, Math.floor(SCAN_PAGE_BYTES / itemBytes))
+  const itemUnits = Math.ceil(itemBytes / 4096) * 0.5
   return {
     get: async (id) => {
       counts.reads += 1
+      counts.readUnits += itemUnits * 2
+      await pause(DYNAMO_MS)
       return stored(id)
     },
     putIfNewer: async (channel): Promise<GuardedWrite> => {
       counts.writes += 1
+      await pause(DYNAMO_MS)
       overlay.set(channel.channelId, channel)
       return 'written'
     },
@@ -303,23 +344,26 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
     countByLifecycle: async () => unused('countByLifecycle'),
     countByQuality: async () => unused('countByQuality'),
     scan: () => unused('scan'),
-    digests: () =>
-      (async function* () {
-        for (let start = 1; start <= CHANNELS + GONE; start += perScanPage) {
-          counts.reads += 1
-          const page: Digest[] = []
-          for (let i = start; i < Math.min(CHANNELS + GONE + 1, start + perScanPage); i++) {
-            page.push(lazyDigest(channelId(i), overlay, stored))
-          }
-          yield page
-        }
-      })(),
+    scanDigests: async (q) => {
+      const { from, to, next } = scanRange(CHANNELS + GONE, q, perScanPage)
+      counts.reads += 1
+      counts.scans += 1
+      counts.readUnits += Math.ceil(((to - from + 1) * itemBytes) / 4096) * 0.5
+      await pause(SCAN_PAGE_MS * (((to - from + 1) * itemBytes) / SCAN_PAGE_BYTES))
+      const items: Digest[] = []
+      for (let i = from; i <= to; i++) items.push(lazyDigest(channelId(i), overlay, stored))
+      return { items, next }
+    },
     digestsOf: async (ids) => {
-      counts.reads += Math.ceil(new Set(ids).size / 100)
-      return [...new Set(ids)].flatMap((id) => {
+      const unique = [...new Set(ids)]
+      counts.reads += Math.ceil(unique.length / 100)
+      const found = unique.flatMap((id) => {
         const c = stored(id)
         return c ? [digestOf(c, id)] : []
       })
+      counts.readUnits += found.length * itemUnits
+      await pause(DYNAMO_MS)
+      return found
     },
     setHealth: async () => unused('setHealth'),
     setKeyRejected: async () => unused('setKeyRejected'),
@@ -328,6 +372,7 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
     setKeyStatus: async () => unused('setKeyStatus'),
     markAbsence: async (id, _key, absentRuns, missingSince): Promise<GuardedWrite> => {
       counts.writes += 1
+      await pause(DYNAMO_MS)
       const c = stored(id)
       if (!c) return 'stale'
       overlay.set(id, { ...c, absentRuns, missingSince })
@@ -344,42 +389,50 @@ function generatedClients(counts: GenCounts): ClientRepository {
     const j = clientIndex(id)
     return j >= 1 && j <= CLIENTS ? clientFromUpstream(genClient(j), snapshot) : null
   }
-  const itemBytes = Buffer.byteLength(JSON.stringify(stored(clientId(1))))
+  const itemBytes = itemSize(clientItem(stored(clientId(1)) as Client))
   const perScanPage = Math.max(1, Math.floor(SCAN_PAGE_BYTES / itemBytes))
+  const itemUnits = Math.ceil(itemBytes / 4096) * 0.5
   return {
     get: async (id) => {
       counts.reads += 1
+      counts.readUnits += itemUnits * 2
+      await pause(DYNAMO_MS)
       return stored(id)
     },
     putIfNewer: async (client): Promise<GuardedWrite> => {
       counts.writes += 1
+      await pause(DYNAMO_MS)
       overlay.set(client.clientId, client)
       return 'written'
     },
     putIfVersion: async (client): Promise<GuardedWrite> => {
       counts.writes += 1
+      await pause(DYNAMO_MS)
       overlay.set(client.clientId, client)
       return 'written'
     },
     writeFact: async () => unused('writeFact'),
     list: async () => unused('list'),
-    digests: () =>
-      (async function* () {
-        for (let start = 1; start <= CLIENTS; start += perScanPage) {
-          counts.reads += 1
-          const page: Digest[] = []
-          for (let j = start; j < Math.min(CLIENTS + 1, start + perScanPage); j++) {
-            page.push(lazyDigest(clientId(j), overlay, stored))
-          }
-          yield page
-        }
-      })(),
+    scanDigests: async (q) => {
+      const { from, to, next } = scanRange(CLIENTS, q, perScanPage)
+      counts.reads += 1
+      counts.scans += 1
+      counts.readUnits += Math.ceil(((to - from + 1) * itemBytes) / 4096) * 0.5
+      await pause(SCAN_PAGE_MS * (((to - from + 1) * itemBytes) / SCAN_PAGE_BYTES))
+      const items: Digest[] = []
+      for (let j = from; j <= to; j++) items.push(lazyDigest(clientId(j), overlay, stored))
+      return { items, next }
+    },
     digestsOf: async (ids) => {
-      counts.reads += Math.ceil(new Set(ids).size / 100)
-      return [...new Set(ids)].flatMap((id) => {
+      const unique = [...new Set(ids)]
+      counts.reads += Math.ceil(unique.length / 100)
+      const found = unique.flatMap((id) => {
         const c = stored(id)
         return c ? [digestOf(c, id)] : []
       })
+      counts.readUnits += found.length * itemUnits
+      await pause(DYNAMO_MS)
+      return found
     },
   }
 }
@@ -388,10 +441,13 @@ interface Invocation {
   run: string
   mode: string
   phase: string
-  offset: number
+  /** Where the sweep stands after the run: its list offset, or the stored items missing detection scanned. */
+  position: string
   calls: number
   reads: number
+  scans: number
   writes: number
+  readUnits: number
   wallS: number
   peakRssMb: number
   missing: number
@@ -417,7 +473,7 @@ async function drive(endpoint: string, baseUrl: string): Promise<Invocation[]> {
   })
   const real = countingStore(config)
   await ensureTables(real.client, tableNamesFromConfig(config))
-  const gen: GenCounts = { reads: 0, writes: 0 }
+  const gen: GenCounts = { reads: 0, writes: 0, scans: 0, readUnits: 0 }
   const store: StateStore = {
     ...real.store,
     clients: generatedClients(gen),
@@ -440,32 +496,43 @@ async function drive(endpoint: string, baseUrl: string): Promise<Invocation[]> {
   const out: Invocation[] = []
   const once = async (label: string): Promise<RunSummary> => {
     real.counts.reset()
-    gen.reads = 0
-    gen.writes = 0
+    Object.assign(gen, { reads: 0, writes: 0, scans: 0, readUnits: 0 })
     const calls = api.stats().calls
     const started = performance.now()
     const { result, peakRssMb } = await withPeakRss(() => handler({}, context))
-    out.push({
+    const wallS = round((performance.now() - started) / 1000, 1)
+    const row: Invocation = {
       run: label,
       mode: result.mode,
       phase: result.sweep?.phase ?? '–',
-      offset: result.sweep?.offset ?? 0,
+      position: '–',
       calls: api.stats().calls - calls,
       reads: real.counts.reads + gen.reads,
+      scans: gen.scans,
       writes: real.counts.writes + gen.writes,
-      wallS: round((performance.now() - started) / 1000, 1),
+      readUnits: Math.round(gen.readUnits),
+      wallS,
       peakRssMb,
-      missing: result.missing.channels,
+      missing: result.missing.channels + result.missing.clients,
       changed: result.changed.channels + result.changed.clients,
-    })
-    process.stderr.write(`    ${label}: ${JSON.stringify(out.at(-1))}\n`)
+    }
+    // Read after the counts were taken: where the sweep stands (not in the run summary for the scan).
+    const cp = (await store.ops.getReconcileState())?.sweep
+    if (cp?.phase === 'absence' && cp.absence) {
+      row.position = `${(cp.absence.scanned.clients + cp.absence.scanned.channels).toLocaleString('en-US')} stored scanned`
+    } else if (cp?.phase === 'marking' && cp.absence) row.position = `${cp.absence.marked} marked`
+    else if (cp) row.position = `${cp.phase} ${cp.offset.toLocaleString('en-US')}`
+    out.push(row)
+    process.stderr.write(`    ${label}: ${JSON.stringify(row)} load ${loadavg()[0]?.toFixed(2)}\n`)
     if (result.outcome !== 'succeeded') throw new Error(`run ${result.outcome}: ${result.error}`)
     return result
   }
-  for (let n = 1; n <= 20; n++) {
+  let done = false
+  for (let n = 1; n <= MAX_INVOCATIONS && !done; n++) {
     const s = await once(`sweep, invocation ${n}`)
-    if (s.sweep?.phase === 'done') break
+    done = s.sweep?.phase === 'done'
   }
+  if (!done) throw new Error(`the sweep did not complete in ${MAX_INVOCATIONS} invocations`)
   await once('incremental, unchanged')
   return out
 }
@@ -508,33 +575,41 @@ export const bench: Bench = {
         },
         flags,
       )
+      const loadBefore = loadavg()[0] ?? 0
       const rows = (await firstLine(driver)).rows as Invocation[]
-      const total = rows.filter((r) => r.mode === 'full')
+      const loadAfter = loadavg()[0] ?? 0
+      const sweep = rows.filter((r) => r.run.startsWith('sweep'))
+      const sum = (f: (r: Invocation) => number): number => sweep.reduce((n, r) => n + f(r), 0)
       return [
         {
-          title: `Full sweep of ${CHANNELS.toLocaleString('en-US')} channels across invocations, then an incremental run`,
+          title: `Full sweep of ${CHANNELS.toLocaleString('en-US')} channels across invocations, missing detection, then an incremental run`,
           note:
+            `\`npm run bench -- reconcile-million\`; load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end (1 min). ` +
             `${CLIENTS.toLocaleString('en-US')} clients; ${LATENCY_MS} ms per Partner API call (generated upstream over HTTP, real client), ` +
             `page size ${PAGE_SIZE}, 4 pages in flight, the default 4-minute budget per invocation (a sweep yields at 80 %). ` +
             `The poller runs in its own process (node ${process.env.RECONCILE_BENCH_NODE_FLAGS ?? DRIVER_FLAGS}; tsx alone is about 115 MB RSS); ` +
-            'stored clients and channels are derived from the index on demand (requests counted as the DynamoDB adapter sends them: ' +
-            'BatchGetItem per 100 ids, one Scan request per 1 MB page), the ops table is dynalite. ' +
+            `stored clients and channels (${(CHANNELS + GONE).toLocaleString('en-US')}) are derived from the index on demand, each request counted as the DynamoDB adapter sends it ` +
+            '(BatchGetItem per 100 ids; the digest Scan in 4 parallel segments, one request per 1 MB page of whole items as stored, index keys included) ' +
+            `and delayed by a modelled DynamoDB latency (${DYNAMO_MS} ms a request, ${SCAN_PAGE_MS} ms per 1 MB Scan page: an assumption, not a measurement); ` +
+            'read units are what DynamoDB would bill on the clients and channels tables (0.5 per 4 KB of each item read, eventually consistent); the ops table is dynalite. ' +
             `${Math.floor(CHANNELS / RENAMED_EVERY)} channels changed upstream, ${GONE} stored channels gone (looked up by id, 25 lookups per ` +
-            'run, and marked missing). The stand-in store derives each digest a page asks for with the same mapping the poller ' +
-            'uses for its own comparison, so the wall time carries that much bench overhead. ' +
-            `Sweep total: ${total.reduce((n, r) => n + r.calls, 0)} upstream calls, ` +
-            `${round(
-              total.reduce((n, r) => n + r.wallS, 0),
+            'run, and marked missing). ' +
+            `Sweep total: ${sweep.length} invocations, ${sum((r) => r.calls).toLocaleString('en-US')} upstream calls, ` +
+            `${sum((r) => r.reads).toLocaleString('en-US')} DynamoDB reads (${sum((r) => r.scans)} Scan), ${sum((r) => r.writes).toLocaleString('en-US')} writes, ` +
+            `${sum((r) => r.readUnits).toLocaleString('en-US')} read units, ${round(
+              sum((r) => r.wallS),
               0,
-            )} s in ${total.length} invocations.`,
+            )} s.`,
           columns: [
             'run',
             'mode',
             'sweep phase after',
-            'offset after',
+            'position after',
             'upstream calls',
             'DynamoDB reads',
+            'of which Scan',
             'DynamoDB writes',
+            'read units',
             'changed',
             'missing',
             'wall s',
@@ -544,10 +619,12 @@ export const bench: Bench = {
             r.run,
             r.mode,
             r.phase,
-            r.offset,
+            r.position,
             r.calls,
             r.reads,
+            r.scans,
             r.writes,
+            r.readUnits,
             r.changed,
             r.missing,
             r.wallS,

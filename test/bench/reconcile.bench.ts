@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
@@ -76,6 +77,8 @@ async function child(): Promise<void> {
   const say = (o: object): void => void process.stdout.write(`@@${JSON.stringify(o)}\n`)
   say({ ready: true, endpoint: dynamo.endpoint, baseUrl: sim.baseUrl })
   const ids: string[] = []
+  // Each mutate renames to a new name, so a second one changes the same channels again.
+  let mutations = 0
   for await (const line of createInterface({ input: process.stdin })) {
     const c = JSON.parse(line) as Command
     if (c.cmd === 'generate') {
@@ -84,9 +87,10 @@ async function child(): Promise<void> {
       say({ ok: true })
     } else if (c.cmd === 'mutate') {
       const every = Math.max(1, Math.floor(ids.length / (c.count ?? 1)))
+      mutations += 1
       let done = 0
       for (let i = 0; i < ids.length && done < (c.count ?? 1); i += every) {
-        sim.mutateChannel(ids[i] as string, { setup_info: { phone_name: `Renamed ${i}` } })
+        sim.mutateChannel(ids[i] as string, { setup_info: { phone_name: `Renamed ${i}.${mutations}` } })
         done++
       }
       say({ ok: true, mutated: done })
@@ -370,9 +374,12 @@ async function benchSize(size: number): Promise<{ rows: (string | number)[][]; r
     const unchangedSweep = await measure(opt.counts, api, sweepOnce)
     const mutated = Number((await h.send({ cmd: 'mutate', count: Math.max(1, size / 100) })).mutated)
     const onePercent = await measure(opt.counts, api, pollOnce)
+    // Another 1 % changes, read by the daily full sweep instead.
+    await h.send({ cmd: 'mutate', count: Math.max(1, size / 100) })
+    const onePercentSweep = await measure(opt.counts, api, sweepOnce)
     const expected = full
-      ? ['full', 'incremental', 'full', 'incremental']
-      : ['incremental', 'full', 'incremental']
+      ? ['full', 'incremental', 'full', 'incremental', 'full']
+      : ['incremental', 'full', 'incremental', 'full']
     if (modes.join() !== expected.join()) throw new Error(`unexpected run modes ${modes.join()}`)
 
     let nFirst: Measure
@@ -433,6 +440,7 @@ async function benchSize(size: number): Promise<{ rows: (string | number)[][]; r
       row('unchanged re-run', unchangedSweep, 'reconcile', 'full sweep (daily)'),
       row('unchanged re-run', nUnchanged, 'naive', naiveNote),
       row(`1 % changed (${mutated})`, onePercent, 'reconcile', 'incremental (-modified_at)'),
+      row(`1 % changed (${mutated})`, onePercentSweep, 'reconcile', 'full sweep (daily)'),
       row(`1 % changed (${mutated})`, nOnePercent, 'naive', naiveNote),
     ]
     const ratios = [
@@ -468,16 +476,20 @@ export const bench: Bench = {
   async run(): Promise<BenchTable[]> {
     const rows: (string | number)[][] = []
     const ratios: string[] = []
+    const loads: string[] = []
     for (const size of SIZES) {
       process.stderr.write(`  reconcile bench: ${size} channels…\n`)
+      const before = loadavg()[0] ?? 0
       const r = await runDriver(size)
       rows.push(...r.rows)
       ratios.push(...r.ratios)
+      loads.push(`${size.toLocaleString('en-US')}: ${before.toFixed(1)}–${(loadavg()[0] ?? 0).toFixed(1)}`)
     }
     return [
       {
         title: 'Reconciliation: upstream calls, DynamoDB requests, wall time, peak RSS',
         note:
+          `\`npm run bench -- reconcile\`; load average (1 min) before–after each size: ${loads.join(', ')}. ` +
           `Simulator (${LATENCY_MS} ms per call) and dynalite in one child process; each size runs in its own ` +
           `driver process (tsx, about 115 MB RSS before any work; node ${process.env.RECONCILE_BENCH_NODE_FLAGS ?? DRIVER_FLAGS}), ` +
           'the poller through its Lambda handler, ' +

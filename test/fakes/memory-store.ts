@@ -25,6 +25,8 @@ import type {
   CallSlot,
   ChangeFeedMark,
   Digest,
+  DigestPage,
+  DigestScan,
   FactWrite,
   GuardedWrite,
   QuarantineRecord,
@@ -88,6 +90,31 @@ function digestOf(
 }
 
 /**
+ * One page of a segmented digest scan, as DynamoDB's parallel Scan would answer it: each id belongs to
+ * one segment (by a hash of the id), a segment is read in id order, and `next` is the last id read.
+ */
+function scanDigestPage(
+  all: Digest[],
+  { segment, segments, start, limit }: DigestScan,
+  defaultPageSize: number,
+): DigestPage {
+  const pageSize = limit ?? defaultPageSize
+  const mine = all
+    .filter((d) => segments <= 1 || segmentOf(d.id, segments) === segment)
+    .filter((d) => start === null || d.id > start)
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+  const items = mine.slice(0, pageSize)
+  return { items, next: mine.length > pageSize ? (items.at(-1)?.id ?? null) : null }
+}
+
+/** FNV-1a of the id, modulo the segments. */
+function segmentOf(id: string, segments: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0
+  return h % segments
+}
+
+/**
  * In-memory StateStore with the same conditional-write semantics as the DynamoDB adapter. Optional
  * fault injection (`failNext`, `failureRate`) makes writes throw like an unavailable table.
  */
@@ -144,7 +171,7 @@ export class MemoryStore implements StateStore {
   private changeFeed: ChangeFeedMark | null = null
   private reconcileState: ReconcileState | null = null
   private readonly seen = new Map<string, Uint8Array[]>()
-  /** Channel digests per page of `digests()` (DynamoDB's Scan pages by size). */
+  /** Digests per page of `scanDigests()` (DynamoDB's Scan pages by size). */
   digestPageSize = 1000
   private healthSweeps: { last: HealthSweepSummary | null; lastRun: HealthSweepSummary | null } = {
     last: null,
@@ -226,12 +253,10 @@ export class MemoryStore implements StateStore {
         .sort((a, b) => (a.clientId < b.clientId ? -1 : 1))
       return paginate(`clients|${JSON.stringify(filter)}`, items, (c) => c.clientId, limit, cursor)
     },
-    digests: () => {
+    scanDigests: async (q) => {
       this.read()
       const all = [...this.clientMap.values()].map((c) => digestOf(c, c.clientId))
-      return (async function* () {
-        if (all.length > 0) yield all
-      })()
+      return scanDigestPage(all, q, this.digestPageSize)
     },
     digestsOf: async (ids) => {
       this.read()
@@ -313,13 +338,10 @@ export class MemoryStore implements StateStore {
         for (let i = 0; i < all.length; i += pageSize) yield all.slice(i, i + pageSize)
       })()
     },
-    digests: () => {
+    scanDigests: async (q) => {
       this.read()
       const all = [...this.channelMap.values()].map((c) => digestOf(c, c.channelId, c.absentRuns))
-      const size = this.digestPageSize
-      return (async function* () {
-        for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size)
-      })()
+      return scanDigestPage(all, q, this.digestPageSize)
     },
     digestsOf: async (ids) => {
       this.read()

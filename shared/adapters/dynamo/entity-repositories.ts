@@ -14,7 +14,15 @@ import type { FactSpec } from '../../domain/mapping'
 import { limitKey, QUALITY_RATINGS, type QualityRating, qualityBucket } from '../../domain/signals'
 import type { Channel, Client, Lifecycle, Page } from '../../domain/types'
 import { LIFECYCLES } from '../../domain/types'
-import type { ChannelRepository, ClientRepository, Digest, FactWrite, GuardedWrite } from '../../ports'
+import type {
+  ChannelRepository,
+  ClientRepository,
+  Digest,
+  DigestPage,
+  DigestScan,
+  FactWrite,
+  GuardedWrite,
+} from '../../ports'
 import {
   type Db,
   type Item,
@@ -23,7 +31,6 @@ import {
   type QuerySpec,
   queryAll,
   queryCount,
-  type RawPage,
   readAll,
   scanPage,
   strip,
@@ -141,11 +148,6 @@ const toDigest = (i: Item, idName: string): Digest => ({
   contentHash: String(i.contentHash),
   absentRuns: typeof i.absentRuns === 'number' ? i.absentRuns : 0,
   missingSince: typeof i.missingSince === 'string' ? i.missingSince : null,
-})
-
-const raw = (out: { Items?: Item[]; LastEvaluatedKey?: Item }): RawPage => ({
-  items: out.Items ?? [],
-  lastKey: out.LastEvaluatedKey,
 })
 
 /**
@@ -344,26 +346,25 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
       }
       return found
     },
-    digests: (): AsyncIterable<Digest[]> => {
-      const pages = readAll(async (start) =>
-        raw(
-          await db.call(`${what}.digests`, () =>
-            db.doc.send(
-              new ScanCommand({
-                TableName: table,
-                ProjectionExpression: '#id, #ok, #h, #ar, #ms',
-                ExpressionAttributeNames: digestNames(idName),
-                ExclusiveStartKey: start,
-              }),
-            ),
-          ),
+    scanDigests: async ({ segment, segments, start, limit }: DigestScan): Promise<DigestPage> => {
+      // One Scan request (up to 1 MB of items read; the projection trims what is sent, not the read
+      // units, which count whole items). The position is the page's LastEvaluatedKey as JSON.
+      const out = await db.call(`${what}.scanDigests`, () =>
+        db.doc.send(
+          new ScanCommand({
+            TableName: table,
+            ProjectionExpression: '#id, #ok, #h, #ar, #ms',
+            ExpressionAttributeNames: digestNames(idName),
+            ...(segments > 1 ? { Segment: segment, TotalSegments: segments } : {}),
+            ...(limit === undefined ? {} : { Limit: limit }),
+            ...(start === null ? {} : { ExclusiveStartKey: JSON.parse(start) as Item }),
+          }),
         ),
       )
-      return (async function* () {
-        for await (const items of pages) {
-          yield items.map((i) => toDigest(i, idName))
-        }
-      })()
+      return {
+        items: (out.Items ?? []).map((i) => toDigest(i, idName)),
+        next: out.LastEvaluatedKey ? JSON.stringify(out.LastEvaluatedKey) : null,
+      }
     },
   }
 }

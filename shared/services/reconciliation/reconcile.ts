@@ -25,6 +25,8 @@ export interface ReconcileOptions {
   onSummary?: (summary: RunSummary) => void | Promise<void>
   /** Lookups by id allowed per run for items a complete walk did not see (default 25; 0 = rely on the two-run rule). */
   absenceLookups?: number
+  /** Absent items marked between two saves of missing detection's position (default 500). */
+  markBatch?: number
 }
 
 /** What this run does: continue a sweep in progress, start one, or read what changed since the watermark. */
@@ -225,6 +227,7 @@ export async function reconcile(deps: ReconcileDeps, opts: ReconcileOptions = {}
           state = await saveState(run, state, { sweep: cp })
         },
         absenceLookups: opts.absenceLookups ?? ABSENCE_LOOKUPS_PER_RUN,
+        ...(opts.markBatch === undefined ? {} : { markBatch: opts.markBatch }),
       })
       sweep = progress(out.cp, out.done)
       if (out.done) {

@@ -6,7 +6,7 @@ import { emptyHealthCounts, type HealthSweepSummary } from '../../../shared/doma
 import { isNewer } from '../../../shared/domain/ordering'
 import type { Channel, Lifecycle } from '../../../shared/domain/types'
 import { LIFECYCLES } from '../../../shared/domain/types'
-import type { StateStore } from '../../../shared/ports'
+import type { Digest, DigestPage, StateStore } from '../../../shared/ports'
 import {
   makeAudit,
   makeCancellation,
@@ -24,6 +24,32 @@ export type StoreFactory = () => Promise<StateStore>
 async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
   const all: T[] = []
   for await (const page of pages) all.push(...page)
+  return all
+}
+
+/**
+ * Every digest a repository's scan yields: each of `segments` segments read page by page from its
+ * beginning, `limit` items a page, as missing detection reads them (positions passed on as strings).
+ */
+async function scanAll(
+  repo: Pick<StateStore['channels'], 'scanDigests'>,
+  segments = 1,
+  limit?: number,
+): Promise<Digest[]> {
+  const all: Digest[] = []
+  for (let segment = 0; segment < segments; segment++) {
+    let start: string | null = null
+    do {
+      const page: DigestPage = await repo.scanDigests({
+        segment,
+        segments,
+        start,
+        ...(limit ? { limit } : {}),
+      })
+      all.push(...page.items)
+      start = page.next
+    } while (start !== null)
+  }
   return all
 }
 
@@ -171,10 +197,10 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
 
     it('yields cheap digests of every client', async () => {
       const store = await factory()
-      expect(await collect(store.clients.digests())).toEqual([])
+      expect(await scanAll(store.clients)).toEqual([])
       const clients = [makeClient({ missingSince: '2024-03-01T00:00:00.000Z' }), makeClient(), makeClient()]
       for (const c of clients) await store.clients.putIfNewer(c)
-      const digests = await collect(store.clients.digests())
+      const digests = await scanAll(store.clients)
       expect(digests.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(
         clients
           .map((c) => ({
@@ -547,7 +573,7 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       expect(pages.every((p) => p.length > 0 && p.length <= 3)).toBe(true)
       expect(sorted(pages.flat().map((c) => c.channelId))).toEqual(sorted(channels.map((c) => c.channelId)))
       expect(pages.flat().find((c) => c.channelId === channels[0]?.channelId)).toEqual(channels[0])
-      const digests = await collect(store.channels.digests())
+      const digests = await scanAll(store.channels)
       expect(digests).toHaveLength(7)
       for (const c of channels) {
         expect(digests).toContainEqual({
@@ -558,6 +584,31 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
           missingSince: null,
         })
       }
+    })
+  })
+
+  describe('digest scan (missing detection)', () => {
+    it('splits the stored channels between parallel segments, each read once, resumable from any position', async () => {
+      const store = await factory()
+      const channels = Array.from({ length: 23 }, () => makeChannel())
+      for (const c of channels) await store.channels.putIfNewer(c)
+      const ids = sorted(channels.map((c) => c.channelId))
+      // One segment, pages of 5: every channel once, each page continuing at the position before it.
+      expect(sorted((await scanAll(store.channels, 1, 5)).map((d) => d.id))).toEqual(ids)
+      // Four segments, pages of 3: together every channel exactly once.
+      expect(sorted((await scanAll(store.channels, 4, 3)).map((d) => d.id))).toEqual(ids)
+      // A position saved as a string continues where its page ended, in another call.
+      const first = await store.channels.scanDigests({ segment: 0, segments: 1, start: null, limit: 4 })
+      expect(first.items).toHaveLength(4)
+      expect(typeof first.next).toBe('string')
+      const rest: Digest[] = []
+      let start = JSON.parse(JSON.stringify(first.next)) as string | null
+      while (start !== null) {
+        const page = await store.channels.scanDigests({ segment: 0, segments: 1, start, limit: 4 })
+        rest.push(...page.items)
+        start = page.next
+      }
+      expect(sorted([...first.items, ...rest].map((d) => d.id))).toEqual(ids)
     })
   })
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { channelFromUpstream } from '../../../shared/domain/mapping'
 import type { RunSummary } from '../../../shared/domain/types'
 import type { UpstreamChannel } from '../../../shared/domain/upstream'
 import type { IterateOptions } from '../../../shared/ports'
@@ -47,6 +48,28 @@ function sweepDeps(channels: number, env: Record<string, string> = {}) {
   api.clock = deps.clock
   seedUpstream(api, 3, channels)
   return { deps, api }
+}
+
+/**
+ * Makes missing detection's digest Scan (both lists) cost `ms` of the run's clock per page, and
+ * throw at the `failAt`-th page from now (1-based; null: never), as a process killed mid-scan would.
+ */
+function slowScan(deps: ReturnType<typeof sweepDeps>['deps']) {
+  const ctl = { ms: 0, failAt: null as number | null, pages: 0, starts: [] as (string | null)[] }
+  for (const repo of [deps.store.clients, deps.store.channels] as const) {
+    const scan = repo.scanDigests.bind(repo)
+    repo.scanDigests = async (q) => {
+      ctl.pages += 1
+      ctl.starts.push(q.start)
+      if (ctl.failAt !== null && ctl.pages >= ctl.failAt) {
+        ctl.failAt = null
+        throw new Error('process killed between scan pages')
+      }
+      deps.clock.advance(ctl.ms)
+      return scan(q)
+    }
+  }
+  return ctl
 }
 
 /** Runs until the sweep completes (or `max` runs), moving the clock past each run; failures included. */
@@ -120,30 +143,143 @@ describe('checkpointed full sweep', () => {
     }
   })
 
-  it('counts absence once when it is interrupted while marking, and never marks more that sweep', async () => {
-    const { deps, api } = sweepDeps(20)
+  it('resumes marking after a crash from the last saved batch, writing the same values again', async () => {
+    const { deps, api } = sweepDeps(40)
     await reconcile(deps)
-    for (const n of [3, 9, 15]) api.channels.delete(upChannel(n).id)
+    const gone = [3, 9, 15, 21, 27].map((n) => upChannel(n).id)
+    for (const id of gone) api.channels.delete(id)
+    // One sweep counts them absent (no lookups); the next marks them missing, and dies doing it.
+    await reconcile(deps, { absenceLookups: 0 })
+    deps.clock.advance(60_000)
     const mark = deps.store.channels.markAbsence
     let calls = 0
     deps.store.channels.markAbsence = async (...args) => {
       calls += 1
-      if (calls === 2) throw new Error('process killed while marking')
+      if (calls === 4) throw new Error('process killed while marking')
       return mark(...args)
     }
-    await expect(reconcile(deps, { absenceLookups: 0 })).rejects.toThrow('killed while marking')
+    // Batches of 2: the first batch's end is saved, the process dies in the second.
+    await expect(reconcile(deps, { absenceLookups: 0, markBatch: 2 })).rejects.toThrow('killed while marking')
     deps.store.channels.markAbsence = mark
-    expect((await deps.store.ops.getReconcileState())?.sweep?.phase).toBe('marking')
+    const saved = (await deps.store.ops.getReconcileState())?.sweep
+    expect(saved).toMatchObject({ phase: 'marking', absence: { marked: 2, kept: { channels: 5 } } })
+    const markedAt = saved?.absence?.markedAt
+    expect(markedAt).toBe(deps.clock.now().toISOString())
 
-    const resumed = await reconcile(deps, { absenceLookups: 0 })
-    expect(resumed).toMatchObject({ complete: true, sweep: { phase: 'done' }, missing: { channels: 0 } })
-    const gone = await Promise.all([3, 9, 15].map((n) => deps.store.channels.get(upChannel(n).id)))
-    // Counted once at most (marks already in flight when the process died may have landed), none missing.
-    expect(gone.every((c) => (c?.absentRuns ?? 0) <= 1 && c?.missingSince === null)).toBe(true)
-    expect(gone.some((c) => c?.absentRuns === 0)).toBe(true)
+    deps.clock.advance(60_000)
+    const resumed = await reconcile(deps, { absenceLookups: 0, markBatch: 2 })
+    expect(resumed).toMatchObject({ complete: true, sweep: { phase: 'done', invocations: 2 } })
+    // Batch two was done again with the values saved before the first mark: each channel counted
+    // once more (not twice), all dated by the sweep's one marking time, not the resumed run's clock.
+    for (const id of gone) {
+      expect(await deps.store.channels.get(id)).toMatchObject({ absentRuns: 2, missingSince: markedAt })
+    }
+    for (const ch of api.channels.values()) {
+      expect(await deps.store.channels.get(ch.id)).toMatchObject({ absentRuns: 0, missingSince: null })
+    }
   })
 
-  it('never marks anything missing from a sweep interrupted anywhere (property)', async () => {
+  it('continues missing detection across invocations from the saved scan position, each stored digest read once', async () => {
+    const { deps, api } = sweepDeps(60)
+    await reconcile(deps)
+    for (const n of [5, 50]) api.channels.delete(upChannel(n).id)
+    deps.store.digestPageSize = 2
+    const scan = slowScan(deps)
+    // 10 s budget, yield at 8 s: each invocation scans a few rounds of 4 pages.
+    scan.ms = 700
+    const runs = await untilDone(deps)
+    const scanning = runs.filter((r) => r.sweep?.phase === 'absence')
+    expect(scanning.length).toBeGreaterThan(1)
+    expect(runs.slice(0, -1).every((r) => r.outcome === 'succeeded' && r.missing.channels === 0)).toBe(true)
+    // Every segment continued at its saved position: no stored digest read twice.
+    const state = await deps.store.ops.getReconcileState()
+    expect(state?.sweep).toBeNull()
+    const scanned = scan.starts.filter((s) => s !== null)
+    expect(new Set(scanned).size).toBe(scanned.length)
+    for (const n of [5, 50]) {
+      expect(await deps.store.channels.get(upChannel(n).id)).toMatchObject({ absentRuns: 1 })
+    }
+    for (const ch of api.channels.values()) {
+      expect(await deps.store.channels.get(ch.id)).toMatchObject({ absentRuns: 0, missingSince: null })
+    }
+  })
+
+  it('resumes after a crash between scan pages and marks exactly what the completed sweep did not see', async () => {
+    const { deps, api } = sweepDeps(120)
+    await reconcile(deps)
+    api.channels.delete(upChannel(77).id)
+    deps.store.digestPageSize = 1
+    // The process dies on the third scan page after missing detection first saved its position
+    // (every 25 rounds of one page per segment): the pages since are read again by the next run.
+    let savedScan = false
+    const save = deps.store.ops.saveReconcileState.bind(deps.store.ops)
+    deps.store.ops.saveReconcileState = async (state, version) => {
+      const ok = await save(state, version)
+      if (state.sweep?.absence?.segments.some((seg) => seg.start !== null)) savedScan = true
+      return ok
+    }
+    const scan = slowScan(deps)
+    let after = 0
+    const inner = deps.store.channels.scanDigests
+    deps.store.channels.scanDigests = async (q) => {
+      if (savedScan && ++after === 3) throw new Error('process killed between scan pages')
+      return inner(q)
+    }
+    const release = deps.store.ops.releaseLease
+    deps.store.ops.releaseLease = async () => undefined
+    await expect(reconcile(deps, { absenceLookups: 0 })).rejects.toThrow('killed between scan pages')
+    deps.store.ops.releaseLease = release
+    deps.store.channels.scanDigests = inner
+    const saved = (await deps.store.ops.getReconcileState())?.sweep
+    expect(saved?.phase).toBe('absence')
+    expect(saved?.absence?.kind).toBe('channels')
+    const positions = saved?.absence?.segments.map((seg) => seg.start)
+    expect(positions?.some((p) => p !== null)).toBe(true)
+    expect(await deps.store.channels.get(upChannel(77).id)).toMatchObject({ absentRuns: 0 })
+
+    deps.clock.advance(deps.config.POLL_LEASE_MS + 1)
+    const startsBefore = scan.starts.length
+    const resumed = await reconcile(deps, { absenceLookups: 0 })
+    expect(resumed).toMatchObject({ outcome: 'succeeded', complete: true, sweep: { phase: 'done' } })
+    // The resumed scan began at the saved positions, not at the start of the table.
+    expect(scan.starts.slice(startsBefore, startsBefore + 4).sort()).toEqual([...(positions ?? [])].sort())
+    expect(await deps.store.channels.get(upChannel(77).id)).toMatchObject({ absentRuns: 1 })
+    for (const ch of api.channels.values()) {
+      expect(await deps.store.channels.get(ch.id)).toMatchObject({ absentRuns: 0, missingSince: null })
+    }
+  })
+
+  it('leaves a stored channel dated after the sweep began for the next sweep, though the walk did not see it', async () => {
+    const { deps, api } = sweepDeps(20)
+    api.msPerPage = 1500
+    // The sweep walks past the end of the list; then a channel is created upstream, and stored by
+    // its webhook before missing detection reads the store.
+    const late = upChannel(99, 1, {
+      created_at: '2026-01-15T10:00:05.000Z',
+      modified_at: '2026-01-15T10:00:05.000Z',
+    })
+    const scan = deps.store.channels.scanDigests.bind(deps.store.channels)
+    let stored = false
+    deps.store.channels.scanDigests = async (q) => {
+      if (!stored) {
+        stored = true
+        await deps.store.channels.putIfNewer(
+          channelFromUpstream(late, {
+            now: deps.clock.now(),
+            source: 'webhook',
+            kind: 'snapshot',
+            previous: null,
+          }),
+        )
+      }
+      return scan(q)
+    }
+    const runs = await untilDone(deps)
+    expect(runs.at(-1)?.sweep?.phase).toBe('done')
+    expect(await deps.store.channels.get(late.id)).toMatchObject({ absentRuns: 0, missingSince: null })
+  })
+
+  it('never marks anything missing wrongly from a sweep interrupted anywhere: walk, scan or marking (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 60 }),
@@ -151,46 +287,87 @@ describe('checkpointed full sweep', () => {
         fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { maxLength: 4 }),
         fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 3 }),
         fc.integer({ min: 0, max: 1500 }),
-        async (channels, pageSize, gone, failAt, msPerPage) => {
+        fc.record({
+          digestPage: fc.integer({ min: 1, max: 5 }),
+          msPerScan: fc.integer({ min: 0, max: 2500 }),
+          scanFailures: fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 2 }),
+          markFailures: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }),
+          markBatch: fc.integer({ min: 1, max: 3 }),
+        }),
+        async (channels, pageSize, gone, failAt, msPerPage, missing) => {
           const { deps, api } = sweepDeps(channels, { POLL_BUDGET_MS: '5000' })
           api.pageSize = pageSize
           // A first complete sweep stores everything; then some channels go, and a new sweep is
-          // interrupted by failures at random pages and by the budget.
+          // interrupted by failures at random pages of its walk, of missing detection's scan and of
+          // its marking, and by the budget.
           await reconcile(deps)
           const goneIds = gone.filter((n) => n <= channels).map((n) => upChannel(n).id)
           for (const id of goneIds) api.channels.delete(id)
           api.msPerPage = msPerPage
+          deps.store.digestPageSize = missing.digestPage
+          const scan = slowScan(deps)
+          scan.ms = missing.msPerScan
+          const scanFailures = [...missing.scanFailures]
+          scan.failAt = scanFailures.length > 0 ? (scanFailures.shift() as number) : null
+          const markFailures = [...missing.markFailures]
+          const mark = deps.store.channels.markAbsence.bind(deps.store.channels)
+          let marks = 0
+          let markFailAt = markFailures.shift() ?? null
+          deps.store.channels.markAbsence = async (...args) => {
+            marks += 1
+            if (markFailAt !== null && marks >= markFailAt) {
+              const next = markFailures.shift()
+              markFailAt = next === undefined ? null : marks + next
+              throw new Error('process killed while marking')
+            }
+            return mark(...args)
+          }
           const failures = [...failAt]
           api.failAtPage = failures.shift() ?? null
           const runs: RunSummary[] = []
-          for (let i = 0; i < 200; i++) {
+          for (let i = 0; i < 300; i++) {
             let s: RunSummary
             try {
-              s = await reconcile(deps, { absenceLookups: 0 })
+              s = await reconcile(deps, { absenceLookups: 0, markBatch: missing.markBatch })
             } catch {
               s = (await deps.store.ops.getRunSummaries()).last as RunSummary
-              const next = failures.shift()
-              api.failAtPage = next === undefined ? null : api.pagesServed + next
+              if (api.failAtPage === null) {
+                const next = failures.shift()
+                api.failAtPage = next === undefined ? null : api.pagesServed + next
+              }
+              if (scan.failAt === null) {
+                const next = scanFailures.shift()
+                scan.failAt = next === undefined ? null : scan.pages + next
+              }
             }
             runs.push(s)
             deps.clock.advance(60_000)
             if (s.sweep?.phase === 'done') break
-            // Until the sweep is done, nothing is marked or even counted absent.
-            for (const id of goneIds) {
-              expect(await deps.store.channels.get(id)).toMatchObject({ absentRuns: 0, missingSince: null })
+            // Until missing detection's scan has completed, nothing is marked or even counted absent.
+            if ((await deps.store.ops.getReconcileState())?.sweep?.phase !== 'marking') {
+              for (const id of goneIds) {
+                expect(await deps.store.channels.get(id)).toMatchObject({ absentRuns: 0, missingSince: null })
+              }
+            }
+            // A channel still listed upstream is never counted absent, whatever was interrupted.
+            for (const ch of api.channels.values()) {
+              expect(await deps.store.channels.get(ch.id)).toMatchObject({
+                absentRuns: 0,
+                missingSince: null,
+              })
             }
           }
           expect(runs.at(-1)?.sweep?.phase).toBe('done')
           for (const ch of api.channels.values()) {
             expect(await deps.store.channels.get(ch.id)).toMatchObject({ absentRuns: 0, missingSince: null })
           }
-          // One completed sweep counts each gone channel absent once (no lookups: two sweeps mark it).
+          // One completed sweep counts each gone channel absent exactly once (no lookups: two sweeps mark it).
           for (const id of goneIds) {
             expect(await deps.store.channels.get(id)).toMatchObject({ absentRuns: 1, missingSince: null })
           }
         },
       ),
-      { numRuns: 25 },
+      { numRuns: 40 },
     )
   })
 
