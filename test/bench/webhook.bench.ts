@@ -1,5 +1,4 @@
-import { createHmac } from 'node:crypto'
-import { Agent, createServer, request, type Server } from 'node:http'
+import { Agent, createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import {
@@ -14,7 +13,6 @@ import {
   DynamoDBClient,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb'
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb'
 import type {
   APIGatewayProxyEvent,
   DynamoDBStreamEvent,
@@ -27,116 +25,24 @@ import { captureInserts, type InsertedItem } from '../../local/stream-queue'
 import { createDynamoStore, tableNamesFromConfig } from '../../shared/adapters/dynamo/dynamo-store'
 import { KEYS } from '../../shared/adapters/dynamo/tables'
 import type { AppDeps } from '../../shared/deps'
-import type { UpstreamChannel } from '../../shared/domain/upstream'
 import { verifySignature } from '../../shared/http/webhook-auth'
 import type { StateStore } from '../../shared/ports'
 import { applyWebhookEvent } from '../../shared/services/webhooks/apply-webhook-event'
-import fixtures from '../fixtures/partner-api.json'
 import { seededRandom } from '../support/lambda'
 import { startDynamoProcess } from './dynamo-process'
 import { type Bench, type BenchTable, percentile, round, withPeakRss } from './harness'
+import {
+  CONCURRENCY,
+  DUPLICATES,
+  dataset,
+  drive,
+  httpPost,
+  type RunResult,
+  runLoad,
+  type Send,
+} from './webhook-load'
 
-const DISTINCT = 4_000
-const DUPLICATES = 1_000
-const CONCURRENCY = 50
-const MAX_ATTEMPTS = 6
 const SECRET = LOCAL_DEFAULTS.platformSecret
-const KINDS = ['channel_created', 'channel_ready', 'channel_running', 'channel_live'] as const
-const BASE = (fixtures.webhook_events.channel_created as { data: UpstreamChannel }).data
-
-interface Send {
-  id: string
-  body: string
-  signature: string
-}
-
-/** 4,000 distinct signed channel events (1,000 channels × 4 steps) plus 1,000 duplicates, shuffled. */
-function dataset(prefix: string): { sends: Send[]; distinct: Set<string> } {
-  const distinct: Send[] = []
-  for (let c = 0; c < DISTINCT / KINDS.length; c++) {
-    KINDS.forEach((kind, step) => {
-      const time = new Date(Date.UTC(2025, 2, 1, 0, step, 0)).toISOString()
-      const id = `${prefix}-${c}-${step}`
-      const data = {
-        ...BASE,
-        id: `${prefix}CH${c}`,
-        status: kind.replace('channel_', ''),
-        account_mode: kind === 'channel_live' ? 'live' : 'sandbox',
-        modified_at: time,
-      }
-      const body = JSON.stringify({ id, event: kind, data, timestamp: time })
-      distinct.push({ id, body, signature: createHmac('sha256', SECRET).update(body).digest('hex') })
-    })
-  }
-  const rand = seededRandom(7)
-  const sends = [...distinct]
-  for (let i = 0; i < DUPLICATES; i++) sends.push(distinct[Math.floor(rand() * distinct.length)] as Send)
-  for (let i = sends.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1))
-    ;[sends[i], sends[j]] = [sends[j] as Send, sends[i] as Send]
-  }
-  return { sends, distinct: new Set(distinct.map((d) => d.id)) }
-}
-
-interface RunResult {
-  latencies: number[]
-  ms: number
-  acked: Set<string>
-  attempts: number
-  refused: number
-  peakRssMb: number
-}
-
-/** Runs `send` over every item with a bounded pool; non-200 answers are retried like a sender would. */
-async function drive(sends: Send[], send: (s: Send) => Promise<number>): Promise<RunResult> {
-  const latencies: number[] = []
-  const acked = new Set<string>()
-  let attempts = 0
-  let refused = 0
-  let next = 0
-  const started = performance.now()
-  const { peakRssMb } = await withPeakRss(async () => {
-    const worker = async (): Promise<void> => {
-      while (next < sends.length) {
-        const item = sends[next++] as Send
-        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-          attempts++
-          const t = performance.now()
-          const status = await send(item)
-          latencies.push(performance.now() - t)
-          if (status === 200) {
-            acked.add(item.id)
-            break
-          }
-          refused++
-          await new Promise((r) => setTimeout(r, 5 * 2 ** attempt))
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  })
-  return { latencies, ms: performance.now() - started, acked, attempts, refused, peakRssMb }
-}
-
-function httpPost(agent: Agent, url: string, s: Send): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'x-360dialog-signature': s.signature },
-      },
-      (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    req.end(s.body)
-  })
-}
 
 async function readBody(req: import('node:http').IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = []
@@ -332,11 +238,17 @@ async function countPartnerOpsCalls(
   return { sends: sends.length, created: created.length, request, applier }
 }
 
+/** A load process's result with this (the server's) process's peak RSS during it. */
+async function withRss<T extends RunResult>(run: () => Promise<T>): Promise<T> {
+  const { result, peakRssMb } = await withPeakRss(run)
+  return { ...result, peakRssMb }
+}
+
 interface Row {
   name: string
   data: { sends: Send[]; distinct: Set<string> }
   stored: Map<string, string>
-  run: RunResult
+  run: RunResult & { dynamoRequests?: number }
   /** DynamoDB requests per send on the request path. */
   callsPerSend: number
   /** Time from the last 200 until every distinct event was completed (null = applied inline). */
@@ -393,9 +305,6 @@ export const bench: Bench = {
     const config = app.deps.config
     const endpoint = config.DYNAMODB_ENDPOINT ?? ''
     const client = localClient(endpoint)
-    const floorClient = localClient(endpoint)
-    const floorCalls = countCalls(floorClient)
-    const floorDoc = DynamoDBDocumentClient.from(floorClient)
     const ptClient = localClient(endpoint)
     const ptCalls = countCalls(ptClient)
     const ptStore = createDynamoStore({
@@ -429,42 +338,38 @@ export const bench: Bench = {
       await drive(warm, (s) => httpPost(agent, baselineUrl, s))
       await app.settle()
 
+      // Every variant is driven from a load process of its own (test/bench/webhook-load.ts): this
+      // process holds only the servers, as a Lambda holds only its handler. Peak RSS is this process's.
       const floorData = dataset('floor')
-      floorCalls.reset()
-      const floorRun = await drive(floorData.sends, async (s) => {
-        try {
-          await floorDoc.send(
-            new PutCommand({
-              TableName: 'bench-floor',
-              Item: { pk: `id:${s.id}`, body: s.body, receivedAt: new Date().toISOString() },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          )
-        } catch (err: unknown) {
-          if (!(err instanceof Error && err.name === 'ConditionalCheckFailedException')) return 503
-        }
-        return 200
-      })
+      const floorRun = await withRss(() =>
+        runLoad({ kind: 'floor', prefix: 'floor', endpoint, table: 'bench-floor' }),
+      )
       const floor: Row = {
         name: '(a) floor: one conditional PutItem, no HTTP',
         data: floorData,
         stored: await storedStatuses(client, 'bench-floor', 'floor'),
         run: floorRun,
-        callsPerSend: floorCalls.total() / floorData.sends.length,
+        callsPerSend: floorRun.dynamoRequests / floorData.sends.length,
         appliedLagMs: null,
         completed: null,
       }
 
       const oursData = dataset('ours')
-      const oursRun = await drive(oursData.sends, (s) => httpPost(agent, oursUrl, s))
+      const oursRun = await withRss(() => runLoad({ kind: 'http', prefix: 'ours', url: oursUrl }))
       const lastAnswer = performance.now()
       await app.settle()
       const appliedLagMs = performance.now() - lastAnswer
       const oursStored = await storedStatuses(client, config.TABLE_EVENTS, 'ours')
 
+      // The same, with the load generator in this process (as measured before 2026-11-26).
+      const sameData = dataset('same')
+      const sameRun = await drive(sameData.sends, (s) => httpPost(agent, oursUrl, s))
+      await app.settle()
+      const sameStored = await storedStatuses(client, config.TABLE_EVENTS, 'same')
+
       const ptData = dataset('pt')
       ptCalls.reset()
-      const ptRun = await drive(ptData.sends, (s) => httpPost(agent, baselineUrl, s))
+      const ptRun = await withRss(() => runLoad({ kind: 'http', prefix: 'pt', url: baselineUrl }))
       const ptCallsPerSend = ptCalls.total() / ptData.sends.length
       const ptByCommand = ptCalls.byCommand()
       const ptStored = await storedStatuses(client, config.TABLE_EVENTS, 'pt')
@@ -483,6 +388,15 @@ export const bench: Bench = {
           completed: completedCount(oursStored),
         },
         {
+          name: 'PartnerOps webhook, load generator in the server process',
+          data: sameData,
+          stored: sameStored,
+          run: sameRun,
+          callsPerSend: ourCallsPerSend,
+          appliedLagMs: null,
+          completed: completedCount(sameStored),
+        },
+        {
           name: '(b) Powertools makeIdempotent + store + apply',
           data: ptData,
           stored: ptStored,
@@ -496,12 +410,12 @@ export const bench: Bench = {
       const created = Math.max(1, counted.created)
       return [
         {
-          title: `Webhook ingestion: ${sent} signed events (${DUPLICATES} duplicates), concurrency ${CONCURRENCY}, dynalite in its own process (as DynamoDB is remote in AWS)`,
+          title: `Webhook ingestion: ${sent} signed events (${DUPLICATES} duplicates), concurrency ${CONCURRENCY}, dynalite and the load generator each in a process of their own (DynamoDB and the sender are remote in AWS)`,
           note:
             'Latency per HTTP attempt in ms (request path). "stored" = distinct events in the table / distinct ' +
             'sent; "lost" = acknowledged (200) but not stored; "refused" = non-200 attempts (retried with ' +
             'backoff, as the sender would). "cost × floor (time)" = wall time of the run / the floor\'s ' +
-            '(the floor has no HTTP; the load generator shares the server\'s process). "calls/send" = DynamoDB requests per send on the ' +
+            '(the floor has no HTTP). The sender runs in a load process of its own for every variant but one (test/bench/webhook-load.ts; in AWS it is 360dialog), so the server\'s event loop carries only the server; "load generator in the server process" is the earlier setup, for comparison. "calls/send" = DynamoDB requests per send on the ' +
             'request path, counted by a client middleware (PartnerOps: 1,000 sends of a fresh dataset, 20 % duplicates, through ' +
             'the handler in process at concurrency 50; floor and Powertools: during their runs); "cost × floor ' +
             '(calls)" = calls/send ÷ the floor\'s. "applied lag" = time for the local stream stand-in to apply every ' +
@@ -538,7 +452,11 @@ export const bench: Bench = {
             'outcome UpdateItem, and one counter UpdateItem per batch); Powertools per send during its run.',
           columns: ['variant', 'requests per unit', 'by command'],
           rows: [
-            ['(a) floor, per send', round(floor.callsPerSend, 2), perUnit(floorCalls.byCommand(), sent)],
+            [
+              '(a) floor, per send',
+              round(floor.callsPerSend, 2),
+              perUnit({ PutItem: floor.run.dynamoRequests ?? 0 }, sent),
+            ],
             [
               'PartnerOps request path, per send',
               round(ourCallsPerSend, 2),
@@ -571,7 +489,6 @@ export const bench: Bench = {
         await new Promise<void>((ok) => b.close(() => ok()))
       }
       client.destroy()
-      floorClient.destroy()
       ptClient.destroy()
       await app.close()
       await dynamo.close()
