@@ -1,4 +1,5 @@
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import './zod-locale'
 import type { Channel } from './types'
 
 /**
@@ -18,16 +19,20 @@ export type KeyStatus = (typeof KEY_STATUSES)[number]
  */
 export const upstreamApiKeySchema = z.lazy(() =>
   z.looseObject({
-    id: z
-      .union([z.string(), z.number()])
-      .transform((v) => String(v))
-      .nullish(),
-    address: z.string().nullish(),
-    api_key: z.string().min(1).max(4096),
-    app_id: z
-      .union([z.string(), z.number()])
-      .transform((v) => String(v))
-      .nullish(),
+    id: z.nullish(
+      z.pipe(
+        z.union([z.string(), z.number()]),
+        z.transform((v) => String(v)),
+      ),
+    ),
+    address: z.nullish(z.string()),
+    api_key: z.string().check(z.minLength(1), z.maxLength(4096)),
+    app_id: z.nullish(
+      z.pipe(
+        z.union([z.string(), z.number()]),
+        z.transform((v) => String(v)),
+      ),
+    ),
   }),
 )
 export type UpstreamApiKey = z.infer<typeof upstreamApiKeySchema>

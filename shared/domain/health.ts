@@ -1,4 +1,5 @@
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import './zod-locale'
 
 /**
  * Messaging health of a channel (README, "Channel health"): what the 360dialog Messaging API says about
@@ -84,19 +85,19 @@ const errorOf = (code: string, message: string): HealthError => ({
 // Built on first parse (z.lazy), like the Partner API schemas: nothing at import.
 const cloudEntity = () =>
   z.looseObject({
-    entity_type: z.string().nullish(),
-    id: z.union([z.string(), z.number()]).nullish(),
-    can_send_message: z.string().nullish(),
-    additional_info: z.array(z.string()).nullish(),
-    errors: z
-      .array(
+    entity_type: z.nullish(z.string()),
+    id: z.nullish(z.union([z.string(), z.number()])),
+    can_send_message: z.nullish(z.string()),
+    additional_info: z.nullish(z.array(z.string())),
+    errors: z.nullish(
+      z.array(
         z.looseObject({
-          error_code: z.union([z.number(), z.string()]).nullish(),
-          error_description: z.string().nullish(),
-          possible_solution: z.string().nullish(),
+          error_code: z.nullish(z.union([z.number(), z.string()])),
+          error_description: z.nullish(z.string()),
+          possible_solution: z.nullish(z.string()),
         }),
-      )
-      .nullish(),
+      ),
+    ),
   })
 
 /** `GET {address}/health_status` (docs/partner-api-notes.md, "Messaging API health"). */
@@ -104,14 +105,14 @@ export const cloudHealthSchema = z.lazy(() =>
   z.looseObject({
     health_status: z.looseObject({
       can_send_message: z.enum(CLOUD_HEALTH_STATUSES),
-      entities: z.array(cloudEntity()).nullish(),
+      entities: z.nullish(z.array(cloudEntity())),
     }),
-    id: z.union([z.string(), z.number()]).nullish(),
+    id: z.nullish(z.union([z.string(), z.number()])),
   }),
 )
 
 const gatewayNode = () =>
-  z.looseObject({ gateway_status: z.enum(GATEWAY_STATUSES), role: z.string().nullish() })
+  z.looseObject({ gateway_status: z.enum(GATEWAY_STATUSES), role: z.nullish(z.string()) })
 
 /**
  * `GET {address}/v1/health`: `{"health": {"gateway_status": …}}`, or in high-availability and
@@ -126,10 +127,10 @@ export const gatewayHealthSchema = z.lazy(() =>
 /** `GET {address}/v1/configs/phone_number`: on-premise `phone_number`, Cloud `display_phone_number`. */
 export const phoneNumberSchema = z.lazy(() =>
   z.looseObject({
-    phone_number: z.union([z.string(), z.number()]).nullish(),
-    display_phone_number: z.union([z.string(), z.number()]).nullish(),
-    id: z.union([z.string(), z.number()]).nullish(),
-    verified_name: z.string().nullish(),
+    phone_number: z.nullish(z.union([z.string(), z.number()])),
+    display_phone_number: z.nullish(z.union([z.string(), z.number()])),
+    id: z.nullish(z.union([z.string(), z.number()])),
+    verified_name: z.nullish(z.string()),
   }),
 )
 

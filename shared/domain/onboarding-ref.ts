@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import './zod-locale'
 
 /**
  * The signed, expiring reference carried by an onboarding link's callback URL (docs/openapi.yaml
@@ -35,14 +36,11 @@ const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/
 // Built on first parse (z.lazy), not at import: it keeps the schema out of every cold start.
 const payloadSchema = z.lazy(() =>
   z.strictObject({
-    partnerPayload: z.string().min(1).max(1024),
-    redirectUrl: z.string().min(1).max(4096).optional(),
-    iat: z.number().int().nonnegative(),
-    exp: z.number().int().positive(),
-    nonce: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,32}$/)
-      .optional(),
+    partnerPayload: z.string().check(z.minLength(1), z.maxLength(1024)),
+    redirectUrl: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+    iat: z.number().check(z.int(), z.nonnegative()),
+    exp: z.number().check(z.int(), z.positive()),
+    nonce: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,32}$/))),
   }),
 )
 

@@ -1,4 +1,5 @@
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import './zod-locale'
 
 /**
  * zod schemas for what the 360dialog Partner API (and its webhooks) send. The partner is an
@@ -11,7 +12,7 @@ import * as z from 'zod'
  */
 
 // Functions, not shared instances, so that nothing is built before a lazy schema is first used.
-const str = () => z.string().nullish()
+const str = () => z.nullish(z.string())
 const isoTime = str
 /**
  * An upstream id: a string, or a number in some real bodies (docs/partner-api-notes.md §7, real-world
@@ -19,19 +20,24 @@ const isoTime = str
  * key size and turn a rejection into a storage failure.
  */
 const id = () =>
-  z
-    .union([z.string(), z.number().int().nonnegative()])
-    .transform((v) => String(v).trim())
-    .pipe(z.string().min(1).max(256))
+  z.pipe(
+    z.pipe(
+      z.union([z.string(), z.number().check(z.int(), z.nonnegative())]),
+      z.transform((v) => String(v).trim()),
+    ),
+    z.string().check(z.minLength(1), z.maxLength(256)),
+  )
 /** An upstream id on its own (a string, or a number stored as its decimal string). */
 export const upstreamIdSchema = z.lazy(() => id())
 
 /** A field that is an id when present (`null` or absent otherwise). */
 const optionalId = () =>
-  z
-    .union([z.string(), z.number().int().nonnegative()])
-    .transform((v) => String(v))
-    .nullish()
+  z.nullish(
+    z.pipe(
+      z.union([z.string(), z.number().check(z.int(), z.nonnegative())]),
+      z.transform((v) => String(v)),
+    ),
+  )
 
 /** The short client object embedded in a channel (its id is sometimes left out). */
 export const upstreamChannelClientSchema = z.lazy(() =>
@@ -39,7 +45,7 @@ export const upstreamChannelClientSchema = z.lazy(() =>
     id: optionalId(),
     name: str(),
     partner_payload: str(),
-    contact_info: z.looseObject({ email: str() }).nullish(),
+    contact_info: z.nullish(z.looseObject({ email: str() })),
   }),
 )
 
@@ -48,14 +54,14 @@ export const upstreamChannelClientSchema = z.lazy(() =>
  * carries the id; a channel with neither is refused (it cannot be attached to a client).
  */
 export const upstreamChannelSchema = z.lazy(() =>
-  z
-    .looseObject({
+  z.pipe(
+    z.looseObject({
       id: id(),
       client_id: optionalId(),
-      client: upstreamChannelClientSchema.nullish(),
+      client: z.nullish(upstreamChannelClientSchema),
       status: str(),
       account_mode: str(),
-      version: z.union([z.number(), z.string()]).nullish(),
+      version: z.nullish(z.union([z.number(), z.string()])),
       created_at: isoTime(),
       modified_at: isoTime(),
       billing_started_at: isoTime(),
@@ -65,29 +71,31 @@ export const upstreamChannelSchema = z.lazy(() =>
       cancelled_at: isoTime(),
       availability_status: str(),
       /** A tier name such as `TIER_1K`; a number in some bodies, stored as its decimal string. */
-      current_limit: z
-        .union([z.string(), z.number()])
-        .transform((v) => String(v))
-        .nullish(),
+      current_limit: z.nullish(
+        z.pipe(
+          z.union([z.string(), z.number()]),
+          z.transform((v) => String(v)),
+        ),
+      ),
       current_quality_rating: str(),
-      setup_info: z
-        .looseObject({ phone_number: z.union([z.string(), z.number()]).nullish(), phone_name: str() })
-        .nullish(),
-      profile_info: z.looseObject({ contact_email: str() }).nullish(),
-      waba_account: z
-        .looseObject({
+      setup_info: z.nullish(
+        z.looseObject({ phone_number: z.nullish(z.union([z.string(), z.number()])), phone_name: str() }),
+      ),
+      profile_info: z.nullish(z.looseObject({ contact_email: str() })),
+      waba_account: z.nullish(
+        z.looseObject({
           id: optionalId(),
           fb_account_status: str(),
           /** Meta's business id of the WABA's owner (seen in real webhook bodies). */
           fb_business_id: optionalId(),
-          on_behalf_of_business_info: z.looseObject({ status: str() }).nullish(),
-        })
-        .nullish(),
-      integration: z
-        .looseObject({ enabled: z.boolean().nullish(), app_id: optionalId(), state: str() })
-        .nullish(),
-    })
-    .transform((channel, ctx) => {
+          on_behalf_of_business_info: z.nullish(z.looseObject({ status: str() })),
+        }),
+      ),
+      integration: z.nullish(
+        z.looseObject({ enabled: z.nullish(z.boolean()), app_id: optionalId(), state: str() }),
+      ),
+    }),
+    z.transform((channel, ctx) => {
       const clientId = channel.client_id || channel.client?.id || null
       if (clientId === null) {
         ctx.issues.push({
@@ -100,6 +108,7 @@ export const upstreamChannelSchema = z.lazy(() =>
       }
       return { ...channel, client_id: clientId }
     }),
+  ),
 )
 export type UpstreamChannel = z.infer<typeof upstreamChannelSchema>
 
@@ -111,13 +120,13 @@ export const upstreamClientSchema = z.lazy(() =>
     status: str(),
     organisation: str(),
     partner_payload: str(),
-    max_channels: z.number().int().nullish(),
-    contact_info: z
-      .looseObject({ email: str(), full_name: str(), phone: z.union([z.string(), z.number()]).nullish() })
-      .nullish(),
-    contact_user: z
-      .looseObject({ email: str(), name: str(), phone: z.union([z.string(), z.number()]).nullish() })
-      .nullish(),
+    max_channels: z.nullish(z.number().check(z.int())),
+    contact_info: z.nullish(
+      z.looseObject({ email: str(), full_name: str(), phone: z.nullish(z.union([z.string(), z.number()])) }),
+    ),
+    contact_user: z.nullish(
+      z.looseObject({ email: str(), name: str(), phone: z.nullish(z.union([z.string(), z.number()])) }),
+    ),
     created_at: isoTime(),
     modified_at: isoTime(),
   }),
@@ -127,12 +136,12 @@ export type UpstreamClient = z.infer<typeof upstreamClientSchema>
 /** PartnerOut (docs/partner-api-notes.md §2). */
 export const upstreamPartnerSchema = z.lazy(() =>
   z.looseObject({
-    id: z.string().min(1),
+    id: z.string().check(z.minLength(1)),
     brand_name: str(),
     webhook_url: str(),
     partner_redirect_url: str(),
     country: str(),
-    allow_client_to_add_phone_no: z.boolean().nullish(),
+    allow_client_to_add_phone_no: z.nullish(z.boolean()),
   }),
 )
 export type UpstreamPartner = z.infer<typeof upstreamPartnerSchema>
@@ -146,8 +155,8 @@ export type UpstreamPartner = z.infer<typeof upstreamPartnerSchema>
 export const upstreamBalanceSchema = z.lazy(() =>
   z.looseObject({
     balance: z.number(),
-    currency: z.string().trim().min(1).max(16),
-    last_renewal: z.looseObject({ date: str(), amount: z.number().nullish() }).nullish(),
+    currency: z.string().check(z.trim(), z.minLength(1), z.maxLength(16)),
+    last_renewal: z.nullish(z.looseObject({ date: str(), amount: z.nullish(z.number()) })),
   }),
 )
 export type UpstreamBalance = z.infer<typeof upstreamBalanceSchema>
@@ -158,12 +167,12 @@ export type UpstreamBalance = z.infer<typeof upstreamBalanceSchema>
  */
 export const listEnvelopeSchema = z.lazy(() =>
   z.looseObject({
-    count: z.number().int().nonnegative().nullish(),
-    total: z.number().int().nonnegative(),
-    limit: z.number().int().nullish(),
-    offset: z.number().int().nullish(),
-    sort: z.union([z.array(z.string()), z.string()]).nullish(),
-    filters: z.unknown().optional(),
+    count: z.nullish(z.number().check(z.int(), z.nonnegative())),
+    total: z.number().check(z.int(), z.nonnegative()),
+    limit: z.nullish(z.number().check(z.int())),
+    offset: z.nullish(z.number().check(z.int())),
+    sort: z.nullish(z.union([z.array(z.string()), z.string()])),
+    filters: z.optional(z.unknown()),
   }),
 )
 
@@ -171,9 +180,9 @@ export const listEnvelopeSchema = z.lazy(() =>
 export const upstreamErrorSchema = z.lazy(() =>
   z.looseObject({
     meta: z.looseObject({
-      success: z.boolean().nullish(),
-      http_code: z.number().nullish(),
-      developer_message: z.string().nullish(),
+      success: z.nullish(z.boolean()),
+      http_code: z.nullish(z.number()),
+      developer_message: z.nullish(z.string()),
     }),
   }),
 )
@@ -181,8 +190,8 @@ export const upstreamErrorSchema = z.lazy(() =>
 /** A partner webhook envelope (docs/partner-api-notes.md §6): `event` and `data` required, the rest kept. */
 export const webhookEnvelopeSchema = z.lazy(() =>
   z.looseObject({
-    id: z.union([z.string(), z.number()]).nullish(),
-    event: z.string().min(1).max(200),
+    id: z.nullish(z.union([z.string(), z.number()])),
+    event: z.string().check(z.minLength(1), z.maxLength(200)),
     data: z.record(z.string(), z.unknown()),
     timestamp: isoTime(),
   }),
@@ -229,7 +238,7 @@ export const channelNoticeSchema = z.lazy(() =>
     client_id: str(),
     channel_id: str(),
     waba_account_id: str(),
-    phone_number: z.union([z.string(), z.number()]).nullish(),
+    phone_number: z.nullish(z.union([z.string(), z.number()])),
     violation_type: str(),
   }),
 )

@@ -1,5 +1,6 @@
-import * as z from 'zod'
+import * as z from 'zod/mini'
 import { MAX_REDIRECT_URL_LENGTH } from '../services/onboarding/create-onboarding-link'
+import '../domain/zod-locale'
 import { parseJsonBody } from './json-body'
 
 /**
@@ -21,22 +22,25 @@ function hasControl(s: string): boolean {
 
 /** The partner payload rule shared by links and client settings: 1–255 characters, no controls. */
 export const partnerPayloadSchema = z.lazy(() =>
-  z
-    .string()
-    .min(1, 'must be 1 to 255 characters')
-    .max(255, 'must be 1 to 255 characters')
-    .refine((s) => !hasControl(s), 'must not contain control characters'),
+  z.string().check(
+    z.minLength(1, 'must be 1 to 255 characters'),
+    z.maxLength(255, 'must be 1 to 255 characters'),
+    z.refine((s) => !hasControl(s), 'must not contain control characters'),
+  ),
 )
 
 const cancellationSchema = z.lazy(() =>
   z.strictObject({
-    reason: z
-      .string()
-      .refine(
-        (s) => [...s].length <= MAX_REASON_CHARS,
-        `reason must be at most ${MAX_REASON_CHARS} characters`,
-      )
-      .optional(),
+    reason: z.optional(
+      z
+        .string()
+        .check(
+          z.refine(
+            (s) => [...s].length <= MAX_REASON_CHARS,
+            `reason must be at most ${MAX_REASON_CHARS} characters`,
+          ),
+        ),
+    ),
   }),
 )
 
@@ -54,12 +58,14 @@ export function parseCancellationBody(raw: string | null): CancellationBody {
 const clientSettingsSchema = z.lazy(() =>
   z
     .strictObject({
-      maxChannels: z.number().int('must be an integer').min(1).max(100).optional(),
-      partnerPayload: partnerPayloadSchema.optional(),
+      maxChannels: z.optional(z.number().check(z.int('must be an integer'), z.gte(1), z.lte(100))),
+      partnerPayload: z.optional(partnerPayloadSchema),
     })
-    .refine((b) => b.maxChannels !== undefined || b.partnerPayload !== undefined, {
-      message: 'Give maxChannels and/or partnerPayload',
-    }),
+    .check(
+      z.refine((b) => b.maxChannels !== undefined || b.partnerPayload !== undefined, {
+        message: 'Give maxChannels and/or partnerPayload',
+      }),
+    ),
 )
 
 /** The validated body of `PATCH /clients/{clientId}`. */
@@ -77,11 +83,12 @@ export function parseClientSettingsBody(raw: string | null): ClientSettingsBody 
 const linkSchema = z.lazy(() =>
   z.strictObject({
     partnerPayload: partnerPayloadSchema,
-    redirectUrl: z.string().min(1).max(MAX_REDIRECT_URL_LENGTH).optional(),
-    number: z
-      .string()
-      .regex(/^\+?[0-9]{6,15}$/, 'must be a phone number in international format, digits only')
-      .optional(),
+    redirectUrl: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_REDIRECT_URL_LENGTH))),
+    number: z.optional(
+      z
+        .string()
+        .check(z.regex(/^\+?[0-9]{6,15}$/, 'must be a phone number in international format, digits only')),
+    ),
   }),
 )
 

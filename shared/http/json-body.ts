@@ -1,4 +1,4 @@
-import type * as z from 'zod'
+import type * as z from 'zod/mini'
 import { ValidationError } from '../domain/errors'
 
 /** Largest accepted JSON body of a management call; every valid body is far smaller. */
@@ -19,7 +19,7 @@ export interface JsonBodyRules {
  * failure is a ValidationError with code `invalid_body` and a message that names the field, never
  * echoing the body itself.
  */
-export function parseJsonBody<S extends z.ZodType>(
+export function parseJsonBody<S extends z.ZodMiniType>(
   raw: string | null,
   schema: S,
   rules: JsonBodyRules,

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit'
-import type { ZodType } from 'zod'
+import type { ZodMiniType } from 'zod/mini'
 import { UpstreamError } from '../../domain/errors'
 import {
   cloudHealthSchema,
@@ -107,7 +107,7 @@ export function createMessagingApiClient(opts: MessagingApiClientOptions = {}): 
       }
     })
 
-  async function get<T>(target: MessagingTarget, path: string, schema: ZodType<T>): Promise<T> {
+  async function get<T>(target: MessagingTarget, path: string, schema: ZodMiniType<T>): Promise<T> {
     const base = target.address.replace(/\/+$/, '')
     const url = `${base}${path}`
     const deadline = now() + budgetMs

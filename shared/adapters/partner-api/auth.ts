@@ -1,4 +1,5 @@
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import '../../domain/zod-locale'
 import { ConfigError, UpstreamError } from '../../domain/errors'
 import type { SecretSource } from '../../ports'
 import { type PartnerCredentials, parsePartnerCredentials } from '../secrets'
@@ -21,9 +22,9 @@ export type TokenFetcher = (
 /** The token response (docs/partner-api-notes.md §1); only the access token is required. Built on first parse. */
 export const tokenResponseSchema = z.lazy(() =>
   z.looseObject({
-    access_token: z.string().min(1),
-    token_type: z.string().nullish(),
-    expires_in: z.number().nullish(),
+    access_token: z.string().check(z.minLength(1)),
+    token_type: z.nullish(z.string()),
+    expires_in: z.nullish(z.number()),
   }),
 )
 

@@ -1,5 +1,5 @@
-import type { ZodType } from 'zod'
-import * as z from 'zod'
+import * as z from 'zod/mini'
+import '../../domain/zod-locale'
 import { upstreamApiKeyListSchema, upstreamApiKeySchema } from '../../domain/channel-key'
 import { UpstreamError, ValidationError } from '../../domain/errors'
 import {
@@ -78,7 +78,7 @@ interface SendRequest<T> {
   mode: RetryMode
   /** false for the token call itself. */
   authenticated: boolean
-  schema: ZodType<T>
+  schema: z.ZodMiniType<T>
   signal?: AbortSignal
   /** Absolute deadline (ms, `now()` scale) imposed by the caller, e.g. a list walk budget. */
   deadline?: number
@@ -92,7 +92,7 @@ type Outcome =
 
 const DEFAULT_PAGE_SIZE = 100
 // Schemas are built on first parse (z.lazy), not at import: it keeps them out of every cold start.
-const webhookUrlSchema = z.lazy(() => z.looseObject({ webhook_url: z.string().nullish() }))
+const webhookUrlSchema = z.lazy(() => z.looseObject({ webhook_url: z.nullish(z.string()) }))
 const anyJson = z.lazy(() => z.unknown())
 
 const noopLogger: PartnerApiLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined }
@@ -114,7 +114,7 @@ const QUARANTINE_REASON_CHARS = 500
 interface ListKind<T> {
   kind: QuarantinedItem['kind']
   itemsKey: string
-  item: ZodType<T>
+  item: z.ZodMiniType<T>
 }
 
 const CLIENTS: ListKind<UpstreamClient> = { kind: 'client', itemsKey: 'clients', item: upstreamClientSchema }

@@ -1,4 +1,3 @@
-import type { z } from 'zod'
 import { ConflictError } from '../../domain/errors'
 import { rehash } from '../../domain/mapping'
 import { factOrderKey, orderingTime } from '../../domain/ordering'
@@ -76,7 +75,7 @@ const MAX_REASON = 500
 /** Bounded retries of a notice write that lost an optimistic-concurrency race. */
 const NOTICE_ATTEMPTS = 5
 
-function zodReason(error: z.ZodError): string {
+function zodReason(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
   // Paths and messages only: zod messages name expected types, never the offending values.
   const text = error.issues
     .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)

@@ -74,7 +74,7 @@ describe('import boundaries', () => {
         (e) =>
           under(e.from, 'shared/domain') &&
           (e.to === null
-            ? !(e.specifier === 'zod' || e.specifier.startsWith('node:'))
+            ? !(e.specifier === 'zod' || e.specifier.startsWith('zod/') || e.specifier.startsWith('node:'))
             : !under(e.to, 'shared/domain')),
       ),
     ).toEqual([])
