@@ -358,11 +358,14 @@ export const FUNCTIONS = {
     reservedConcurrency: 1,
     trigger: { kind: 'schedule', asyncRetryAttempts: 1, rate: 'health' },
     // sweepHealth: live channels through the byLifecycle index, the health attribute (UpdateItem, only
-    // while live), the lease and the sweep summaries. It reads keys (GetItem, Decrypt), never writes them.
+    // while live), the lease and the sweep summaries. It reads keys (GetItem, Decrypt), never writes
+    // them: a refused key is marked invalid (GetItem, UpdateItem on channels; audited) and replaced
+    // by the poller's key step.
     access: {
       tables: {
-        channels: { actions: ['UpdateItem'], indexes: ['byLifecycle'] },
+        channels: { actions: ['GetItem', 'UpdateItem'], indexes: ['byLifecycle'] },
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
+        audit: { actions: ['PutItem'] },
         channelKeys: { actions: ['GetItem'] },
       },
       secrets: [],

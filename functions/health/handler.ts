@@ -6,6 +6,7 @@ import type { Context } from 'aws-lambda'
 import type { AppDeps } from '../../shared/deps'
 import { HEALTH_METRICS, type HealthSweepSummary, UNHEALTHY_STATUSES } from '../../shared/domain/health'
 import type { HealthKeys } from '../../shared/services/health/check-channel'
+import { markKeyInvalid } from '../../shared/services/channel-keys/provision-key'
 import { healthKeys } from '../../shared/services/health/keys'
 import { sweepHealth } from '../../shared/services/health/sweep-health'
 
@@ -56,7 +57,8 @@ export function buildHealthHandler(deps: AppDeps, opts: HealthHandlerOptions = {
   let keys: HealthKeys | null = opts.keys ?? null
   const run = async (_event: unknown, context: Context): Promise<HealthSweepSummary> => {
     const remaining = context.getRemainingTimeInMillis()
-    keys ??= healthKeys(deps, deps.channelKeys)
+    // A refused key is marked invalid; reconciliation creates its one replacement (never this job).
+    keys ??= healthKeys(deps, deps.channelKeys, (channelId) => markKeyInvalid(deps, channelId))
     const summary = await sweepHealth(
       // Named parts only: spreading deps would build (or refuse) every adapter of the function.
       {

@@ -86,9 +86,24 @@ export function readyForKey(
   return channel.lifecycle === 'onboarding' && channel.status !== null && KEYABLE_STATUSES.has(channel.status)
 }
 
-/** A channel that is ready and has no key (and no reason to wait for one): reconciliation provisions it. */
+/**
+ * Whether an `invalid` key is to be replaced once: the Messaging API refused it and it was not itself
+ * the replacement of a refused key (KeyRejection.replace, set by the health job).
+ */
+export function replacementDue(channel: Pick<Channel, 'keyStatus' | 'keyRejected'>): boolean {
+  return channel.keyStatus === 'invalid' && channel.keyRejected?.replace === true
+}
+
+/**
+ * A channel that is ready and due a key: it has none (and no reason to wait for one), or its key was
+ * refused and one replacement is due. Reconciliation's key step provisions exactly these (the sparse
+ * `keyNeeded` index mirrors this).
+ */
 export function needsKey(
-  channel: Pick<Channel, 'lifecycle' | 'status' | 'missingSince' | 'terminatedAt' | 'keyStatus'>,
+  channel: Pick<
+    Channel,
+    'lifecycle' | 'status' | 'missingSince' | 'terminatedAt' | 'keyStatus' | 'keyRejected'
+  >,
 ): boolean {
-  return (channel.keyStatus ?? 'none') === 'none' && readyForKey(channel)
+  return ((channel.keyStatus ?? 'none') === 'none' || replacementDue(channel)) && readyForKey(channel)
 }

@@ -57,6 +57,13 @@ export interface StoredHealth extends ChannelHealth {
 export interface KeyRejection {
   key: string
   at: string
+  /**
+   * Whether one replacement key is due (README "Channel API keys"): true when the refused key was not
+   * itself a replacement of a refused key; false leaves the channel `invalid` until a new permission
+   * or a rotation, so a key that keeps being refused never loops through creations. Absent on
+   * rejections recorded before replacements existed: no replacement.
+   */
+  replace?: boolean
 }
 
 /** What one health call found (before the number check and bookkeeping). */

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { AppDeps } from '../../deps'
-import { type ChannelKey, type KeyStatus, keyInfo, needsKey, readyForKey } from '../../domain/channel-key'
+import {
+  type ChannelKey,
+  type KeyStatus,
+  keyInfo,
+  needsKey,
+  readyForKey,
+  replacementDue,
+} from '../../domain/channel-key'
 import { UpstreamError } from '../../domain/errors'
 import type { Channel } from '../../domain/types'
 
@@ -23,7 +30,9 @@ export type KeyDeps = Pick<AppDeps, 'store' | 'partnerApi' | 'channelKeys' | 'cl
  * Why provisioning runs. `permission` (a `channel_permission_granted` event, an onboarding callback
  * naming the channel) is the only trigger that retries a channel whose permission was missing;
  * `reconciliation` provisions ready channels with no key; `rotation` replaces a working key on
- * request; `invalid_key` replaces a key the messaging API refused (once).
+ * request; `invalid_key` replaces a key the messaging API refused (once): reconciliation provisions
+ * with it a channel whose refused key is due a replacement (shared/domain/channel-key.ts
+ * replacementDue), as marked by the health job (markKeyInvalid).
  */
 export type KeyTrigger = 'permission' | 'reconciliation' | 'rotation' | 'invalid_key'
 
@@ -116,10 +125,16 @@ export async function provisionChannelKey(
   channelId: string,
   opts: { trigger: KeyTrigger; principal: string; idempotencyKey?: string | null },
 ): Promise<{ outcome: ProvisionOutcome; channel: Channel | null; upstreamStatus?: number }> {
+  // Reconciliation lists the channels whose refused key is due its one replacement with the others
+  // that need a key: it replaces them as `invalid_key` (the new key's origin, which the health job
+  // reads to never replace a replacement).
+  const triggerFor = (channel: Channel): KeyTrigger =>
+    opts.trigger === 'reconciliation' && replacementDue(channel) ? 'invalid_key' : opts.trigger
   const due = (channel: Channel): ProvisionOutcome | null => {
     if (!readyForKey(channel)) return 'not_ready'
     const status = channel.keyStatus ?? 'none'
-    if (opts.trigger === 'rotation' || opts.trigger === 'invalid_key') return null
+    const trigger = triggerFor(channel)
+    if (trigger === 'rotation' || trigger === 'invalid_key') return null
     if (status === 'active') return 'already_active'
     if (status === 'permission_missing' && opts.trigger !== 'permission') return 'awaiting_permission'
     // An invalid key is replaced once, by the trigger that found it, or after a new permission.
@@ -149,7 +164,8 @@ export async function provisionChannelKey(
     if (!channel) return { outcome: 'unknown_channel', channel: null }
     const late = due(channel)
     if (late) return { outcome: late, channel }
-    if (opts.trigger === 'invalid_key' && (channel.keyStatus ?? 'none') !== 'invalid') {
+    const trigger = triggerFor(channel)
+    if (trigger === 'invalid_key' && (channel.keyStatus ?? 'none') !== 'invalid') {
       // Someone replaced the invalid key meanwhile (a rotation, a permission event).
       return { outcome: 'already_active', channel }
     }
@@ -169,13 +185,13 @@ export async function provisionChannelKey(
           outcome: 'permission_missing',
           upstreamStatus: 403,
           idempotencyKey: opts.idempotencyKey ?? null,
-          details: { trigger: opts.trigger },
+          details: { trigger },
         })
         return { outcome: 'permission_missing', channel: updated, upstreamStatus: 403 }
       }
       deps.logger.warn('channel key not created', {
         channelId,
-        trigger: opts.trigger,
+        trigger,
         status: upstreamStatus,
       })
       await auditKey(deps, {
@@ -185,7 +201,7 @@ export async function provisionChannelKey(
         outcome: 'failed',
         upstreamStatus: upstreamStatus ?? null,
         idempotencyKey: opts.idempotencyKey ?? null,
-        details: { trigger: opts.trigger },
+        details: { trigger },
       })
       if (opts.trigger === 'rotation') throw err
       return {
@@ -200,7 +216,7 @@ export async function provisionChannelKey(
       address: created.address ?? null,
       appId: created.app_id ?? null,
       createdAt: deps.clock.now().toISOString(),
-      origin: opts.trigger,
+      origin: trigger,
     }
     // Stored before the status says active: a crash in between leaves a stored key and status
     // `none`, and the next trigger replaces it (upstream revokes the unseen one).
@@ -215,7 +231,7 @@ export async function provisionChannelKey(
       idempotencyKey: opts.idempotencyKey ?? null,
       details: keyInfo(key),
     })
-    deps.logger.info('channel key stored', { channelId, trigger: opts.trigger, keyId: key.keyId })
+    deps.logger.info('channel key stored', { channelId, trigger, keyId: key.keyId })
     return { outcome: 'created', channel: updated, upstreamStatus: 201 }
   } finally {
     await deps.store.ops.releaseLease(keyLease(channelId), owner).catch((err: unknown) => {
@@ -247,32 +263,32 @@ export async function forgetChannelKey(
 }
 
 /**
- * "Mark the key invalid and re-provision once": the messaging API answered 401 for the channel's
- * stored key. The key is marked `invalid` and replaced with one new key, unless the key that failed
- * is no longer the stored one (already replaced), or was itself created by such a replacement: then
- * the channel stays `invalid` until a permission event or a rotation, so a key that keeps failing
- * never loops through creations.
+ * "Mark the key invalid and re-provision once", the health job's half: the Messaging API answered 401
+ * for the channel's stored key. The health job has already recorded which key was refused and whether
+ * one replacement is due (ChannelRepository.setKeyRejected, KeyRejection.replace: not when the refused
+ * key was itself a replacement). This marks the channel `invalid`; when a replacement is due, that
+ * also lists it in the key-needed index, and the next reconciliation run creates exactly one new key
+ * under the channel's lease (provisionChannelKey, as `invalid_key`). The health job never creates or
+ * writes keys itself: only the provisioning path writes the key store (README "Channel API keys").
+ * Nothing happens for a channel whose key is not `active` any more (a rotation or a permission event
+ * moved it meanwhile) or that is not stored.
  */
-export async function markKeyInvalidAndReprovision(
-  deps: KeyDeps,
+export async function markKeyInvalid(
+  deps: Pick<AppDeps, 'store' | 'clock' | 'logger'>,
   channelId: string,
-  opts: { failedKey?: string; principal?: string } = {},
-): Promise<{ outcome: ProvisionOutcome | 'stale_key' | 'left_invalid' }> {
-  const stored = await deps.channelKeys.read(channelId)
-  if (opts.failedKey !== undefined && stored !== null && stored.apiKey !== opts.failedKey) {
-    return { outcome: 'stale_key' }
-  }
-  const principal = opts.principal ?? 'system:health'
-  await setKeyStatus(deps, channelId, 'invalid')
-  const origin = stored?.origin ?? null
+  opts: { principal?: string } = {},
+): Promise<{ outcome: 'replacement_due' | 'left_invalid' | 'not_active' }> {
+  const stored = await deps.store.channels.get(channelId)
+  if (!stored || (stored.keyStatus ?? 'none') !== 'active') return { outcome: 'not_active' }
+  const updated = await setKeyStatus(deps, channelId, 'invalid')
+  const outcome = updated && replacementDue(updated) ? 'replacement_due' : 'left_invalid'
   await auditKey(deps, {
     channelId,
     action: 'channel_key.invalid',
-    principal,
-    outcome: origin === 'invalid_key' ? 'left_invalid' : 'reprovisioning',
-    details: stored ? keyInfo(stored) : {},
+    principal: opts.principal ?? 'system:health',
+    outcome,
+    details: { refused: stored.keyRejected?.key ?? null },
   })
-  if (origin === 'invalid_key') return { outcome: 'left_invalid' }
-  const result = await provisionChannelKey(deps, channelId, { trigger: 'invalid_key', principal })
-  return { outcome: result.outcome }
+  deps.logger.warn('channel key marked invalid', { channelId, outcome })
+  return { outcome }
 }

@@ -26,13 +26,22 @@ export interface HealthCandidate {
   keyStatus?: string | null
 }
 
+/** A channel's stored key as the health job uses it. */
+export interface HealthTarget extends MessagingTarget {
+  /**
+   * Whether a refusal of this key calls for one replacement (KeyRejection.replace): false when the key
+   * is itself the replacement of a refused key. Absent: true.
+   */
+  replaceable?: boolean
+}
+
 /**
  * The key side of a health check (key provisioning owns the keys): where and with which key a
  * channel's Messaging API is reached, and what to do when that key is refused.
  */
 export interface HealthKeys {
   /** The channel's stored key and its address, or null when it has none: then nothing is called. */
-  target(channel: HealthCandidate): Promise<MessagingTarget | null>
+  target(channel: HealthCandidate): Promise<HealthTarget | null>
   /** A 401 on the channel's key: mark it invalid and ask for one re-provisioning (called once per key). */
   rejected(channel: HealthCandidate): Promise<void>
 }
@@ -83,7 +92,11 @@ export async function checkChannel(deps: HealthCheckDeps, channel: HealthCandida
   if (target.keyRef !== undefined && channel.keyRejected?.key === target.keyRef) return { kind: 'no_key' }
   const onRefused = async (): Promise<CheckOutcome> => {
     if (target.keyRef !== undefined) {
-      const rejection = { key: target.keyRef, at: deps.clock.now().toISOString() }
+      const rejection = {
+        key: target.keyRef,
+        at: deps.clock.now().toISOString(),
+        replace: target.replaceable !== false,
+      }
       await deps.store.channels.setKeyRejected(channel.channelId, rejection)
       channel.keyRejected = rejection
     }

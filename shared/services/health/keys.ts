@@ -9,18 +9,22 @@ export interface StoredKeyReader {
     address: string | null
     keyId: string | null
     createdAt: string
+    /** What created the key; `invalid_key`: it replaced a refused key (shared/services/channel-keys). */
+    origin?: string | null
   } | null>
 }
 
 /**
  * The health job's side of channel keys: the stored key and the address 360dialog gave with it (else
  * MESSAGING_API_BASE_URL), and, on a 401, key provisioning's "mark invalid, provision once"
- * (`onRejected`). The key value goes only into the request header.
+ * (`onRejected`: shared/services/channel-keys/provision-key.ts markKeyInvalid). A key that replaced a
+ * refused key is not `replaceable`: its refusal leaves the channel invalid (never a loop). The key
+ * value goes only into the request header.
  */
 export function healthKeys(
   deps: Pick<AppDeps, 'config' | 'logger'>,
   store: StoredKeyReader,
-  onRejected?: (channelId: string) => Promise<void>,
+  onRejected?: (channelId: string) => Promise<unknown>,
 ): HealthKeys {
   return {
     target: async (channel) => {
@@ -33,6 +37,7 @@ export function healthKeys(
         keyRef: `${key.keyId ?? ''}@${key.createdAt}`,
         address,
         kind: apiKindOf(address),
+        replaceable: key.origin !== 'invalid_key',
       }
     },
     rejected: async (channel) => {

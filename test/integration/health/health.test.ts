@@ -112,15 +112,54 @@ describe('channel health, end to end', () => {
     expect(status.health.byStatus).toMatchObject({ BLOCKED: 1, disconnected: 1, unchecked: 1 })
   })
 
-  it('treats a revoked key as refused: one hand-back for re-provisioning, then no more calls', async () => {
-    app.simulator!.keys.revoke('HlthC01CH')
+  it('a refused key is marked invalid and replaced once by the next poll; a refused replacement stays invalid', async () => {
+    const sim = app.simulator!
+    const id = 'HlthC01CH'
+    const callsOf = () => sim.messaging.requests().filter((r) => r.channelId === id).length
+    const stored = async () => (await app.deps.channelKeys.read(id))?.keyId
+    const firstKey = await stored()
+    expect(sim.keys.createdCount(id)).toBe(1)
+
+    // The client's key is revoked upstream: the Messaging API answers 401 (the simulator's fault mode).
+    sim.keys.revoke(id)
     clock.advance(15 * 60_000)
-    const s = await app.checkHealth()
-    expect(s.keysRejected).toBe(1)
+    expect(await app.checkHealth()).toMatchObject({ keysRejected: 1 })
+    expect((await channel(id)).keyStatus).toBe('invalid')
+    // Not re-checked with the refused key, nor replaced by the health job itself.
     clock.advance(15 * 60_000)
-    const before = app.simulator!.messaging.requests().filter((r) => r.channelId === 'HlthC01CH').length
-    const again = await app.checkHealth()
-    expect(again.keysRejected).toBe(0)
-    expect(app.simulator!.messaging.requests().filter((r) => r.channelId === 'HlthC01CH').length).toBe(before)
+    let before = callsOf()
+    expect(await app.checkHealth()).toMatchObject({ keysRejected: 0 })
+    expect(callsOf()).toBe(before)
+    expect(sim.keys.createdCount(id)).toBe(1)
+
+    // The next reconciliation run creates exactly one replacement; checks resume with it.
+    await app.poll()
+    expect(sim.keys.createdCount(id)).toBe(2)
+    expect((await channel(id)).keyStatus).toBe('active')
+    expect(await stored()).not.toBe(firstKey)
+    await app.poll()
+    expect(sim.keys.createdCount(id)).toBe(2)
+    clock.advance(15 * 60_000)
+    before = callsOf()
+    expect(await app.checkHealth()).toMatchObject({ keysRejected: 0 })
+    expect(callsOf()).toBeGreaterThan(before)
+
+    // The replacement is refused too: invalid until a new permission, never a second replacement.
+    sim.keys.revoke(id)
+    clock.advance(15 * 60_000)
+    expect(await app.checkHealth()).toMatchObject({ keysRejected: 1 })
+    expect((await channel(id)).keyStatus).toBe('invalid')
+    await app.poll()
+    await app.poll()
+    expect(sim.keys.createdCount(id)).toBe(2)
+    clock.advance(15 * 60_000)
+    before = callsOf()
+    await app.checkHealth()
+    expect(callsOf()).toBe(before)
+    const audit = (await app.deps.store.audit.list(`channel#${id}`, 50)).items
+    expect(audit.filter((a) => a.action === 'channel_key.invalid').map((a) => a.principal)).toEqual([
+      'system:health',
+      'system:health',
+    ])
   })
 })

@@ -1,12 +1,22 @@
 import { describe, expect, it } from 'vitest'
 import { createMemoryChannelKeyStore } from '../../../shared/adapters/channel-keys/memory'
+import type { ChannelKey } from '../../../shared/domain/channel-key'
+import { provisionMissingKeys } from '../../../shared/services/channel-keys/key-triggers'
 import {
   forgetChannelKey,
-  markKeyInvalidAndReprovision,
+  markKeyInvalid,
   provisionChannelKey,
+  setKeyStatus,
 } from '../../../shared/services/channel-keys/provision-key'
+import { healthKeys } from '../../../shared/services/health/keys'
 import { applyChannel } from '../../../shared/services/state/apply-upstream'
 import { makeDeps, upChannel, upClient } from '../reconciliation/support'
+
+async function collect<T>(pages: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = []
+  for await (const page of pages) all.push(page)
+  return all
+}
 
 /** Deps with a live channel H00001CH stored and upstream, and an in-memory key store. */
 async function setup(patch: Parameters<typeof upChannel>[2] = {}) {
@@ -116,30 +126,66 @@ describe('channel key provisioning', () => {
     ).toBe('awaiting_permission')
   })
 
-  it('replaces an invalid key once; a replacement that fails again is left invalid (no loop)', async () => {
+  it('replaces a refused key once, by reconciliation; a refused replacement is left invalid (no loop)', async () => {
     const { deps, channelKeys, channelId } = await setup()
     await provisionChannelKey(deps, channelId, { trigger: 'permission', principal: 't' })
     const first = (await channelKeys.get(channelId)) as string
+    const listed = async () => (await collect(deps.store.channels.keyNeededIds())).flat()
+    // What the health job does on a 401 (shared/services/health/check-channel.ts): record the refused
+    // key, and whether a replacement is due, from the key's origin; then mark the key invalid.
+    const refuse = async () => {
+      const target = await healthKeys(deps, channelKeys).target({ channelId } as never)
+      const replace = target?.replaceable !== false
+      await deps.store.channels.setKeyRejected(channelId, { key: target?.keyRef ?? '', at: 'now', replace })
+      return (await markKeyInvalid(deps, channelId)).outcome
+    }
 
-    const replaced = await markKeyInvalidAndReprovision(deps, channelId, { failedKey: first })
-    expect(replaced.outcome).toBe('created')
-    const second = (await channelKeys.get(channelId)) as string
-    expect(second).not.toBe(first)
-    expect((await deps.store.channels.get(channelId))?.keyStatus).toBe('active')
-
-    // A late report about the first key changes nothing.
-    expect((await markKeyInvalidAndReprovision(deps, channelId, { failedKey: first })).outcome).toBe(
-      'stale_key',
-    )
-    // The replacement fails too: marked invalid, no third key.
-    expect((await markKeyInvalidAndReprovision(deps, channelId, { failedKey: second })).outcome).toBe(
-      'left_invalid',
-    )
+    expect(await refuse()).toBe('replacement_due')
     expect((await deps.store.channels.get(channelId))?.keyStatus).toBe('invalid')
+    expect(await listed()).toEqual([channelId])
+    // Only reconciliation's key step replaces it; any other trigger but a permission waits.
+    expect(
+      (await provisionChannelKey(deps, channelId, { trigger: 'rotation', principal: 't' })).outcome,
+    ).not.toBe('awaiting_permission')
+    const afterRotation = (await channelKeys.get(channelId)) as string
+    expect(await refuse()).toBe('replacement_due')
+    expect(await provisionMissingKeys(deps)).toMatchObject({ candidates: 1, created: 1 })
+    const second = (await channelKeys.read(channelId)) as ChannelKey
+    expect([first, afterRotation]).not.toContain(second.apiKey)
+    expect(second.origin).toBe('invalid_key')
+    expect((await deps.store.channels.get(channelId))?.keyStatus).toBe('active')
+    expect(await listed()).toEqual([])
+    const creations = deps.partnerApi.callCount('createChannelApiKey')
+
+    // The replacement is refused too: invalid, not listed, no further creation by any run.
+    expect(await refuse()).toBe('left_invalid')
+    expect((await deps.store.channels.get(channelId))?.keyStatus).toBe('invalid')
+    expect(await listed()).toEqual([])
+    expect(await provisionMissingKeys(deps)).toMatchObject({ candidates: 0, created: 0 })
     expect(
       (await provisionChannelKey(deps, channelId, { trigger: 'reconciliation', principal: 't' })).outcome,
     ).toBe('awaiting_permission')
-    expect(deps.partnerApi.callCount('createChannelApiKey')).toBe(2)
+    // A late report of the refusal changes nothing more.
+    expect((await markKeyInvalid(deps, channelId)).outcome).toBe('not_active')
+    expect(deps.partnerApi.callCount('createChannelApiKey')).toBe(creations)
+
+    // A new permission ends the wait: one new key.
+    const granted = await provisionChannelKey(deps, channelId, { trigger: 'permission', principal: 't' })
+    expect(granted.outcome).toBe('created')
+    expect(deps.partnerApi.callCount('createChannelApiKey')).toBe(creations + 1)
+    const trail = await deps.store.audit.list(`channel#${channelId}`, 50)
+    // One entry per refusal (same clock time here, so in no particular order).
+    const invalid = trail.items.filter((e) => e.action === 'channel_key.invalid').map((e) => e.outcome)
+    expect(invalid.sort()).toEqual(['left_invalid', 'replacement_due', 'replacement_due'])
+  })
+
+  it('a new permission resets a channel waiting for one to none, so it is listed once it is ready', async () => {
+    const { deps, channelId } = await setup({ status: 'submitted', account_mode: 'sandbox' })
+    await setKeyStatus(deps, channelId, 'permission_missing')
+    const r = await provisionChannelKey(deps, channelId, { trigger: 'permission', principal: 't' })
+    expect(r.outcome).toBe('not_ready')
+    expect((await deps.store.channels.get(channelId))?.keyStatus).toBe('none')
+    expect(deps.partnerApi.callCount('createChannelApiKey')).toBe(0)
   })
 
   it('never writes the key value to the audit trail or the channel', async () => {
