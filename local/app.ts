@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { createLocalCipher } from '../shared/adapters/channel-keys/cipher'
+import { createCachingCipher, createLocalCipher } from '../shared/adapters/channel-keys/cipher'
 import { createDynamoChannelKeyStore } from '../shared/adapters/channel-keys/dynamo-key-store'
 import { createDynamoStore, ensureTables, tableNamesFromConfig } from '../shared/adapters/dynamo/dynamo-store'
 import { KEYS } from '../shared/adapters/dynamo/tables'
@@ -14,6 +14,7 @@ import { FUNCTION_KEYS, FUNCTIONS, type FunctionKey, type HttpFunctionKey } from
 import { CALLBACK_PATH, WEBHOOK_PATH } from '../shared/http/routes'
 import type { Clock, EventSink } from '../shared/ports'
 import { ADAPTER_BUILDERS, createAppDeps, createSecretSource, wireFunction } from '../shared/wiring'
+import { HEALTH_KEY_CACHE } from '../shared/wiring/channel-keys'
 import { type ChangeStream, captureChanges, createChangeStream } from './change-stream'
 import { createLocalDynamoClient, startDynalite } from './dynalite'
 import { type HttpHandler, LOCAL_BUILDERS, localLambdaContext, type StreamingHandler } from './handlers'
@@ -234,7 +235,11 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         channelKeys: createDynamoChannelKeyStore({
           doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
           tableName: tables.channelKeys,
-          cipher: guardCipher(keyCipher, fn, report),
+          // As deployed: the health job keeps what it decrypted (shared/wiring/channel-keys.ts).
+          cipher:
+            fn === 'health'
+              ? createCachingCipher(guardCipher(keyCipher, fn, report), HEALTH_KEY_CACHE)
+              : guardCipher(keyCipher, fn, report),
         }),
         ...(clock ? { clock } : {}),
       })

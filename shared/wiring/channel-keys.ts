@@ -1,6 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { createKmsCipher, createLocalCipher, type KeyCipher } from '../adapters/channel-keys/cipher'
+import {
+  createCachingCipher,
+  createKmsCipher,
+  createLocalCipher,
+  type KeyCipher,
+} from '../adapters/channel-keys/cipher'
 import { createDynamoChannelKeyStore } from '../adapters/channel-keys/dynamo-key-store'
 import type { Config } from '../env'
 import type { AdapterBuilder } from './core'
@@ -17,6 +22,29 @@ export const channelKeys: AdapterBuilder<'channelKeys'> = ({ config }) =>
     ),
     tableName: config.TABLE_CHANNEL_KEYS,
     cipher: createKeyCipher(config),
+  })
+
+/**
+ * The health job's decrypt cache (README "Channel health"): room for every key of 20,000 channels
+ * (a few MB), each decrypted again after 6 hours at the latest. The job reads each key once per
+ * interval (15 minutes by default), so a warm container decrypts a key about 4 times a day instead
+ * of 96.
+ */
+export const HEALTH_KEY_CACHE = { maxEntries: 20_000, ttlMs: 6 * 3600_000 } as const
+
+/**
+ * `channelKeys` for the health job: the same table and cipher, plus a per-container cache of what
+ * was decrypted (createCachingCipher): one KMS Decrypt per key and container every few hours, not
+ * one per check. The key route does not use it: its reads are rare, audited and decrypted afresh.
+ */
+export const cachedChannelKeys: AdapterBuilder<'channelKeys'> = ({ config }) =>
+  createDynamoChannelKeyStore({
+    doc: DynamoDBDocumentClient.from(
+      new DynamoDBClient(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
+      { marshallOptions: { removeUndefinedValues: true } },
+    ),
+    tableName: config.TABLE_CHANNEL_KEYS,
+    cipher: createCachingCipher(createKeyCipher(config), HEALTH_KEY_CACHE),
   })
 
 /** The cipher of channel API keys a configuration asks for: KMS in AWS, a local AES key locally. */

@@ -16,6 +16,7 @@ interface Statement {
   Effect: string
   Action: string | string[]
   Resource: unknown
+  Condition?: unknown
 }
 
 const FNS: FunctionKey[] = [
@@ -516,7 +517,45 @@ describe('stateless stack', () => {
     })
   })
 
-  it('lets the health job read live channels and write only their health: no key writes, no secrets', () => {
+  it('lets only the provisioning path write the key store, only the key route and the health job read it', () => {
+    const onKeys = (name: FunctionKey): string[] =>
+      fns[name].statements
+        .filter((st) => JSON.stringify(st.Resource).includes(tableIds.channelKeys))
+        .flatMap((st) => list(st.Action))
+        .sort()
+    const kms = (name: FunctionKey): Statement[] =>
+      fns[name].statements.filter((st) => list(st.Action).some((a) => a.startsWith('kms:')))
+    const writers: FunctionKey[] = ['webhookApplier', 'onboarding', 'poller', 'channelKeys']
+    const readers: FunctionKey[] = ['channelKeys', 'health']
+    for (const name of FNS) {
+      const actions = onKeys(name)
+      const writes = actions.filter((a) => a !== 'dynamodb:GetItem')
+      expect(writes, name).toEqual(writers.includes(name) ? ['dynamodb:DeleteItem', 'dynamodb:PutItem'] : [])
+      expect(actions.includes('dynamodb:GetItem'), name).toBe(readers.includes(name))
+      // No Scan, Query or batch read of the key table anywhere: keys are read one channel at a time.
+      expect(
+        actions.every((a) => ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'].includes(a)),
+      ).toBe(true)
+      const cipher = kms(name)
+        .flatMap((st) => list(st.Action))
+        .sort()
+      const expected = [
+        ...(readers.includes(name) ? ['kms:Decrypt'] : []),
+        ...(writers.includes(name) ? ['kms:Encrypt'] : []),
+      ].sort()
+      expect(cipher, name).toEqual(expected)
+      for (const st of kms(name)) {
+        // Only the channel-key KMS key, and only for channel keys (the encryption context).
+        expect(list(st.Resource)).toHaveLength(1)
+        expect(JSON.stringify(st.Resource)).toContain('ChannelKeyKey')
+        expect(st.Condition).toEqual({
+          StringEquals: { 'kms:EncryptionContext:purpose': 'partnerops-channel-key' },
+        })
+      }
+    }
+  })
+
+  it('lets the health job read live channels and write only their health: reads keys, no key writes, no secrets', () => {
     const on = (table: TableKey): string[] =>
       fns.health.statements
         .filter((st) => {
@@ -525,15 +564,17 @@ describe('stateless stack', () => {
         })
         .flatMap((st) => list(st.Action))
         .sort()
-    expect(on('channels')).toEqual(['dynamodb:UpdateItem'])
+    // GetItem, UpdateItem: health, and a refused key's status (markKeyInvalid); audited.
+    expect(on('channels')).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem'])
     expect(on('ops')).toEqual([
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ])
-    for (const table of ['clients', 'events', 'cancellations', 'audit'] as TableKey[])
-      expect(on(table)).toEqual([])
+    expect(on('audit')).toEqual(['dynamodb:PutItem'])
+    expect(on('channelKeys')).toEqual(['dynamodb:GetItem'])
+    for (const table of ['clients', 'events', 'cancellations'] as TableKey[]) expect(on(table)).toEqual([])
     const actions = fns.health.statements.flatMap((st) => list(st.Action))
     expect(actions.some((a) => a.startsWith('secretsmanager:') || a.startsWith('events:'))).toBe(false)
   })

@@ -95,3 +95,63 @@ export function createLocalCipher(secret: string): KeyCipher {
     },
   }
 }
+
+/** How many decrypted keys a caching cipher keeps, and for how long (README "Channel health", cost). */
+export interface DecryptCacheOptions {
+  /** Most entries kept; the least recently used goes first. */
+  maxEntries: number
+  /** An entry is decrypted again after this long, used or not. */
+  ttlMs: number
+  /** The clock (tests). */
+  now?: () => number
+}
+
+/**
+ * A cipher that remembers what it decrypted, per container: the health job reads every live channel's
+ * key once per interval, and a KMS Decrypt per check would cost $0.03 per 10,000 checks for a value
+ * that rarely changes. The cache is keyed by a hash of the ciphertext and its encryption context, so
+ * a new key (a rotation, a replacement: a new ciphertext) is decrypted afresh and a deleted key is
+ * never read from here (the store finds no ciphertext first). Bounded in size (least recently used
+ * out first) and in time (`ttlMs`), in process memory only, never logged or serialized. Encrypt passes
+ * through. A Map in insertion order is the whole LRU, so no library.
+ */
+export function createCachingCipher(
+  inner: KeyCipher,
+  opts: DecryptCacheOptions,
+): KeyCipher & { stats(): { hits: number; misses: number; size: number } } {
+  const now = opts.now ?? Date.now
+  const entries = new Map<string, { plaintext: string; expires: number }>()
+  let hits = 0
+  let misses = 0
+  const keyOf = (ciphertext: string, context: Record<string, string>): string =>
+    createHash('sha256')
+      .update(JSON.stringify(Object.entries(context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))
+      .update('\n')
+      .update(ciphertext)
+      .digest('base64url')
+  return {
+    encrypt: (plaintext, context) => inner.encrypt(plaintext, context),
+    async decrypt(ciphertext, context) {
+      const k = keyOf(ciphertext, context)
+      const hit = entries.get(k)
+      if (hit && hit.expires > now()) {
+        hits += 1
+        // Most recently used last: Map keeps insertion order.
+        entries.delete(k)
+        entries.set(k, hit)
+        return hit.plaintext
+      }
+      misses += 1
+      if (hit) entries.delete(k)
+      const plaintext = await inner.decrypt(ciphertext, context)
+      entries.set(k, { plaintext, expires: now() + opts.ttlMs })
+      while (entries.size > Math.max(0, opts.maxEntries)) {
+        const oldest = entries.keys().next()
+        if (oldest.done) break
+        entries.delete(oldest.value)
+      }
+      return plaintext
+    },
+    stats: () => ({ hits, misses, size: entries.size }),
+  }
+}
