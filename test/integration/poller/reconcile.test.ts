@@ -351,7 +351,9 @@ describe('incremental reconciliation against the simulator and embedded DynamoDB
 describe('a full sweep larger than one invocation, against the simulator and embedded DynamoDB', () => {
   it('saves its position, continues in the next run, and GET /status shows it in progress', async () => {
     const a = await start(150, 10, { POLL_BUDGET_MS: '1500', POLL_CONCURRENCY: '1' })
-    a.simulator?.setFaults({ latencyMs: 60 })
+    // 16 pages one at a time at 150 ms each take at least 2.4 s, whatever the machine: more than the
+    // budget (at 60 ms a quiet machine finished the walk in one run since the lighter zod schemas).
+    a.simulator?.setFaults({ latencyMs: 150 })
     const first = (await a.poll()) as RunSummary
     expect(first).toMatchObject({ mode: 'full', outcome: 'succeeded', complete: false })
     expect(first.sweep?.phase).not.toBe('done')
