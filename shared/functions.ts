@@ -148,7 +148,8 @@ export const FUNCTIONS = {
         events: { actions: ['PutItem', 'UpdateItem'] },
         // UpdateItem: a fact is written without a read (writeFact); GetItem and PutItem for notices.
         clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
-        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
+        // byClient: a client's changed legal name goes to its channels (state/legal-name.ts).
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone', 'byClient'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         ops: { actions: ['UpdateItem'] },
       },
@@ -184,7 +185,8 @@ export const FUNCTIONS = {
         // UpdateItem: a fact is written without a read (writeFact), keyStatus on its own
         // (setKeyStatus); GetItem and PutItem for notices.
         clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
-        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
+        // byClient: a client's changed legal name goes to its channels (state/legal-name.ts).
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone', 'byClient'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         // PutItem, DeleteItem: the per-channel key lease (shared/services/channel-keys).
         ops: { actions: ['UpdateItem', 'PutItem', 'DeleteItem'] },
@@ -212,8 +214,9 @@ export const FUNCTIONS = {
       tables: {
         clients: { actions: ['GetItem', 'Scan'], indexes: ['byStatus'] },
         // The list filters and the counts of GET /status read the signal indexes (README, Finding channels).
+        // UpdateItem: a channel stored by a cancellation takes its client's legal name (state/legal-name.ts).
         channels: {
-          actions: ['GetItem', 'PutItem', 'Scan'],
+          actions: ['GetItem', 'PutItem', 'UpdateItem', 'Scan'],
           indexes: ['byClient', 'byLifecycle', 'byPhone', 'byQuality', 'byLimit', 'byHealth'],
         },
         events: { actions: [], indexes: ['pending'] },
@@ -261,7 +264,8 @@ export const FUNCTIONS = {
     access: {
       tables: {
         clients: { actions: ['GetItem', 'PutItem'] },
-        // byClient: the callback reads the client's stored channels in one query.
+        // byClient: the callback reads the client's stored channels in one query. UpdateItem also
+        // for the client's legal name on its channels (state/legal-name.ts).
         channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byClient'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         ops: { actions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'] },
@@ -290,10 +294,11 @@ export const FUNCTIONS = {
       tables: {
         // UpdateItem: the sweep applies webhook facts without a read (writeFact).
         clients: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Scan'] },
-        // byKeyNeeded: the ready channels without a key, which each run provisions.
+        // byKeyNeeded: the ready channels without a key, which each run provisions. byClient: a
+        // client's changed legal name goes to its channels (state/legal-name.ts).
         channels: {
           actions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Scan'],
-          indexes: ['byPhone', 'byKeyNeeded'],
+          indexes: ['byPhone', 'byKeyNeeded', 'byClient'],
         },
         // The sweep lists the pending index and completes each event as listed (outcome written
         // only while still pending), without re-reading it.

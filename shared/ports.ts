@@ -25,6 +25,7 @@ import type {
   ChangeEvent,
   Channel,
   Client,
+  ClientOrganisation,
   IdempotencyRecord,
   Lifecycle,
   Page,
@@ -293,6 +294,17 @@ export interface ChannelRepository {
     channelId: string,
     update: { keyStatus: KeyStatus; keyNeeded: boolean },
     readHash: string,
+  ): Promise<GuardedWrite>
+  /**
+   * Sets only the channel's copy of its client's legal name (`clientOrganisation`, which `q` searches)
+   * while the channel belongs to `clientId` and holds no copy from a later client write (a larger
+   * `clientOrderKey`); 'stale' otherwise. Order key and content hash are untouched: it is the
+   * client's state, not the channel's.
+   */
+  setClientOrganisation(
+    channelId: string,
+    clientId: string,
+    organisation: ClientOrganisation,
   ): Promise<GuardedWrite>
   /** Updates only the absence bookkeeping (absentRuns, missingSince) when orderKey still matches. */
   markAbsence(

@@ -1122,8 +1122,9 @@ export interface operations {
                 /**
                  * @description Search. A phone number (digits, with or without `+`, spaces, dots, dashes or parentheses; at
                  *     least 5 digits) finds the channel with exactly that number (byPhone index). Anything else is
-                 *     text found, case-insensitively, in the display name, the company name or the partner
-                 *     payload (a filtered read, see the README's performance section).
+                 *     text found, case-insensitively, in the display name, the company name (the client's legal
+                 *     name `organisation`, as the CSV's company_name, and its `name`) or the partner payload (a
+                 *     filtered read, see the README's performance section).
                  * @example +49 151 12345678
                  */
                 q?: string;

@@ -20,6 +20,11 @@ export const CONTROL_ROUTES: readonly ControlRoute[] = [
   { method: 'POST', path: '/_sim/channels', meaning: 'add a channel (partial object with client_id)' },
   {
     method: 'PATCH',
+    path: '/_sim/clients/{id}',
+    meaning: 'deep-merge a patch into a client (e.g. its organisation), bump modified_at, no webhook',
+  },
+  {
+    method: 'PATCH',
     path: '/_sim/channels/{id}',
     meaning: 'deep-merge a patch into a channel, bump modified_at',
   },
@@ -132,6 +137,9 @@ export async function controlRoute(
   }
   if (a === 'channels' && b !== undefined && seg.length === 3 && c === 'advance' && method === 'POST') {
     return { status: 200, body: await sim.advance(b) }
+  }
+  if (a === 'clients' && b !== undefined && seg.length === 2 && method === 'PATCH') {
+    return { status: 200, body: sim.mutateClient(b, objectBody(body)) }
   }
   if (a === 'channels' && b !== undefined && seg.length === 2) {
     if (method === 'PATCH') return { status: 200, body: sim.mutateChannel(b, objectBody(body)) }

@@ -122,6 +122,8 @@ export interface Simulator {
   advance(channelId: string): Promise<UpstreamChannelJson>
   removeChannel(id: string): void
   mutateChannel(id: string, patch: object): UpstreamChannelJson
+  /** Deep-merges a patch into a client (its channels' short client follows), bumps modified_at; no webhook. */
+  mutateClient(id: string, patch: object): UpstreamClientJson
   onList?: ListHook | undefined
   onboard(opts?: OnboardOptions): Promise<{
     client: UpstreamClientJson
@@ -341,6 +343,10 @@ class PartnerApiSimulator implements Simulator {
 
   mutateChannel(id: string, patch: object): UpstreamChannelJson {
     return clone(this.state.mutateChannel(id, patch))
+  }
+
+  mutateClient(id: string, patch: object): UpstreamClientJson {
+    return clone(this.state.mutateClient(id, patch))
   }
 
   async onboard(

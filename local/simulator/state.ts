@@ -371,6 +371,17 @@ export class SimState {
     return next
   }
 
+  /** Deep-merges a patch into a client (not its id) and bumps modified_at; its channels' short client follows. */
+  mutateClient(id: string, patch: object): UpstreamClientJson {
+    const current = this.getClient(id)
+    const { id: _id, ...rest } = patch as Partial<UpstreamClientJson>
+    const next = deepMerge(current, rest)
+    next.modified_at = this.nextStamp(current.modified_at)
+    this.clients.set(id, next)
+    this.syncShort(next)
+    return next
+  }
+
   private touch(channel: UpstreamChannelJson): void {
     channel.modified_at = this.nextStamp(channel.modified_at)
     this.invalidate('channels')

@@ -58,11 +58,22 @@ export function textSearch(q: string): string {
   return q.trim().toLowerCase()
 }
 
-/** What a channel's search covers besides its number: display name, company name, partner payload. */
+/**
+ * What a channel's search covers besides its number: display name, the client name its body carries
+ * (`companyName`) and partner payload. The client's legal name is searched too, from legalNameText.
+ */
 export function channelSearchText(
   c: Pick<Channel, 'displayName' | 'companyName' | 'partnerPayload'>,
 ): string | null {
   return searchText([c.displayName, c.companyName, c.partnerPayload])
+}
+
+/**
+ * The client's legal name (`organisation`) kept on the channel, as searched; null when unknown or the
+ * client has none (then the company name is the client's `name`, which channelSearchText covers).
+ */
+export function legalNameText(c: Pick<Channel, 'clientOrganisation'>): string | null {
+  return searchText([c.clientOrganisation?.value])
 }
 
 /** What a client's search covers: name, organisation, contact email, partner payload. */
@@ -92,7 +103,8 @@ export function channelMatches(c: Channel, f: ChannelFilter): boolean {
   if (f.q !== undefined) {
     const phone = phoneSearch(f.q)
     if (phone !== null) return phoneDigits(c.phoneNumber) === phone
-    return (channelSearchText(c) ?? '').includes(textSearch(f.q))
+    const text = textSearch(f.q)
+    return (channelSearchText(c) ?? '').includes(text) || (legalNameText(c) ?? '').includes(text)
   }
   return true
 }

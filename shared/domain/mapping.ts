@@ -8,7 +8,8 @@ import type { UpstreamChannel, UpstreamClient } from './upstream'
  * Fields excluded from the content hash: bookkeeping that changes without the content changing, and
  * `health`, `keyRejected` and `keyStatus`, which the health job and key provisioning write on their
  * own (ChannelRepository.setHealth, setKeyRejected, setKeyStatus): they are not upstream state, so they must neither make
- * a poll see a change nor be needed to compare a poll's candidate.
+ * a poll see a change nor be needed to compare a poll's candidate. `clientOrganisation` likewise: the
+ * client's writes copy it to the channel (setClientOrganisation, shared/services/state/legal-name.ts).
  */
 const BOOKKEEPING = new Set([
   'orderKey',
@@ -19,6 +20,7 @@ const BOOKKEEPING = new Set([
   'health',
   'keyRejected',
   'keyStatus',
+  'clientOrganisation',
 ])
 
 /** Stable hash of a record's served content (keys sorted, bookkeeping excluded). */
@@ -135,6 +137,8 @@ export function channelFromUpstream(up: UpstreamChannel, opts: MapOptions<Channe
     ...(prev?.keyRejected ? { keyRejected: prev.keyRejected } : {}),
     // Set by key provisioning only, never by upstream facts: carried over.
     ...(prev?.keyStatus ? { keyStatus: prev.keyStatus } : {}),
+    // The client's legal name comes from the client's writes (legal-name.ts), never from a channel fact.
+    ...(prev?.clientOrganisation ? { clientOrganisation: prev.clientOrganisation } : {}),
     upstreamCreatedAt: up.created_at ?? null,
     upstreamModifiedAt: up.modified_at ?? null,
     updatedAt: opts.now.toISOString(),

@@ -101,6 +101,21 @@ export interface Channel extends Versioned {
   health?: StoredHealth | null
   /** The stored key the Messaging API refused, if any (the health job skips the channel until the key changes). Not served. */
   keyRejected?: KeyRejection | null
+  /**
+   * The client's legal name (`organisation`) as last applied to its client, which `GET /channels?q=`
+   * searches (upstream channel bodies carry only the client's `name`). Written by the client's writes
+   * (shared/services/state/legal-name.ts), never by a channel fact; absent until first known. Not served.
+   */
+  clientOrganisation?: ClientOrganisation
+}
+
+/**
+ * A client's organisation as kept on each of its channels, with the client's order key when it was
+ * written: a write carrying an older client key never replaces it (ordering.ts rules, per client).
+ */
+export interface ClientOrganisation {
+  value: string | null
+  clientOrderKey: string
 }
 
 /** Cancellation record states (docs/openapi.yaml). */

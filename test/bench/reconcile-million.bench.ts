@@ -328,7 +328,11 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
       counts.reads += 1
       counts.readUnits += itemUnits * 2
       await pause(DYNAMO_MS)
-      return stored(id)
+      const c = stored(id)
+      if (!c || c.clientOrganisation) return c
+      // A previous sweep stored the client's legal name on the channel (shared/services/state/legal-name.ts).
+      const client = clientFromUpstream(genClient(clientIndex(c.clientId)), snapshot)
+      return { ...c, clientOrganisation: { value: client.organisation, clientOrderKey: client.orderKey } }
     },
     putIfNewer: async (channel): Promise<GuardedWrite> => {
       counts.writes += 1
@@ -370,6 +374,14 @@ function generatedChannels(counts: GenCounts): ChannelRepository {
     // Key provisioning is the poller handler's step after a run, not the run this bench measures.
     keyNeededIds: () => unused('keyNeededIds'),
     setKeyStatus: async () => unused('setKeyStatus'),
+    setClientOrganisation: async (id, _clientId, organisation): Promise<GuardedWrite> => {
+      counts.writes += 1
+      await pause(DYNAMO_MS)
+      const c = stored(id)
+      if (!c) return 'stale'
+      overlay.set(id, { ...c, clientOrganisation: organisation })
+      return 'written'
+    },
     markAbsence: async (id, _key, absentRuns, missingSince): Promise<GuardedWrite> => {
       counts.writes += 1
       await pause(DYNAMO_MS)

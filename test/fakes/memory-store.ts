@@ -371,6 +371,15 @@ export class MemoryStore implements StateStore {
       this.channelMap.set(id, { ...stored, keyStatus: update.keyStatus })
       return 'written'
     },
+    setClientOrganisation: async (id, clientId, organisation): Promise<GuardedWrite> => {
+      const stored = this.channelMap.get(id)
+      if (!stored || stored.clientId !== clientId) return 'stale'
+      const held = stored.clientOrganisation
+      if (held && held.clientOrderKey > organisation.clientOrderKey) return 'stale'
+      this.write()
+      this.channelMap.set(id, { ...stored, clientOrganisation: clone(organisation) })
+      return 'written'
+    },
     markAbsence: async (id, expectedOrderKey, absentRuns, missingSince): Promise<GuardedWrite> => {
       const stored = this.channelMap.get(id)
       if (!stored || stored.orderKey !== expectedOrderKey) return 'stale'

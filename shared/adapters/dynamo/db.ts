@@ -146,8 +146,8 @@ export interface QuerySpec {
   sortBelow?: readonly [name: string, value: string]
   /** Keep only items with these attribute values (DynamoDB applies it after Limit). */
   filter?: Readonly<Record<string, string>>
-  /** Keep only items whose attribute contains this text (after Limit too). */
-  contains?: readonly [name: string, value: string]
+  /** Keep only items where one of these attributes contains this text (after Limit too). */
+  contains?: readonly [names: string | readonly string[], value: string]
   /** Strongly consistent (tables only). */
   consistent?: boolean
 }
@@ -164,9 +164,13 @@ function filterExpression(
     return `#f${i} = :f${i}`
   })
   if (spec.contains) {
-    names['#c'] = spec.contains[0]
-    values[':c'] = spec.contains[1]
-    parts.push('contains(#c, :c)')
+    const [attributes, text] = spec.contains
+    const any = (typeof attributes === 'string' ? [attributes] : attributes).map((name, i) => {
+      names[`#c${i}`] = name
+      return `contains(#c${i}, :c)`
+    })
+    values[':c'] = text
+    parts.push(any.length === 1 ? (any[0] as string) : `(${any.join(' OR ')})`)
   }
   return parts.length > 0 ? parts.join(' AND ') : undefined
 }

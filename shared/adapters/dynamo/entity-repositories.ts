@@ -6,6 +6,7 @@ import {
   channelSearchText,
   clientSearchText,
   healthKey,
+  legalNameText,
   phoneDigits,
   phoneSearch,
   textSearch,
@@ -58,7 +59,8 @@ export function clientItem(client: Client): Item {
 /**
  * A channel as stored, plus storage-only attributes computed by shared/domain/filters.ts: the keys
  * of the sparse indexes (phone digits, quality bucket, tier, health status; absent when the channel
- * has none), the lower-cased text `q` searches, and `keyNeeded` (present only on a ready channel
+ * has none), the lower-cased texts `q` searches (names and payload; the client's legal name), and
+ * `keyNeeded` (present only on a ready channel
  * without a key: shared/domain/channel-key.ts `needsKey`, reconciliation's key work list).
  */
 export function channelItem(channel: Channel): Item {
@@ -69,11 +71,20 @@ export function channelItem(channel: Channel): Item {
     [H.limitKey]: orAbsent(limitKey(channel.messagingLimit)),
     [H.healthKey]: orAbsent(healthKey(channel)),
     [H.searchKey]: orAbsent(channelSearchText(channel)),
+    [H.legalNameKey]: orAbsent(legalNameText(channel)),
     [H.keyNeeded]: needsKey(channel) ? 'needed' : undefined,
   }
 }
 
-const CHANNEL_STORAGE_ONLY = [H.phoneKey, H.qualityKey, H.limitKey, H.healthKey, H.searchKey, H.keyNeeded]
+const CHANNEL_STORAGE_ONLY = [
+  H.phoneKey,
+  H.qualityKey,
+  H.limitKey,
+  H.healthKey,
+  H.searchKey,
+  H.legalNameKey,
+  H.keyNeeded,
+]
 
 /**
  * How one channel list is read: the most selective index a filter names, the other filters applied
@@ -96,8 +107,9 @@ export function planChannelList(
   if (limit !== null) equals[H.limitKey] = limit
   if (f.lifecycle !== undefined) equals['lifecycle'] = f.lifecycle
   if (f.accountMode !== undefined) equals['accountMode'] = f.accountMode
-  const contains: readonly [string, string] | undefined =
-    f.q !== undefined && phone === null ? [H.searchKey, textSearch(f.q)] : undefined
+  // Text is found in the names and payload, or in the client's legal name (two attributes, one filter).
+  const contains: readonly [readonly string[], string] | undefined =
+    f.q !== undefined && phone === null ? [[H.searchKey, H.legalNameKey], textSearch(f.q)] : undefined
   const indexes: [attribute: string, index: string][] = [
     ['clientId', H.byClient],
     [H.phoneKey, H.byPhone],
@@ -427,14 +439,16 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
   }
 
   // The index keys derive from the fact, except health (written by the health sweep, never by a
-  // fact), the search text, which also covers the carried company name and partner payload, and
-  // keyNeeded, which also depends on keyStatus (key provisioning's, never in a fact): see writeFact.
+  // fact), the search text, which also covers the carried company name and partner payload, the
+  // legal name (written by the client's writes, setClientOrganisation), and keyNeeded, which also
+  // depends on keyStatus (key provisioning's, never in a fact): see writeFact.
   const base = versioned<Channel>(db, table, H.pk, channelItem, 'channels', fromItem, {
     [H.phoneKey]: [],
     [H.qualityKey]: [],
     [H.limitKey]: [],
     [H.healthKey]: null,
     [H.searchKey]: ['companyName', 'partnerPayload'],
+    [H.legalNameKey]: null,
     [H.keyNeeded]: null,
   })
 
@@ -611,6 +625,35 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
               ':ks': update.keyStatus,
               ':read': readHash,
               ...(update.keyNeeded ? { ':kn': 'needed' } : {}),
+            },
+          }),
+        ),
+      )
+      return written ? 'written' : 'stale'
+    },
+    setClientOrganisation: async (channelId, clientId, organisation): Promise<GuardedWrite> => {
+      const text = legalNameText({ clientOrganisation: organisation })
+      const written = await db.conditional('channels.setClientOrganisation', () =>
+        db.doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { [H.pk]: channelId },
+            UpdateExpression: text === null ? 'SET #co = :co REMOVE #lk' : 'SET #co = :co, #lk = :lk',
+            // Still this client's channel, and no later client write got here first.
+            ConditionExpression:
+              'attribute_exists(#id) AND #cid = :cid AND (attribute_not_exists(#co) OR #co.#k <= :k)',
+            ExpressionAttributeNames: {
+              '#co': 'clientOrganisation',
+              '#lk': H.legalNameKey,
+              '#id': H.pk,
+              '#cid': 'clientId',
+              '#k': 'clientOrderKey',
+            },
+            ExpressionAttributeValues: {
+              ':co': organisation,
+              ':cid': clientId,
+              ':k': organisation.clientOrderKey,
+              ...(text === null ? {} : { ':lk': text }),
             },
           }),
         ),

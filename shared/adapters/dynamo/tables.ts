@@ -82,6 +82,7 @@ export const KEYS = {
     byHealth: 'byHealth',
     healthKey: 'healthKey',
     searchKey: 'searchKey',
+    legalNameKey: 'legalNameKey',
     byKeyNeeded: 'byKeyNeeded',
     keyNeeded: 'keyNeeded',
   },

@@ -9,7 +9,7 @@ export type ClientView = Omit<Client, 'orderKey' | 'contentHash'>
 /** A channel as served by the management API: the stored record without ordering bookkeeping. */
 export type ChannelView = Omit<
   Channel,
-  'orderKey' | 'contentHash' | 'absentRuns' | 'health' | 'keyRejected'
+  'orderKey' | 'contentHash' | 'absentRuns' | 'health' | 'keyRejected' | 'clientOrganisation'
 > & {
   health: ChannelHealth | null
 }
@@ -26,7 +26,14 @@ export function toClientView(client: Client): ClientView {
 
 /** Serves a stored channel. */
 export function toChannelView(channel: Channel): ChannelView {
-  const { orderKey: _o, contentHash: _h, absentRuns: _a, keyRejected: _k, ...view } = channel
+  const {
+    orderKey: _o,
+    contentHash: _h,
+    absentRuns: _a,
+    keyRejected: _k,
+    clientOrganisation: _co,
+    ...view
+  } = channel
   // Records written before these fields existed lack them until their next write: served as null.
   return {
     ...view,

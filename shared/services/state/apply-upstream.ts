@@ -11,6 +11,7 @@ import { isNewer } from '../../domain/ordering'
 import type { CancellationRecord, CancellationState, Channel, Client, Source } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
 import type { Clock, FactWrite, GuardedWrite, StateStore } from '../../ports'
+import { fillLegalName, propagateLegalName } from './legal-name'
 
 /** What applying upstream state needs. */
 export interface ApplyDeps {
@@ -92,8 +93,10 @@ export async function applyChannel(
     opts.withoutRead && opts.stored === undefined && !opts.mutate
       ? await factWrite(deps.store.channels, up.id, build, CHANNEL_FACT_SPEC)
       : await guardedWrite(deps.store.channels, up.id, opts.stored, build)
-  if (w.outcome !== 'written' || opts.ownsCancellation)
-    return { outcome: w.outcome, record: w.record, cancellation: null }
+  if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, cancellation: null }
+  // The client's legal name, which `q` searches, is kept on the channel (legal-name.ts).
+  await fillLegalName(deps.store, w.record)
+  if (opts.ownsCancellation) return { outcome: w.outcome, record: w.record, cancellation: null }
   const cancellation = await syncCancellation(deps, w.record, opts.kind, opts.source, now.toISOString())
   return { outcome: 'written', record: w.record, cancellation }
 }
@@ -120,6 +123,8 @@ export async function applyClient(
     opts.withoutRead && opts.stored === undefined && !opts.mutate
       ? await factWrite(deps.store.clients, up.id, build, CLIENT_FACT_SPEC)
       : await guardedWrite(deps.store.clients, up.id, opts.stored, build)
+  // A changed legal name goes to the client's channels, which `q` searches (legal-name.ts).
+  if (w.outcome === 'written') await propagateLegalName(deps.store, w.record, w.stored)
   return { outcome: w.outcome, record: w.record, cancellation: null }
 }
 

@@ -377,6 +377,82 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       expect(await needing()).toEqual([])
     })
 
+    it("keeps the client's legal name on its channels: the newest client write wins, q finds it, a fact keeps it", async () => {
+      const store = await factory()
+      const a = makeChannel({
+        companyName: 'Nordlicht',
+        displayName: 'Support',
+        clientId: 'client-a',
+        partnerPayload: 'crm-1',
+      })
+      const other = makeChannel({ companyName: 'Aurora', displayName: 'Shop', clientId: 'client-b' })
+      await store.channels.putIfNewer(a)
+      await store.channels.putIfNewer(other)
+      const copy = (value: string | null, clientOrderKey: string) => ({ value, clientOrderKey })
+      const q = async (text: string): Promise<string[]> =>
+        sorted(
+          (await walk((cursor) => store.channels.list({ q: text, limit: 1, cursor }), 1)).items.map(
+            (c) => c.channelId,
+          ),
+        )
+
+      expect(
+        await store.channels.setClientOrganisation(
+          a.channelId,
+          'client-a',
+          copy('Nordlicht Logistik GmbH', 'k2'),
+        ),
+      ).toBe('written')
+      // Order key and content hash untouched: a poll of the same channel sees no change.
+      expect(await store.channels.get(a.channelId)).toEqual({
+        ...a,
+        clientOrganisation: copy('Nordlicht Logistik GmbH', 'k2'),
+      })
+      expect(await q('LOGISTIK gmbh')).toEqual([a.channelId])
+      expect(await q('logistik gmbh')).toEqual(sorted([a.channelId]))
+      // An older client write's copy arrives late: refused. Another client's, or a missing channel: refused.
+      expect(
+        await store.channels.setClientOrganisation(a.channelId, 'client-a', copy('Old Name AG', 'k1')),
+      ).toBe('stale')
+      expect(
+        await store.channels.setClientOrganisation(a.channelId, 'client-b', copy('Aurora S.r.l.', 'k9')),
+      ).toBe('stale')
+      expect(await store.channels.setClientOrganisation('missing-channel', 'client-a', copy('X', 'k9'))).toBe(
+        'stale',
+      )
+      expect(await store.channels.get('missing-channel')).toBeNull()
+      expect(await q('old name')).toEqual([])
+      expect(await q('aurora')).toEqual([other.channelId])
+
+      // A newer fact written without a read (it knows nothing of the legal name) keeps it, and so
+      // does a guarded put of a record read with it.
+      const spec = { carried: ['companyName', 'partnerPayload'], sticky: [] }
+      const fact = {
+        ...a,
+        displayName: 'Renamed',
+        orderKey: '2024-01-05T00:00:00.000Z#50',
+        contentHash: 'h2',
+      }
+      expect((await store.channels.writeFact(fact, spec)).outcome).toBe('written')
+      const stored = (await store.channels.get(a.channelId)) as Channel
+      expect(stored.clientOrganisation).toEqual(copy('Nordlicht Logistik GmbH', 'k2'))
+      const put = {
+        ...stored,
+        displayName: 'Renamed again',
+        orderKey: '2024-01-06T00:00:00.000Z#50',
+        contentHash: 'h3',
+      }
+      expect(await store.channels.putIfNewer(put, stored.contentHash)).toBe('written')
+      expect(await q('logistik gmbh')).toEqual([a.channelId])
+
+      // A newer client write without an organisation: the legal name is gone from the search.
+      expect(await store.channels.setClientOrganisation(a.channelId, 'client-a', copy(null, 'k3'))).toBe(
+        'written',
+      )
+      expect(await q('logistik gmbh')).toEqual([])
+      expect(await q('nordlicht')).toEqual([a.channelId])
+    })
+
     it('writes by expected version and marks absence only on the expected version', async () => {
       const store = await factory()
       const channel = makeChannel({ orderKey: 'k1' })

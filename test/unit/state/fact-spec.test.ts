@@ -57,6 +57,8 @@ describe('FactSpec: the fields a stored record changes in a mapped fact', () => 
             violation,
             templateMessaging,
             noticeKeys: { violation: '2025-01-01T00:00:00.000Z#56' },
+            // Written by the client's writes only (legal-name.ts): a fact leaves it as stored.
+            clientOrganisation: { value: companyName, clientOrderKey: '2025-01-01T00:00:00.000Z#90' },
             cancellationProcessed: false,
           }
           const read = map(previous, up)
@@ -99,13 +101,19 @@ describe('applyChannel withoutRead (one conditional write per fact)', () => {
 
   it('writes a new fact with one write and no read, keeps notice marks, and refuses an older one without a read', async () => {
     const { store, deps } = setup()
+    // The channel's client is stored: a new channel reads it once for its legal name (legal-name.ts).
+    const client = upstreamClientSchema.parse({ ...fixtures.clients[0], id: live.client_id })
+    await applyClient(deps, client, { source: 'poll', kind: 'snapshot' })
     const reads0 = store.stats.reads
+    const writes0 = store.stats.writes
     const r = await applyChannel(deps, at('2025-03-01T00:00:00Z'), {
       source: 'webhook',
       kind: 'channel_live',
       withoutRead: true,
     })
     expect(r.outcome).toBe('written')
+    // One conditional write; then the client's legal name: one read, one write.
+    expect([store.stats.reads - reads0, store.stats.writes - writes0]).toEqual([1, 2])
     const stored = (await store.channels.get(live.id)) as Channel
     await store.channels.putIfNewer(
       rehash({ ...stored, violation: { type: 'spam', restricted: false, at: '2025-03-01T00:00:00.000Z' } }),
@@ -132,10 +140,10 @@ describe('applyChannel withoutRead (one conditional write per fact)', () => {
     expect(older.outcome).toBe('stale')
     expect(store.stats.reads - reads).toBe(0)
     expect(store.stats.writes - writes).toBe(2)
-    expect(reads0).toBeLessThanOrEqual(reads)
     expect(await store.channels.get(live.id)).toMatchObject({
       upstreamModifiedAt: '2025-03-02T00:00:00Z',
       violation: { type: 'spam' },
+      clientOrganisation: { value: client.organisation },
     })
   })
 
@@ -160,14 +168,16 @@ describe('applyChannel withoutRead (one conditional write per fact)', () => {
     })
   })
 
-  it('applies a client fact without a read', async () => {
+  it('applies a client fact without reading the client', async () => {
     const { store, deps } = setup()
     const up = upstreamClientSchema.parse(fixtures.clients[0])
     const r = await applyClient(deps, up, { source: 'webhook', kind: 'client_created', withoutRead: true })
     expect(r.outcome).toBe('written')
-    expect(store.stats.reads).toBe(0)
+    // The only read: a new client lists its stored channels once, for their legal name (legal-name.ts).
+    expect(store.stats.reads).toBe(1)
     expect(
       (await applyClient(deps, up, { source: 'webhook', kind: 'client_created', withoutRead: true })).outcome,
     ).toBe('unchanged')
+    expect(store.stats.reads).toBe(1)
   })
 })
