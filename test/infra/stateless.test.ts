@@ -340,7 +340,8 @@ describe('stateless stack', () => {
       tables: {
         events: { actions: ['GetItem', 'UpdateItem'] },
         clients: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
-        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone'] },
+        // byClient: a client's changed legal name goes to its channels (state/legal-name.ts).
+        channels: { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: ['byPhone', 'byClient'] },
         cancellations: { actions: ['GetItem', 'PutItem'] },
         ops: { actions: ['UpdateItem', 'PutItem', 'DeleteItem'] },
         audit: { actions: ['PutItem'] },
