@@ -73,7 +73,9 @@ describe('GET /clients/{clientId}/balance over HTTP (validated against docs/open
     expect((await call(app, '/clients/bad.id!/balance')).status).toBe(400)
     const query = await call(app, `/clients/${CLIENT}/balance?granularity=DAY`)
     expect(query.status).toBe(400)
-    expect(query.json).toMatchObject({ error: { code: 'invalid_query' } })
+    expect(query.json).toMatchObject({
+      error: { code: 'invalid_query', message: expect.stringContaining('granularity') },
+    })
     expect((app.simulator?.requests() ?? []).length).toBe(before)
   })
 
@@ -148,8 +150,14 @@ describe('GET /partner and the drift check of every run', () => {
     expect((await call(app, '/partner')).json['webhookUrl']).toMatchObject({ ok: true })
   })
 
-  it('answers 400 for a query parameter', async () => {
-    expect((await call(app, '/partner?refresh=1')).status).toBe(400)
+  it('answers 400 naming a query parameter, asking nothing upstream', async () => {
+    const before = (app.simulator?.requests() ?? []).length
+    const res = await call(app, '/partner?refresh=1')
+    expect(res.status).toBe(400)
+    expect(res.json).toMatchObject({
+      error: { code: 'invalid_query', message: expect.stringContaining('refresh') },
+    })
+    expect((app.simulator?.requests() ?? []).length).toBe(before)
   })
 
   it('never shows a secret', () => {

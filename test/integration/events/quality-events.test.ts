@@ -98,9 +98,12 @@ describe('quality and messaging limit change events in events.jsonl', () => {
     expect(lines().length).toBe(before)
   })
 
-  it('publishes a webhook quality change once, however often it is delivered', async () => {
+  it('publishes a webhook quality and limit change once, however often it is delivered', async () => {
     const a = await start()
-    const channel = a.simulator?.mutateChannel(DEMO_CHANNEL_IDS.live2, { current_quality_rating: 'YELLOW' })
+    const channel = a.simulator?.mutateChannel(DEMO_CHANNEL_IDS.live2, {
+      current_quality_rating: 'YELLOW',
+      current_limit: 'TIER_10K',
+    })
     const body = { id: 'evt-quality-1', event: 'channel_live', data: channel }
     expect(await postWebhook(a, body)).toBe(200)
     await until(() => ofType('Channel Quality Changed', DEMO_CHANNEL_IDS.live2).length > 0, 'the event')
@@ -113,6 +116,9 @@ describe('quality and messaging limit change events in events.jsonl', () => {
     const events = ofType('Channel Quality Changed', DEMO_CHANNEL_IDS.live2)
     expect(events).toHaveLength(1)
     expect(events[0]?.detail).toMatchObject({ from: 'GREEN', to: 'YELLOW', source: 'webhook' })
+    const limits = ofType('Channel Messaging Limit Changed', DEMO_CHANNEL_IDS.live2)
+    expect(limits).toHaveLength(1)
+    expect(limits[0]?.detail).toMatchObject({ from: 'TIER_1K', to: 'TIER_10K', source: 'webhook' })
   })
 
   it('shows a Channel Quality Changed from the demo timer (sped up) after the next reconciliation', async () => {

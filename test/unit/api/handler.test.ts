@@ -124,7 +124,11 @@ describe('api handler: reads', () => {
     const reads = h.store.stats.reads
     const res = await h.call('GET', path)
     expect(res.statusCode).toBe(400)
-    expect(Object.keys((bodyOf(res)['error'] as Record<string, unknown>) ?? {})).toEqual(['code', 'message'])
+    const error = (bodyOf(res)['error'] as Record<string, unknown>) ?? {}
+    expect(Object.keys(error)).toEqual(['code', 'message'])
+    // The message names the parameter at fault (the last one in the query).
+    const name = path.split(/[?&]/).at(-1)?.split('=')[0] ?? ''
+    expect(String(error['message'])).toMatch(new RegExp(`\\b${name}\\b`))
     if (!path.includes('cursor=')) expect(h.store.stats.reads).toBe(reads)
   })
 
