@@ -80,6 +80,8 @@ function dataset(): { channels: Channel[]; clients: Client[] } {
       companyName: `Company ${c}`,
       partnerPayload: `crm-${c}`,
       violation: null,
+      // The client's legal name, as its writes keep it on the channel (shared/services/state/legal-name.ts).
+      clientOrganisation: { value: `Company ${c} Ltd`, clientOrderKey: '2024-01-02T00:00:00.000Z#90' },
     })
     channels.push({ ...ch, health: health === null ? null : { status: health } } as Channel)
   }
@@ -198,6 +200,7 @@ export const bench: Bench = {
       await channelRow('q=+49 170 0004 2424 (phone)', { q: '+49 170 0004 2424' })
       await channelRow('q=shop 4242 (text, 11 matches)', { q: 'shop 4242' })
       await channelRow('q=company 47 (text, common)', { q: 'company 47' })
+      await channelRow('q=company 4711 ltd (legal name, 10 matches)', { q: 'company 4711 ltd' })
       await channelRow('no filter', {})
       await clientRow('clients q=company 4711', { q: 'company 4711' })
       await clientRow('clients q=ops@company12', { q: 'ops@company12' })
