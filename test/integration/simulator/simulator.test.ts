@@ -292,6 +292,30 @@ describe('simulator over HTTP', () => {
       expect(await bad.json()).toMatchObject({ meta: { http_code: 400, details: ['name: unknown field'] } })
     })
 
+    it("changes a client's organisation through /_sim (no webhook), as someone in the Hub would", async () => {
+      const before = (await (await get('/clients?filters=%7B%22id%22%3A%22Dm1Hq7CL%22%7D')).json()) as {
+        clients: { modified_at: string }[]
+      }
+      const res = await fetch(`${sim.url}/_sim/clients/Dm1Hq7CL`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ organisation: 'Nordlicht Spedition GmbH', id: 'ignored' }),
+      })
+      expect(res.status).toBe(200)
+      expect(await res.json()).toMatchObject({ id: 'Dm1Hq7CL', organisation: 'Nordlicht Spedition GmbH' })
+      const after = (await (await get('/clients?filters=%7B%22id%22%3A%22Dm1Hq7CL%22%7D')).json()) as {
+        clients: { organisation: string; modified_at: string }[]
+      }
+      expect(after.clients[0]?.organisation).toBe('Nordlicht Spedition GmbH')
+      expect(after.clients[0]?.modified_at > (before.clients[0]?.modified_at ?? '')).toBe(true)
+      const unknown = await fetch(`${sim.url}/_sim/clients/Nope00CL`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      })
+      expect(unknown.status).toBe(404)
+    })
+
     it('sets the webhook URL through PATCH and the webhook_url route', async () => {
       await send('PATCH', '', { webhook_url: 'https://a.example.test/hook' })
       expect(await (await get('/webhook_url')).json()).toEqual({ webhook_url: 'https://a.example.test/hook' })
