@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, LOCAL_DEFAULTS } from '../../../local/app'
 import { createMemoryEventSink } from '../../../shared/adapters/event-sink'
+import { provisionChannelKey } from '../../../shared/services/channel-keys/provision-key'
 import {
   type ApiResponse,
+  CLIENT,
   call,
   captureOutput,
   eventually,
@@ -202,5 +204,92 @@ describe('channel API keys over the local server', () => {
     expect(JSON.stringify(sink.events)).not.toContain(value)
     expect(JSON.stringify(await app.deps.store.channels.get(channelId))).not.toContain(value)
     expect(JSON.stringify(await app.deps.store.audit.list(`channel#${channelId}`, 50))).not.toContain(value)
+  })
+
+  it('a channel_permission_revoked webhook deletes the stored key; a new grant creates one key again', async () => {
+    const channelId = await channelWithKey()
+    upstreamKeys(channelId)
+    const creations = keyCreations(channelId)
+    await app.simulator?.setPermission(channelId, false)
+    await eventually(
+      async () => (await app.deps.store.channels.get(channelId))?.keyStatus === 'permission_missing',
+    )
+    await app.settle()
+    expect(await app.deps.channelKeys.has(channelId)).toBe(false)
+    expect((await readKey(channelId)).status).toBe(404)
+    const audit = (await app.deps.store.audit.list(`channel#${channelId}`, 50)).items
+    expect(audit.find((a) => a.action === 'channel_key.delete')).toMatchObject({
+      principal: 'system:webhook',
+      outcome: 'deleted',
+    })
+    // Nothing is sent upstream for a withdrawal (360dialog revoked the keys itself).
+    expect(keyCreations(channelId)).toBe(creations)
+
+    await app.simulator?.setPermission(channelId, true)
+    await eventually(async () => (await app.deps.store.channels.get(channelId))?.keyStatus === 'active')
+    await app.settle()
+    expect(keyCreations(channelId)).toBe(creations + 1)
+    expect(upstreamKeys(channelId)).toHaveLength(1)
+  })
+
+  it('the onboarding callback creates the keys of the ready channels it names and deletes revokedChannels', async () => {
+    const sim = app.simulator!
+    const channelId = sim.addChannel({ client_id: CLIENT, account_mode: 'live', status: 'live' }).id
+    /** A fresh onboarding link's callback URL, as the browser arrives at it with 360dialog's parameters. */
+    const arrive = async (params: string): Promise<number> => {
+      const link = await call(app, '/onboarding-links', {
+        method: 'POST',
+        body: JSON.stringify({
+          partnerPayload: 'keys-callback',
+          redirectUrl: 'https://partner.example.com/done',
+        }),
+      })
+      expect(link.status).toBe(200)
+      const url = new URL(link.json['url'] as string)
+      const callback = new URL(url.searchParams.get('redirect_url') ?? '')
+      const res = await fetch(`${callback.href}&${params}`, { redirect: 'manual' })
+      return res.status
+    }
+
+    expect(await arrive(`client=${CLIENT}&channels=[${channelId}]`)).toBe(302)
+    expect((await app.deps.store.channels.get(channelId))?.keyStatus).toBe('active')
+    expect(keyCreations(channelId)).toBe(1)
+    expect(upstreamKeys(channelId)).toHaveLength(1)
+    const created = (await app.deps.store.audit.list(`channel#${channelId}`, 50)).items
+    expect(created.find((a) => a.action === 'channel_key.create')?.principal).toBe(
+      `system:onboarding-callback:${CLIENT}`,
+    )
+
+    expect(await arrive(`client=${CLIENT}&revokedChannels=[${channelId}]`)).toBe(302)
+    expect(await app.deps.channelKeys.has(channelId)).toBe(false)
+    expect((await app.deps.store.channels.get(channelId))?.keyStatus).toBe('permission_missing')
+    expect(keyCreations(channelId)).toBe(1)
+  })
+
+  it('creates exactly one key upstream under 50 concurrent triggers for one channel (webhooks, polls, direct triggers)', async () => {
+    const channelId = await storedChannel(app)
+    const deps = app.deps
+    // Every way a key creation starts, at once: permission webhooks through the local server and the
+    // applier, polls whose key step lists the channel, and the provisioning call itself with the
+    // triggers the callback (permission) and reconciliation (reconciliation) pass, on the real stores.
+    const triggers: Promise<unknown>[] = []
+    for (let i = 0; i < 50; i++) {
+      if (i % 10 === 0) triggers.push(app.simulator!.setPermission(channelId, true))
+      else if (i % 10 === 5) triggers.push(app.poll())
+      else
+        triggers.push(
+          provisionChannelKey(deps, channelId, {
+            trigger: i % 2 === 0 ? 'permission' : 'reconciliation',
+            principal: 'system:test',
+          }),
+        )
+    }
+    await Promise.all(triggers)
+    await app.settle()
+    await eventually(async () => (await app.deps.store.channels.get(channelId))?.keyStatus === 'active')
+    expect(keyCreations(channelId)).toBe(1)
+    expect(upstreamKeys(channelId)).toHaveLength(1)
+    const [value] = upstreamKeys(channelId)
+    expect(await app.deps.channelKeys.get(channelId)).toBe(value)
   })
 })
