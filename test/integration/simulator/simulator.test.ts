@@ -307,7 +307,7 @@ describe('simulator over HTTP', () => {
         clients: { organisation: string; modified_at: string }[]
       }
       expect(after.clients[0]?.organisation).toBe('Nordlicht Spedition GmbH')
-      expect(after.clients[0]?.modified_at > (before.clients[0]?.modified_at ?? '')).toBe(true)
+      expect((after.clients[0]?.modified_at ?? '') > (before.clients[0]?.modified_at ?? '')).toBe(true)
       const unknown = await fetch(`${sim.url}/_sim/clients/Nope00CL`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
