@@ -2,8 +2,8 @@ import type { ChannelKey } from '../../domain/channel-key'
 import type { ChannelKeyStore } from '../../ports'
 
 /**
- * A ChannelKeyStore in process memory: unit tests, and the local runner until its encrypted store is
- * wired. Nothing is encrypted and nothing survives a restart, so it never backs a deployment.
+ * A ChannelKeyStore in process memory, for unit tests (the local runner uses the encrypted table, as
+ * deployed). Nothing is encrypted and nothing survives a restart, so it never backs a deployment.
  */
 export function createMemoryChannelKeyStore(): ChannelKeyStore & { size(): number } {
   const keys = new Map<string, ChannelKey>()
