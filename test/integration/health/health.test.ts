@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '../../../local/app'
 import type { ChangeEvent } from '../../../shared/domain/types'
 import { FakeClock } from '../../fakes/clock'
-import { call, captureOutput, expectNoCanary, startCanaryApp } from '../api/support'
+import { call, captureOutput, expectNoCanary, seen, startCanaryApp } from '../api/support'
 
 /**
  * Channel health through the real path: the simulator's channels and their keys (the api_keys registry),
@@ -51,12 +51,27 @@ describe('channel health, end to end', () => {
     await app.settle()
     expect((await channel('HlthC01CH')).keyStatus).toBe('active')
     expect((await channel('HlthC03CH')).keyStatus).toBe('permission_missing')
+    await remember()
   })
 
+  /** Every key value the store held during the suite (for the leak check after it). */
+  const issued = new Set<string>()
+  const remember = async (): Promise<void> => {
+    for (const id of ['HlthC01CH', 'HlthC02CH', 'HlthC03CH']) {
+      const value = await app.deps.channelKeys.get(id)
+      if (value) issued.add(value)
+    }
+  }
+
   afterAll(async () => {
+    await remember()
     await app?.close()
     release?.()
     expectNoCanary()
+    // No key value in any log line or answer of the suite (the health job sends it as a header only).
+    expect(issued.size).toBeGreaterThanOrEqual(3)
+    const output = seen.join('\n')
+    for (const value of issued) expect(output).not.toContain(value)
   })
 
   it('checks every live channel with a key, Cloud and on-premise, and serves the health', async () => {
@@ -120,6 +135,7 @@ describe('channel health, end to end', () => {
     const firstKey = await stored()
     expect(sim.keys.createdCount(id)).toBe(1)
 
+    await remember()
     // The client's key is revoked upstream: the Messaging API answers 401 (the simulator's fault mode).
     sim.keys.revoke(id)
     clock.advance(15 * 60_000)
@@ -145,6 +161,7 @@ describe('channel health, end to end', () => {
     expect(callsOf()).toBeGreaterThan(before)
 
     // The replacement is refused too: invalid until a new permission, never a second replacement.
+    await remember()
     sim.keys.revoke(id)
     clock.advance(15 * 60_000)
     expect(await app.checkHealth()).toMatchObject({ keysRejected: 1 })
