@@ -386,6 +386,31 @@ describe('checkpointed full sweep', () => {
     expect((await deps.store.channels.get(upChannel(7).id))?.missingSince).not.toBeNull()
   })
 
+  it('hands the next incremental run the sweep start as watermark, so a change behind the walk is read', async () => {
+    const { deps, api } = sweepDeps(40, { FULL_SWEEP_INTERVAL_SECONDS: '86400' })
+    api.msPerPage = 1000
+    const first = await reconcile(deps)
+    expect(first).toMatchObject({ complete: false, sweep: { phase: 'channels' } })
+    const sweepStart = first.startedAt
+    // Upstream renames channel 1, which the walk has already passed, while the sweep is under way.
+    deps.clock.advance(60_000)
+    const one = api.channels.get(upChannel(1).id) as UpstreamChannel
+    api.channels.set(one.id, {
+      ...one,
+      setup_info: { ...one.setup_info, phone_name: 'Renamed behind the walk' },
+      modified_at: deps.clock.now().toISOString(),
+    })
+    const runs = await untilDone(deps)
+    expect(runs.length).toBeGreaterThan(1)
+    expect(await deps.store.channels.get(one.id)).toMatchObject({ displayName: 'Channel 1' })
+    expect((await deps.store.ops.getReconcileState())?.watermark).toBe(sweepStart)
+
+    api.msPerPage = 0
+    const next = await reconcile(deps)
+    expect(next).toMatchObject({ mode: 'incremental', changed: { channels: 1 } })
+    expect(await deps.store.channels.get(one.id)).toMatchObject({ displayName: 'Renamed behind the walk' })
+  })
+
   it('writes only its own bookkeeping when a small unchanged fleet sweeps in one invocation', async () => {
     const { deps } = sweepDeps(10)
     await reconcile(deps)
