@@ -15,7 +15,7 @@ import { createEnvSecretSource } from '../../shared/adapters/secrets'
 import { channelFromUpstream, clientFromUpstream } from '../../shared/domain/mapping'
 import type { RunSummary } from '../../shared/domain/types'
 import { type Config, loadConfig } from '../../shared/env'
-import type { PartnerApi } from '../../shared/ports'
+import type { PartnerApi, StateStore } from '../../shared/ports'
 import { CHANNEL_SORT, CLIENT_SORT } from '../../shared/services/reconciliation/reconcile'
 import { createAppDeps } from '../../shared/wiring'
 import { countingStore, type DynamoCounts } from '../integration/poller/dynamo-counter'
@@ -156,6 +156,36 @@ interface Measure {
   peakRssMb: number
   peakHeapMb: number
   changed: number
+  /** The poller's key step after the run (issue 15: ready channels without a key), measured apart. */
+  keyStep: { calls: number; reads: number; writes: number; wallMs: number } | null
+}
+
+/**
+ * Where the run ended and the handler's key step began: the key step's first request lists the
+ * channels needing a key (`keyNeededIds`), after the run saved its summary and released its lease.
+ */
+interface Mark {
+  calls: number
+  reads: number
+  writes: number
+  at: number
+}
+let watch: { counts: DynamoCounts; api: PartnerApi; mark: Mark | null } | null = null
+
+/** Marks the start of the key step on the store the handlers share. */
+function markKeyStep(store: StateStore): void {
+  const list = store.channels.keyNeededIds.bind(store.channels)
+  store.channels.keyNeededIds = () => {
+    if (watch && watch.mark === null) {
+      watch.mark = {
+        calls: watch.api.stats().calls,
+        reads: watch.counts.reads,
+        writes: watch.counts.writes,
+        at: performance.now(),
+      }
+    }
+    return list()
+  }
 }
 
 const context = lambdaContext('poller', 900_000)
@@ -212,15 +242,30 @@ async function measure(counts: DynamoCounts, api: PartnerApi, run: () => Promise
   const sampler = setInterval(() => {
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
   }, 20)
+  watch = { counts, api, mark: null }
   const { result, peakRssMb } = await withPeakRss(run).finally(() => clearInterval(sampler))
+  const ended = performance.now()
+  const mark = watch.mark as Mark | null
+  watch = null
+  const total = { calls: api.stats().calls - calls, reads: counts.reads, writes: counts.writes }
+  const key =
+    mark === null
+      ? null
+      : {
+          calls: total.calls - (mark.calls - calls),
+          reads: total.reads - mark.reads,
+          writes: total.writes - mark.writes,
+          wallMs: ended - mark.at,
+        }
   return {
     peakHeapMb: round(peakHeap / 1024 / 1024, 1),
-    calls: api.stats().calls - calls,
-    reads: counts.reads,
-    writes: counts.writes,
-    wallMs: performance.now() - started,
+    calls: total.calls - (key?.calls ?? 0),
+    reads: total.reads - (key?.reads ?? 0),
+    writes: total.writes - (key?.writes ?? 0),
+    wallMs: (mark?.at ?? ended) - started,
     peakRssMb,
     changed: result,
+    keyStep: key,
   }
 }
 
@@ -315,6 +360,7 @@ async function benchSize(size: number): Promise<{ rows: (string | number)[][]; r
 
     const optConfig = benchConfig(h, 'opt')
     const opt = countingStore(optConfig)
+    markKeyStep(opt.store)
     await ensureTables(opt.client, tableNamesFromConfig(optConfig))
     const api = partnerApiFor(optConfig)
     const deps = createAppDeps(optConfig, 'poller-bench', {
@@ -410,6 +456,10 @@ async function benchSize(size: number): Promise<{ rows: (string | number)[][]; r
     }
 
     const label = size.toLocaleString('en-US')
+    const keyNote = (m: Measure | null): string =>
+      m?.keyStep && m.keyStep.calls + m.keyStep.writes > 0
+        ? `; then the handler's key step (issue 15): ${m.keyStep.calls} calls, ${m.keyStep.reads} reads, ${m.keyStep.writes} writes, ${round(m.keyStep.wallMs / 1000, 2)} s`
+        : ''
     const row = (scenario: string, m: Measure | null, who: string, note = ''): (string | number)[] =>
       m === null
         ? [label, scenario, who, '–', '–', '–', '–', '–', '–', '–', note]
@@ -424,7 +474,7 @@ async function benchSize(size: number): Promise<{ rows: (string | number)[][]; r
             round(m.wallMs / 1000, 2),
             m.peakRssMb,
             m.peakHeapMb,
-            note,
+            `${note}${who === 'reconcile' ? keyNote(m) : ''}`,
           ]
     const rows = [
       row(
@@ -496,7 +546,9 @@ export const bench: Bench = {
           `reconcile's runs before the baseline's. Page size ${PAGE_SIZE}, concurrency 4, ` +
           `${CHANNELS_PER_CLIENT} channels per client. reads/writes = DynamoDB requests counted by a client ` +
           "middleware (reconcile's writes include the run's 4 own records: lease, reconciliation state, summary, " +
-          "release; BatchGetItem of a page's digests counts as one read). Re-runs are incremental (lists by -modified_at " +
+          "release; BatchGetItem of a page's digests counts as one read). After each run the poller's handler provisions keys for up to " +
+          "200 ready channels without one (issue 15); that step is counted apart, in the note, not in the run's columns. " +
+          'Re-runs are incremental (lists by -modified_at ' +
           'since the previous run) unless marked full sweep, which runs daily by default. ' +
           'changed = items written (reconcile) or put (naive). ' +
           `Ratios (naive wall ÷ reconcile wall): ${ratios.join('; ')}.`,
