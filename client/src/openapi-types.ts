@@ -479,7 +479,7 @@ export interface components {
             keyStatus: components["schemas"]["KeyStatus"];
         };
         /**
-         * @description where the channel stands with its Messaging API key (README "Channel API keys"), never the key itself. none: no key yet (not ready, or not provisioned yet); active: a key is stored and working; permission_missing: the client has not granted (or withdrew) the partner's permission, retried after a new permission only; invalid: the messaging API refused the stored key and its one replacement failed too, waiting for a permission event or a rotation.
+         * @description where the channel stands with its Messaging API key (README "Channel API keys"), never the key itself. none: no key yet (not ready, or not provisioned yet); active: a key is stored and working; permission_missing: the client has not granted (or withdrew) the partner's permission, retried after a new permission only; invalid: the Messaging API refused the stored key (401); the next reconciliation run replaces it once, and a refused replacement stays invalid until a permission event or a rotation.
          * @enum {unknown}
          */
         KeyStatus: "none" | "active" | "permission_missing" | "invalid";
