@@ -16,7 +16,7 @@ const RUNS = 25
 const TARGET_RATIO = 1.2
 
 // What every Lambda function pays anyway: a trivial handler next to one DynamoDB client.
-const REFERENCE_SOURCE = `
+export const REFERENCE_SOURCE = `
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 const client = new DynamoDBClient({})
 export const handler = async () => ({ statusCode: 200, body: String(typeof client.send) })
@@ -39,26 +39,34 @@ const used = process.cpuUsage(cpu)
 process.stdout.write(JSON.stringify({ initMs: wall, cpuMs: (used.user + used.system) / 1000 }))
 `
 
-interface Built {
+export interface Built {
   name: string
   file: string
   bytes: number
 }
 
-async function bundle(
+/**
+ * Builds one bundle with the stack's esbuild options (infra/bundling.ts). `splitting` (not what the
+ * stack does: CDK's NodejsFunction writes one file) puts dynamically imported modules in chunks of
+ * their own, read only when first imported.
+ */
+export async function bundle(
   outDir: string,
   name: string,
   entry: { path: string } | { source: string },
+  splitting = false,
 ): Promise<Built> {
   const file = join(outDir, name, 'index.mjs')
   await build({
+    ...(splitting
+      ? { splitting: true, outdir: join(outDir, name), entryNames: 'index', outExtension: { '.js': '.mjs' } }
+      : { outfile: file }),
     ...('path' in entry
       ? { entryPoints: [join(REPO_ROOT, entry.path)] }
       : {
           stdin: { contents: entry.source, resolveDir: REPO_ROOT, sourcefile: 'reference.ts', loader: 'ts' },
         }),
     bundle: true,
-    outfile: file,
     format: BUNDLE.format,
     platform: BUNDLE.platform,
     target: BUNDLE.target,
@@ -72,7 +80,10 @@ async function bundle(
   return { name, file, bytes: statSync(file).size }
 }
 
-function initOnce(b: Built, sourceMaps: boolean): { initMs: number; cpuMs: number; processMs: number } {
+export function initOnce(
+  b: Built,
+  sourceMaps: boolean,
+): { initMs: number; cpuMs: number; processMs: number } {
   const env = {
     ...lambdaEnv(b.name),
     ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),

@@ -8,6 +8,7 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= 'true'
 // Each benchmark registers here; `npm run bench -- <name>` runs only the named ones.
 const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   'cold-start': () => import('./cold-start.bench'),
+  'cold-start-parts': () => import('./cold-start-parts.bench'),
   'partner-client': () => import('./partner-client.bench'),
   onboarding: () => import('./onboarding.bench'),
   webhook: () => import('./webhook.bench'),

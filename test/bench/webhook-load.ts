@@ -129,16 +129,23 @@ export type LoadJob =
 interface WireResult extends Omit<RunResult, 'acked'> {
   acked: string[]
   dynamoRequests: number
+  /** CPU (user + system) of the load process while it drove the sends. */
+  senderCpuMs: number
 }
 
 async function runJob(job: LoadJob): Promise<WireResult> {
+  const cpu = process.cpuUsage()
+  const senderCpuMs = (): number => {
+    const used = process.cpuUsage(cpu)
+    return (used.user + used.system) / 1000
+  }
   const all = dataset(job.prefix).sends
   const sends = job.sends === undefined ? all : all.slice(0, job.sends)
   if (job.kind === 'http') {
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
     try {
       const r = await drive(sends, (s) => httpPost(agent, job.url, s))
-      return { ...r, acked: [...r.acked], dynamoRequests: 0 }
+      return { ...r, acked: [...r.acked], dynamoRequests: 0, senderCpuMs: senderCpuMs() }
     } finally {
       agent.destroy()
     }
@@ -166,7 +173,7 @@ async function runJob(job: LoadJob): Promise<WireResult> {
       }
       return 200
     })
-    return { ...r, acked: [...r.acked], dynamoRequests }
+    return { ...r, acked: [...r.acked], dynamoRequests, senderCpuMs: senderCpuMs() }
   } finally {
     client.destroy()
   }
@@ -175,7 +182,9 @@ async function runJob(job: LoadJob): Promise<WireResult> {
 const SELF = fileURLToPath(import.meta.url)
 
 /** Runs `job` in a fresh `node --import tsx` process and answers its result. */
-export async function runLoad(job: LoadJob): Promise<RunResult & { dynamoRequests: number }> {
+export async function runLoad(
+  job: LoadJob,
+): Promise<RunResult & { dynamoRequests: number; senderCpuMs: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', SELF, JSON.stringify(job)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, NODE_OPTIONS: '' },

@@ -238,17 +238,44 @@ async function countPartnerOpsCalls(
   return { sends: sends.length, created: created.length, request, applier }
 }
 
-/** A load process's result with this (the server's) process's peak RSS during it. */
-async function withRss<T extends RunResult>(run: () => Promise<T>): Promise<T> {
+/** CPU ms per send in each process of a run: this one (the servers), dynalite's, the sender's. */
+interface CpuPerSend {
+  server: number
+  dynamo: number
+  sender: number | null
+}
+
+/** DynamoDB's process, for its CPU figure (set once the run starts it). */
+let dynamoCpuMs: () => number = () => 0
+
+/**
+ * Runs `run` (a load process or, in this process, `drive`) and answers its result with this process's
+ * peak RSS and the CPU each process used per send during it.
+ */
+async function withRss<T extends RunResult & { senderCpuMs?: number }>(
+  run: () => Promise<T>,
+): Promise<T & { cpu: CpuPerSend }> {
+  const cpu = process.cpuUsage()
+  const dynamo = dynamoCpuMs()
   const { result, peakRssMb } = await withPeakRss(run)
-  return { ...result, peakRssMb }
+  const used = process.cpuUsage(cpu)
+  const sends = result.attempts
+  return {
+    ...result,
+    peakRssMb,
+    cpu: {
+      server: (used.user + used.system) / 1000 / sends,
+      dynamo: (dynamoCpuMs() - dynamo) / sends,
+      sender: result.senderCpuMs === undefined ? null : result.senderCpuMs / sends,
+    },
+  }
 }
 
 interface Row {
   name: string
   data: { sends: Send[]; distinct: Set<string> }
   stored: Map<string, string>
-  run: RunResult & { dynamoRequests?: number }
+  run: RunResult & { dynamoRequests?: number; cpu?: CpuPerSend }
   /** DynamoDB requests per send on the request path. */
   callsPerSend: number
   /** Time from the last 200 until every distinct event was completed (null = applied inline). */
@@ -274,6 +301,9 @@ function row(r: Row, floor: Row): (string | number)[] {
     r.appliedLagMs === null ? 'inline' : round(r.appliedLagMs, 0),
     r.completed === null ? '–' : `${r.completed}/${r.data.distinct.size}`,
     r.run.peakRssMb,
+    r.run.cpu
+      ? `${round(r.run.cpu.server, 2)} / ${round(r.run.cpu.dynamo, 2)} / ${r.run.cpu.sender === null ? '(in server)' : round(r.run.cpu.sender, 2)}`
+      : '–',
   ]
 }
 
@@ -295,6 +325,7 @@ export const bench: Bench = {
   name: 'webhook',
   async run(): Promise<BenchTable[]> {
     const dynamo = await startDynamoProcess()
+    dynamoCpuMs = dynamo.cpuMs
     const app: App = await startApp({
       dynamoEndpoint: dynamo.endpoint,
       holdStream: true,
@@ -363,7 +394,7 @@ export const bench: Bench = {
 
       // The same, with the load generator in this process (as measured before 2026-11-26).
       const sameData = dataset('same')
-      const sameRun = await drive(sameData.sends, (s) => httpPost(agent, oursUrl, s))
+      const sameRun = await withRss(() => drive(sameData.sends, (s) => httpPost(agent, oursUrl, s)))
       await app.settle()
       const sameStored = await storedStatuses(client, config.TABLE_EVENTS, 'same')
 
@@ -422,7 +453,7 @@ export const bench: Bench = {
             'stored event after the burst (it holds its records during the burst: in AWS the applier is ' +
             "another function on other machines, so it must not share the request path's event loop while " +
             'latency is measured); "completed" = distinct events whose outcome is ' +
-            'recorded (applied, stale, rejected, unknown) after that.',
+            'recorded (applied, stale, rejected, unknown) after that. "CPU ms per attempt" = CPU (user + system) each process used during the run ÷ HTTP attempts (server: this process, which holds the servers; the floor\'s "server" is idle); with 2 cores, throughput ≤ 2,000 ÷ their sum per second and, at 50 in flight, mean latency ≥ 50 ÷ throughput.',
           columns: [
             'variant',
             'p50 ms',
@@ -438,6 +469,7 @@ export const bench: Bench = {
             'applied lag ms',
             'completed',
             'peak RSS MB',
+            'CPU ms per attempt: server / dynalite / sender',
           ],
           rows: rows.map((r) => row(r, floor)),
         },
