@@ -423,7 +423,14 @@ export function createClientRepository(db: Db, table: string): ClientRepository 
 
 /** Channels in DynamoDB: guarded single-item writes, indexes by client, lifecycle and phone number. */
 export function createChannelRepository(db: Db, table: string): ChannelRepository {
-  const fromItem = (item: Item): Channel => strip<Channel>(item, CHANNEL_STORAGE_ONLY)
+  // Whether a stored item read back carried the key-needed index entry (it is stripped from the
+  // record): lets a fact write correct an entry that disagrees with the record (see syncKeyNeeded).
+  const listedForKey = new WeakMap<Channel, boolean>()
+  const fromItem = (item: Item): Channel => {
+    const channel = strip<Channel>(item, CHANNEL_STORAGE_ONLY)
+    listedForKey.set(channel, item[H.keyNeeded] !== undefined)
+    return channel
+  }
 
   const listAll = async (
     what: string,
@@ -453,17 +460,19 @@ export function createChannelRepository(db: Db, table: string): ChannelRepositor
   })
 
   /**
-   * Moves the key-needed index entry after a fact write that changed whether the channel needs a key
-   * (it became ready, or stopped being ready, while it has no key). The fact's own UpdateItem cannot
-   * set it: it does not know the stored keyStatus. Its ALL_OLD image does, so this second write
-   * happens only on such a transition (about once per channel), guarded by the written content and
-   * the key status it assumed; when either moved meanwhile, the writer that moved it (a put after a
-   * read, setKeyStatus) set the index entry itself.
+   * Moves the key-needed index entry after a fact write when the item's entry disagrees with the
+   * record now (it became ready, or stopped being ready, while it has no key; or the item predates
+   * the index). The fact's own UpdateItem cannot set it: it does not know the stored keyStatus. Its
+   * ALL_OLD image does, so this second write happens only then (about once per channel), guarded by
+   * the written content and the key status it assumed; when either moved meanwhile, the writer that
+   * moved it (a put after a read, setKeyStatus) set the index entry itself.
    */
   const syncKeyNeeded = async (previous: Channel | null, record: Channel): Promise<void> => {
     const now = needsKey(record)
-    if (previous !== null && needsKey(previous) === now) return
-    if (previous === null && !now) return
+    // What the item carried before this write (its ALL_OLD image), not what it should have carried:
+    // an entry missing on an item written before the index existed is added by the next fact too.
+    const listed = previous === null ? false : (listedForKey.get(previous) ?? needsKey(previous))
+    if (listed === now) return
     await db.conditional('channels.syncKeyNeeded', () =>
       db.doc.send(
         new UpdateCommand({

@@ -138,6 +138,51 @@ describe('channels.putIfNewer', () => {
   })
 })
 
+describe('channels.writeFact and the key-needed index entry', () => {
+  const spec = { carried: ['violation'], sticky: ['cancellationProcessed'] }
+  const fact = makeChannel({ channelId: 'ch1', orderKey: 'k6', contentHash: 'h6', violation: null })
+  const stored = (extra: Record<string, unknown> = {}) => ({
+    ...makeChannel({ channelId: 'ch1', orderKey: 'k5', contentHash: 'h5' }),
+    ...extra,
+  })
+  const syncs = () =>
+    ddb
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input)
+      .filter((i) => String(i.UpdateExpression).includes('#kn'))
+
+  it('leaves the entry alone when the item already carries the right one (no second write)', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: stored({ keyNeeded: 'needed' }) })
+    expect((await store.channels.writeFact(fact, spec)).outcome).toBe('written')
+    expect(syncs()).toEqual([])
+    ddb.reset()
+    ddb.on(UpdateCommand).resolves({ Attributes: stored({ keyStatus: 'active' }) })
+    await store.channels.writeFact(fact, spec)
+    expect(syncs()).toEqual([])
+  })
+
+  it('adds the entry of a live channel without a key whose item lacks it (written before the index)', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: stored() })
+    await store.channels.writeFact(fact, spec)
+    expect(syncs()).toEqual([
+      expect.objectContaining({
+        UpdateExpression: 'SET #kn = :kn',
+        ConditionExpression: '#h = :h AND (attribute_not_exists(#ks) OR #ks = :none)',
+        ExpressionAttributeValues: { ':h': 'h6', ':none': 'none', ':kn': 'needed' },
+      }),
+    ])
+  })
+
+  it('removes the entry when the fact ends the channel', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: stored({ keyNeeded: 'needed' }) })
+    await store.channels.writeFact(
+      { ...fact, lifecycle: 'terminated', terminatedAt: '2024-01-06T00:00:00.000Z' },
+      spec,
+    )
+    expect(syncs()).toEqual([expect.objectContaining({ UpdateExpression: 'REMOVE #kn' })])
+  })
+})
+
 describe('events.putNew', () => {
   it('creates with attribute_not_exists and a pending index attribute', async () => {
     ddb.on(PutCommand).resolves({})
