@@ -61,17 +61,21 @@ function timesOf(up: { modified_at?: string | null }, opts: MapOptions<unknown>)
  * the fact has no value of its own (null) are left as stored; a `sticky` flag the mapping keeps once
  * set is, when the fact derives it unset, a condition of the write (a stored `true` refuses it, and
  * the caller merges with the stored record). test/unit/state/fact-spec.test.ts checks that these
- * lists are exactly the fields `previous` changes.
+ * lists are exactly the fields `previous` changes. `initial` fields are written only on an item that
+ * has none (a default that whatever is stored replaces: the channel's legal-name placeholder,
+ * shared/services/state/legal-name.ts).
  */
 export interface FactSpec {
   carried: readonly string[]
   sticky: readonly string[]
+  initial?: readonly string[]
 }
 
 /** Channel fields taken from the stored record: payload, names and e-mail from other events, notices. */
 export const CHANNEL_FACT_SPEC: FactSpec = {
   carried: ['partnerPayload', 'companyName', 'contactEmail', 'violation', 'templateMessaging'],
   sticky: ['cancellationProcessed'],
+  initial: ['clientOrganisation'],
 }
 
 /** A client's record depends on nothing stored. */

@@ -209,6 +209,7 @@ export class MemoryStore implements StateStore {
       return { outcome: 'refused', current: clone(stored) }
     const next: Record<string, unknown> = { ...(before ?? {}), ...fields }
     for (const f of spec.carried) if (fields[f] === null && before?.[f] !== undefined) next[f] = before[f]
+    for (const f of spec.initial ?? []) if (before?.[f] !== undefined) next[f] = before[f]
     map.set(id, clone(next as T))
     return { outcome: 'written', previous: stored ? clone(stored) : null, record: clone(next as T) }
   }

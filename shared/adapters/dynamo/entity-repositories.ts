@@ -164,14 +164,17 @@ const toDigest = (i: Item, idName: string): Digest => ({
 
 /**
  * The item a fact write leaves: the stored one with the fact's fields, where `carried` fields the
- * fact has no value for (null) keep their stored value.
+ * fact has no value for (null) keep their stored value, and `initial` fields the stored one has keep it.
  */
-function mergeFact<T extends object>(previous: T | null, record: T, carried: readonly string[]): T {
+function mergeFact<T extends object>(previous: T | null, record: T, spec: FactSpec): T {
   if (previous === null) return record
   const merged = { ...previous, ...record } as Record<string, unknown>
   const before = previous as Record<string, unknown>
-  for (const name of carried) {
+  for (const name of spec.carried) {
     if (merged[name] === null && before[name] !== undefined) merged[name] = before[name]
+  }
+  for (const name of spec.initial ?? []) {
+    if (before[name] !== undefined) merged[name] = before[name]
   }
   return merged as T
 }
@@ -203,7 +206,8 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
     get: read,
     writeFact: async (record: T, spec: FactSpec): Promise<FactWrite<T>> => {
       // One UpdateItem, built from the record as a put would store it: every field the fact sets,
-      // carried fields it does not know left as stored, emptied mirrors removed.
+      // carried fields it does not know left as stored, initial ones set only where absent, emptied
+      // mirrors removed.
       const names: Record<string, string> = { '#id': idName, '#ok': 'orderKey', '#h': 'contentHash' }
       const values: Record<string, unknown> = { ':k': record.orderKey, ':h': record.contentHash }
       const sets: string[] = []
@@ -233,7 +237,7 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
         }
         names[a] = name
         values[v] = value
-        if (value === null && spec.carried.includes(name)) {
+        if (spec.initial?.includes(name) || (value === null && spec.carried.includes(name))) {
           sets.push(`${a} = if_not_exists(${a}, ${v})`)
         } else if (value === false && spec.sticky.includes(name)) {
           sets.push(`${a} = if_not_exists(${a}, ${v})`)
@@ -262,7 +266,7 @@ function versioned<T extends { orderKey: string; contentHash: string }>(
       )
       if (w.written) {
         const previous = w.out.Attributes ? fromItem(w.out.Attributes) : null
-        return { outcome: 'written', previous, record: mergeFact(previous, record, spec.carried) }
+        return { outcome: 'written', previous, record: mergeFact(previous, record, spec) }
       }
       // An engine that does not return the refusing item (dynalite without the local runner's
       // emulation, older moto) costs a consistent read here instead.

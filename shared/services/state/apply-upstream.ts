@@ -11,7 +11,7 @@ import { isNewer } from '../../domain/ordering'
 import type { CancellationRecord, CancellationState, Channel, Client, Source } from '../../domain/types'
 import type { UpstreamChannel, UpstreamClient } from '../../domain/upstream'
 import type { Clock, FactWrite, GuardedWrite, StateStore } from '../../ports'
-import { fillLegalName, propagateLegalName } from './legal-name'
+import { fillLegalName, propagateLegalName, withNoCopyYet } from './legal-name'
 
 /** What applying upstream state needs. */
 export interface ApplyDeps {
@@ -89,13 +89,18 @@ export async function applyChannel(
     })
     return opts.mutate ? rehash(opts.mutate(next)) : next
   }
+  // A fact written without a read sets NO_COPY_YET where the channel has no legal-name copy yet.
   const w =
     opts.withoutRead && opts.stored === undefined && !opts.mutate
-      ? await factWrite(deps.store.channels, up.id, build, CHANNEL_FACT_SPEC)
+      ? await factWrite(deps.store.channels, up.id, withNoCopyYet(build(null)), build, CHANNEL_FACT_SPEC)
       : await guardedWrite(deps.store.channels, up.id, opts.stored, build)
+  // The client's legal name, which `q` searches, is kept on the channel (legal-name.ts): looked up
+  // after any write that left the item without a copy from before (an unchanged fact that only
+  // advanced the order key may still have set NO_COPY_YET on an item stored before the copy existed).
+  if (w.outcome === 'written' || w.factOver !== undefined) {
+    await fillLegalName(deps.store, w.record, w.factOver?.clientOrganisation !== undefined)
+  }
   if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, cancellation: null }
-  // The client's legal name, which `q` searches, is kept on the channel (legal-name.ts).
-  await fillLegalName(deps.store, w.record)
   if (opts.ownsCancellation) return { outcome: w.outcome, record: w.record, cancellation: null }
   const cancellation = await syncCancellation(deps, w.record, opts.kind, opts.source, now.toISOString())
   return { outcome: 'written', record: w.record, cancellation }
@@ -121,7 +126,7 @@ export async function applyClient(
   }
   const w =
     opts.withoutRead && opts.stored === undefined && !opts.mutate
-      ? await factWrite(deps.store.clients, up.id, build, CLIENT_FACT_SPEC)
+      ? await factWrite(deps.store.clients, up.id, build(null), build, CLIENT_FACT_SPEC)
       : await guardedWrite(deps.store.clients, up.id, opts.stored, build)
   // A changed legal name goes to the client's channels, which `q` searches (legal-name.ts).
   if (w.outcome === 'written') await propagateLegalName(deps.store, w.record, w.stored)
@@ -131,9 +136,13 @@ export async function applyClient(
 /** Attempts of a compare-and-set write before a record that keeps changing under us counts as stale. */
 const CAS_ATTEMPTS = 4
 
+/**
+ * `factOver`: the item a fact's UpdateItem (writeFact) wrote over (null: it created the item), set
+ * only when that write was accepted; fields it leaves as stored (FactSpec) are as in that item.
+ */
 type GuardedOutcome<T> =
-  | { outcome: 'written'; record: T; stored: T | null }
-  | { outcome: 'unchanged' | 'stale'; record: T }
+  | { outcome: 'written'; record: T; stored: T | null; factOver?: T | null }
+  | { outcome: 'unchanged' | 'stale'; record: T; factOver?: T | null }
 
 /**
  * The one guarded write behind applyChannel and applyClient: builds the next record from what is
@@ -182,16 +191,17 @@ async function factWrite<T extends { orderKey: string; contentHash: string }>(
     writeFact(record: T, spec: FactSpec): Promise<FactWrite<T>>
   },
   id: string,
+  /** The fact mapped without the stored record (build(null), plus any FactSpec `initial` default). */
+  next: T,
   build: (stored: T | null) => T,
   spec: FactSpec,
 ): Promise<GuardedOutcome<T>> {
-  const next = build(null)
   const w = await repo.writeFact(next, spec)
   if (w.outcome === 'written') {
     const same = w.previous !== null && w.previous.contentHash === next.contentHash
     return same
-      ? { outcome: 'unchanged', record: w.record }
-      : { outcome: 'written', record: w.record, stored: w.previous }
+      ? { outcome: 'unchanged', record: w.record, factOver: w.previous }
+      : { outcome: 'written', record: w.record, stored: w.previous, factOver: w.previous }
   }
   const current = w.current
   if (current !== null && !isNewer(next, current)) {

@@ -9,13 +9,34 @@ import type { StateStore } from '../../ports'
  * - a new client, or a client write that changes its organisation, sets it on every stored channel of
  *   the client (one byClient Query, one UpdateItem per channel without a copy as new);
  * - a channel written without a copy (new, or stored before the copy existed) takes it from its stored
- *   client (one GetItem and one UpdateItem, once: a client without an organisation is copied as null).
- *   While its client is not stored yet, each write of the channel reads it again.
+ *   client (one GetItem, and one UpdateItem when the client is stored: a client without an
+ *   organisation is copied as null), once. A fact written without a read (the webhook applier's
+ *   writeFact) records that the lookup is done in its own UpdateItem: it sets the copy to
+ *   NO_COPY_YET where the item has none (FactSpec `initial`), and its old image shows whether this
+ *   write was the one that did (only then the GetItem). A channel whose client is not stored yet
+ *   keeps NO_COPY_YET until the client's first write propagates its copy.
  *
  * Each copy carries the order key of the client write it came from, and ChannelRepository
  * .setClientOrganisation refuses a copy older than the stored one, so two client writes applied in
  * either order, or a channel filling its copy while its client changes, end with the newest.
+ * NO_COPY_YET has the lowest order key (''), so any client write's copy replaces it, and a fact's
+ * UpdateItem never replaces a copy (if_not_exists). It holds no name (value null): search, views and
+ * the export never see it (the copy is not served; legalNameText of null is nothing).
  */
+
+/**
+ * The copy a channel holds while its client's legal name was looked up and is not known yet (the
+ * client is not stored): lower than every client write's copy, which always replaces it.
+ */
+export const NO_COPY_YET: ClientOrganisation = Object.freeze({ value: null, clientOrderKey: '' })
+
+/** Whether the channel holds a copy from a client write (not NO_COPY_YET). */
+const hasCopy = (channel: Channel): boolean =>
+  channel.clientOrganisation !== undefined && channel.clientOrganisation.clientOrderKey !== ''
+
+/** A channel fact written without a read: NO_COPY_YET where the stored item has no copy (FactSpec `initial`). */
+export const withNoCopyYet = (channel: Channel): Channel =>
+  channel.clientOrganisation !== undefined ? channel : { ...channel, clientOrganisation: { ...NO_COPY_YET } }
 
 /** Channels of one client updated at once. */
 const CONCURRENCY = 8
@@ -56,10 +77,12 @@ export async function propagateLegalName(
  * After a channel write: a channel without a copy of its client's legal name takes it from the
  * stored client (null when the client has none: the company name is then the client's `name`, which
  * the channel's own search text covers). Nothing while the client is not stored: its first write
- * propagates to the channel.
+ * propagates to the channel. `lookedUp`: the write kept a copy (or NO_COPY_YET) the item already
+ * held, so the lookup was done before (a fact's UpdateItem over an item that had one); a put, which
+ * replaces the whole item, passes false and a channel with NO_COPY_YET reads its client again.
  */
-export async function fillLegalName(store: StateStore, channel: Channel): Promise<void> {
-  if (channel.clientOrganisation !== undefined) return
+export async function fillLegalName(store: StateStore, channel: Channel, lookedUp = false): Promise<void> {
+  if (lookedUp || hasCopy(channel)) return
   const client = await store.clients.get(channel.clientId)
   if (!client) return
   await store.channels.setClientOrganisation(channel.channelId, client.clientId, copyOf(client))

@@ -453,6 +453,52 @@ export function storeContract(factory: StoreFactory, limits: EngineLimits = {}):
       expect(await q('nordlicht')).toEqual([a.channelId])
     })
 
+    it('sets an initial field only where the item has none: the legal-name placeholder never replaces a copy', async () => {
+      const store = await factory()
+      const spec = { carried: ['companyName', 'partnerPayload'], sticky: [], initial: ['clientOrganisation'] }
+      const none = { value: null, clientOrderKey: '' }
+      const copy = { value: 'Nordlicht Logistik GmbH', clientOrderKey: '2024-01-03T00:00:00.000Z#90' }
+      // With the fact's own company name and payload (the search text needs no read).
+      const a = makeChannel({
+        clientId: 'client-a',
+        partnerPayload: 'crm-1',
+        orderKey: '2024-01-01T00:00:00.000Z#50',
+      })
+      const fact = (n: number) => ({
+        ...a,
+        displayName: `Support ${n}`,
+        orderKey: `2024-01-0${n}T00:00:00.000Z#50`,
+        contentHash: `h${n}`,
+        clientOrganisation: none,
+      })
+      // A new item takes the placeholder; the old image says there was no item.
+      const first = await store.channels.writeFact(fact(2), spec)
+      expect(first).toMatchObject({ outcome: 'written', previous: null })
+      expect((await store.channels.get(a.channelId))?.clientOrganisation).toEqual(none)
+      // The next fact leaves it as stored, and its old image shows it was there.
+      const second = await store.channels.writeFact(fact(3), spec)
+      expect(second.outcome === 'written' && second.previous?.clientOrganisation).toEqual(none)
+      // A client write's copy replaces the placeholder (lowest order key) …
+      expect(await store.channels.setClientOrganisation(a.channelId, 'client-a', copy)).toBe('written')
+      // … and a later fact, which carries the placeholder, keeps the copy.
+      const third = await store.channels.writeFact(fact(4), spec)
+      expect(third.outcome === 'written' && third.record.clientOrganisation).toEqual(copy)
+      expect(await store.channels.get(a.channelId)).toEqual({ ...fact(4), clientOrganisation: copy })
+      // The placeholder holds no name: no search finds it.
+      expect((await store.channels.list({ q: 'nordlicht logistik', limit: 10 })).items).toHaveLength(1)
+      const b = makeChannel({
+        clientId: 'client-b',
+        displayName: 'Shop',
+        companyName: 'Aurora',
+        partnerPayload: 'p',
+      })
+      await store.channels.writeFact({ ...b, clientOrganisation: none }, spec)
+      expect((await store.channels.list({ q: 'null', limit: 10 })).items).toEqual([])
+      expect((await store.channels.list({ q: 'aurora', limit: 10 })).items.map((c) => c.channelId)).toEqual([
+        b.channelId,
+      ])
+    })
+
     it('writes by expected version and marks absence only on the expected version', async () => {
       const store = await factory()
       const channel = makeChannel({ orderKey: 'k1' })

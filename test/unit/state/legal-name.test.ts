@@ -1,8 +1,13 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { channelMatches } from '../../../shared/domain/filters'
 import type { Channel, Client } from '../../../shared/domain/types'
-import { fillLegalName, propagateLegalName } from '../../../shared/services/state/legal-name'
+import { upstreamChannelSchema, upstreamClientSchema } from '../../../shared/domain/upstream'
+import { toChannelView } from '../../../shared/services/reads/views'
+import { applyChannel, applyClient } from '../../../shared/services/state/apply-upstream'
+import { fillLegalName, NO_COPY_YET, propagateLegalName } from '../../../shared/services/state/legal-name'
+import { FakeClock } from '../../fakes/clock'
 import { MemoryStore } from '../../fakes/memory-store'
+import fixtures from '../../fixtures/partner-api.json'
 import { makeChannel, makeClient } from '../../integration/store/fixtures'
 
 // The client's legal name on its channels (shared/services/state/legal-name.ts): the copy of the
@@ -93,5 +98,84 @@ describe("the client's legal name on its channels", () => {
     await fillLegalName(store, orphan)
     expect(store.stats.writes).toBe(writes)
     expect((await store.channels.get(orphan.channelId))?.clientOrganisation).toBeUndefined()
+  })
+})
+
+describe('the legal-name lookup of facts written without a read (the webhook applier)', () => {
+  const live = upstreamChannelSchema.parse(fixtures.channels.live)
+  const upClient = upstreamClientSchema.parse({ ...fixtures.clients[0], id: live.client_id })
+  const at = (day: number) => ({ ...live, modified_at: `2025-03-0${day}T00:00:00Z` })
+  const setup = () => {
+    const store = new MemoryStore()
+    const deps = { store, clock: new FakeClock('2025-04-01T00:00:00Z') }
+    const clientReads = vi.spyOn(store.clients, 'get')
+    const fact = (day: number) =>
+      applyChannel(deps, at(day), { source: 'webhook', kind: 'channel_live', withoutRead: true })
+    return { store, deps, clientReads, fact }
+  }
+
+  it('reads a client that is not stored once per channel, and its later first write still gives the copy', async () => {
+    const { store, deps, clientReads, fact } = setup()
+    const writes0 = store.stats.writes
+    expect((await fact(1)).outcome).toBe('written')
+    expect((await fact(2)).outcome).toBe('written')
+    expect((await fact(3)).outcome).toBe('written')
+    expect(clientReads).toHaveBeenCalledTimes(1)
+    // One write per fact: the placeholder costs none, and nothing is copied while the client is unknown.
+    expect(store.stats.writes - writes0).toBe(3)
+    const stored = (await store.channels.get(live.id)) as Channel
+    expect(stored.clientOrganisation).toEqual(NO_COPY_YET)
+    // Never served, and no search finds it.
+    expect(toChannelView(stored)).not.toHaveProperty('clientOrganisation')
+    expect((await store.channels.list({ q: 'null', limit: 10 })).items).toEqual([])
+    // The client arrives: its first write replaces the placeholder, and later facts keep the copy.
+    await applyClient(deps, upClient, { source: 'webhook', kind: 'client_created', withoutRead: true })
+    expect((await store.channels.get(live.id))?.clientOrganisation).toEqual({
+      value: upClient.organisation,
+      clientOrderKey: expect.any(String),
+    })
+    expect((await fact(4)).record.clientOrganisation?.value).toBe(upClient.organisation)
+    expect((await store.channels.get(live.id))?.clientOrganisation?.value).toBe(upClient.organisation)
+    expect(clientReads).toHaveBeenCalledTimes(1)
+  })
+
+  it('copies a stored client on the channel’s first fact only', async () => {
+    const { store, deps, clientReads, fact } = setup()
+    await applyClient(deps, upClient, { source: 'poll', kind: 'snapshot' })
+    clientReads.mockClear()
+    await fact(1)
+    await fact(2)
+    expect(clientReads).toHaveBeenCalledTimes(1)
+    expect((await store.channels.get(live.id))?.clientOrganisation?.value).toBe(upClient.organisation)
+  })
+
+  it('looks up a channel stored without a copy (an older version) at its next fact, even an unchanged one', async () => {
+    const { store, clientReads, fact } = setup()
+    await fact(1)
+    // As stored before the copy existed, with an older order key.
+    const { clientOrganisation: _co, ...stored } = (await store.channels.get(live.id)) as Channel
+    const old = { ...stored, orderKey: '2025-01-01T00:00:00.000Z#01' }
+    expect(await store.channels.putIfVersion(old, stored.orderKey)).toBe('written')
+    await store.clients.putIfNewer(
+      makeClient({ clientId: live.client_id, organisation: 'Nordlicht Logistik GmbH' }),
+    )
+    clientReads.mockClear()
+    // The same fact again: same content, later order key, so only the order key advances (unchanged)
+    // and the fact's write sets the placeholder; the lookup runs all the same.
+    const same = await fact(1)
+    expect(same.outcome).toBe('unchanged')
+    expect(clientReads).toHaveBeenCalledTimes(1)
+    expect((await store.channels.get(live.id))?.clientOrganisation?.value).toBe('Nordlicht Logistik GmbH')
+  })
+
+  it('a guarded write (poll) of a channel with the placeholder still looks its client up', async () => {
+    const { store, deps, clientReads, fact } = setup()
+    await fact(1)
+    await store.clients.putIfNewer(makeClient({ clientId: live.client_id, organisation: 'Aurora S.r.l.' }))
+    clientReads.mockClear()
+    const r = await applyChannel(deps, at(2), { source: 'poll', kind: 'snapshot' })
+    expect(r.outcome).toBe('written')
+    expect(clientReads).toHaveBeenCalledTimes(1)
+    expect((await store.channels.get(live.id))?.clientOrganisation?.value).toBe('Aurora S.r.l.')
   })
 })
