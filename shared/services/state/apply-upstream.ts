@@ -97,8 +97,11 @@ export async function applyChannel(
   // The client's legal name, which `q` searches, is kept on the channel (legal-name.ts): looked up
   // after any write that left the item without a copy from before (an unchanged fact that only
   // advanced the order key may still have set NO_COPY_YET on an item stored before the copy existed).
-  if (w.outcome === 'written' || w.factOver !== undefined) {
-    await fillLegalName(deps.store, w.record, w.factOver?.clientOrganisation !== undefined)
+  // The same fact again (a retry after a failure, possibly of this very lookup) looks up again while
+  // the channel has no copy from a client write: the write that set NO_COPY_YET may not have got to it.
+  if (w.outcome === 'written' || w.factOver !== undefined || w.sameFact) {
+    const lookedUp = !w.sameFact && w.factOver?.clientOrganisation !== undefined
+    await fillLegalName(deps.store, w.record, lookedUp)
   }
   if (w.outcome !== 'written') return { outcome: w.outcome, record: w.record, cancellation: null }
   if (opts.ownsCancellation) return { outcome: w.outcome, record: w.record, cancellation: null }
@@ -139,10 +142,12 @@ const CAS_ATTEMPTS = 4
 /**
  * `factOver`: the item a fact's UpdateItem (writeFact) wrote over (null: it created the item), set
  * only when that write was accepted; fields it leaves as stored (FactSpec) are as in that item.
+ * `sameFact`: the fact was refused because the stored item holds it already (same order key and
+ * content): a redelivery, or a retry after a failure that came after its write.
  */
 type GuardedOutcome<T> =
-  | { outcome: 'written'; record: T; stored: T | null; factOver?: T | null }
-  | { outcome: 'unchanged' | 'stale'; record: T; factOver?: T | null }
+  | { outcome: 'written'; record: T; stored: T | null; factOver?: T | null; sameFact?: boolean }
+  | { outcome: 'unchanged' | 'stale'; record: T; factOver?: T | null; sameFact?: boolean }
 
 /**
  * The one guarded write behind applyChannel and applyClient: builds the next record from what is
@@ -205,7 +210,12 @@ async function factWrite<T extends { orderKey: string; contentHash: string }>(
   }
   const current = w.current
   if (current !== null && !isNewer(next, current)) {
-    return { outcome: current.contentHash === next.contentHash ? 'unchanged' : 'stale', record: current }
+    const same = current.contentHash === next.contentHash
+    return {
+      outcome: same ? 'unchanged' : 'stale',
+      record: current,
+      sameFact: same && current.orderKey === next.orderKey,
+    }
   }
   return guardedWrite(repo, id, current, build)
 }

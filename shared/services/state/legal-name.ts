@@ -14,7 +14,10 @@ import type { StateStore } from '../../ports'
  *   writeFact) records that the lookup is done in its own UpdateItem: it sets the copy to
  *   NO_COPY_YET where the item has none (FactSpec `initial`), and its old image shows whether this
  *   write was the one that did (only then the GetItem). A channel whose client is not stored yet
- *   keeps NO_COPY_YET until the client's first write propagates its copy.
+ *   keeps NO_COPY_YET until the client's first write propagates its copy. A failure between the
+ *   fact's write and the lookup fails the event, and its retry (the same fact, refused as already
+ *   stored) looks up again; only when a newer fact of the channel was written in between does the
+ *   lookup wait for the client's next organisation change.
  *
  * Each copy carries the order key of the client write it came from, and ChannelRepository
  * .setClientOrganisation refuses a copy older than the stored one, so two client writes applied in

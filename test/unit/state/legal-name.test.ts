@@ -179,3 +179,24 @@ describe('the legal-name lookup of facts written without a read (the webhook app
     expect((await store.channels.get(live.id))?.clientOrganisation?.value).toBe('Aurora S.r.l.')
   })
 })
+
+describe('a failure between a fact and its legal-name lookup', () => {
+  it('is made good by the retry of the same fact, though the first attempt set the placeholder', async () => {
+    const store = new MemoryStore()
+    const deps = { store, clock: new FakeClock('2025-04-01T00:00:00Z') }
+    const live = upstreamChannelSchema.parse(fixtures.channels.live)
+    await store.clients.putIfNewer(makeClient({ clientId: live.client_id, organisation: 'Aurora S.r.l.' }))
+    const clientReads = vi.spyOn(store.clients, 'get').mockRejectedValueOnce(new Error('throttled'))
+    const fact = () =>
+      applyChannel(deps, live, { source: 'webhook', kind: 'channel_live', withoutRead: true })
+    await expect(fact()).rejects.toThrow('throttled')
+    expect((await store.channels.get(live.id))?.clientOrganisation).toEqual(NO_COPY_YET)
+    // The event stays pending and is applied again: the fact is refused as stored, the lookup runs.
+    expect((await fact()).outcome).toBe('unchanged')
+    expect(clientReads).toHaveBeenCalledTimes(2)
+    expect((await store.channels.get(live.id))?.clientOrganisation?.value).toBe('Aurora S.r.l.')
+    // Once the copy is there, a redelivery reads nothing.
+    await fact()
+    expect(clientReads).toHaveBeenCalledTimes(2)
+  })
+})
