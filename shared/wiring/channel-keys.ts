@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import {
   createCachingCipher,
@@ -7,6 +6,7 @@ import {
   type KeyCipher,
 } from '../adapters/channel-keys/cipher'
 import { createDynamoChannelKeyStore } from '../adapters/channel-keys/dynamo-key-store'
+import { dynamoClientFor } from '../adapters/dynamo/dynamo-store'
 import type { Config } from '../env'
 import type { AdapterBuilder } from './core'
 
@@ -15,14 +15,7 @@ import type { AdapterBuilder } from './core'
  * loaded on the first encrypt or decrypt); locally with an AES key derived from a local secret.
  */
 export const channelKeys: AdapterBuilder<'channelKeys'> = ({ config }) =>
-  createDynamoChannelKeyStore({
-    doc: DynamoDBDocumentClient.from(
-      new DynamoDBClient(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
-      { marshallOptions: { removeUndefinedValues: true } },
-    ),
-    tableName: config.TABLE_CHANNEL_KEYS,
-    cipher: createKeyCipher(config),
-  })
+  keyStore(config, createKeyCipher(config))
 
 /**
  * The health job's decrypt cache (README "Channel health"): room for every key of 20,000 channels
@@ -38,14 +31,7 @@ export const HEALTH_KEY_CACHE = { maxEntries: 20_000, ttlMs: 6 * 3600_000 } as c
  * one per check. The key route does not use it: its reads are rare, audited and decrypted afresh.
  */
 export const cachedChannelKeys: AdapterBuilder<'channelKeys'> = ({ config }) =>
-  createDynamoChannelKeyStore({
-    doc: DynamoDBDocumentClient.from(
-      new DynamoDBClient(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
-      { marshallOptions: { removeUndefinedValues: true } },
-    ),
-    tableName: config.TABLE_CHANNEL_KEYS,
-    cipher: createCachingCipher(createKeyCipher(config), HEALTH_KEY_CACHE),
-  })
+  keyStore(config, createCachingCipher(createKeyCipher(config), HEALTH_KEY_CACHE))
 
 /** The cipher of channel API keys a configuration asks for: KMS in AWS, a local AES key locally. */
 export function createKeyCipher(config: Config): KeyCipher {
@@ -57,4 +43,15 @@ export function createKeyCipher(config: Config): KeyCipher {
     return { encrypt: missing, decrypt: missing }
   }
   return createKmsCipher({ keyId })
+}
+
+/** The channel-keys table through the function's one DynamoDB client, with `cipher`. */
+function keyStore(config: Config, cipher: KeyCipher) {
+  return createDynamoChannelKeyStore({
+    doc: DynamoDBDocumentClient.from(dynamoClientFor(config), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    tableName: config.TABLE_CHANNEL_KEYS,
+    cipher,
+  })
 }

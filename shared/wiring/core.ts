@@ -1,6 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { systemClock } from '../adapters/clock'
-import { createDynamoStore, tableNamesFromConfig } from '../adapters/dynamo/dynamo-store'
+import { createDynamoStore, dynamoClientFor, tableNamesFromConfig } from '../adapters/dynamo/dynamo-store'
 import { ADAPTER_NAMES, type AdapterName, type AppDeps, type BasePart } from '../deps'
 import type { Config } from '../env'
 import { FUNCTIONS, type FunctionKey } from '../functions'
@@ -78,9 +77,7 @@ function baseDeps(config: Config, service: string, overrides: Partial<AppDeps>):
   const store =
     overrides.store ??
     createDynamoStore({
-      ...(config.DYNAMODB_ENDPOINT
-        ? { client: new DynamoDBClient({ endpoint: config.DYNAMODB_ENDPOINT }) }
-        : {}),
+      client: dynamoClientFor(config),
       tables: tableNamesFromConfig(config),
       cursorSecret: config.CURSOR_SECRET,
     })

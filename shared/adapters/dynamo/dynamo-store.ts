@@ -18,6 +18,17 @@ function moduleClient(): DynamoDBClient {
   return defaultClient
 }
 
+/**
+ * The DynamoDB client for a configuration: in AWS the one client of this module, so every table a
+ * function reads (the state tables, the channel-keys table) shares one connection pool and one
+ * credential resolution; with an endpoint (local, tests) a client for that endpoint.
+ */
+export function dynamoClientFor(config: { DYNAMODB_ENDPOINT?: string | undefined }): DynamoDBClient {
+  return config.DYNAMODB_ENDPOINT
+    ? new DynamoDBClient({ endpoint: config.DYNAMODB_ENDPOINT })
+    : moduleClient()
+}
+
 /** Options of the DynamoDB store: the physical table names and the secret that signs cursors. */
 export interface DynamoStoreOptions {
   /** Defaults to one client per module (region and endpoint from the standard AWS environment). */
