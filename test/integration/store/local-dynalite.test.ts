@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CreateTableCommand, DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb'
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ListTablesCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLocalDynamoClient, startDynalite } from '../../../local/dynalite'
 import { createDynamoStore } from '../../../shared/adapters/dynamo/dynamo-store'
@@ -62,6 +67,8 @@ describe('startDynalite', () => {
         names.channels,
       )
       await ddb.send(new CreateTableCommand(old))
+      // dynalite creates a table asynchronously: a write before it is ACTIVE is refused (ResourceNotFound).
+      await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName: names.channels })
       const channel = makeChannel({ qualityRating: 'RED' })
       const store = createDynamoStore({ client: ddb, tables: names, cursorSecret: 's3cret-s3cret' })
       await store.channels.putIfNewer(channel)
